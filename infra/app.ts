@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/**
+ * CDK entry point (`cdk.json`: `npx tsx infra/app.ts`). Context keys, all
+ * optional: stage (dev), natGateways (1), apiThrottleRateLimit (100),
+ * apiThrottleBurstLimit (200), logRetentionDays (30), cacheNodeType
+ * (cache.t4g.micro), tierBasicMonthlyTokens, tierProMonthlyTokens,
+ * tierEnterpriseMonthlyTokens, stripePriceBasic, stripePricePro,
+ * stripePriceEnterprise. Example: `npx cdk deploy --all -c stage=prod`.
+ */
+import { buildApp } from './stacks/build-app';
+
+buildApp();

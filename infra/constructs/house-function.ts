@@ -1,0 +1,178 @@
+import * as path from 'node:path';
+import { Duration, Lazy, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
+import { handlerEntry, type FunctionDefinition, type TableAccess } from '../../shared/routes';
+
+/** Repository root: handler entries in shared/routes.ts are relative to it. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_22_X;
+export const SERVICE_NAME = 'entitlements';
+
+/** Key and index lookups only; Scan is deliberately absent. */
+export const TABLE_READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+] as const;
+export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+
+export interface HouseFunctionProps {
+  readonly definition: FunctionDefinition;
+  readonly vpc: ec2.IVpc;
+  readonly logRetention: logs.RetentionDays;
+  /** For the function's log group. */
+  readonly removalPolicy: RemovalPolicy;
+  /** Extra variables set on the function (tier catalogue, Cognito ids...). */
+  readonly environment?: Record<string, string>;
+}
+
+export interface CacheAccess {
+  readonly address: string;
+  readonly port: string;
+  readonly authSecret: secretsmanager.ISecret;
+  readonly clientSecurityGroup: ec2.ISecurityGroup;
+}
+
+/**
+ * The one way this project builds a Lambda function: current Node.js LTS on
+ * arm64, minified bundle with source maps, an explicit log group with
+ * retention, private subnets, and helpers that grant access to a resource and
+ * set the variable the handler reads for it in the same call, so the two can
+ * never drift apart.
+ */
+export class HouseFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+  public readonly definition: FunctionDefinition;
+
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    super(scope, id);
+    const { definition } = props;
+    this.definition = definition;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: definition.description,
+      entry: path.join(REPO_ROOT, handlerEntry(definition.name)),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: HOUSE_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: definition.memorySize ?? 256,
+      timeout: Duration.seconds(definition.timeoutSeconds ?? 10),
+      logGroup: this.logGroup,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        // Ship the SDK versions the code was tested with (package-lock.json),
+        // not whichever ones the runtime happens to carry.
+        externalModules: [],
+      },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,
+        LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+    });
+
+    // Lambda's L2 copies its security groups into VpcConfig once, at
+    // construction; read them lazily so useRedis() can add the cache's
+    // client group afterwards.
+    const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
+    const vpcConfig = cfnFunction.vpcConfig as lambda.CfnFunction.VpcConfigProperty;
+    cfnFunction.vpcConfig = {
+      ...vpcConfig,
+      securityGroupIds: Lazy.list({ produce: () => this.function.connections.securityGroups.map((sg) => sg.securityGroupId) }),
+    };
+
+    Validations.of(this.function).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'AWS-maintained policy limited to writing this function\'s CloudWatch logs; the log group is explicit and owned by this construct.',
+      },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'AWS-maintained policy with exactly the ENI permissions a function in a VPC needs; ENI ids are not known in advance, so it cannot be narrowed.',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'Runtime pinned to Node.js 22 (the house runtime, matching the esbuild target and the local stack); moving to a newer runtime is a deliberate, tested change, not an automatic one.',
+      },
+    );
+  }
+
+  /**
+   * Sets the table's physical name in its variable without granting access:
+   * configuration requires every TABLE_* variable, access is granted per function.
+   */
+  public exposeTableName(definition: TableDefinition, table: dynamodb.ITable): this {
+    this.function.addEnvironment(definition.envVar, table.tableName);
+    return this;
+  }
+
+  /**
+   * Grants read or read/write on the table and on each of its indexes by name,
+   * and sets its variable. No `index/*` wildcard and no Scan: every read is a
+   * key or index lookup (ARCHITECTURE.md, data rules). Transactions need no
+   * extra action: DynamoDB checks the per-item actions inside them.
+   */
+  public grantTable(definition: TableDefinition, table: dynamodb.ITable, access: TableAccess): this {
+    this.exposeTableName(definition, table);
+    const actions = access === 'readWrite' ? [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS] : [...TABLE_READ_ACTIONS];
+    iam.Grant.addToPrincipal({
+      grantee: this.function,
+      actions,
+      resourceArns: [
+        table.tableArn,
+        ...definition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`),
+      ],
+    });
+    return this;
+  }
+
+  /** Puts the function in the cache's client group and tells it where the cache is. */
+  public useRedis(cache: CacheAccess): this {
+    this.function.connections.addSecurityGroup(cache.clientSecurityGroup);
+    this.function.addEnvironment('REDIS_URL', `rediss://${cache.address}:${cache.port}`);
+    this.function.addEnvironment('REDIS_AUTH_SECRET_ARN', cache.authSecret.secretArn);
+    cache.authSecret.grantRead(this.function);
+    return this;
+  }
+
+  public useInternalApiKeys(secret: secretsmanager.ISecret): this {
+    this.function.addEnvironment('INTERNAL_API_KEYS_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this.function);
+    return this;
+  }
+
+  public useStripe(secret: secretsmanager.ISecret): this {
+    this.function.addEnvironment('STRIPE_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this.function);
+    return this;
+  }
+}

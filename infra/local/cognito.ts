@@ -1,0 +1,97 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CognitoIdentityProviderClient,
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
+  ListUserPoolsCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { LOCAL_AWS } from './dynamodb';
+import { startProcess, waitUntil, type OwnedProcess } from './processes';
+
+export interface LocalCognito {
+  endpoint: string;
+  userPoolId: string;
+  clientId: string;
+  issuer: string;
+  jwksUri: string;
+  process: OwnedProcess;
+}
+
+export function localCognitoClient(endpoint: string): CognitoIdentityProviderClient {
+  return new CognitoIdentityProviderClient({
+    endpoint,
+    region: LOCAL_AWS.region,
+    credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
+  });
+}
+
+/**
+ * Starts cognito-local with its data under `dir`, its triggers invoking our
+ * handlers through the local Lambda-invoke endpoint, then creates the user
+ * pool and app client the way the CDK stack does.
+ */
+export async function startCognitoLocal(options: {
+  dir: string;
+  port: number;
+  lambdaEndpoint: string;
+  triggers: Record<string, string>;
+}): Promise<LocalCognito> {
+  const configDir = join(options.dir, '.cognito');
+  mkdirSync(configDir, { recursive: true });
+  writeFileSync(
+    join(configDir, 'config.json'),
+    JSON.stringify(
+      {
+        LambdaClient: {
+          endpoint: options.lambdaEndpoint,
+          region: LOCAL_AWS.region,
+          credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
+        },
+        TriggerFunctions: options.triggers,
+        UserPoolDefaults: { UsernameAttributes: ['email'] },
+        TokenConfig: { IssuerDomain: `http://127.0.0.1:${options.port}` },
+      },
+      null,
+      2,
+    ),
+  );
+  const entry = require.resolve('cognito-local/lib/bin/start.js');
+  const proc = startProcess('cognito-local', process.execPath, [entry], {
+    cwd: options.dir,
+    env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' },
+  });
+  const endpoint = `http://127.0.0.1:${options.port}`;
+  const client = localCognitoClient(endpoint);
+  try {
+    await waitUntil('cognito-local', async () => (await client.send(new ListUserPoolsCommand({ MaxResults: 1 })), true), 20_000, proc);
+    const pool = await client.send(
+      new CreateUserPoolCommand({
+        PoolName: 'entitlements-local',
+        UsernameAttributes: ['email'],
+        AutoVerifiedAttributes: ['email'],
+        Policies: {
+          PasswordPolicy: { MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true },
+        },
+      }),
+    );
+    const userPoolId = pool.UserPool?.Id;
+    if (!userPoolId) throw new Error('cognito-local did not return a user pool id');
+    const appClient = await client.send(
+      new CreateUserPoolClientCommand({
+        UserPoolId: userPoolId,
+        ClientName: 'entitlements-local-app',
+        ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      }),
+    );
+    const clientId = appClient.UserPoolClient?.ClientId;
+    if (!clientId) throw new Error('cognito-local did not return an app client id');
+    const issuer = `${endpoint}/${userPoolId}`;
+    return { endpoint, userPoolId, clientId, issuer, jwksUri: `${issuer}/.well-known/jwks.json`, process: proc };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `npm run local`: the whole backend on loopback, no AWS account needed.
+ * Environment: REDIS_URL (use this Redis instead of starting redis-server),
+ * LOCAL_STACK_DIR (default .local), LOCAL_RANDOM_PORTS=1 (ephemeral ports),
+ * LOCAL_REQUIRE_REDIS=1 (fail instead of running without a cache),
+ * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
+ * LOG_LEVEL (handler log level, default WARN).
+ */
+import { resolve } from 'node:path';
+import { REPO_ROOT, startLocalStack, type RunningStack } from './stack';
+
+// The Lambda runtime is Node.js 22; the SDK's notice about older local Node versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const flag = (name: string) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
+
+function banner(stack: RunningStack, stateFile: string): string {
+  const s = stack.state;
+  const lines = [
+    '',
+    `  Entitlements backend: local stack up in ${(s.startupMs / 1000).toFixed(1)} s`,
+    '',
+    `  API gateway        ${s.gatewayUrl}`,
+    `  DynamoDB Local     ${s.dynamodbEndpoint}`,
+    `  Redis              ${s.redis.url ?? 'none: running WITHOUT a cache (install redis-server or set REDIS_URL)'}${s.redis.url ? `  (${s.redis.source})` : ''}`,
+    `  cognito-local      ${s.cognito.endpoint}  pool ${s.cognito.userPoolId}  client ${s.cognito.clientId}`,
+    `  Lambda invoke      ${s.lambdaInvokeUrl}  (Cognito triggers)`,
+    ...Object.entries(s.services).map(([name, url]) => `  ${name.padEnd(18)} ${url}`),
+    '',
+    `  Internal API key   ${s.internalApiKey}`,
+    `  Endpoints, ids and secrets: ${stateFile}`,
+    '',
+    '  Try:',
+    `    curl -s ${s.gatewayUrl}/v1/health`,
+    `    curl -s ${s.gatewayUrl}/v1/tiers`,
+    '',
+    '  Ctrl-C stops everything.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const stateDir = resolve(REPO_ROOT, process.env.LOCAL_STACK_DIR ?? '.local');
+  let stack: RunningStack;
+  try {
+    stack = await startLocalStack({
+      stateDir,
+      randomPorts: flag('LOCAL_RANDOM_PORTS'),
+      requireRedis: flag('LOCAL_REQUIRE_REDIS'),
+      redisUrl: process.env.REDIS_URL || undefined,
+      internalApiKey: process.env.INTERNAL_API_KEY || undefined,
+      logLevel: process.env.LOG_LEVEL,
+    });
+  } catch (err) {
+    process.stderr.write(`\nLocal stack failed to start:\n${(err as Error).message}\n\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`${banner(stack, resolve(stateDir, 'stack.json'))}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    stack
+      .stop()
+      .then(() => {
+        process.stdout.write('Stopped.\n');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        process.stderr.write(`Error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
+}
+
+void main();

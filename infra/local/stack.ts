@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Server } from 'node:http';
+import { COGNITO_TRIGGERS, FUNCTIONS, handlerEntry, type FunctionName } from '../../shared/routes';
+import { createLocalCognitoAuthorizer } from './authorizer';
+import { startCognitoLocal } from './cognito';
+import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from './dynamodb';
+import { close, createGateway, createLambdaInvokeServer, listen, type HandlerTable } from './gateway';
+import { closeRedisClients } from '../../shared/adapters/redis/client';
+import { freePort, type OwnedProcess } from './processes';
+import { startRedis } from './redis';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/**
+ * A service the local stack runs beside the gateway. The Stripe and STS
+ * emulators plug in here: each starts on its port, contributes the handler
+ * environment that points the real SDK at it, and stops on shutdown.
+ */
+export interface LocalService {
+  name: string;
+  url: string;
+  env: Record<string, string>;
+  stop: () => Promise<void>;
+}
+export interface LocalServiceFactory {
+  /** Port used by `npm run local`; tests use ephemeral ports. */
+  defaultPort: number;
+  start: (ctx: { port: number; stateDir: string }) => Promise<LocalService>;
+}
+/** Emulators started with every stack (later issues register theirs here). */
+export const LOCAL_SERVICES: Record<string, LocalServiceFactory> = {};
+
+export interface StackOptions {
+  /** Directory for cognito-local's data and stack.json. */
+  stateDir: string;
+  /** Ephemeral ports for everything (tests); fixed, well-known ports otherwise. */
+  randomPorts: boolean;
+  /** Fail instead of running without a cache when no Redis is available. */
+  requireRedis: boolean;
+  redisUrl?: string;
+  internalApiKey?: string;
+  logLevel?: string;
+}
+
+export interface StackState {
+  startedAt: string;
+  startupMs: number;
+  gatewayUrl: string;
+  lambdaInvokeUrl: string;
+  dynamodbEndpoint: string;
+  redis: { url: string | null; source: string };
+  cognito: { endpoint: string; userPoolId: string; clientId: string; issuer: string };
+  internalApiKey: string;
+  services: Record<string, string>;
+  /** The environment the handlers run with: use it to run a handler in-process against this stack. */
+  handlerEnv: Record<string, string>;
+  pid: number;
+}
+
+const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380 };
+
+export interface RunningStack {
+  state: StackState;
+  stop: () => Promise<void>;
+}
+
+async function loadHandlers(names: FunctionName[]): Promise<HandlerTable> {
+  const table: HandlerTable = {};
+  for (const name of names) {
+    const mod = (await import(join(REPO_ROOT, handlerEntry(name)))) as { handler: HandlerTable[FunctionName] };
+    if (typeof mod.handler !== 'function') throw new Error(`${handlerEntry(name)} does not export a handler`);
+    table[name] = mod.handler;
+  }
+  return table;
+}
+
+export async function startLocalStack(options: StackOptions): Promise<RunningStack> {
+  const started = Date.now();
+  const processes: OwnedProcess[] = [];
+  const servers: Server[] = [];
+  const services: LocalService[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map(close));
+    await closeRedisClients();
+    await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
+    // Redis last: in-process handlers keep a client to it until the very end.
+    const isRedis = (p: OwnedProcess) => p.name === 'redis-server';
+    await Promise.all(processes.filter((p) => !isRedis(p)).map((p) => p.stop()));
+    await Promise.all(processes.filter(isRedis).map((p) => p.stop()));
+  };
+  const port = async (fixed: number) => (options.randomPorts ? freePort() : fixed);
+
+  try {
+    mkdirSync(options.stateDir, { recursive: true });
+    const ports = {
+      gateway: await port(DEFAULT_PORTS.gateway),
+      lambda: await port(DEFAULT_PORTS.lambda),
+      dynamodb: await port(DEFAULT_PORTS.dynamodb),
+      cognito: await port(DEFAULT_PORTS.cognito),
+      redis: await port(DEFAULT_PORTS.redis),
+    };
+    const lambdaInvokeUrl = `http://127.0.0.1:${ports.lambda}`;
+    const cognitoDir = join(options.stateDir, 'cognito');
+    rmSync(cognitoDir, { recursive: true, force: true });
+    const triggerNames = Object.fromEntries(Object.entries(COGNITO_TRIGGERS).map(([trigger, fn]) => [trigger, fn]));
+
+    // The three slow starters come up in parallel.
+    const [dynamo, redis, cognito] = await Promise.all([
+      startDynamoDbLocal(ports.dynamodb).then((d) => (processes.push(d.process), d)),
+      startRedis({ port: ports.redis, required: options.requireRedis, url: options.redisUrl }).then((r) => (r.process && processes.push(r.process), r)),
+      startCognitoLocal({ dir: cognitoDir, port: ports.cognito, lambdaEndpoint: lambdaInvokeUrl, triggers: triggerNames }).then(
+        (c) => (processes.push(c.process), c),
+      ),
+    ]);
+
+    const client = localDynamoClient(dynamo.endpoint);
+    const tables = await createTables(client, 'entitlements-local');
+    client.destroy();
+
+    for (const [name, factory] of Object.entries(LOCAL_SERVICES)) {
+      services.push(await factory.start({ port: await port(factory.defaultPort), stateDir: options.stateDir }).catch((err: Error) => {
+        throw new Error(`${name} emulator failed to start: ${err.message}`);
+      }));
+    }
+
+    const internalApiKey = options.internalApiKey ?? `local_${randomBytes(24).toString('base64url')}`;
+    const handlerEnv: Record<string, string> = {
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      ...tables.env,
+      ...(redis.url ? { REDIS_URL: redis.url } : { REDIS_DISABLED: 'true' }),
+      INTERNAL_API_KEYS: internalApiKey,
+      COGNITO_USER_POOL_ID: cognito.userPoolId,
+      COGNITO_CLIENT_IDS: cognito.clientId,
+      COGNITO_ENDPOINT: cognito.endpoint,
+      POWERTOOLS_SERVICE_NAME: 'entitlements-local',
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+      ...Object.assign({}, ...services.map((s) => s.env)),
+    };
+    // Handlers read their configuration at module load, as on Lambda.
+    Object.assign(process.env, handlerEnv);
+    const handlers = await loadHandlers(Object.keys(FUNCTIONS) as FunctionName[]);
+
+    const authorize = await createLocalCognitoAuthorizer({ issuer: cognito.issuer, jwksUri: cognito.jwksUri });
+    const gateway = createGateway({ handlers, authorize });
+    const lambda = createLambdaInvokeServer(handlers as Record<string, never>);
+    await listen(gateway, ports.gateway);
+    servers.push(gateway);
+    await listen(lambda, ports.lambda);
+    servers.push(lambda);
+
+    const state: StackState = {
+      startedAt: new Date(started).toISOString(),
+      startupMs: Date.now() - started,
+      gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+      lambdaInvokeUrl,
+      dynamodbEndpoint: dynamo.endpoint,
+      redis: { url: redis.url ?? null, source: redis.source },
+      cognito: { endpoint: cognito.endpoint, userPoolId: cognito.userPoolId, clientId: cognito.clientId, issuer: cognito.issuer },
+      internalApiKey,
+      services: Object.fromEntries(services.map((s) => [s.name, s.url])),
+      handlerEnv,
+      pid: process.pid,
+    };
+    writeFileSync(join(options.stateDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    return { state, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,106 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`)
+ * and validated here so a typo fails the synth with the key's name instead of
+ * deploying something half-configured. Values given on the command line arrive
+ * as strings; values from cdk.json arrive typed; both are accepted.
+ */
+export interface AppSettings {
+  /** Lower-case stage name: used in stack names and as the API Gateway stage. */
+  stage: string;
+  /** `prod` keeps data (RETAIN + deletion protection); other stages clean up. */
+  isProd: boolean;
+  /** RETAIN in prod, DESTROY elsewhere: for tables, user pool, secrets and log groups. */
+  removalPolicy: RemovalPolicy;
+  natGateways: number;
+  apiThrottleRateLimit: number;
+  apiThrottleBurstLimit: number;
+  logRetention: RetentionDays;
+  cacheNodeType: string;
+  /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
+  tierEnvironment: Record<string, string>;
+}
+
+type ContextReader = { tryGetContext(key: string): unknown };
+
+/** Context key -> handler environment variable (see shared/config tiersSection). */
+const TIER_CONTEXT: ReadonlyArray<readonly [string, string]> = [
+  ['tierBasicMonthlyTokens', 'TIER_BASIC_MONTHLY_TOKENS'],
+  ['tierProMonthlyTokens', 'TIER_PRO_MONTHLY_TOKENS'],
+  ['tierEnterpriseMonthlyTokens', 'TIER_ENTERPRISE_MONTHLY_TOKENS'],
+  ['stripePriceBasic', 'STRIPE_PRICE_BASIC'],
+  ['stripePricePro', 'STRIPE_PRICE_PRO'],
+  ['stripePriceEnterprise', 'STRIPE_PRICE_ENTERPRISE'],
+];
+
+const VALID_RETENTION_DAYS = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+export class ContextError extends Error {
+  constructor(problems: string[]) {
+    super(`Invalid CDK context: ${problems.join('; ')}`);
+    this.name = 'ContextError';
+  }
+}
+
+export function readAppSettings(node: ContextReader): AppSettings {
+  const problems: string[] = [];
+
+  const integer = (key: string, fallback: number, min: number): number => {
+    const raw = node.tryGetContext(key);
+    if (raw === undefined || raw === null || raw === '') return fallback;
+    const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+    if (!Number.isInteger(value) || value < min) {
+      problems.push(`${key} must be an integer >= ${min} (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const rawStage = node.tryGetContext('stage');
+  const stage = rawStage === undefined || rawStage === null || rawStage === '' ? 'dev' : String(rawStage);
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) {
+    problems.push(`stage must be lower-case letters, digits and dashes, starting with a letter (got ${JSON.stringify(rawStage)})`);
+  }
+
+  // Functions reach Cognito, Secrets Manager and Stripe through NAT: zero NAT
+  // gateways would leave every function without a route to them.
+  const natGateways = integer('natGateways', 1, 1);
+  const apiThrottleRateLimit = integer('apiThrottleRateLimit', 100, 1);
+  const apiThrottleBurstLimit = integer('apiThrottleBurstLimit', 200, 1);
+  const logRetentionDays = integer('logRetentionDays', 30, 1);
+  if (!VALID_RETENTION_DAYS.has(logRetentionDays)) {
+    problems.push(
+      `logRetentionDays must be one of CloudWatch's retention values (${[...VALID_RETENTION_DAYS].sort((a, b) => a - b).join(', ')}); got ${logRetentionDays}`,
+    );
+  }
+
+  const rawNodeType = node.tryGetContext('cacheNodeType');
+  const cacheNodeType = rawNodeType === undefined || rawNodeType === '' ? 'cache.t4g.micro' : String(rawNodeType);
+  if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(cacheNodeType)) problems.push(`cacheNodeType is not a node type: ${cacheNodeType}`);
+
+  const tierEnvironment: Record<string, string> = {};
+  for (const [key, envVar] of TIER_CONTEXT) {
+    const raw = node.tryGetContext(key);
+    if (raw === undefined || raw === null || raw === '') continue;
+    tierEnvironment[envVar] = String(raw).trim();
+  }
+
+  if (problems.length > 0) throw new ContextError(problems);
+
+  const isProd = stage === 'prod';
+  return {
+    stage,
+    isProd,
+    removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    natGateways,
+    apiThrottleRateLimit,
+    apiThrottleBurstLimit,
+    logRetention: logRetentionDays as RetentionDays,
+    cacheNodeType,
+    tierEnvironment,
+  };
+}

@@ -1,0 +1,266 @@
+import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { TABLE_LIST } from '../../shared/adapters/dynamodb/tables';
+import {
+  FUNCTIONS,
+  ROUTES,
+  type FunctionDefinition,
+  type FunctionName,
+  type HttpMethod,
+  type RouteAuth,
+  type RouteDefinition,
+} from '../../shared/routes';
+import { HouseFunction } from '../constructs/house-function';
+import type { AppSettings } from './app-context';
+import { pascalCase, type StatefulResources } from './stateful-stack';
+
+export interface StatelessStackProps extends StackProps {
+  readonly settings: AppSettings;
+  readonly stateful: StatefulResources;
+  /** Defaults to the manifest; tests pass variants. */
+  readonly functions?: Readonly<Record<FunctionName, FunctionDefinition>>;
+  readonly routes?: readonly RouteDefinition[];
+}
+
+/** Lets API Gateway require an ACCESS token: id tokens carry no scopes. */
+export const ACCESS_TOKEN_SCOPE = 'aws.cognito.signin.user.admin';
+
+/** The contract's error body, for responses API Gateway produces itself. */
+export const errorTemplate = (code: string, message: string): string => JSON.stringify({ error: { code, message } });
+
+const MOCK_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+
+export const METHOD_NOT_ALLOWED_BODY = errorTemplate('method_not_allowed', 'Method not allowed on this path');
+
+/** Gateway-generated errors in the contract's shape: type, status, code, message. */
+export const GATEWAY_RESPONSES: ReadonlyArray<{
+  type: apigw.ResponseType;
+  id: string;
+  /** Unset for the DEFAULT_* catch-alls: the real status (415, 502, 504...) passes through. */
+  statusCode?: string;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}> = [
+  { type: apigw.ResponseType.UNAUTHORIZED, id: 'Unauthorized', statusCode: '401', code: 'unauthorized', message: 'Missing or invalid access token' },
+  { type: apigw.ResponseType.ACCESS_DENIED, id: 'AccessDenied', statusCode: '403', code: 'forbidden', message: 'Not allowed' },
+  // API Gateway answers unknown paths and methods with "Missing Authentication Token".
+  { type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, id: 'NotFound', statusCode: '404', code: 'not_found', message: 'No route for this method and path' },
+  { type: apigw.ResponseType.THROTTLED, id: 'Throttled', statusCode: '429', code: 'rate_limited', message: 'Too many requests', headers: { 'Retry-After': "'1'" } },
+  { type: apigw.ResponseType.REQUEST_TOO_LARGE, id: 'RequestTooLarge', statusCode: '413', code: 'payload_too_large', message: 'Request body too large' },
+  { type: apigw.ResponseType.BAD_REQUEST_BODY, id: 'BadRequestBody', statusCode: '400', code: 'validation_failed', message: 'Invalid request body' },
+  { type: apigw.ResponseType.BAD_REQUEST_PARAMETERS, id: 'BadRequestParameters', statusCode: '400', code: 'validation_failed', message: 'Invalid request parameters' },
+  { type: apigw.ResponseType.DEFAULT_4XX, id: 'Default4xx', code: 'bad_request', message: 'The request could not be processed' },
+  { type: apigw.ResponseType.DEFAULT_5XX, id: 'Default5xx', code: 'internal_error', message: 'Internal server error' },
+];
+
+/** Why a route without a Cognito authorizer is still protected (cdk-nag APIG4/COG4). */
+const OPEN_ROUTE_REASONS: Record<Exclude<RouteAuth, 'cognito'>, string> = {
+  none: 'Public by design in the route manifest (auth "none"): returns no per-user data.',
+  'api-key':
+    'Server-to-server route: the handler checks x-api-key against the internal keys in Secrets Manager in constant time; callers are backends, not Cognito users.',
+  'stripe-signature':
+    'Stripe webhook: Stripe cannot present a Cognito token; the handler verifies the Stripe-Signature header over the raw body and rejects anything unsigned.',
+};
+
+/**
+ * Code that can be redeployed or destroyed without losing data: one function
+ * per FUNCTIONS entry and one REST API method per ROUTES entry.
+ */
+export class StatelessStack extends Stack {
+  public readonly api: apigw.RestApi;
+  public readonly functions: Readonly<Record<string, HouseFunction>>;
+  public readonly accessLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    // Strong (export/import) on purpose: CloudFormation then refuses to delete a
+    // table, the cache or the user pool while a function here still uses it.
+    CrossStackReferences.of(this).consume(ReferenceStrength.STRONG);
+    const { settings, stateful } = props;
+    const functionDefinitions = props.functions ?? FUNCTIONS;
+    const routes = props.routes ?? ROUTES;
+
+    this.functions = this.createFunctions(props, Object.values(functionDefinitions));
+
+    this.accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+    });
+
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: `entitlements-${settings.stage}`,
+      description: 'Entitlements API (routes from shared/routes.ts)',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      // Execution logging (errors only) needs the account-level CloudWatch role.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: settings.stage,
+        throttlingRateLimit: settings.apiThrottleRateLimit,
+        throttlingBurstLimit: settings.apiThrottleBurstLimit,
+        metricsEnabled: true,
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        // Request/response bodies would put tokens and emails in the logs.
+        dataTraceEnabled: false,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigw.AccessLogField.contextRequestId(),
+            extendedRequestId: apigw.AccessLogField.contextExtendedRequestId(),
+            requestTime: apigw.AccessLogField.contextRequestTime(),
+            ip: apigw.AccessLogField.contextIdentitySourceIp(),
+            userAgent: apigw.AccessLogField.contextIdentityUserAgent(),
+            httpMethod: apigw.AccessLogField.contextHttpMethod(),
+            resourcePath: apigw.AccessLogField.contextResourcePath(),
+            path: apigw.AccessLogField.contextPath(),
+            protocol: apigw.AccessLogField.contextProtocol(),
+            status: apigw.AccessLogField.contextStatus(),
+            responseLength: apigw.AccessLogField.contextResponseLength(),
+            responseLatency: apigw.AccessLogField.contextResponseLatency(),
+            integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+            integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+            errorType: apigw.AccessLogField.contextErrorResponseType(),
+            errorMessage: apigw.AccessLogField.contextErrorMessage(),
+            authorizerError: apigw.AccessLogField.contextAuthorizerError(),
+            // The Cognito sub is an opaque id, not personal data like the email.
+            sub: apigw.AccessLogField.contextAuthorizerClaims('sub'),
+          }),
+        ),
+      },
+    });
+
+    for (const response of GATEWAY_RESPONSES) {
+      this.api.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        templates: { 'application/json': errorTemplate(response.code, response.message) },
+        ...(response.headers ? { responseHeaders: response.headers } : {}),
+      });
+    }
+
+    this.addRoutes(routes, stateful);
+    this.acknowledgeApiFindings();
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API (stage included)' });
+  }
+
+  private createFunctions(props: StatelessStackProps, definitions: FunctionDefinition[]): Record<string, HouseFunction> {
+    const { settings, stateful } = props;
+    const functions: Record<string, HouseFunction> = {};
+    for (const def of definitions) {
+      const fn = new HouseFunction(this, def.name.split('-').map(pascalCase).join(''), {
+        definition: def,
+        vpc: stateful.vpc,
+        logRetention: settings.logRetention,
+        removalPolicy: settings.removalPolicy,
+        environment: {
+          COGNITO_USER_POOL_ID: stateful.userPool.userPoolId,
+          COGNITO_CLIENT_IDS: stateful.userPoolClient.userPoolClientId,
+          ...settings.tierEnvironment,
+        },
+      });
+      // Every TABLE_* variable is required by the handlers' config; access is per function.
+      for (const table of TABLE_LIST) {
+        const access = def.tables[table.id];
+        if (access) fn.grantTable(table, stateful.tables[table.id], access);
+        else fn.exposeTableName(table, stateful.tables[table.id]);
+      }
+      if (def.redis) fn.useRedis(stateful.cache);
+      if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
+      // `stripe` is not in FunctionDefinition yet; honour it once it is.
+      if ((def as FunctionDefinition & { stripe?: boolean }).stripe === true) fn.useStripe(stateful.stripeSecret);
+      functions[def.name] = fn;
+    }
+    return functions;
+  }
+
+  private addRoutes(routes: readonly RouteDefinition[], stateful: StatefulResources): void {
+    // Created only when a route needs it: an authorizer attached to no method fails validation.
+    let authorizer: apigw.CognitoUserPoolsAuthorizer | undefined;
+    const cognitoAuthorizer = (): apigw.CognitoUserPoolsAuthorizer =>
+      (authorizer ??= new apigw.CognitoUserPoolsAuthorizer(this, 'CognitoAuthorizer', {
+        cognitoUserPools: [stateful.userPool],
+        identitySource: apigw.IdentitySource.header('Authorization'),
+      }));
+
+    const integrations = new Map<FunctionName, apigw.LambdaIntegration>();
+    const integrationFor = (name: FunctionName): apigw.LambdaIntegration => {
+      const fn = this.functions[name];
+      if (!fn) throw new Error(`Route handler "${name}" has no entry in FUNCTIONS`);
+      let integration = integrations.get(name);
+      if (!integration) {
+        integration = new apigw.LambdaIntegration(fn.function, { proxy: true, allowTestInvoke: false });
+        integrations.set(name, integration);
+      }
+      return integration;
+    };
+
+    const methodsByPath = new Map<string, HttpMethod[]>();
+    for (const route of routes) {
+      const resource = this.api.root.resourceForPath(route.path);
+      const options: apigw.MethodOptions =
+        route.auth === 'cognito'
+          ? {
+              authorizer: cognitoAuthorizer(),
+              authorizationType: apigw.AuthorizationType.COGNITO,
+              authorizationScopes: [ACCESS_TOKEN_SCOPE],
+            }
+          : { authorizationType: apigw.AuthorizationType.NONE };
+      const method = resource.addMethod(route.method, integrationFor(route.handler), options);
+      if (route.auth !== 'cognito') this.acknowledgeOpenMethod(method, OPEN_ROUTE_REASONS[route.auth]);
+      methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
+    }
+
+    // Any other method on a known path gets the contract's 405, not API Gateway's 403/404.
+    for (const [routePath, allowed] of methodsByPath) {
+      const method = this.api.root.resourceForPath(routePath).addMethod(
+        'ANY',
+        new apigw.MockIntegration({
+          // A mock needs its request mapped to {"statusCode": ...}: map the usual
+          // body types (curl -d sends form encoding); any other type gets a 415.
+          requestTemplates: Object.fromEntries(MOCK_CONTENT_TYPES.map((type) => [type, '{"statusCode": 405}'])),
+          passthroughBehavior: apigw.PassthroughBehavior.NEVER,
+          integrationResponses: [
+            {
+              statusCode: '405',
+              responseTemplates: { 'application/json': METHOD_NOT_ALLOWED_BODY },
+              responseParameters: { 'method.response.header.Allow': `'${allowed.join(', ')}'` },
+            },
+          ],
+        }),
+        {
+          authorizationType: apigw.AuthorizationType.NONE,
+          methodResponses: [{ statusCode: '405', responseParameters: { 'method.response.header.Allow': true } }],
+        },
+      );
+      this.acknowledgeOpenMethod(method, 'Mock integration that only answers 405 method_not_allowed; it reaches no backend and returns no data.');
+    }
+  }
+
+  private acknowledgeOpenMethod(method: apigw.Method, reason: string): void {
+    Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
+  }
+
+  private acknowledgeApiFindings(): void {
+    Validations.of(this.api.node.defaultChild as apigw.CfnRestApi).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        "Bodies, paths and queries are validated by each handler with zod (shared/http), which returns the contract's 400 naming the field; a gateway model would duplicate those schemas.",
+    });
+    Validations.of(this.api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'WAF is optional for this service: stage throttling and handler-level rate limits cover abuse; attach a WAFv2 web ACL to the stage per environment when traffic justifies its cost.',
+    });
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'Account-level role API Gateway uses to write execution logs; this AWS-managed policy is the documented one for it and grants nothing else.',
+      });
+    }
+  }
+}

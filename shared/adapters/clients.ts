@@ -1,0 +1,26 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AwsConfig } from '../config';
+
+/**
+ * The one place AWS clients are built: once per process (module load of the
+ * handler), then passed into adapters. Endpoint overrides exist only for the
+ * local stack.
+ */
+export function createDynamoClients(aws: AwsConfig): { raw: DynamoDBClient; doc: DynamoDBDocumentClient } {
+  const raw = new DynamoDBClient({
+    region: aws.AWS_REGION,
+    ...(aws.DYNAMODB_ENDPOINT ? { endpoint: aws.DYNAMODB_ENDPOINT } : {}),
+    // Short, bounded retries: callers of a Lambda behind API Gateway have a 29 s budget.
+    maxAttempts: 3,
+  });
+  const doc = DynamoDBDocumentClient.from(raw, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return { raw, doc };
+}
+
+export function createSecretsClient(aws: AwsConfig): SecretsManagerClient {
+  return new SecretsManagerClient({ region: aws.AWS_REGION });
+}

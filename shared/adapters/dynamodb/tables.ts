@@ -1,0 +1,82 @@
+/**
+ * The one place the DynamoDB tables are defined. The CDK stack and the local
+ * stack both create tables from these definitions, and the adapters read the
+ * physical names from the environment variable named here.
+ */
+export type AttributeType = 'S' | 'N';
+
+export interface KeyDefinition {
+  name: string;
+  type: AttributeType;
+}
+
+export interface IndexDefinition {
+  indexName: string;
+  partitionKey: KeyDefinition;
+  sortKey?: KeyDefinition;
+}
+
+export interface TableDefinition {
+  /** Logical id, used for CDK construct ids and local table names. */
+  id: TableId;
+  /** Environment variable that carries the physical table name. */
+  envVar: `TABLE_${string}`;
+  partitionKey: KeyDefinition;
+  sortKey?: KeyDefinition;
+  globalSecondaryIndexes: IndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry, when rows expire. */
+  timeToLiveAttribute?: string;
+  description: string;
+}
+
+export type TableId = 'users' | 'entitlements' | 'ledger' | 'idempotency' | 'apiKeys';
+
+export const USERS_BY_EMAIL_INDEX = 'byEmail';
+export const USERS_BY_STRIPE_CUSTOMER_INDEX = 'byStripeCustomer';
+export const API_KEYS_BY_USER_INDEX = 'byUser';
+
+export const TABLES: Record<TableId, TableDefinition> = {
+  users: {
+    id: 'users',
+    envVar: 'TABLE_USERS',
+    partitionKey: { name: 'userId', type: 'S' },
+    globalSecondaryIndexes: [
+      { indexName: USERS_BY_EMAIL_INDEX, partitionKey: { name: 'email', type: 'S' } },
+      { indexName: USERS_BY_STRIPE_CUSTOMER_INDEX, partitionKey: { name: 'stripeCustomerId', type: 'S' } },
+    ],
+    description: 'User profile: Cognito sub, normalised email, Stripe customer id.',
+  },
+  entitlements: {
+    id: 'entitlements',
+    envVar: 'TABLE_ENTITLEMENTS',
+    partitionKey: { name: 'userId', type: 'S' },
+    globalSecondaryIndexes: [],
+    description: 'Subscription state derived from Stripe, tier and token balances.',
+  },
+  ledger: {
+    id: 'ledger',
+    envVar: 'TABLE_LEDGER',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'entryId', type: 'S' },
+    globalSecondaryIndexes: [],
+    timeToLiveAttribute: 'expiresAt',
+    description: 'Token ledger: every consume, add, reset and top-up.',
+  },
+  idempotency: {
+    id: 'idempotency',
+    envVar: 'TABLE_IDEMPOTENCY',
+    partitionKey: { name: 'key', type: 'S' },
+    globalSecondaryIndexes: [],
+    timeToLiveAttribute: 'expiresAt',
+    description: 'Idempotency records and processed webhook event ids.',
+  },
+  apiKeys: {
+    id: 'apiKeys',
+    envVar: 'TABLE_API_KEYS',
+    partitionKey: { name: 'keyHash', type: 'S' },
+    globalSecondaryIndexes: [{ indexName: API_KEYS_BY_USER_INDEX, partitionKey: { name: 'userId', type: 'S' } }],
+    description: 'End-user API keys, stored only as SHA-256 hashes.',
+  },
+};
+
+export const TABLE_LIST: TableDefinition[] = Object.values(TABLES);

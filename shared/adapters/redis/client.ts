@@ -1,0 +1,65 @@
+import Redis from 'ioredis';
+import type { RedisConfig } from '../../config';
+import { logger } from '../../observability/logger';
+
+/**
+ * Builds the process's one Redis client. Commands time out after tens of
+ * milliseconds (the cache must never make a request slower than DynamoDB
+ * would), and the client keeps reconnecting in the background with capped
+ * back-off, so a Lambda recovers by itself when Redis comes back.
+ */
+const openClients = new Set<Redis>();
+
+/**
+ * Closes every client this module built. Lambda never needs it (the process
+ * is frozen, not exited); the local stack and tests call it on shutdown.
+ */
+export async function closeRedisClients(): Promise<void> {
+  const clients = [...openClients];
+  openClients.clear();
+  await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+}
+
+export function createRedisClient(config: RedisConfig, authToken?: string): Redis | undefined {
+  if (config.REDIS_DISABLED || !config.REDIS_URL) return undefined;
+  const client = new Redis(config.REDIS_URL, {
+    ...(authToken ? { password: authToken } : {}),
+    connectTimeout: config.REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+    // Reads are optional; a failed connect must not crash the function.
+    lazyConnect: false,
+  });
+  client.on('error', (err: Error) => {
+    logger.warn('redis client error', { reason: err.message });
+  });
+  openClients.add(client);
+  return client;
+}
+
+/** Races a promise against a timer; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The process's Redis client, with the AUTH token read from Secrets Manager
+ * when configured (on AWS). Resolves to undefined when the cache is disabled.
+ */
+export async function connectRedis(
+  config: RedisConfig,
+  readSecret: (arn: string) => Promise<string>,
+): Promise<Redis | undefined> {
+  if (config.REDIS_DISABLED) {
+    logger.warn('Redis is disabled (REDIS_DISABLED=true): every read goes to DynamoDB');
+    return undefined;
+  }
+  const token = config.REDIS_AUTH_SECRET_ARN ? await readSecret(config.REDIS_AUTH_SECRET_ARN) : undefined;
+  return createRedisClient(config, token);
+}

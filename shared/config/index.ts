@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * Configuration is parsed once, at cold start, from the environment. Each
+ * handler composes the sections it needs; a missing or malformed variable
+ * fails loudly with its name. No silent defaults for secrets or table names.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+type Sections = Record<string, z.ZodType>;
+export type ConfigOf<S extends Sections> = { [K in keyof S]: z.infer<S[K]> };
+
+/**
+ * Parses every section from the same environment and reports every problem at
+ * once, naming each variable: `loadConfig({ aws: awsSection, tables: tablesSection })`.
+ */
+export function loadConfig<S extends Sections>(sections: S, env: Env = process.env): ConfigOf<S> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(sections)) {
+    const result = schema.safeParse(env);
+    if (result.success) {
+      out[key] = result.data;
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      const name = issue.path.join('.') || '(root)';
+      const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
+      problems.push(value === undefined && issue.code === 'invalid_type' ? `${name} is required but not set` : `${name}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ConfigOf<S>;
+}
+
+const nonEmpty = z.string().trim().min(1);
+const url = z.url();
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const positiveInt = z.coerce.number().int().positive();
+
+/** AWS SDK settings. Endpoint overrides exist for the local stack only. */
+export const awsSection = z.object({
+  AWS_REGION: nonEmpty,
+  DYNAMODB_ENDPOINT: url.optional(),
+});
+
+/** Physical table names, set by the CDK stack or the local stack. */
+export const tablesSection = z.object({
+  TABLE_USERS: nonEmpty,
+  TABLE_ENTITLEMENTS: nonEmpty,
+  TABLE_LEDGER: nonEmpty,
+  TABLE_IDEMPOTENCY: nonEmpty,
+  TABLE_API_KEYS: nonEmpty,
+});
+
+/**
+ * Redis: `REDIS_URL` (redis:// or rediss://) with the AUTH token in Secrets
+ * Manager on AWS. `REDIS_DISABLED=true` runs without a cache (local only):
+ * every read then comes from DynamoDB and health reports `degraded`.
+ */
+export const redisSection = z
+  .object({
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    REDIS_AUTH_SECRET_ARN: nonEmpty.optional(),
+    REDIS_DISABLED: bool.default(false),
+    REDIS_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(50),
+  })
+  .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {
+    message: 'REDIS_URL is required unless REDIS_DISABLED=true',
+    path: ['REDIS_URL'],
+  });
+
+/**
+ * Internal API keys for server-to-server callers. On AWS they live in Secrets
+ * Manager (`INTERNAL_API_KEYS_SECRET_ARN`); the local stack passes them
+ * directly (`INTERNAL_API_KEYS`). Several keys, comma separated or a JSON
+ * array, so a key can be rotated without downtime.
+ */
+export const internalKeysSection = z
+  .object({
+    INTERNAL_API_KEYS_SECRET_ARN: nonEmpty.optional(),
+    INTERNAL_API_KEYS: nonEmpty.optional(),
+  })
+  .refine((c) => c.INTERNAL_API_KEYS_SECRET_ARN !== undefined || c.INTERNAL_API_KEYS !== undefined, {
+    message: 'INTERNAL_API_KEYS_SECRET_ARN (or INTERNAL_API_KEYS locally) is required',
+    path: ['INTERNAL_API_KEYS_SECRET_ARN'],
+  });
+
+/**
+ * Cognito app clients whose access tokens the /me routes accept. API Gateway's
+ * Cognito authorizer checks the pool; this narrows it to our own clients.
+ */
+export const cognitoSection = z.object({
+  COGNITO_USER_POOL_ID: nonEmpty,
+  COGNITO_CLIENT_IDS: nonEmpty.transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  COGNITO_ENDPOINT: url.optional(),
+});
+
+/** Tier allowances and Stripe price ids: data, not code (see shared/domain/tiers.ts). */
+export const tiersSection = z.object({
+  TIER_BASIC_MONTHLY_TOKENS: positiveInt.default(1000),
+  TIER_PRO_MONTHLY_TOKENS: positiveInt.default(5000),
+  /** Empty or "unlimited" means no monthly cap. */
+  TIER_ENTERPRISE_MONTHLY_TOKENS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '' || v === 'unlimited') return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a positive integer or "unlimited"' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  STRIPE_PRICE_BASIC: z.string().optional(),
+  STRIPE_PRICE_PRO: z.string().optional(),
+  STRIPE_PRICE_ENTERPRISE: z.string().optional(),
+});
+
+export type AwsConfig = z.infer<typeof awsSection>;
+export type TablesConfig = z.infer<typeof tablesSection>;
+export type RedisConfig = z.infer<typeof redisSection>;
+export type InternalKeysConfig = z.infer<typeof internalKeysSection>;
+export type CognitoConfig = z.infer<typeof cognitoSection>;
+export type TiersConfig = z.infer<typeof tiersSection>;
+
+/** Maps the tier section onto the domain's settings. */
+export function tierSettings(c: TiersConfig): import('../domain/tiers').TierSettings {
+  return {
+    basicMonthlyTokens: c.TIER_BASIC_MONTHLY_TOKENS,
+    proMonthlyTokens: c.TIER_PRO_MONTHLY_TOKENS,
+    enterpriseMonthlyTokens: c.TIER_ENTERPRISE_MONTHLY_TOKENS,
+    stripePrices: {
+      basic: c.STRIPE_PRICE_BASIC || undefined,
+      pro: c.STRIPE_PRICE_PRO || undefined,
+      enterprise: c.STRIPE_PRICE_ENTERPRISE || undefined,
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The ONE route manifest. The CDK stack builds one function per handler and
+ * one API Gateway method per route from it; the local gateway routes requests
+ * with it; the tests check both against it.
+ */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/**
+ * - `none`: public.
+ * - `cognito`: a Cognito access token (API Gateway's Cognito authorizer; the
+ *   user id comes only from the token's `sub`).
+ * - `api-key`: internal `x-api-key`, checked by the handler in constant time.
+ * - `stripe-signature`: public at the gateway, verified by the handler.
+ */
+export type RouteAuth = 'none' | 'cognito' | 'api-key' | 'stripe-signature';
+
+/** Tables a function may touch, and how: the CDK stack grants exactly these. */
+export type TableAccess = 'read' | 'readWrite';
+
+export interface FunctionDefinition {
+  name: FunctionName;
+  description: string;
+  /** Table id -> access level. */
+  tables: Partial<Record<import('./adapters/dynamodb/tables').TableId, TableAccess>>;
+  /** Needs the Redis cache (placed in the VPC with the cache's security group). */
+  redis: boolean;
+  /** Reads the internal API keys secret. */
+  internalApiKeys: boolean;
+  /** Memory in MB; 256 unless a function needs more. */
+  memorySize?: number;
+  timeoutSeconds?: number;
+}
+
+export type FunctionName = 'health' | 'tokens-admin';
+
+export interface RouteDefinition {
+  method: HttpMethod;
+  /** API Gateway path template, e.g. `/v1/users/{userId}/status`. */
+  path: string;
+  handler: FunctionName;
+  auth: RouteAuth;
+  summary: string;
+}
+
+export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
+  health: {
+    name: 'health',
+    description: 'GET /v1/health: pings DynamoDB and Redis.',
+    tables: { users: 'read' },
+    redis: true,
+    internalApiKeys: false,
+    timeoutSeconds: 5,
+  },
+  'tokens-admin': {
+    name: 'tokens-admin',
+    description: 'Tier catalogue, user status, token grants and tier overrides.',
+    tables: {},
+    redis: false,
+    internalApiKeys: false,
+  },
+};
+
+export const ROUTES: readonly RouteDefinition[] = [
+  { method: 'GET', path: '/v1/health', handler: 'health', auth: 'none', summary: 'Liveness of the API and its dependencies' },
+  { method: 'GET', path: '/v1/tiers', handler: 'tokens-admin', auth: 'none', summary: 'The tier catalogue' },
+];
+
+/**
+ * Cognito user pool triggers -> function. The CDK stack wires them on the
+ * user pool; the local stack on cognito-local through the Lambda-invoke endpoint.
+ */
+export type CognitoTrigger = 'PostConfirmation';
+export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = {};
+
+/** Handler source file of a function, relative to the repository root. */
+export function handlerEntry(name: FunctionName): string {
+  return `lambdas/${name}/handler.ts`;
+}
+
+export interface RouteMatch {
+  route: RouteDefinition;
+  pathParameters: Record<string, string>;
+}
+
+/** Splits a template into literal and `{param}` segments once. */
+function compile(path: string): RegExp {
+  const pattern = path
+    .split('/')
+    .map((segment) => {
+      const param = /^\{([A-Za-z0-9_]+)\}$/.exec(segment);
+      return param ? `(?<${param[1]}>[^/]+)` : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${pattern}$`);
+}
+
+const COMPILED = ROUTES.map((route) => ({ route, regex: compile(route.path) }));
+
+/**
+ * Matches a request the way API Gateway does: `match` for the route, or
+ * `allowed` methods when the path exists under another method, or nothing.
+ */
+export function matchRoute(method: string, path: string): { match?: RouteMatch; allowed: HttpMethod[] } {
+  const allowed: HttpMethod[] = [];
+  for (const { route, regex } of COMPILED) {
+    const m = regex.exec(path);
+    if (!m) continue;
+    if (route.method === method.toUpperCase()) {
+      const pathParameters: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.groups ?? {})) {
+        try {
+          pathParameters[k] = decodeURIComponent(v);
+        } catch {
+          return { allowed: [] }; // a malformed escape is no route, as on API Gateway
+        }
+      }
+      return { match: { route, pathParameters }, allowed: [] };
+    }
+    allowed.push(route.method);
+  }
+  return { allowed };
+}

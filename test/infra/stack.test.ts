@@ -1,0 +1,599 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CfnResource, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { readAppSettings } from '../../infra/stacks/app-context';
+import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
+import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
+import { FUNCTIONS, ROUTES, type FunctionDefinition, type RouteDefinition } from '../../shared/routes';
+
+// Synthesising bundles every handler with esbuild: allow for a slow machine.
+jest.setTimeout(180_000);
+
+type Json = Record<string, any>;
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The same context `npx cdk synth` uses (feature flags included). */
+const CDK_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+
+const ACCESS_TOKEN_SCOPE = 'aws.cognito.signin.user.admin';
+const FUNCTION_DEFINITIONS: FunctionDefinition[] = Object.values(FUNCTIONS);
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+/**
+ * Routes of every auth kind, served by existing handlers, so the authorizer
+ * wiring is asserted even while the manifest has no route of some kind.
+ */
+const EXTRA_ROUTES: RouteDefinition[] = [
+  { method: 'GET', path: '/me/infra-test', handler: 'health', auth: 'cognito', summary: 'infra test: cognito route' },
+  { method: 'POST', path: '/me/infra-test', handler: 'tokens-admin', auth: 'cognito', summary: 'infra test: second method on a path' },
+  { method: 'PUT', path: '/v1/users/{userId}/infra-test', handler: 'tokens-admin', auth: 'api-key', summary: 'infra test: api-key route' },
+  { method: 'POST', path: '/stripe/infra-test', handler: 'health', auth: 'stripe-signature', summary: 'infra test: webhook route' },
+];
+
+interface Synthesised {
+  built: EntitlementsApp;
+  stateful: Template;
+  stateless: Template;
+}
+
+/**
+ * Property assertions run without the cdk-nag plugin, so each fails on its
+ * own (e.g. encryption off) instead of all failing on the nag report.
+ */
+function synthesise(options: Parameters<typeof buildApp>[0]): Synthesised {
+  const built = buildApp({ ...options, nag: false });
+  return { built, stateful: Template.fromStack(built.stateful), stateless: Template.fromStack(built.stateless) };
+}
+
+/** Synthesises the app exactly as the CLI does (cdk-nag on) and lists what it reports. */
+function nagFindings(options: Parameters<typeof buildApp>[0]): { built: EntitlementsApp; findings: string[]; synthError: string | undefined } {
+  const built = buildApp(options);
+  let synthError: string | undefined;
+  try {
+    // The plugin fails the synth on any unacknowledged error or warning.
+    built.app.synth();
+  } catch (err) {
+    synthError = (err as Error).message;
+  }
+  const report = new AwsSolutionsChecks().validateScope(built.app);
+  const findings = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.severity} ${v.ruleName} ${r.constructPath}`));
+  return { built, findings, synthError };
+}
+
+function logicalId(construct: IConstruct): string {
+  const resource = construct instanceof CfnResource ? construct : construct.node.defaultChild;
+  if (!(resource instanceof CfnResource)) throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return Stack.of(resource).getLogicalId(resource);
+}
+
+function resourcesOf(template: Template, type: string): Record<string, Json> {
+  return template.findResources(type) as Record<string, Json>;
+}
+
+/** `GET /v1/health` -> Method resource, rebuilt from the Resource tree. */
+function methodsByRoute(template: Template): Map<string, Json> {
+  const resources = resourcesOf(template, 'AWS::ApiGateway::Resource');
+  const pathOf = (ref: Json): string => {
+    if (!ref || typeof ref !== 'object' || !('Ref' in ref)) return ''; // the root resource (Fn::GetAtt RootResourceId)
+    const resource = resources[ref.Ref as string];
+    if (!resource) throw new Error(`unknown API resource ${JSON.stringify(ref)}`);
+    return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+  };
+  const methods = new Map<string, Json>();
+  for (const method of Object.values(resourcesOf(template, 'AWS::ApiGateway::Method'))) {
+    methods.set(`${method.Properties.HttpMethod} ${pathOf(method.Properties.ResourceId) || '/'}`, method);
+  }
+  return methods;
+}
+
+function allPolicyStatements(...templates: Template[]): Json[] {
+  const statements: Json[] = [];
+  for (const template of templates) {
+    for (const policy of Object.values(resourcesOf(template, 'AWS::IAM::Policy'))) statements.push(...policy.Properties.PolicyDocument.Statement);
+    for (const policy of Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy'))) statements.push(...policy.Properties.PolicyDocument.Statement);
+    for (const role of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) {
+      for (const inline of role.Properties.Policies ?? []) statements.push(...inline.PolicyDocument.Statement);
+    }
+  }
+  return statements;
+}
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Statements of the function's own (default) policy. */
+function statementsOf(template: Template, roleLogicalId: string): Json[] {
+  return Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+    .filter((policy) => asArray(policy.Properties.Roles).some((role: Json) => role.Ref === roleLogicalId))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Json[]);
+}
+
+function expectRoutesWired(synth: Synthesised, routes: readonly RouteDefinition[]): void {
+  const methods = methodsByRoute(synth.stateless);
+  const authorizers = resourcesOf(synth.stateless, 'AWS::ApiGateway::Authorizer');
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    const method = methods.get(key);
+    expect({ route: key, found: method !== undefined }).toEqual({ route: key, found: true });
+    const props = method!.Properties;
+    const fn = synth.built.stateless.functions[route.handler]!;
+    expect(props.Integration.Type).toBe('AWS_PROXY');
+    expect(JSON.stringify(props.Integration.Uri)).toContain(logicalId(fn.function));
+    if (route.auth === 'cognito') {
+      expect({ route: key, type: props.AuthorizationType, scopes: props.AuthorizationScopes }).toEqual({
+        route: key,
+        type: 'COGNITO_USER_POOLS',
+        scopes: [ACCESS_TOKEN_SCOPE],
+      });
+      const authorizer = authorizers[props.AuthorizerId?.Ref as string];
+      expect(authorizer?.Properties).toEqual(
+        expect.objectContaining({
+          Type: 'COGNITO_USER_POOLS',
+          IdentitySource: 'method.request.header.Authorization',
+          ProviderARNs: [expect.objectContaining({ 'Fn::ImportValue': expect.stringContaining(logicalId(synth.built.stateful.userPool)) })],
+        }),
+      );
+    } else {
+      expect({ route: key, type: props.AuthorizationType, authorizer: props.AuthorizerId }).toEqual({
+        route: key,
+        type: 'NONE',
+        authorizer: undefined,
+      });
+    }
+  }
+
+  // Every routed path answers other methods with the contract's 405, without a Lambda.
+  for (const routePath of new Set(routes.map((r) => r.path))) {
+    const any = methods.get(`ANY ${routePath}`);
+    expect({ path: routePath, found: any !== undefined }).toEqual({ path: routePath, found: true });
+    const integration = any!.Properties.Integration;
+    expect(integration.Type).toBe('MOCK');
+    expect(integration.RequestTemplates).toEqual(expect.objectContaining({ 'application/json': '{"statusCode": 405}' }));
+    expect(integration.PassthroughBehavior).toBe('NEVER');
+    expect(integration.IntegrationResponses).toEqual([
+      expect.objectContaining({
+        StatusCode: '405',
+        ResponseTemplates: { 'application/json': '{"error":{"code":"method_not_allowed","message":"Method not allowed on this path"}}' },
+        ResponseParameters: {
+          'method.response.header.Allow': `'${routes.filter((r) => r.path === routePath).map((r) => r.method).join(', ')}'`,
+        },
+      }),
+    ]);
+    expect(any!.Properties.MethodResponses).toEqual([expect.objectContaining({ StatusCode: '405' })]);
+  }
+
+  // Nothing but the manifest: one method per route plus one ANY per path.
+  expect(methods.size).toBe(routes.length + new Set(routes.map((r) => r.path)).size);
+}
+
+describe('entitlements CDK app (dev, from cdk.json context)', () => {
+  let synth: Synthesised;
+
+  beforeAll(() => {
+    synth = synthesise({ context: CDK_CONTEXT });
+  }, 180_000);
+
+  describe('functions', () => {
+    it('creates one Node.js 22 arm64 function per FUNCTIONS entry, with the house defaults', () => {
+      const houseFunctions = Object.values(resourcesOf(synth.stateless, 'AWS::Lambda::Function')).filter(
+        (fn) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'entitlements',
+      );
+      expect(houseFunctions).toHaveLength(Object.keys(FUNCTIONS).length);
+
+      for (const def of FUNCTION_DEFINITIONS) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        const props = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties;
+        expect({ name: def.name, runtime: props.Runtime, arch: props.Architectures, handler: props.Handler }).toEqual({
+          name: def.name,
+          runtime: 'nodejs22.x',
+          arch: ['arm64'],
+          handler: 'index.handler',
+        });
+        expect(props.MemorySize).toBe(def.memorySize ?? 256);
+        expect(props.Timeout).toBe(def.timeoutSeconds ?? 10);
+        expect(props.Description).toBe(def.description);
+        expect(props.LoggingConfig.LogGroup).toEqual({ Ref: logicalId(fn.logGroup) });
+        expect(props.VpcConfig.SubnetIds).toHaveLength(2);
+        expect(props.Environment.Variables).toEqual(
+          expect.objectContaining({
+            NODE_OPTIONS: '--enable-source-maps',
+            POWERTOOLS_SERVICE_NAME: 'entitlements',
+            LOG_LEVEL: 'INFO',
+            COGNITO_USER_POOL_ID: expect.anything(),
+            COGNITO_CLIENT_IDS: expect.anything(),
+          }),
+        );
+      }
+    });
+
+    it('gives every function an explicit log group with the context retention', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        expect(synth.stateless.toJSON().Resources[logicalId(fn.logGroup)].Properties.RetentionInDays).toBe(CDK_CONTEXT.logRetentionDays);
+      }
+    });
+
+    it('sets every TABLE_* variable on every function but grants only the access FUNCTIONS declares', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        const resources = synth.stateless.toJSON().Resources;
+        const variables = resources[logicalId(fn.function)].Properties.Environment.Variables;
+        const roleId = logicalId(fn.function.role!);
+        const statements = statementsOf(synth.stateless, roleId);
+
+        for (const table of TABLE_LIST) {
+          const tableId = logicalId(synth.built.stateful.tables[table.id]);
+          expect(JSON.stringify(variables[table.envVar])).toContain(tableId);
+
+          const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId));
+          const access = def.tables[table.id];
+          const actions = onTable.flatMap((s) => asArray(s.Action as string | string[]));
+          if (!access) {
+            expect({ fn: def.name, table: table.id, actions }).toEqual({ fn: def.name, table: table.id, actions: [] });
+            continue;
+          }
+          expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
+          expect(actions).not.toContain('dynamodb:Scan');
+          if (access === 'read') expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
+          else expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
+          // Indexes are granted by name, never as index/*.
+          const resourcesJson = JSON.stringify(onTable.map((s) => s.Resource));
+          expect(resourcesJson).not.toContain('/index/*');
+          for (const index of table.globalSecondaryIndexes) expect(resourcesJson).toContain(`/index/${index.indexName}`);
+        }
+      }
+    });
+
+    it('connects exactly the redis functions to the cache, over TLS, with the AUTH secret', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        const props = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties;
+        const variables = props.Environment.Variables;
+        const securityGroups = JSON.stringify(props.VpcConfig.SecurityGroupIds);
+        const clientGroup = logicalId(synth.built.stateful.cacheClientSecurityGroup);
+        const statements = JSON.stringify(statementsOf(synth.stateless, logicalId(fn.function.role!)));
+        const authSecret = logicalId(synth.built.stateful.redisAuthSecret);
+        if (def.redis) {
+          expect(variables.REDIS_URL['Fn::Join'][1][0]).toBe('rediss://');
+          expect(JSON.stringify(variables.REDIS_URL)).toContain('PrimaryEndPointAddress');
+          expect(JSON.stringify(variables.REDIS_AUTH_SECRET_ARN)).toContain(authSecret);
+          expect(securityGroups).toContain(clientGroup);
+          expect(statements).toContain(authSecret);
+        } else {
+          expect(variables.REDIS_URL).toBeUndefined();
+          expect(securityGroups).not.toContain(clientGroup);
+          expect(statements).not.toContain(authSecret);
+        }
+        const internalKeys = logicalId(synth.built.stateful.internalApiKeysSecret);
+        if (def.internalApiKeys) {
+          expect(JSON.stringify(variables.INTERNAL_API_KEYS_SECRET_ARN)).toContain(internalKeys);
+          expect(statements).toContain(internalKeys);
+        } else {
+          expect(variables.INTERNAL_API_KEYS_SECRET_ARN).toBeUndefined();
+          expect(statements).not.toContain(internalKeys);
+        }
+        const stripe = (def as FunctionDefinition & { stripe?: boolean }).stripe === true;
+        expect(variables.STRIPE_SECRET_ARN !== undefined).toBe(stripe);
+      }
+    });
+  });
+
+  describe('API', () => {
+    it('has one method per ROUTES entry with the route\'s authorizer, and a 405 mock per path', () => {
+      expectRoutesWired(synth, ROUTES);
+      if (!ROUTES.some((r) => r.auth === 'cognito')) synth.stateless.resourceCountIs('AWS::ApiGateway::Authorizer', 0);
+    });
+
+    it('answers gateway-generated errors with the contract\'s JSON error body', () => {
+      const responses = Object.values(resourcesOf(synth.stateless, 'AWS::ApiGateway::GatewayResponse'));
+      const byType = new Map(responses.map((r) => [r.Properties.ResponseType as string, r.Properties]));
+      const expected: Array<[string, string | undefined, string]> = [
+        ['UNAUTHORIZED', '401', 'unauthorized'],
+        ['ACCESS_DENIED', '403', 'forbidden'],
+        ['MISSING_AUTHENTICATION_TOKEN', '404', 'not_found'],
+        ['THROTTLED', '429', 'rate_limited'],
+        ['REQUEST_TOO_LARGE', '413', 'payload_too_large'],
+        ['BAD_REQUEST_BODY', '400', 'validation_failed'],
+        ['DEFAULT_4XX', undefined, 'bad_request'],
+        ['DEFAULT_5XX', undefined, 'internal_error'],
+      ];
+      for (const [type, status, code] of expected) {
+        const response = byType.get(type);
+        expect({ type, status: response?.StatusCode }).toEqual({ type, status });
+        const body = JSON.parse(response!.ResponseTemplates['application/json']);
+        expect(body).toEqual({ error: { code, message: expect.any(String) } });
+        expect(body.error.message).not.toContain('$context');
+      }
+      expect(JSON.parse(byType.get('MISSING_AUTHENTICATION_TOKEN')!.ResponseTemplates['application/json']).error.message).toBe(
+        'No route for this method and path',
+      );
+      expect(byType.get('THROTTLED')!.ResponseParameters).toEqual({ 'gatewayresponse.header.Retry-After': "'1'" });
+    });
+
+    it('throttles, logs access as JSON and never logs bodies', () => {
+      const stages = Object.values(resourcesOf(synth.stateless, 'AWS::ApiGateway::Stage'));
+      expect(stages).toHaveLength(1);
+      const stage = stages[0]!.Properties;
+      expect(stage.StageName).toBe(CDK_CONTEXT.stage);
+      expect(stage.MethodSettings).toEqual([
+        expect.objectContaining({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: CDK_CONTEXT.apiThrottleRateLimit,
+          ThrottlingBurstLimit: CDK_CONTEXT.apiThrottleBurstLimit,
+          MetricsEnabled: true,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+      ]);
+      expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(synth.built.stateless.accessLogGroup), 'Arn'] });
+      expect(JSON.parse(stage.AccessLogSetting.Format)).toEqual(expect.objectContaining({ requestId: '$context.requestId', status: '$context.status' }));
+    });
+  });
+
+  describe('tables', () => {
+    const keySchema = (def: TableDefinition | TableDefinition['globalSecondaryIndexes'][number]): Json[] => [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      ...(def.sortKey ? [{ AttributeName: def.sortKey.name, KeyType: 'RANGE' }] : []),
+    ];
+
+    it.each(TABLE_LIST.map((def) => [def.id, def] as const))('%s matches its definition, on demand, encrypted, with PITR', (_id, def) => {
+      const table = synth.stateful.toJSON().Resources[logicalId(synth.built.stateful.tables[def.id])];
+      const props = table.Properties;
+      expect(props.KeySchema).toEqual(keySchema(def));
+      expect(props.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(props.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(props.SSESpecification).toEqual({ SSEEnabled: true });
+      if (def.timeToLiveAttribute) expect(props.TimeToLiveSpecification).toEqual({ AttributeName: def.timeToLiveAttribute, Enabled: true });
+      else expect(props.TimeToLiveSpecification).toBeUndefined();
+
+      const attributes = [def.partitionKey, def.sortKey, ...def.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])].filter(
+        (k): k is NonNullable<typeof k> => k !== undefined,
+      );
+      expect(props.AttributeDefinitions).toEqual(
+        expect.arrayContaining(attributes.map((k) => ({ AttributeName: k.name, AttributeType: k.type }))),
+      );
+      expect(props.GlobalSecondaryIndexes ?? []).toEqual(
+        def.globalSecondaryIndexes.map((index) => ({ IndexName: index.indexName, KeySchema: keySchema(index), Projection: { ProjectionType: 'ALL' } })),
+      );
+      // dev: disposable
+      expect(table.DeletionPolicy).toBe('Delete');
+      expect(props.DeletionProtectionEnabled).toBe(false);
+    });
+
+    it('has exactly the tables of TABLE_LIST', () => {
+      synth.stateful.resourceCountIs('AWS::DynamoDB::Table', TABLE_LIST.length);
+    });
+  });
+
+  describe('cache', () => {
+    it('is a Multi-AZ replication group with TLS, encryption at rest and an AUTH token from Secrets Manager', () => {
+      const groups = Object.values(resourcesOf(synth.stateful, 'AWS::ElastiCache::ReplicationGroup'));
+      expect(groups).toHaveLength(1);
+      const props = groups[0]!.Properties;
+      expect(props).toEqual(
+        expect.objectContaining({
+          TransitEncryptionEnabled: true,
+          AtRestEncryptionEnabled: true,
+          MultiAZEnabled: true,
+          AutomaticFailoverEnabled: true,
+          NumCacheClusters: 2,
+          Port: 6379,
+          CacheSubnetGroupName: expect.anything(),
+        }),
+      );
+      expect(['redis', 'valkey']).toContain(props.Engine);
+      const authToken = JSON.stringify(props.AuthToken);
+      expect(authToken).toContain('{{resolve:secretsmanager:');
+      expect(authToken).toContain(logicalId(synth.built.stateful.redisAuthSecret));
+      expect(props.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [logicalId(synth.built.stateful.cacheSecurityGroup), 'GroupId'] }]);
+    });
+
+    it('accepts the cache port only from the client security group', () => {
+      const ingress = Object.values(resourcesOf(synth.stateful, 'AWS::EC2::SecurityGroupIngress')).filter(
+        (rule) => JSON.stringify(rule.Properties.GroupId).includes(logicalId(synth.built.stateful.cacheSecurityGroup)),
+      );
+      expect(ingress.map((rule) => rule.Properties)).toEqual([
+        expect.objectContaining({
+          IpProtocol: 'tcp',
+          FromPort: 6379,
+          ToPort: 6379,
+          SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(synth.built.stateful.cacheClientSecurityGroup), 'GroupId'] },
+        }),
+      ]);
+      const cacheGroup = synth.stateful.toJSON().Resources[logicalId(synth.built.stateful.cacheSecurityGroup)].Properties;
+      expect(cacheGroup.SecurityGroupIngress).toBeUndefined();
+    });
+
+    it('generates a token ElastiCache accepts (no punctuation, 16-128 characters)', () => {
+      const secret = synth.stateful.toJSON().Resources[logicalId(synth.built.stateful.redisAuthSecret)].Properties;
+      expect(secret.GenerateSecretString.ExcludePunctuation).toBe(true);
+      expect(secret.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(16);
+      expect(secret.GenerateSecretString.PasswordLength).toBeLessThanOrEqual(128);
+    });
+  });
+
+  describe('network', () => {
+    it('spans two AZs with NAT from context, a DynamoDB gateway endpoint and flow logs', () => {
+      synth.stateful.resourceCountIs('AWS::EC2::Subnet', 4);
+      synth.stateful.resourceCountIs('AWS::EC2::NatGateway', CDK_CONTEXT.natGateways as number);
+      synth.stateful.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.dynamodb'])]) }),
+      });
+      synth.stateful.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL' });
+    });
+  });
+
+  describe('identity and secrets', () => {
+    it('lets users sign up with email and a strong password, recovering by email only', () => {
+      synth.stateful.hasResourceProperties('AWS::Cognito::UserPool', {
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: false },
+        UsernameAttributes: ['email'],
+        AutoVerifiedAttributes: ['email'],
+        Policies: {
+          PasswordPolicy: Match.objectLike({
+            MinimumLength: 12,
+            RequireLowercase: true,
+            RequireUppercase: true,
+            RequireNumbers: true,
+            RequireSymbols: true,
+          }),
+        },
+        AccountRecoverySetting: { RecoveryMechanisms: [{ Name: 'verified_email', Priority: 1 }] },
+      });
+    });
+
+    it('has a public app client for password/SRP sign-in with one-hour access tokens', () => {
+      synth.stateful.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+        GenerateSecret: false,
+        ExplicitAuthFlows: Match.arrayEquals(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH']),
+        AccessTokenValidity: 60,
+        TokenValidityUnits: Match.objectLike({ AccessToken: 'minutes' }),
+        AllowedOAuthFlowsUserPoolClient: false,
+      });
+    });
+
+    it('keeps Stripe keys as a JSON placeholder for ops to fill in', () => {
+      const secret = synth.stateful.toJSON().Resources[logicalId(synth.built.stateful.stripeSecret)].Properties;
+      expect(Object.keys(JSON.parse(secret.SecretString)).sort()).toEqual(['secretKey', 'webhookSecret']);
+    });
+  });
+
+  describe('IAM', () => {
+    it('has no wildcard actions and no wildcard resources anywhere', () => {
+      const statements = allPolicyStatements(synth.stateful, synth.stateless);
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        for (const action of asArray(statement.Action as string | string[])) {
+          expect(action === '*' || /^[a-z0-9-]+:\*$/i.test(action) ? action : 'ok').toBe('ok');
+        }
+        for (const resource of asArray(statement.Resource)) expect(resource).not.toBe('*');
+      }
+    });
+  });
+
+  describe('cdk-nag (AWS Solutions)', () => {
+    let nagged: ReturnType<typeof nagFindings>;
+
+    beforeAll(() => {
+      nagged = nagFindings({ context: CDK_CONTEXT });
+    }, 180_000);
+
+    it('synthesises with no unacknowledged error or warning', () => {
+      expect(nagged.findings).toEqual([]);
+      expect(nagged.synthError).toBeUndefined();
+      for (const stack of [nagged.built.stateful, nagged.built.stateless]) {
+        expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+        expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+      }
+    });
+
+    it('is registered by buildApp, and every acknowledgement carries a written reason', () => {
+      const acknowledged: Array<{ id: string; reason: string }> = [];
+      for (const stack of [nagged.built.stateful, nagged.built.stateless]) {
+        for (const resource of Object.values(Template.fromStack(stack).toJSON().Resources as Record<string, Json>)) {
+          acknowledged.push(...(resource.Metadata?.cdk_nag?.rules_to_suppress ?? []));
+        }
+      }
+      const ours = acknowledged.filter((a) => a.id.startsWith('AwsSolutions-'));
+      // The audit trail is written by the pack buildApp registers.
+      expect(ours.length).toBeGreaterThan(0);
+      for (const ack of ours) expect({ id: ack.id, reasonLength: ack.reason.length >= 60 }).toEqual({ id: ack.id, reasonLength: true });
+      // IAM5 (wildcards) is fixed, not acknowledged.
+      expect(ours.filter((a) => a.id.startsWith('AwsSolutions-IAM5'))).toEqual([]);
+    });
+  });
+
+  it('outputs the API URL, user pool and client ids', () => {
+    synth.stateless.hasOutput('ApiUrl', {});
+    synth.stateful.hasOutput('UserPoolId', {});
+    synth.stateful.hasOutput('UserPoolClientId', {});
+  });
+});
+
+const PROD_CONTEXT: Record<string, unknown> = {
+  ...CDK_CONTEXT,
+  stage: 'prod',
+  natGateways: '2',
+  apiThrottleRateLimit: '50',
+  tierProMonthlyTokens: 7000,
+  tierEnterpriseMonthlyTokens: 'unlimited',
+  stripePricePro: 'price_pro_123',
+  // Same handlers as the dev app: skip bundling them again.
+  'aws:cdk:bundling-stacks': [],
+};
+
+describe('entitlements CDK app (prod, routes of every auth kind)', () => {
+  let synth: Synthesised;
+  const routes = [...ROUTES, ...EXTRA_ROUTES];
+
+  beforeAll(() => {
+    synth = synthesise({ context: PROD_CONTEXT, routes });
+  }, 180_000);
+
+  it('puts a Cognito authorizer requiring an access token on cognito routes only', () => {
+    expectRoutesWired(synth, routes);
+    synth.stateless.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+  });
+
+  it('retains data and turns on deletion protection', () => {
+    for (const table of Object.values(resourcesOf(synth.stateful, 'AWS::DynamoDB::Table'))) {
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+      expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    synth.stateful.hasResource('AWS::Cognito::UserPool', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtection: 'ACTIVE' }) });
+    for (const secret of Object.values(resourcesOf(synth.stateful, 'AWS::SecretsManager::Secret'))) expect(secret.DeletionPolicy).toBe('Retain');
+    expect(synth.built.stateful.terminationProtection).toBe(true);
+  });
+
+  it('reads numbers given as strings on the command line and passes tier settings to the functions', () => {
+    synth.stateful.resourceCountIs('AWS::EC2::NatGateway', 2);
+    synth.stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50 })],
+    });
+    for (const fn of Object.values(synth.built.stateless.functions)) {
+      const variables = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
+      expect(variables).toEqual(
+        expect.objectContaining({
+          TIER_PRO_MONTHLY_TOKENS: '7000',
+          TIER_ENTERPRISE_MONTHLY_TOKENS: 'unlimited',
+          STRIPE_PRICE_PRO: 'price_pro_123',
+        }),
+      );
+      expect(variables.TIER_BASIC_MONTHLY_TOKENS).toBeUndefined();
+    }
+  });
+
+  it('stays clean under cdk-nag with api-key and webhook routes', () => {
+    const { findings, synthError } = nagFindings({ context: { ...PROD_CONTEXT }, routes });
+    expect(findings).toEqual([]);
+    expect(synthError).toBeUndefined();
+  });
+});
+
+describe('CDK context', () => {
+  const read = (context: Record<string, unknown>) => readAppSettings({ tryGetContext: (key: string) => context[key] });
+
+  it('defaults to a disposable dev stage', () => {
+    const settings = read({});
+    expect(settings).toEqual(
+      expect.objectContaining({ stage: 'dev', isProd: false, natGateways: 1, apiThrottleRateLimit: 100, apiThrottleBurstLimit: 200, logRetention: 30 }),
+    );
+    expect(settings.tierEnvironment).toEqual({});
+  });
+
+  it.each([
+    [{ natGateways: 0 }, 'natGateways'],
+    [{ natGateways: 'two' }, 'natGateways'],
+    [{ logRetentionDays: 31 }, 'logRetentionDays'],
+    [{ stage: 'Prod!' }, 'stage'],
+    [{ apiThrottleBurstLimit: 1.5 }, 'apiThrottleBurstLimit'],
+  ])('rejects %j naming %s', (context, key) => {
+    expect(() => read(context)).toThrow(key);
+  });
+});
