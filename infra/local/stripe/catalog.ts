@@ -1,0 +1,97 @@
+/**
+ * The products and prices every emulator starts with: the three subscription
+ * tiers of ARCHITECTURE.md's local catalogue and a one-time token pack.
+ * Ids are fixed so tests, the CLI and a developer's curl can name them.
+ */
+
+export type TierName = 'basic' | 'pro' | 'enterprise';
+
+export const PRICE_IDS = {
+  basic: 'price_basic_monthly',
+  pro: 'price_pro_monthly',
+  enterprise: 'price_enterprise_monthly',
+  tokenPack: 'price_token_pack_100',
+} as const;
+export type EmulatorPrices = { -readonly [K in keyof typeof PRICE_IDS]: string };
+
+/** Tokens one unit of the token pack price buys (also in its metadata, where a handler reads it). */
+export const TOKENS_PER_PACK = 100;
+
+/** Tier names and their historical aliases (creator = pro, agency = enterprise). */
+const TIER_ALIASES: Record<string, TierName> = { basic: 'basic', pro: 'pro', creator: 'pro', enterprise: 'enterprise', agency: 'enterprise' };
+
+export function tierPrice(tier: string): string | undefined {
+  const name = TIER_ALIASES[tier.trim().toLowerCase()];
+  return name ? PRICE_IDS[name] : undefined;
+}
+
+export interface PriceRecord {
+  id: string;
+  product: string;
+  nickname: string;
+  unitAmount: number;
+  lookupKey: string;
+  recurring: { interval: 'month'; intervalCount: number } | null;
+  metadata: Record<string, string>;
+}
+
+export interface ProductRecord {
+  id: string;
+  name: string;
+  description: string;
+  defaultPrice: string;
+  metadata: Record<string, string>;
+}
+
+export const CATALOG: { products: ProductRecord[]; prices: PriceRecord[] } = {
+  products: [
+    { id: 'prod_basic', name: 'Basic', description: 'Basic plan', defaultPrice: PRICE_IDS.basic, metadata: { tier: 'basic' } },
+    { id: 'prod_pro', name: 'Pro', description: 'Pro plan', defaultPrice: PRICE_IDS.pro, metadata: { tier: 'pro' } },
+    { id: 'prod_enterprise', name: 'Enterprise', description: 'Enterprise plan', defaultPrice: PRICE_IDS.enterprise, metadata: { tier: 'enterprise' } },
+    {
+      id: 'prod_token_pack',
+      name: 'Token pack',
+      description: `${TOKENS_PER_PACK} tokens that never expire`,
+      defaultPrice: PRICE_IDS.tokenPack,
+      metadata: { tokens: String(TOKENS_PER_PACK) },
+    },
+  ],
+  prices: [
+    {
+      id: PRICE_IDS.basic,
+      product: 'prod_basic',
+      nickname: 'Basic monthly',
+      unitAmount: 999,
+      lookupKey: 'basic',
+      recurring: { interval: 'month', intervalCount: 1 },
+      metadata: { tier: 'basic' },
+    },
+    {
+      id: PRICE_IDS.pro,
+      product: 'prod_pro',
+      nickname: 'Pro monthly',
+      unitAmount: 1999,
+      lookupKey: 'pro',
+      recurring: { interval: 'month', intervalCount: 1 },
+      metadata: { tier: 'pro' },
+    },
+    {
+      id: PRICE_IDS.enterprise,
+      product: 'prod_enterprise',
+      nickname: 'Enterprise monthly',
+      unitAmount: 4999,
+      lookupKey: 'enterprise',
+      recurring: { interval: 'month', intervalCount: 1 },
+      metadata: { tier: 'enterprise' },
+    },
+    {
+      id: PRICE_IDS.tokenPack,
+      product: 'prod_token_pack',
+      nickname: `${TOKENS_PER_PACK} tokens`,
+      unitAmount: 500,
+      lookupKey: 'token_pack_100',
+      recurring: null,
+      metadata: { tokens: String(TOKENS_PER_PACK) },
+    },
+  ],
+};

@@ -1,0 +1,173 @@
+/**
+ * The emulator's control API (`/_emulator/*`, local only, JSON, no auth):
+ * what a customer or time would do in real Stripe (pay a Checkout page,
+ * renew, fail a payment), plus switches for webhook delivery and faults.
+ * `StripeEmulatorControl` is its typed HTTP client, shared by the tests and
+ * `npm run stripe`; a running emulator object implements the same interface
+ * in-process.
+ */
+import type { DeliverySettings, EventLogEntry } from './delivery';
+import type { Fault, FaultSpec } from './faults';
+
+/** A Stripe API object as JSON (customer, subscription, invoice, ...). */
+export type StripeObject = Record<string, any>;
+
+export interface SubscribeRequest {
+  /** The customer's email: the newest customer with it (case-insensitive), or a new one. */
+  email?: string;
+  /** Or an existing customer id. */
+  customer?: string;
+  /** A price id, or */
+  price?: string;
+  /** a tier: basic, pro, enterprise (aliases creator, agency). */
+  tier?: string;
+  trialDays?: number;
+  metadata?: Record<string, string>;
+}
+
+export interface CheckoutCompletion {
+  session: StripeObject;
+  customer: StripeObject | null;
+  subscription: StripeObject | null;
+  invoice: StripeObject | null;
+}
+
+export interface SubscriptionChange {
+  subscription: StripeObject;
+  invoice: StripeObject | null;
+}
+
+export interface CustomerSummary {
+  customer: StripeObject;
+  /** Every subscription of the customer, canceled ones included, newest first. */
+  subscriptions: StripeObject[];
+}
+
+export interface CallCounts {
+  total: number;
+  /** `"POST /v1/customers/:id": 2`, by method and path template. */
+  counts: Record<string, number>;
+}
+
+export interface FlushResult {
+  delivered: number;
+  failed: number;
+  pending: number;
+}
+
+export interface StripeEmulatorControlApi {
+  completeCheckout(sessionId: string, options?: { email?: string }): Promise<CheckoutCompletion>;
+  subscribe(request: SubscribeRequest): Promise<{ customer: StripeObject; subscription: StripeObject }>;
+  changePrice(subscriptionId: string, target: { price?: string; tier?: string }): Promise<StripeObject>;
+  advance(subscriptionId: string): Promise<SubscriptionChange>;
+  failPayment(subscriptionId: string, options?: { final?: boolean }): Promise<SubscriptionChange>;
+  recover(subscriptionId: string): Promise<SubscriptionChange>;
+  cancel(subscriptionId: string, options?: { atPeriodEnd?: boolean }): Promise<StripeObject>;
+  resume(subscriptionId: string): Promise<StripeObject>;
+  customers(email: string): Promise<CustomerSummary[]>;
+  events(filter?: { type?: string }): Promise<EventLogEntry[]>;
+  resend(eventId: string): Promise<EventLogEntry>;
+  delivery(settings?: Partial<DeliverySettings>): Promise<DeliverySettings>;
+  flush(): Promise<FlushResult>;
+  fault(spec: FaultSpec): Promise<Fault>;
+  resetFaults(): Promise<{ removed: number }>;
+  calls(): Promise<CallCounts>;
+  resetCalls(): Promise<CallCounts>;
+}
+
+export class StripeEmulatorControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StripeEmulatorControlError';
+  }
+}
+
+export class StripeEmulatorControl implements StripeEmulatorControlApi {
+  readonly url: string;
+
+  /** `url`: the emulator's base URL (`services.stripe` in `.local/stack.json`). */
+  constructor(url: string) {
+    this.url = url.replace(/\/+$/, '');
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/_emulator${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new StripeEmulatorControlError(0, `Stripe emulator not reachable at ${this.url}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (!res.ok) throw new StripeEmulatorControlError(res.status, json?.error?.message ?? `${res.status} ${text.slice(0, 200)}`);
+    return json as T;
+  }
+
+  private static id(value: string): string {
+    return encodeURIComponent(value);
+  }
+
+  completeCheckout(sessionId: string, options: { email?: string } = {}) {
+    return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/complete`, options);
+  }
+  subscribe(request: SubscribeRequest) {
+    return this.call<{ customer: StripeObject; subscription: StripeObject }>('POST', '/subscribe', request);
+  }
+  changePrice(subscriptionId: string, target: { price?: string; tier?: string }) {
+    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/change-price`, target);
+  }
+  advance(subscriptionId: string) {
+    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/advance`, {});
+  }
+  failPayment(subscriptionId: string, options: { final?: boolean } = {}) {
+    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/fail-payment`, options);
+  }
+  recover(subscriptionId: string) {
+    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/recover`, {});
+  }
+  cancel(subscriptionId: string, options: { atPeriodEnd?: boolean } = {}) {
+    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/cancel`, options);
+  }
+  resume(subscriptionId: string) {
+    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/resume`, {});
+  }
+  customers(email: string) {
+    return this.call<CustomerSummary[]>('GET', `/customers?email=${encodeURIComponent(email)}`);
+  }
+  events(filter: { type?: string } = {}) {
+    return this.call<EventLogEntry[]>('GET', `/events${filter.type ? `?type=${encodeURIComponent(filter.type)}` : ''}`);
+  }
+  resend(eventId: string) {
+    return this.call<EventLogEntry>('POST', `/events/${StripeEmulatorControl.id(eventId)}/resend`, {});
+  }
+  delivery(settings?: Partial<DeliverySettings>) {
+    return settings ? this.call<DeliverySettings>('POST', '/delivery', settings) : this.call<DeliverySettings>('GET', '/delivery');
+  }
+  flush() {
+    return this.call<FlushResult>('POST', '/delivery/flush', {});
+  }
+  fault(spec: FaultSpec) {
+    return this.call<Fault>('POST', '/faults', spec);
+  }
+  resetFaults() {
+    return this.call<{ removed: number }>('POST', '/reset-faults', {});
+  }
+  calls() {
+    return this.call<CallCounts>('GET', '/calls');
+  }
+  resetCalls() {
+    return this.call<CallCounts>('POST', '/calls/reset', {});
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * `npm run stripe -- <command>`: play the customer (and the passing of time)
+ * against the local stack's Stripe emulator. Every change sends the signed
+ * webhooks real Stripe would send to the gateway's /stripe/webhook.
+ * Run `npm run stripe -- help` for the commands.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { StripeEmulatorControl, type StripeObject } from '../infra/local/stripe/control';
+import type { EventLogEntry } from '../infra/local/stripe/delivery';
+import type { StackState } from '../infra/local/stack';
+
+const HELP = `usage: npm run stripe -- <command>
+
+  subscribe <email> <tier> [--trial-days N]   the customer subscribes (tier: basic, pro, enterprise)
+  upgrade <email> <tier>                      switch the current subscription's plan (down works too)
+  cancel <email> [--at-period-end]            cancel now, or at the end of the period
+  resume <email>                              undo a cancellation scheduled for period end
+  renew <email>                               the period ends: next period, invoice paid
+  fail-payment <email> [--final]              the renewal payment fails: past_due (--final: unpaid)
+  recover <email>                             the open invoice gets paid: active again
+  complete-checkout <sessionId|url> [--email E]   pay a Checkout Session
+  customers <email>                           customers with that email and their subscriptions
+  events [--type T] [--limit N]               recent webhook events and their delivery
+  resend <eventId>                            deliver an event again
+  delivery [--duplicate|--no-duplicate] [--delay MS] [--reorder|--no-reorder] [--pause|--resume]
+                                              webhook delivery switches (no flag: show them)
+  flush                                       send held events now and wait for deliveries
+  fault <METHOD|*> <path-regex> [--hang|--status 500|429|503] [--count N]
+                                              make the next API calls fail (e.g. fault POST '^/v1/customers$')
+  reset-faults                                disarm all faults
+  calls [--reset]                             API calls received, by method and path
+  help                                        this text
+`;
+
+function stackState(): StackState {
+  const file = resolve(__dirname, '..', process.env.LOCAL_STACK_DIR ?? '.local', 'stack.json');
+  let state: StackState;
+  try {
+    state = JSON.parse(readFileSync(file, 'utf8')) as StackState;
+  } catch {
+    throw new Error(`No local stack found (${file}). Start it first: npm run local`);
+  }
+  try {
+    process.kill(state.pid, 0);
+  } catch {
+    throw new Error(`The local stack that wrote ${file} (pid ${state.pid}) is not running. Start it: npm run local`);
+  }
+  return state;
+}
+
+function emulatorUrl(state: StackState): string {
+  const url = state.services?.stripe;
+  if (!url) throw new Error('This local stack runs no Stripe emulator (services.stripe is missing from stack.json).');
+  if (!url.startsWith('http://')) throw new Error(`This local stack uses real Stripe (${url}): use the Stripe dashboard or the Stripe CLI instead.`);
+  return url;
+}
+
+/** Positional arguments and `--flag [value]` options. */
+function parseArgs(args: string[], valued: string[]): { positional: string[]; flags: Map<string, string | true> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg.startsWith('--')) {
+      const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+      if (valued.includes(name)) {
+        const value = inline ?? args[++i];
+        if (value === undefined) throw new Error(`--${name} needs a value`);
+        flags.set(name, value);
+      } else {
+        flags.set(name, true);
+      }
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, flags };
+}
+
+function need(value: string | undefined, what: string): string {
+  if (!value) throw new Error(`missing ${what}\n\n${HELP}`);
+  return value;
+}
+
+function numberFlag(flags: Map<string, string | true>, name: string): number | undefined {
+  const raw = flags.get(name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw === true || !Number.isFinite(n)) throw new Error(`--${name} needs a number`);
+  return n;
+}
+
+const day = (unix: number | null | undefined) => (unix ? new Date(unix * 1000).toISOString().replace('T', ' ').slice(0, 16) + 'Z' : '-');
+
+function describeSubscription(sub: StripeObject): string {
+  const item = sub.items?.data?.[0];
+  const price = item?.price;
+  const plan = price?.lookup_key ?? price?.id ?? '?';
+  const parts = [sub.id, plan, sub.status, `period ${day(item?.current_period_start)} -> ${day(item?.current_period_end)}`];
+  if (sub.trial_end && sub.status === 'trialing') parts.push(`trial ends ${day(sub.trial_end)}`);
+  if (sub.cancel_at_period_end || sub.cancel_at) parts.push(`cancels ${day(sub.cancel_at ?? item?.current_period_end)}`);
+  if (sub.ended_at) parts.push(`ended ${day(sub.ended_at)}`);
+  return parts.join('  ');
+}
+
+function describeEvent(e: EventLogEntry): string {
+  const last = e.attempts[e.attempts.length - 1];
+  const outcome = last ? `${last.status ?? last.error ?? '?'}` : '-';
+  return `${day(e.created)}  ${e.id}  ${e.type.padEnd(34)} ${String(e.objectId ?? '').padEnd(22)} ${e.state} (${e.attempts.length} attempt${e.attempts.length === 1 ? '' : 's'}, last ${outcome})`;
+}
+
+/** The customer's subscription that is not over, newest first. */
+async function currentSubscription(control: StripeEmulatorControl, email: string): Promise<StripeObject> {
+  const customers = await control.customers(email);
+  if (customers.length === 0) throw new Error(`No Stripe customer with email ${email} (sign up first, or: npm run stripe -- subscribe ${email} basic)`);
+  for (const { subscriptions } of customers) {
+    const live = subscriptions.find((s) => s.status !== 'canceled' && s.status !== 'incomplete_expired');
+    if (live) return live;
+  }
+  throw new Error(`${email} has no current subscription (npm run stripe -- subscribe ${email} <tier>)`);
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count']);
+  const control = new StripeEmulatorControl(emulatorUrl(stackState()));
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+
+  switch (command) {
+    case 'subscribe': {
+      const email = need(positional[0], '<email>');
+      const tier = need(positional[1], '<tier>');
+      const { customer, subscription } = await control.subscribe({ email, tier, trialDays: numberFlag(flags, 'trial-days') });
+      out(`${customer.email} (${customer.id}) subscribed:`);
+      out(`  ${describeSubscription(subscription)}`);
+      if (!customer.metadata?.userId) {
+        process.stderr.write(`note: no app user is linked to ${customer.id} (metadata.userId is empty), so the webhook handler cannot map it to a user; sign up first: npm run user -- signup ${email}\n`);
+      }
+      break;
+    }
+    case 'upgrade':
+    case 'downgrade': {
+      const email = need(positional[0], '<email>');
+      const tier = need(positional[1], '<tier>');
+      const sub = await currentSubscription(control, email);
+      out(describeSubscription(await control.changePrice(sub.id, { tier })));
+      break;
+    }
+    case 'cancel': {
+      const sub = await currentSubscription(control, need(positional[0], '<email>'));
+      out(describeSubscription(await control.cancel(sub.id, { atPeriodEnd: flags.has('at-period-end') })));
+      break;
+    }
+    case 'resume': {
+      const sub = await currentSubscription(control, need(positional[0], '<email>'));
+      out(describeSubscription(await control.resume(sub.id)));
+      break;
+    }
+    case 'renew': {
+      const sub = await currentSubscription(control, need(positional[0], '<email>'));
+      const { subscription, invoice } = await control.advance(sub.id);
+      out(describeSubscription(subscription));
+      if (invoice) out(`  invoice ${invoice.id} ${invoice.status} $${(invoice.amount_paid / 100).toFixed(2)}`);
+      break;
+    }
+    case 'fail-payment': {
+      const sub = await currentSubscription(control, need(positional[0], '<email>'));
+      const { subscription, invoice } = await control.failPayment(sub.id, { final: flags.has('final') });
+      out(describeSubscription(subscription));
+      if (invoice) out(`  invoice ${invoice.id} ${invoice.status}, ${invoice.attempt_count} failed attempt(s)`);
+      break;
+    }
+    case 'recover': {
+      const sub = await currentSubscription(control, need(positional[0], '<email>'));
+      const { subscription, invoice } = await control.recover(sub.id);
+      out(describeSubscription(subscription));
+      if (invoice) out(`  invoice ${invoice.id} ${invoice.status}`);
+      break;
+    }
+    case 'complete-checkout': {
+      const target = need(positional[0], '<sessionId|url>');
+      const sessionId = /cs_[A-Za-z0-9_]+/.exec(target)?.[0] ?? target;
+      const email = flags.get('email');
+      const done = await control.completeCheckout(sessionId, { email: typeof email === 'string' ? email : undefined });
+      out(`${done.session.id} ${done.session.status} (${done.session.payment_status})`);
+      if (done.customer) out(`  customer ${done.customer.id} ${done.customer.email ?? ''}`);
+      if (done.subscription) out(`  ${describeSubscription(done.subscription)}`);
+      break;
+    }
+    case 'customers': {
+      const email = need(positional[0], '<email>');
+      const found = await control.customers(email);
+      if (found.length === 0) out(`No customer with email ${email}.`);
+      for (const { customer, subscriptions } of found) {
+        out(`${customer.id}  ${customer.email}  created ${day(customer.created)}  metadata ${JSON.stringify(customer.metadata)}`);
+        for (const sub of subscriptions) out(`  ${describeSubscription(sub)}`);
+        if (subscriptions.length === 0) out('  no subscriptions');
+      }
+      break;
+    }
+    case 'events': {
+      const type = flags.get('type');
+      const limit = numberFlag(flags, 'limit') ?? 20;
+      const events = await control.events({ type: typeof type === 'string' ? type : undefined });
+      if (events.length === 0) out('No events yet.');
+      for (const e of events.slice(-limit)) out(describeEvent(e));
+      break;
+    }
+    case 'resend': {
+      const entry = await control.resend(need(positional[0], '<eventId>'));
+      await control.flush();
+      out(describeEvent((await control.events()).find((e) => e.id === entry.id) ?? entry));
+      break;
+    }
+    case 'delivery': {
+      const change: { duplicate?: boolean; delayMs?: number; reorder?: boolean; paused?: boolean } = {};
+      if (flags.has('duplicate')) change.duplicate = true;
+      if (flags.has('no-duplicate')) change.duplicate = false;
+      if (flags.has('reorder')) change.reorder = true;
+      if (flags.has('no-reorder')) change.reorder = false;
+      if (flags.has('pause')) change.paused = true;
+      if (flags.has('resume')) change.paused = false;
+      const delay = numberFlag(flags, 'delay');
+      if (delay !== undefined) change.delayMs = delay;
+      const settings = await control.delivery(Object.keys(change).length > 0 ? change : undefined);
+      out(`duplicate ${settings.duplicate}  delayMs ${settings.delayMs}  reorder ${settings.reorder}  paused ${settings.paused}`);
+      break;
+    }
+    case 'flush': {
+      const result = await control.flush();
+      out(`delivered ${result.delivered}  failed ${result.failed}  pending ${result.pending}`);
+      break;
+    }
+    case 'fault': {
+      const method = need(positional[0], '<METHOD>');
+      const path = need(positional[1], '<path-regex>');
+      const status = flags.has('hang') ? 'hang' : (numberFlag(flags, 'status') ?? 500);
+      const fault = await control.fault({ method, path, status: status as 500, count: numberFlag(flags, 'count') ?? 1 });
+      out(`armed: next ${fault.remaining} ${fault.method} ${fault.path} -> ${fault.status}`);
+      break;
+    }
+    case 'reset-faults': {
+      out(`removed ${(await control.resetFaults()).removed} fault(s)`);
+      break;
+    }
+    case 'calls': {
+      const calls = flags.has('reset') ? await control.resetCalls() : await control.calls();
+      for (const [key, n] of Object.entries(calls.counts)) out(`${String(n).padStart(5)}  ${key}`);
+      out(`${String(calls.total).padStart(5)}  total${flags.has('reset') ? ' (now reset)' : ''}`);
+      break;
+    }
+    default:
+      throw new Error(`unknown command: ${command}\n\n${HELP}`);
+  }
+}
+
+run(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});
