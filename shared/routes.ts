@@ -26,12 +26,25 @@ export interface FunctionDefinition {
   redis: boolean;
   /** Reads the internal API keys secret. */
   internalApiKeys: boolean;
+  /** Reads the Stripe keys secret and calls Stripe. */
+  stripe?: boolean;
+  /** May delete users from the Cognito user pool (AdminDeleteUser). */
+  cognitoAdmin?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
   memorySize?: number;
   timeoutSeconds?: number;
 }
 
-export type FunctionName = 'health' | 'tokens-admin';
+export type FunctionName =
+  | 'health'
+  | 'tokens-admin'
+  | 'post-confirmation'
+  | 'stripe-webhook'
+  | 'entitlements'
+  | 'billing'
+  | 'delete-account'
+  | 'premium-check'
+  | 'token-consume';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -51,18 +64,86 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     internalApiKeys: false,
     timeoutSeconds: 5,
   },
-  'tokens-admin': {
-    name: 'tokens-admin',
-    description: 'Tier catalogue, user status, token grants and tier overrides.',
-    tables: {},
+  'post-confirmation': {
+    name: 'post-confirmation',
+    description: 'Cognito post-confirmation trigger: profile, entitlement row and Stripe customer.',
+    tables: { users: 'readWrite', entitlements: 'readWrite' },
     redis: false,
     internalApiKeys: false,
+    stripe: true,
+    timeoutSeconds: 5,
+  },
+  'stripe-webhook': {
+    name: 'stripe-webhook',
+    description: 'Stripe webhook: re-reads the customer from Stripe and writes the entitlement, order-proof.',
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    stripe: true,
+    timeoutSeconds: 20,
+  },
+  entitlements: {
+    name: 'entitlements',
+    description: 'GET /me/entitlements, served from the cache when warm.',
+    tables: { entitlements: 'read' },
+    redis: true,
+    internalApiKeys: false,
+  },
+  billing: {
+    name: 'billing',
+    description: 'Stripe Checkout (subscription or token top-up) and the billing portal.',
+    tables: { users: 'readWrite', entitlements: 'read' },
+    redis: false,
+    internalApiKeys: false,
+    stripe: true,
+  },
+  'delete-account': {
+    name: 'delete-account',
+    description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; resumable.',
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    stripe: true,
+    cognitoAdmin: true,
+    timeoutSeconds: 20,
+  },
+  'premium-check': {
+    name: 'premium-check',
+    description: 'POST /v1/premium/check for the app backends (x-api-key): premium by email, read through the cache.',
+    tables: { users: 'read', entitlements: 'read' },
+    redis: true,
+    internalApiKeys: true,
+  },
+  'tokens-admin': {
+    name: 'tokens-admin',
+    description: 'Tier catalogue, user status, token grants and tier overrides (invalidating the cached entitlement).',
+    tables: { users: 'read', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    redis: true,
+    internalApiKeys: true,
+  },
+  'token-consume': {
+    name: 'token-consume',
+    description: 'Token consumption: one conditional transaction with its ledger entry and idempotency record.',
+    tables: { users: 'read', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    redis: true,
+    internalApiKeys: true,
   },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/v1/health', handler: 'health', auth: 'none', summary: 'Liveness of the API and its dependencies' },
   { method: 'GET', path: '/v1/tiers', handler: 'tokens-admin', auth: 'none', summary: 'The tier catalogue' },
+  { method: 'GET', path: '/v1/users/{userId}/status', handler: 'tokens-admin', auth: 'api-key', summary: "A user's tier, status and tokens" },
+  { method: 'POST', path: '/v1/users/{userId}/tokens/consume', handler: 'token-consume', auth: 'api-key', summary: "Consume a user's tokens (idempotent)" },
+  { method: 'POST', path: '/v1/users/{userId}/tokens/add', handler: 'tokens-admin', auth: 'api-key', summary: 'Grant purchased tokens (idempotent)' },
+  { method: 'PUT', path: '/v1/users/{userId}/tier', handler: 'tokens-admin', auth: 'api-key', summary: 'Admin tier override (sticky or until the next Stripe change)' },
+  { method: 'POST', path: '/me/tokens/consume', handler: 'token-consume', auth: 'cognito', summary: "Consume the caller's tokens (idempotent)" },
+  { method: 'POST', path: '/v1/premium/check', handler: 'premium-check', auth: 'api-key', summary: 'Is this email premium? (app backends)' },
+  { method: 'POST', path: '/stripe/webhook', handler: 'stripe-webhook', auth: 'stripe-signature', summary: 'Stripe events' },
+  { method: 'GET', path: '/me/entitlements', handler: 'entitlements', auth: 'cognito', summary: "The caller's entitlements" },
+  { method: 'POST', path: '/me/checkout', handler: 'billing', auth: 'cognito', summary: 'Start Stripe Checkout: a subscription or a token top-up' },
+  { method: 'POST', path: '/me/billing-portal', handler: 'billing', auth: 'cognito', summary: 'Open the Stripe billing portal' },
+  { method: 'DELETE', path: '/me/account', handler: 'delete-account', auth: 'cognito', summary: "Delete the caller's account everywhere" },
 ];
 
 /**
@@ -70,7 +151,7 @@ export const ROUTES: readonly RouteDefinition[] = [
  * user pool; the local stack on cognito-local through the Lambda-invoke endpoint.
  */
 export type CognitoTrigger = 'PostConfirmation';
-export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = {};
+export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = { PostConfirmation: 'post-confirmation' };
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

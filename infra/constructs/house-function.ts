@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
@@ -173,6 +174,14 @@ export class HouseFunction extends Construct {
   public useStripe(secret: secretsmanager.ISecret): this {
     this.function.addEnvironment('STRIPE_SECRET_ARN', secret.secretArn);
     secret.grantRead(this.function);
+    return this;
+  }
+
+  /** Account deletion removes the Cognito user last: only AdminDeleteUser, only on this pool. */
+  public allowUserDeletion(userPool: cognito.IUserPool): this {
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cognito-idp:AdminDeleteUser'], resources: [userPool.userPoolArn] }),
+    );
     return this;
   }
 }

@@ -28,11 +28,15 @@ function banner(stack: RunningStack, stateFile: string): string {
     ...Object.entries(s.services).map(([name, url]) => `  ${name.padEnd(18)} ${url}`),
     '',
     `  Internal API key   ${s.internalApiKey}`,
+    s.demoUser && 'userId' in s.demoUser
+      ? `  Demo user          ${s.demoUser.email} / ${s.demoUser.password}  (premium: admin override; npm run admin -- show ${s.demoUser.email})`
+      : `  Demo user          not seeded: ${s.demoUser?.error ?? 'unknown error'}`,
     `  Endpoints, ids and secrets: ${stateFile}`,
     '',
     '  Try:',
     `    curl -s ${s.gatewayUrl}/v1/health`,
     `    curl -s ${s.gatewayUrl}/v1/tiers`,
+    `    curl -s -X POST ${s.gatewayUrl}/v1/premium/check -H 'x-api-key: ${s.internalApiKey}' -H 'content-type: application/json' -d '{"email":"demo@example.com"}'`,
     '',
     '  Ctrl-C stops everything.',
     '',
@@ -76,6 +80,17 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // Started by a test runner: stop with it even when it is killed before its teardown runs.
+  const parentPid = Number(process.env.LOCAL_STACK_PARENT_PID);
+  if (Number.isInteger(parentPid) && parentPid > 0) {
+    setInterval(() => {
+      try {
+        process.kill(parentPid, 0);
+      } catch {
+        shutdown('parent process gone');
+      }
+    }, 1000).unref();
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGHUP', () => shutdown('SIGHUP'));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { COGNITO_TRIGGERS, FUNCTIONS, handlerEntry, type FunctionName } from '../../shared/routes';
@@ -10,6 +10,8 @@ import { close, createGateway, createLambdaInvokeServer, listen, type HandlerTab
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
+import { seedDemoUser, type SeededUser } from './seed';
+import { stripeEmulatorService } from './stripe/emulator';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -27,10 +29,12 @@ export interface LocalService {
 export interface LocalServiceFactory {
   /** Port used by `npm run local`; tests use ephemeral ports. */
   defaultPort: number;
-  start: (ctx: { port: number; stateDir: string }) => Promise<LocalService>;
+  start: (ctx: { port: number; stateDir: string; gatewayUrl: string }) => Promise<LocalService>;
 }
 /** Emulators started with every stack (later issues register theirs here). */
-export const LOCAL_SERVICES: Record<string, LocalServiceFactory> = {};
+export const LOCAL_SERVICES: Record<string, LocalServiceFactory> = {
+  stripe: stripeEmulatorService,
+};
 
 export interface StackOptions {
   /** Directory for cognito-local's data and stack.json. */
@@ -57,6 +61,8 @@ export interface StackState {
   /** The environment the handlers run with: use it to run a handler in-process against this stack. */
   handlerEnv: Record<string, string>;
   pid: number;
+  /** The seeded demo user (infra/local/seed.ts), or why seeding failed. */
+  demoUser?: SeededUser | { error: string };
 }
 
 const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380 };
@@ -82,6 +88,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   const servers: Server[] = [];
   const services: LocalService[] = [];
   const stop = async () => {
+    rmSync(join(options.stateDir, 'stack.json'), { force: true });
     await Promise.all(servers.map(close));
     await closeRedisClients();
     await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
@@ -94,6 +101,8 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
 
   try {
     mkdirSync(options.stateDir, { recursive: true });
+    // A stack.json left by a stack that was killed would point scripts at dead ports.
+    rmSync(join(options.stateDir, 'stack.json'), { force: true });
     const ports = {
       gateway: await port(DEFAULT_PORTS.gateway),
       lambda: await port(DEFAULT_PORTS.lambda),
@@ -120,7 +129,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     client.destroy();
 
     for (const [name, factory] of Object.entries(LOCAL_SERVICES)) {
-      services.push(await factory.start({ port: await port(factory.defaultPort), stateDir: options.stateDir }).catch((err: Error) => {
+      services.push(await factory.start({ port: await port(factory.defaultPort), stateDir: options.stateDir, gatewayUrl: `http://127.0.0.1:${ports.gateway}` }).catch((err: Error) => {
         throw new Error(`${name} emulator failed to start: ${err.message}`);
       }));
     }
@@ -137,6 +146,8 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       COGNITO_USER_POOL_ID: cognito.userPoolId,
       COGNITO_CLIENT_IDS: cognito.clientId,
       COGNITO_ENDPOINT: cognito.endpoint,
+      // Where Checkout sends users back to: your app's dev server.
+      APP_BASE_URL: process.env.APP_BASE_URL ?? 'http://localhost:5173/',
       POWERTOOLS_SERVICE_NAME: 'entitlements-local',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...services.map((s) => s.env)),
@@ -152,6 +163,13 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     servers.push(gateway);
     await listen(lambda, ports.lambda);
     servers.push(lambda);
+    // After the Lambda-invoke server is up: confirming the demo user runs the post-confirmation trigger.
+    const demoUser = await seedDemoUser({
+      cognito,
+      dynamodbEndpoint: dynamo.endpoint,
+      tables: { users: tables.names.users, entitlements: tables.names.entitlements },
+      redisUrl: redis.url,
+    }).catch((err: Error) => ({ error: err.message }));
 
     const state: StackState = {
       startedAt: new Date(started).toISOString(),
@@ -165,8 +183,12 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       services: Object.fromEntries(services.map((s) => [s.name, s.url])),
       handlerEnv,
       pid: process.pid,
+      demoUser,
     };
-    writeFileSync(join(options.stateDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    // Written whole, then renamed: a reader never sees half a file.
+    const stateFile = join(options.stateDir, 'stack.json');
+    writeFileSync(`${stateFile}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${stateFile}.tmp`, stateFile);
     return { state, stop };
   } catch (err) {
     await stop();

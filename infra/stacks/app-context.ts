@@ -33,6 +33,11 @@ const TIER_CONTEXT: ReadonlyArray<readonly [string, string]> = [
   ['stripePriceBasic', 'STRIPE_PRICE_BASIC'],
   ['stripePricePro', 'STRIPE_PRICE_PRO'],
   ['stripePriceEnterprise', 'STRIPE_PRICE_ENTERPRISE'],
+  ['stripePriceTokenPack', 'STRIPE_PRICE_TOKEN_PACK'],
+  ['tokenPackSize', 'TOKEN_PACK_SIZE'],
+  // Where Stripe Checkout and the billing portal send users back to.
+  ['appBaseUrl', 'APP_BASE_URL'],
+  ['pastDueGrace', 'PAST_DUE_GRACE'],
 ];
 
 const VALID_RETENTION_DAYS = new Set<number>(

@@ -8,6 +8,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TABLE_LIST, type AttributeType, type KeyDefinition, type TableId } from '../../shared/adapters/dynamodb/tables';
 import type { AppSettings } from './app-context';
+import { COGNITO_TRIGGERS, FUNCTIONS } from '../../shared/routes';
+import { HouseFunction } from '../constructs/house-function';
 
 /** Where the functions find the cache, and what lets them in. */
 export interface CacheEndpoint {
@@ -65,6 +67,8 @@ export class StatefulStack extends Stack implements StatefulResources {
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly stripeSecret: secretsmanager.Secret;
   public readonly internalApiKeysSecret: secretsmanager.Secret;
+  /** Cognito trigger functions, by function name. */
+  public readonly triggerFunctions: Record<string, HouseFunction> = {};
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -120,6 +124,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: settings.removalPolicy,
     });
 
+    this.createCognitoTriggers(settings);
     this.acknowledgeFindings();
 
     new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId, description: 'Cognito user pool id' });
@@ -249,6 +254,32 @@ export class StatefulStack extends Stack implements StatefulResources {
   }
 
   /** Findings that are accepted on purpose, each with its reason. */
+  /**
+   * Cognito triggers (post-confirmation) live here, beside the user pool: the
+   * pool must reference the function and the function the tables, and both
+   * are in this stack, so there is no cross-stack cycle.
+   */
+  private createCognitoTriggers(settings: AppSettings): void {
+    for (const [trigger, name] of Object.entries(COGNITO_TRIGGERS)) {
+      const def = FUNCTIONS[name];
+      const fn = new HouseFunction(this, `${name.split('-').map(pascalCase).join('')}Trigger`, {
+        definition: def,
+        vpc: this.vpc,
+        logRetention: settings.logRetention,
+        removalPolicy: settings.removalPolicy,
+        environment: { ...settings.tierEnvironment },
+      });
+      for (const table of TABLE_LIST) {
+        const access = def.tables[table.id];
+        if (access) fn.grantTable(table, this.tables[table.id], access);
+        else fn.exposeTableName(table, this.tables[table.id]);
+      }
+      if (def.stripe) fn.useStripe(this.stripeSecret);
+      if (trigger === 'PostConfirmation') this.userPool.addTrigger(cognito.UserPoolOperation.POST_CONFIRMATION, fn.function);
+      this.triggerFunctions[name] = fn;
+    }
+  }
+
   private acknowledgeFindings(): void {
     Validations.of(this.userPool.node.defaultChild as cognito.CfnUserPool).acknowledge(
       {

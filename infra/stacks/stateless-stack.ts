@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { TABLE_LIST } from '../../shared/adapters/dynamodb/tables';
 import {
+  COGNITO_TRIGGERS,
   FUNCTIONS,
   ROUTES,
   type FunctionDefinition,
@@ -149,7 +150,10 @@ export class StatelessStack extends Stack {
   private createFunctions(props: StatelessStackProps, definitions: FunctionDefinition[]): Record<string, HouseFunction> {
     const { settings, stateful } = props;
     const functions: Record<string, HouseFunction> = {};
+    const triggers = new Set<string>(Object.values(COGNITO_TRIGGERS));
     for (const def of definitions) {
+      // Cognito triggers live beside their user pool in the stateful stack (no cross-stack cycle).
+      if (triggers.has(def.name)) continue;
       const fn = new HouseFunction(this, def.name.split('-').map(pascalCase).join(''), {
         definition: def,
         vpc: stateful.vpc,
@@ -169,8 +173,8 @@ export class StatelessStack extends Stack {
       }
       if (def.redis) fn.useRedis(stateful.cache);
       if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
-      // `stripe` is not in FunctionDefinition yet; honour it once it is.
-      if ((def as FunctionDefinition & { stripe?: boolean }).stripe === true) fn.useStripe(stateful.stripeSecret);
+      if (def.stripe) fn.useStripe(stateful.stripeSecret);
+      if (def.cognitoAdmin) fn.allowUserDeletion(stateful.userPool);
       functions[def.name] = fn;
     }
     return functions;

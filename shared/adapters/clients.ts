@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { AwsConfig } from '../config';
 
 /**
@@ -23,4 +24,8 @@ export function createDynamoClients(aws: AwsConfig): { raw: DynamoDBClient; doc:
 
 export function createSecretsClient(aws: AwsConfig): SecretsManagerClient {
   return new SecretsManagerClient({ region: aws.AWS_REGION });
+}
+
+export function createCognitoClient(aws: AwsConfig, endpoint?: string): CognitoIdentityProviderClient {
+  return new CognitoIdentityProviderClient({ region: aws.AWS_REGION, ...(endpoint ? { endpoint } : {}), maxAttempts: 3 });
 }

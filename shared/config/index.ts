@@ -84,6 +84,20 @@ export const redisSection = z
   });
 
 /**
+ * The read cache (shared/adapters/redis/cache.ts): entries live
+ * `CACHE_TTL_SECONDS` (±10% jitter so keys written together do not expire
+ * together). The circuit breaker opens after `CACHE_BREAKER_FAILURES`
+ * consecutive Redis failures and lets one probe through after
+ * `CACHE_BREAKER_COOLDOWN_MS`; while open, reads go straight to DynamoDB.
+ */
+export const cacheSection = z.object({
+  CACHE_TTL_SECONDS: positiveInt.default(300),
+  CACHE_BREAKER_FAILURES: positiveInt.default(3),
+  CACHE_BREAKER_COOLDOWN_MS: positiveInt.default(5000),
+});
+export type CacheConfig = z.infer<typeof cacheSection>;
+
+/**
  * Internal API keys for server-to-server callers. On AWS they live in Secrets
  * Manager (`INTERNAL_API_KEYS_SECRET_ARN`); the local stack passes them
  * directly (`INTERNAL_API_KEYS`). Several keys, comma separated or a JSON
@@ -151,3 +165,37 @@ export function tierSettings(c: TiersConfig): import('../domain/tiers').TierSett
     },
   };
 }
+
+/**
+ * Stripe: on AWS one Secrets Manager secret holds `{"secretKey", "webhookSecret"}`
+ * (`STRIPE_SECRET_ARN`); locally the values come directly. The API host
+ * overrides exist for the local Stripe emulator.
+ */
+export const stripeSection = z
+  .object({
+    STRIPE_SECRET_ARN: nonEmpty.optional(),
+    STRIPE_SECRET_KEY: nonEmpty.optional(),
+    STRIPE_WEBHOOK_SECRET: nonEmpty.optional(),
+    STRIPE_API_HOST: nonEmpty.optional(),
+    STRIPE_API_PORT: positiveInt.optional(),
+    STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+    /** Per-call timeout: the post-confirmation trigger must answer Cognito within 5 s. */
+    STRIPE_TIMEOUT_MS: positiveInt.default(2500),
+    STRIPE_PRICE_TOKEN_PACK: z.string().optional(),
+    /** Tokens one unit of the token-pack price buys. */
+    TOKEN_PACK_SIZE: positiveInt.default(100),
+    /** Where Checkout and the billing portal send the user back to. */
+    APP_BASE_URL: url,
+  })
+  .refine((c) => c.STRIPE_SECRET_ARN !== undefined || (c.STRIPE_SECRET_KEY !== undefined && c.STRIPE_WEBHOOK_SECRET !== undefined), {
+    message: 'STRIPE_SECRET_ARN (or STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET locally) is required',
+    path: ['STRIPE_SECRET_ARN'],
+  });
+export type StripeConfig = z.infer<typeof stripeSection>;
+
+/** Entitlement policy knobs. */
+export const policySection = z.object({
+  /** Keep paid features while Stripe retries a failed payment (past_due). */
+  PAST_DUE_GRACE: bool.default(false),
+});
+export type PolicyConfig = z.infer<typeof policySection>;

@@ -7,7 +7,7 @@ import type { IConstruct } from 'constructs';
 import { readAppSettings } from '../../infra/stacks/app-context';
 import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { FUNCTIONS, ROUTES, type FunctionDefinition, type RouteDefinition } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 
 // Synthesising bundles every handler with esbuild: allow for a slow machine.
 jest.setTimeout(180_000);
@@ -176,15 +176,25 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
   }, 180_000);
 
   describe('functions', () => {
+    /** A function and the template it is in: triggers are in the stateful stack. */
+    const houseFunction = (name: FunctionName) => {
+      const trigger = synth.built.stateful.triggerFunctions[name];
+      if (trigger) return { fn: trigger, template: synth.stateful };
+      return { fn: synth.built.stateless.functions[name]!, template: synth.stateless };
+    };
+
     it('creates one Node.js 22 arm64 function per FUNCTIONS entry, with the house defaults', () => {
-      const houseFunctions = Object.values(resourcesOf(synth.stateless, 'AWS::Lambda::Function')).filter(
-        (fn) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'entitlements',
+      const houseFunctions = [synth.stateless, synth.stateful].flatMap((t) =>
+        Object.values(resourcesOf(t, 'AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'entitlements'),
       );
       expect(houseFunctions).toHaveLength(Object.keys(FUNCTIONS).length);
+      // Cognito triggers live beside the user pool; everything else in the stateless stack.
+      const triggers = Object.values(COGNITO_TRIGGERS);
+      expect(Object.keys(synth.built.stateful.triggerFunctions).sort()).toEqual([...triggers].sort());
 
       for (const def of FUNCTION_DEFINITIONS) {
-        const fn = synth.built.stateless.functions[def.name]!;
-        const props = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties;
+        const { fn, template } = houseFunction(def.name);
+        const props = template.toJSON().Resources[logicalId(fn.function)].Properties;
         expect({ name: def.name, runtime: props.Runtime, arch: props.Architectures, handler: props.Handler }).toEqual({
           name: def.name,
           runtime: 'nodejs22.x',
@@ -201,27 +211,27 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
             NODE_OPTIONS: '--enable-source-maps',
             POWERTOOLS_SERVICE_NAME: 'entitlements',
             LOG_LEVEL: 'INFO',
-            COGNITO_USER_POOL_ID: expect.anything(),
-            COGNITO_CLIENT_IDS: expect.anything(),
           }),
         );
+        // /me handlers check the token's app client; the trigger needs no pool ids.
+        if (!triggers.includes(def.name)) expect(props.Environment.Variables).toEqual(expect.objectContaining({ COGNITO_USER_POOL_ID: expect.anything(), COGNITO_CLIENT_IDS: expect.anything() }));
       }
     });
 
     it('gives every function an explicit log group with the context retention', () => {
       for (const def of FUNCTION_DEFINITIONS) {
-        const fn = synth.built.stateless.functions[def.name]!;
-        expect(synth.stateless.toJSON().Resources[logicalId(fn.logGroup)].Properties.RetentionInDays).toBe(CDK_CONTEXT.logRetentionDays);
+        const { fn, template } = houseFunction(def.name);
+        expect(template.toJSON().Resources[logicalId(fn.logGroup)].Properties.RetentionInDays).toBe(CDK_CONTEXT.logRetentionDays);
       }
     });
 
     it('sets every TABLE_* variable on every function but grants only the access FUNCTIONS declares', () => {
       for (const def of FUNCTION_DEFINITIONS) {
-        const fn = synth.built.stateless.functions[def.name]!;
-        const resources = synth.stateless.toJSON().Resources;
+        const { fn, template } = houseFunction(def.name);
+        const resources = template.toJSON().Resources;
         const variables = resources[logicalId(fn.function)].Properties.Environment.Variables;
         const roleId = logicalId(fn.function.role!);
-        const statements = statementsOf(synth.stateless, roleId);
+        const statements = statementsOf(template, roleId);
 
         for (const table of TABLE_LIST) {
           const tableId = logicalId(synth.built.stateful.tables[table.id]);
@@ -248,12 +258,12 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
 
     it('connects exactly the redis functions to the cache, over TLS, with the AUTH secret', () => {
       for (const def of FUNCTION_DEFINITIONS) {
-        const fn = synth.built.stateless.functions[def.name]!;
-        const props = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties;
+        const { fn, template } = houseFunction(def.name);
+        const props = template.toJSON().Resources[logicalId(fn.function)].Properties;
         const variables = props.Environment.Variables;
         const securityGroups = JSON.stringify(props.VpcConfig.SecurityGroupIds);
         const clientGroup = logicalId(synth.built.stateful.cacheClientSecurityGroup);
-        const statements = JSON.stringify(statementsOf(synth.stateless, logicalId(fn.function.role!)));
+        const statements = JSON.stringify(statementsOf(template, logicalId(fn.function.role!)));
         const authSecret = logicalId(synth.built.stateful.redisAuthSecret);
         if (def.redis) {
           expect(variables.REDIS_URL['Fn::Join'][1][0]).toBe('rediss://');
@@ -274,8 +284,32 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           expect(variables.INTERNAL_API_KEYS_SECRET_ARN).toBeUndefined();
           expect(statements).not.toContain(internalKeys);
         }
-        const stripe = (def as FunctionDefinition & { stripe?: boolean }).stripe === true;
+        const stripe = def.stripe === true;
         expect(variables.STRIPE_SECRET_ARN !== undefined).toBe(stripe);
+      }
+    });
+  });
+
+  describe('Cognito wiring', () => {
+    it('runs the post-confirmation function as the user pool trigger', () => {
+      const trigger = synth.built.stateful.triggerFunctions['post-confirmation']!;
+      synth.stateful.hasResourceProperties('AWS::Cognito::UserPool', {
+        LambdaConfig: { PostConfirmation: { 'Fn::GetAtt': [logicalId(trigger.function), 'Arn'] } },
+      });
+    });
+
+    it('lets only account deletion delete Cognito users, and only in this pool', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const trigger = synth.built.stateful.triggerFunctions[def.name];
+        const fn = trigger ?? synth.built.stateless.functions[def.name]!;
+        const statements = statementsOf(trigger ? synth.stateful : synth.stateless, logicalId(fn.function.role!));
+        const deleting = statements.filter((st) => asArray(st.Action as string | string[]).includes('cognito-idp:AdminDeleteUser'));
+        if (def.cognitoAdmin) {
+          expect(deleting).toHaveLength(1);
+          expect(JSON.stringify(deleting[0]!.Resource)).toContain(logicalId(synth.built.stateful.userPool));
+        } else {
+          expect({ fn: def.name, deleting }).toEqual({ fn: def.name, deleting: [] });
+        }
       }
     });
   });

@@ -43,6 +43,7 @@ export default async function globalSetup(): Promise<void> {
       LOCAL_STACK_DIR: stateDirName,
       LOCAL_RANDOM_PORTS: '1',
       LOCAL_REQUIRE_REDIS: '1',
+      LOCAL_STACK_PARENT_PID: String(process.pid),
       REDIS_URL: redisUrl,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',
     },

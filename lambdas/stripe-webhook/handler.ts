@@ -1,0 +1,53 @@
+import { awsSection, loadConfig, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
+import { wireAws, wireCache, wireCatalogue, wireStores, wireStripe, wireTopUps } from '../../shared/adapters/wiring';
+import { AppError, InternalError, ValidationError } from '../../shared/http/errors';
+import { httpHandler } from '../../shared/http/handler';
+import { header, rawBody } from '../../shared/http/request';
+import { jsonResponse } from '../../shared/http/response';
+import { logger } from '../../shared/observability/logger';
+import { handleStripeEvent, type StripeEventLike } from '../../shared/use-cases/stripe-webhook';
+
+const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, tiers: tiersSection });
+const aws = wireAws(config.aws);
+const stores = wireStores(aws, config.tables);
+const stripe = wireStripe(aws, config.stripe);
+const catalogue = wireCatalogue(config.tiers);
+const deps = {
+  users: stores.users,
+  entitlements: stores.entitlements,
+  billing: stripe.billing,
+  cache: wireCache(aws, config.redis),
+  catalogue,
+  processed: stores.processedEvents,
+  topUps: wireTopUps(aws, config.tables, catalogue),
+  clock: () => Date.now(),
+};
+
+/** Stripe's own default: signatures older than 5 minutes are replays. */
+const SIGNATURE_TOLERANCE_SECONDS = 300;
+/** Stripe events are small; 256 KB leaves room for expanded objects. */
+const MAX_EVENT_BYTES = 256 * 1024;
+
+export const handler = httpHandler(async (event) => {
+  const signature = header(event, 'stripe-signature');
+  if (!signature) throw new ValidationError('Stripe-Signature header is required', 'invalid_signature');
+  // The signature covers the exact bytes Stripe sent (API Gateway may have base64-encoded them).
+  const payload = rawBody(event, MAX_EVENT_BYTES);
+  const [{ webhookSecret }, client] = await Promise.all([stripe.keys(), stripe.client()]);
+  let stripeEvent: StripeEventLike;
+  try {
+    stripeEvent = client.webhooks.constructEvent(payload, signature, webhookSecret, SIGNATURE_TOLERANCE_SECONDS) as unknown as StripeEventLike;
+  } catch {
+    throw new ValidationError('Invalid or expired Stripe signature', 'invalid_signature');
+  }
+  try {
+    const outcome = await handleStripeEvent(deps, stripeEvent);
+    logger.info('stripe event handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
+    return jsonResponse(200, { received: true });
+  } catch (err) {
+    // Anything that failed after verification is worth Stripe's retry: answer 500 (never 4xx).
+    if (err instanceof AppError && err.statusCode === 500) throw err;
+    logger.error('stripe event failed; Stripe will retry', { eventId: stripeEvent.id, type: stripeEvent.type, reason: (err as Error).message });
+    throw new InternalError((err as Error).message);
+  }
+});

@@ -1,0 +1,151 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
+import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
+
+export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: { entitlements: string; users: string },
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async get(userId: string, options: { consistent?: boolean } = {}): Promise<EntitlementRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tables.entitlements, Key: { userId }, ConsistentRead: options.consistent ?? false }),
+    );
+    return out.Item as EntitlementRecord | undefined;
+  }
+
+  async createIfAbsent(record: EntitlementRecord): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.tables.entitlements, Item: record, ConditionExpression: 'attribute_not_exists(userId)' }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * One transaction: the user must exist and not be being deleted (so a late
+   * webhook never resurrects a deleted account), and the stored Stripe read
+   * must be older than this one (so an older read never overwrites a newer).
+   * The row is created when sign-up could not.
+   */
+  async applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number): Promise<'written' | 'stale' | 'gone'> {
+    const now = this.now().toISOString();
+    const values: Record<string, unknown> = {
+      ':status': state.status,
+      ':plan': state.plan,
+      ':sub': state.subscriptionId,
+      ':cpe': state.currentPeriodEnd,
+      ':trial': state.trialEndsAt,
+      ':cape': state.cancelAtPeriodEnd,
+      ':synced': syncedAt,
+      ':now': now,
+      ':tier': state.tier,
+      ':zero': 0,
+    };
+    // A sticky admin tier survives; otherwise the Stripe tier wins.
+    const tierUpdate = 'tier = if_not_exists(tierStickyValue, :tier)';
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tables.users,
+                Key: { userId },
+                ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.entitlements,
+                Key: { userId },
+                UpdateExpression:
+                  `SET #status = :status, #plan = :plan, subscriptionId = :sub, currentPeriodEnd = :cpe, trialEndsAt = :trial, ` +
+                  `cancelAtPeriodEnd = :cape, stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ` +
+                  `tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero), ${tierUpdate}`,
+                ConditionExpression: 'attribute_not_exists(stripeSyncedAt) OR stripeSyncedAt < :synced',
+                ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+                ExpressionAttributeValues: values,
+              },
+            },
+          ],
+        }),
+      );
+      return 'written';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const [user, entitlement] = err.CancellationReasons ?? [];
+        if (user?.Code === 'ConditionalCheckFailed') return 'gone';
+        if (entitlement?.Code === 'ConditionalCheckFailed') return 'stale';
+      }
+      throw err;
+    }
+  }
+
+  async delete(userId: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tables.entitlements, Key: { userId } }));
+  }
+
+  /**
+   * One transaction, like applySubscriptionState: the user must exist and not
+   * be being deleted; the row is created with the no-subscription defaults
+   * when sign-up could not, and nothing else in it changes.
+   */
+  async setPremiumOverride(userId: string, value: boolean | undefined): Promise<'written' | 'gone'> {
+    const now = this.now().toISOString();
+    const defaults =
+      'createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :none), #plan = if_not_exists(#plan, :null), ' +
+      'tier = if_not_exists(tier, :free), subscriptionId = if_not_exists(subscriptionId, :null), ' +
+      'currentPeriodEnd = if_not_exists(currentPeriodEnd, :null), trialEndsAt = if_not_exists(trialEndsAt, :null), ' +
+      'cancelAtPeriodEnd = if_not_exists(cancelAtPeriodEnd, :false), tokensPurchased = if_not_exists(tokensPurchased, :zero), ' +
+      'tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)';
+    const values: Record<string, unknown> = {
+      ':now': now,
+      ':none': NO_SUBSCRIPTION.status,
+      ':free': NO_SUBSCRIPTION.tier,
+      ':null': null,
+      ':false': false,
+      ':zero': 0,
+      ...(value === undefined ? {} : { ':override': value }),
+    };
+    const update =
+      value === undefined
+        ? `SET updatedAt = :now, ${defaults} REMOVE premiumOverride`
+        : `SET premiumOverride = :override, updatedAt = :now, ${defaults}`;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tables.users,
+                Key: { userId },
+                ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.entitlements,
+                Key: { userId },
+                UpdateExpression: update,
+                ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+                ExpressionAttributeValues: values,
+              },
+            },
+          ],
+        }),
+      );
+      return 'written';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'gone';
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import type Stripe from 'stripe';
+import type { AwsConfig, CognitoConfig, RedisConfig, StripeConfig, TablesConfig, TiersConfig } from '../config';
+import { cacheSection, loadConfig, tierSettings } from '../config';
+import { buildTierCatalogue, type Tier } from '../domain/tiers';
+import type { ReadThroughCache } from '../ports/cache';
+import type { TopUpCredits } from '../ports/events';
+import { createCognitoClient, createDynamoClients, createSecretsClient } from './clients';
+import { CognitoIdentityDirectory } from './cognito/identity';
+import { DynamoDeletionJobs, DynamoUserDataPurger } from './dynamodb/account-deletion';
+import { DynamoEntitlementStore } from './dynamodb/entitlements-store';
+import { DynamoProcessedEvents } from './dynamodb/processed-events';
+import { DynamoTokenStore, tokenTables } from './dynamodb/token-store';
+import { DynamoUserStore } from './dynamodb/users-store';
+import { createReadThroughCache } from './redis/cache';
+import { connectRedis } from './redis/client';
+import { once, resolveSecret } from './secrets';
+import { StripeBilling } from './stripe/billing';
+import { createStripeClient, resolveStripeKeys, type StripeKeys } from './stripe/client';
+import { logger } from '../observability/logger';
+
+/**
+ * The one place handlers get their adapters from. Everything is built once
+ * per process (at module load of the handler that asks), secrets are read at
+ * cold start and kept, and tests replace any piece by building adapters
+ * themselves.
+ */
+export function wireAws(aws: AwsConfig) {
+  const dynamo = createDynamoClients(aws);
+  const secrets = createSecretsClient(aws);
+  const readSecret = (arn: string) => resolveSecret({ arn, name: arn }, () => secrets);
+  return { dynamo, readSecret };
+}
+
+export function wireStores(aws: ReturnType<typeof wireAws>, tables: TablesConfig) {
+  const doc = aws.dynamo.doc;
+  return {
+    users: new DynamoUserStore(doc, tables.TABLE_USERS),
+    entitlements: new DynamoEntitlementStore(doc, { entitlements: tables.TABLE_ENTITLEMENTS, users: tables.TABLE_USERS }),
+    processedEvents: new DynamoProcessedEvents(doc, tables.TABLE_IDEMPOTENCY),
+    deletionJobs: new DynamoDeletionJobs(doc, tables.TABLE_IDEMPOTENCY),
+    purger: new DynamoUserDataPurger(doc, { ledger: tables.TABLE_LEDGER, apiKeys: tables.TABLE_API_KEYS }),
+  };
+}
+
+export function wireStripe(aws: ReturnType<typeof wireAws>, config: StripeConfig) {
+  const keys = once<StripeKeys>(() => resolveStripeKeys(config, aws.readSecret));
+  const client = once<Stripe>(async () => createStripeClient(config, (await keys()).secretKey));
+  // Start reading the secret at cold start.
+  keys().catch((err: unknown) => logger.error('could not read the Stripe keys at cold start', err as Error));
+  return { keys, client, billing: new StripeBilling(client) };
+}
+
+export function wireCache(aws: ReturnType<typeof wireAws>, config: RedisConfig): ReadThroughCache {
+  const redis = once(() => connectRedis(config, aws.readSecret));
+  redis().catch((err: unknown) => logger.warn('redis connect failed at cold start', { reason: String(err) }));
+  // TTL and breaker settings (CACHE_*), read at cold start like every section.
+  return createReadThroughCache(redis, loadConfig({ cache: cacheSection }).cache);
+}
+
+export function wireIdentity(aws: AwsConfig, cognito: CognitoConfig) {
+  return new CognitoIdentityDirectory(createCognitoClient(aws, cognito.COGNITO_ENDPOINT), cognito.COGNITO_USER_POOL_ID);
+}
+
+export function wireCatalogue(tiers: TiersConfig) {
+  return buildTierCatalogue(tierSettings(tiers));
+}
+
+/** Stripe top-ups credit purchased tokens through the token store: one atomic write, once per checkout session. */
+export function wireTopUps(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[]): TopUpCredits {
+  const tokens = new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(tables), catalogue });
+  return {
+    credit: async ({ userId, tokens: amount, idempotencyKey, reason }) => {
+      const result = await tokens.addPurchasedTokens({ userId, tokens: amount, idempotencyKey, reason, kind: 'top-up' });
+      if (result.outcome === 'unknown-user') return 'unknown-user';
+      // Same key, other payload cannot happen for one checkout session: treat as already applied.
+      if (result.outcome === 'conflict') return 'duplicate';
+      return result.applied ? 'applied' : 'duplicate';
+    },
+  };
+}
+

@@ -1,0 +1,140 @@
+import type { Tier, TierName } from './tiers';
+import { tierForPrice } from './tiers';
+
+/**
+ * A user's right to paid features, derived from Stripe's current state (never
+ * from one event's payload), plus the admin overrides and token balances kept
+ * beside it in the same row.
+ */
+export const ENTITLEMENT_STATUSES = ['active', 'trialing', 'past_due', 'canceled', 'none'] as const;
+export type EntitlementStatus = (typeof ENTITLEMENT_STATUSES)[number];
+
+/** What the webhook derives from Stripe and writes. */
+export interface SubscriptionState {
+  status: EntitlementStatus;
+  /** Stripe price id of the subscription that decides the state; null without one. */
+  plan: string | null;
+  /** Tier that price buys (free when there is no paid subscription). */
+  tier: TierName;
+  subscriptionId: string | null;
+  currentPeriodEnd: string | null;
+  trialEndsAt: string | null;
+  cancelAtPeriodEnd: boolean;
+}
+
+/** The subset of a Stripe subscription the rules need (the adapter maps Stripe's object to it). */
+export interface SubscriptionSnapshot {
+  id: string;
+  /** Stripe's status: active, trialing, past_due, canceled, unpaid, incomplete, incomplete_expired, paused. */
+  status: string;
+  priceId: string | null;
+  /** Epoch seconds. */
+  created: number;
+  currentPeriodEnd: number | null;
+  trialEnd: number | null;
+  cancelAtPeriodEnd: boolean;
+}
+
+export const NO_SUBSCRIPTION: SubscriptionState = {
+  status: 'none',
+  plan: null,
+  tier: 'free',
+  subscriptionId: null,
+  currentPeriodEnd: null,
+  trialEndsAt: null,
+  cancelAtPeriodEnd: false,
+};
+
+/** Stripe status -> ours. `unpaid` (retries exhausted) and `paused` (trial ended without payment) end access. */
+export function mapStripeStatus(status: string): EntitlementStatus {
+  switch (status) {
+    case 'active':
+      return 'active';
+    case 'trialing':
+      return 'trialing';
+    case 'past_due':
+      return 'past_due';
+    case 'canceled':
+    case 'unpaid':
+    case 'paused':
+    case 'incomplete_expired':
+      return 'canceled';
+    default:
+      // incomplete: the first payment never succeeded, nothing was granted.
+      return 'none';
+  }
+}
+
+const RANK: Record<EntitlementStatus, number> = { active: 4, trialing: 3, past_due: 2, canceled: 1, none: 0 };
+
+const iso = (epochSeconds: number | null): string | null => (epochSeconds === null ? null : new Date(epochSeconds * 1000).toISOString());
+
+/**
+ * Derives the entitlement from ALL the customer's subscriptions as Stripe
+ * reports them now: the one granting the most access wins (ties: the newest),
+ * so a stray canceled or incomplete subscription never hides an active one.
+ */
+export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnapshot[], catalogue: readonly Tier[]): SubscriptionState {
+  let best: { snap: SubscriptionSnapshot; status: EntitlementStatus } | undefined;
+  for (const snap of subscriptions) {
+    const status = mapStripeStatus(snap.status);
+    if (status === 'none') continue;
+    if (!best || RANK[status] > RANK[best.status] || (RANK[status] === RANK[best.status] && snap.created > best.snap.created)) {
+      best = { snap, status };
+    }
+  }
+  if (!best) return NO_SUBSCRIPTION;
+  const { snap, status } = best;
+  const paidTier = snap.priceId ? tierForPrice(catalogue, snap.priceId)?.name : undefined;
+  const grantsAccess = status === 'active' || status === 'trialing' || status === 'past_due';
+  return {
+    status,
+    plan: snap.priceId,
+    tier: grantsAccess && paidTier ? paidTier : 'free',
+    subscriptionId: snap.id,
+    currentPeriodEnd: iso(snap.currentPeriodEnd),
+    trialEndsAt: status === 'trialing' ? iso(snap.trialEnd) : null,
+    cancelAtPeriodEnd: status === 'canceled' ? false : snap.cancelAtPeriodEnd,
+  };
+}
+
+export interface PremiumPolicy {
+  /** Keep paid features during past_due (Stripe is still retrying the payment). Default off. */
+  pastDueGrace: boolean;
+}
+
+/**
+ * Paid features: active and trialing (past_due only with the grace policy),
+ * unless an admin override says otherwise. Never on by default.
+ */
+export function isPremium(status: EntitlementStatus, policy: PremiumPolicy, override?: boolean): boolean {
+  if (override !== undefined) return override;
+  return status === 'active' || status === 'trialing' || (status === 'past_due' && policy.pastDueGrace);
+}
+
+/** The stored row: subscription state + overrides + token balances (owned by the token rules). */
+export interface EntitlementRecord extends SubscriptionState {
+  userId: string;
+  /** Epoch ms when the Stripe state written here was read; an older read never overwrites a newer one. */
+  stripeSyncedAt?: number;
+  /** A sticky admin tier: kept when Stripe state is applied (absent = Stripe decides). */
+  tierStickyValue?: TierName;
+  /** Admin / Ko-fi premium override; absent = follow the subscription. */
+  premiumOverride?: boolean;
+  /** Token fields: see shared/domain/tokens.ts. */
+  tokenPeriod?: string;
+  tokensUsedThisPeriod?: number;
+  /** The part of tokensUsedThisPeriod taken from the monthly allowance. */
+  tokensAllowanceUsed?: number;
+  tokensPurchased?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function newEntitlement(userId: string, now: Date): EntitlementRecord {
+  return { userId, ...NO_SUBSCRIPTION, tokensPurchased: 0, tokensUsedThisPeriod: 0, createdAt: now.toISOString(), updatedAt: now.toISOString() };
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}

@@ -1,0 +1,24 @@
+import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
+
+export interface EntitlementStore {
+  get(userId: string, options?: { consistent?: boolean }): Promise<EntitlementRecord | undefined>;
+  /** Creates the row unless it exists (sign-up retries never reset it). */
+  createIfAbsent(record: EntitlementRecord): Promise<boolean>;
+  /**
+   * Writes Stripe-derived state read at `syncedAt` (epoch ms). Refused (returns
+   * 'stale') when a newer read is already stored, and ('gone') when the user
+   * no longer exists or is being deleted. A sticky admin tier is kept.
+   */
+  applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number): Promise<'written' | 'stale' | 'gone'>;
+  delete(userId: string): Promise<void>;
+}
+
+/** The admin / Ko-fi premium override, kept beside the Stripe state in the entitlement row. */
+export interface PremiumOverrides {
+  /**
+   * Sets (`true`/`false`) or clears (`undefined`: follow the subscription)
+   * the override, creating the entitlement row when sign-up could not.
+   * 'gone' when the user does not exist or is being deleted.
+   */
+  setPremiumOverride(userId: string, value: boolean | undefined): Promise<'written' | 'gone'>;
+}

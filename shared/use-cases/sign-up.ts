@@ -1,0 +1,65 @@
+import { newEntitlement, normaliseEmail } from '../domain/entitlement';
+import type { BillingProvider } from '../ports/billing';
+import type { EntitlementStore } from '../ports/entitlements';
+import type { UserStore } from '../ports/users';
+import { logger } from '../observability/logger';
+
+export interface AccountDeps {
+  users: UserStore;
+  entitlements: EntitlementStore;
+  billing: BillingProvider;
+  now: () => Date;
+}
+
+/** The Stripe idempotency key for a user's customer: any retry, anywhere, gets the same customer. */
+export const customerIdempotencyKey = (userId: string) => `customer:${userId}`;
+
+/**
+ * The Stripe customer of a user, created when missing (sign-up could not, or
+ * the customer was deleted in Stripe). Safe to call concurrently: Stripe's
+ * idempotency key and the conditional attach make every caller agree.
+ */
+export async function ensureStripeCustomer(deps: AccountDeps, userId: string): Promise<string> {
+  const profile = await deps.users.get(userId, { consistent: true });
+  if (!profile) throw new Error(`user ${userId} has no profile`);
+  if (profile.stripeCustomerId) return profile.stripeCustomerId;
+  const { customerId } = await deps.billing.createCustomer({ userId, email: profile.email, idempotencyKey: customerIdempotencyKey(userId) });
+  return deps.users.attachStripeCustomer(userId, customerId);
+}
+
+/**
+ * Cognito confirmed a sign-up: create the profile and the entitlement row
+ * (conditional writes, so a retried trigger never duplicates or resets them),
+ * then the Stripe customer within `stripeBudgetMs`. When Stripe is slow or
+ * down the sign-up still succeeds; the customer is created lazily later.
+ */
+export async function onSignUpConfirmed(
+  deps: AccountDeps,
+  input: { userId: string; email: string },
+  stripeBudgetMs: number,
+): Promise<{ profileCreated: boolean; customer: 'created' | 'existing' | 'deferred' }> {
+  const email = normaliseEmail(input.email);
+  const now = deps.now();
+  const profileCreated = await deps.users.createIfAbsent({ userId: input.userId, email, createdAt: now.toISOString() });
+  await deps.entitlements.createIfAbsent(newEntitlement(input.userId, now));
+
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, stripeBudgetMs));
+  });
+  const attempt = ensureStripeCustomer(deps, input.userId).then(() => 'done' as const);
+  try {
+    const outcome = await Promise.race([attempt, budget]);
+    if (outcome === 'timeout') {
+      attempt.catch(() => undefined);
+      logger.warn('Stripe customer creation exceeded the sign-up budget; it will be created lazily', { userId: input.userId, stripeBudgetMs });
+      return { profileCreated, customer: 'deferred' };
+    }
+    return { profileCreated, customer: profileCreated ? 'created' : 'existing' };
+  } catch (err) {
+    logger.warn('Stripe customer creation failed at sign-up; it will be created lazily', { userId: input.userId, reason: (err as Error).message });
+    return { profileCreated, customer: 'deferred' };
+  } finally {
+    clearTimeout(timer);
+  }
+}

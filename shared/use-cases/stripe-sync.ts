@@ -1,0 +1,78 @@
+import { NO_SUBSCRIPTION, deriveSubscriptionState } from '../domain/entitlement';
+import type { Tier } from '../domain/tiers';
+import type { BillingProvider } from '../ports/billing';
+import { cacheKeys, type ReadThroughCache } from '../ports/cache';
+import type { EntitlementStore } from '../ports/entitlements';
+import type { UserProfile, UserStore } from '../ports/users';
+import { logger } from '../observability/logger';
+
+export interface SyncDeps {
+  users: UserStore;
+  entitlements: EntitlementStore;
+  billing: BillingProvider;
+  cache: ReadThroughCache;
+  catalogue: readonly Tier[];
+  /** Epoch ms; the guard orders Stripe reads by when they started. */
+  clock: () => number;
+}
+
+export type SyncOutcome = 'written' | 'stale' | 'ignored';
+
+/**
+ * The owner of a Stripe customer: by the byStripeCustomer index, else by the
+ * customer's metadata.userId (the index is eventually consistent right after
+ * the customer was attached). Unknown or deleting users -> undefined.
+ */
+export async function ownerOfCustomer(deps: Pick<SyncDeps, 'users' | 'billing'>, customerId: string, hintUserId?: string): Promise<UserProfile | undefined> {
+  const indexed = await deps.users.findByStripeCustomer(customerId);
+  let profile = indexed;
+  if (!profile) {
+    let userId = hintUserId;
+    if (!userId) {
+      const customer = await deps.billing.getCustomer(customerId);
+      userId = customer.deleted ? undefined : customer.userId;
+    }
+    profile = userId ? await deps.users.get(userId, { consistent: true }) : undefined;
+    // A customer is only ours when the profile points back at it (or has none yet).
+    if (profile && profile.stripeCustomerId && profile.stripeCustomerId !== customerId) return undefined;
+  }
+  if (!profile || profile.deletingAt) return undefined;
+  return profile;
+}
+
+export async function invalidateUser(cache: ReadThroughCache, profile: Pick<UserProfile, 'userId' | 'email'>): Promise<void> {
+  await cache.invalidate([cacheKeys.entitlement(profile.userId), cacheKeys.premium(profile.email)]);
+}
+
+/**
+ * Order-proof sync: re-read the customer's subscriptions from Stripe NOW and
+ * write the derived state, guarded by the read's start time so an older read
+ * never overwrites a newer one. Whatever order events arrive in, the last
+ * write is Stripe's latest state.
+ */
+export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserId?: string): Promise<SyncOutcome> {
+  const profile = await ownerOfCustomer(deps, customerId, hintUserId);
+  if (!profile) {
+    logger.info('Stripe customer has no live user; event ignored', { customerId });
+    return 'ignored';
+  }
+  const readStartedAt = deps.clock();
+  const subscriptions = await deps.billing.listSubscriptions(customerId);
+  const state = deriveSubscriptionState(subscriptions, deps.catalogue);
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
+  if (result === 'gone') return 'ignored';
+  if (result === 'written') await invalidateUser(deps.cache, profile);
+  return result;
+}
+
+/** Stripe deleted the customer (e.g. from the dashboard): access ends, a new customer is created lazily. */
+export async function onCustomerDeleted(deps: SyncDeps, customerId: string): Promise<SyncOutcome> {
+  const profile = await deps.users.findByStripeCustomer(customerId);
+  if (!profile || profile.deletingAt) return 'ignored';
+  const current = await deps.entitlements.get(profile.userId, { consistent: true });
+  const state = { ...NO_SUBSCRIPTION, status: current && current.status !== 'none' ? ('canceled' as const) : ('none' as const) };
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, deps.clock());
+  await deps.users.detachStripeCustomer(profile.userId, customerId);
+  if (result === 'written') await invalidateUser(deps.cache, profile);
+  return result === 'gone' ? 'ignored' : result;
+}

@@ -1,0 +1,77 @@
+import type { ProcessedEvents, TopUpCredits } from '../ports/events';
+import { logger } from '../observability/logger';
+import { invalidateUser, onCustomerDeleted, ownerOfCustomer, syncCustomer, type SyncDeps } from './stripe-sync';
+
+/** The fields of a verified Stripe event the rules read (the adapter checked the signature). */
+export interface StripeEventLike {
+  id: string;
+  type: string;
+  data: { object: Record<string, unknown> };
+}
+
+export interface WebhookDeps extends SyncDeps {
+  processed: ProcessedEvents;
+  topUps: TopUpCredits;
+}
+
+export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'stale';
+
+const SYNC_PREFIXES = ['customer.subscription.', 'invoice.', 'checkout.session.'];
+
+function customerOf(object: Record<string, unknown>): string | undefined {
+  const customer = object.customer;
+  if (typeof customer === 'string') return customer;
+  if (customer && typeof customer === 'object' && typeof (customer as { id?: unknown }).id === 'string') return (customer as { id: string }).id;
+  return undefined;
+}
+
+/**
+ * Applies one verified Stripe event. Subscription, invoice and checkout events
+ * all trigger the same order-proof re-read of the customer; a paid top-up
+ * checkout also credits its tokens exactly once (keyed by the session id).
+ */
+export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLike): Promise<WebhookOutcome> {
+  if (await deps.processed.seen(event.id)) return 'duplicate';
+  const object = event.data.object;
+  let outcome: WebhookOutcome = 'ignored';
+
+  if (event.type === 'customer.deleted') {
+    const id = typeof object.id === 'string' ? object.id : undefined;
+    outcome = id ? toOutcome(await onCustomerDeleted(deps, id)) : 'ignored';
+  } else if (SYNC_PREFIXES.some((p) => event.type.startsWith(p))) {
+    const customerId = customerOf(object);
+    const metadata = (object.metadata ?? {}) as Record<string, string>;
+    if (customerId) {
+      if (event.type === 'checkout.session.completed' && metadata.kind === 'top-up') {
+        outcome = await creditTopUp(deps, customerId, object, metadata);
+      }
+      const synced = toOutcome(await syncCustomer(deps, customerId, metadata.userId));
+      if (outcome !== 'applied') outcome = synced;
+    }
+  } else {
+    logger.debug('Stripe event type not handled', { type: event.type });
+  }
+
+  await deps.processed.record(event.id, event.type);
+  return outcome;
+}
+
+function toOutcome(sync: 'written' | 'stale' | 'ignored'): WebhookOutcome {
+  return sync === 'written' ? 'applied' : sync;
+}
+
+async function creditTopUp(deps: WebhookDeps, customerId: string, session: Record<string, unknown>, metadata: Record<string, string>): Promise<WebhookOutcome> {
+  if (session.payment_status !== 'paid' || typeof session.id !== 'string') return 'ignored';
+  const tokens = Number(metadata.tokens);
+  if (!Number.isSafeInteger(tokens) || tokens <= 0) {
+    logger.error('top-up checkout without a valid token count', { sessionId: session.id });
+    return 'ignored';
+  }
+  const owner = await ownerOfCustomer(deps, customerId, metadata.userId);
+  if (!owner) return 'ignored';
+  const result = await deps.topUps.credit({ userId: owner.userId, tokens, idempotencyKey: `topup:${session.id}`, reason: `Stripe checkout ${session.id}` });
+  if (result === 'unknown-user') return 'ignored';
+  // Also on a duplicate: a redelivery after a failed invalidation must still clear the cache.
+  await invalidateUser(deps.cache, owner);
+  return result === 'applied' ? 'applied' : 'ignored';
+}

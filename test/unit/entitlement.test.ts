@@ -1,0 +1,91 @@
+import { deriveSubscriptionState, isPremium, mapStripeStatus, NO_SUBSCRIPTION, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
+import { DEFAULT_TIER_SETTINGS, buildTierCatalogue } from '../../shared/domain/tiers';
+
+const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: 'price_basic', pro: 'price_pro', enterprise: 'price_ent' } });
+const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
+  id: 'sub_1',
+  status: 'active',
+  priceId: 'price_basic',
+  created: 1_700_000_000,
+  currentPeriodEnd: 1_702_592_000,
+  trialEnd: null,
+  cancelAtPeriodEnd: false,
+  ...over,
+});
+
+describe('deriveSubscriptionState', () => {
+  it('is none without subscriptions', () => {
+    expect(deriveSubscriptionState([], catalogue)).toEqual(NO_SUBSCRIPTION);
+  });
+
+  it('maps an active subscription to its tier and period end', () => {
+    expect(deriveSubscriptionState([sub({ priceId: 'price_pro' })], catalogue)).toEqual({
+      status: 'active',
+      plan: 'price_pro',
+      tier: 'pro',
+      subscriptionId: 'sub_1',
+      currentPeriodEnd: new Date(1_702_592_000_000).toISOString(),
+      trialEndsAt: null,
+      cancelAtPeriodEnd: false,
+    });
+  });
+
+  it('prefers the subscription granting most access, then the newest', () => {
+    const state = deriveSubscriptionState(
+      [sub({ id: 'old', status: 'canceled', created: 1 }), sub({ id: 'new', status: 'active', created: 2, priceId: 'price_ent' }), sub({ id: 'inc', status: 'incomplete', created: 3 })],
+      catalogue,
+    );
+    expect(state).toMatchObject({ subscriptionId: 'new', tier: 'enterprise', status: 'active' });
+    expect(deriveSubscriptionState([sub({ id: 'a', status: 'canceled', created: 1 }), sub({ id: 'b', status: 'canceled', created: 5 })], catalogue).subscriptionId).toBe('b');
+  });
+
+  it('reports trials with their end, and canceled as free without cancel-at-period-end', () => {
+    expect(deriveSubscriptionState([sub({ status: 'trialing', trialEnd: 1_701_000_000 })], catalogue)).toMatchObject({
+      status: 'trialing',
+      trialEndsAt: new Date(1_701_000_000_000).toISOString(),
+    });
+    expect(deriveSubscriptionState([sub({ status: 'canceled', cancelAtPeriodEnd: true })], catalogue)).toMatchObject({
+      status: 'canceled',
+      tier: 'free',
+      cancelAtPeriodEnd: false,
+    });
+  });
+
+  it('never grants a paid tier for a price outside the catalogue', () => {
+    expect(deriveSubscriptionState([sub({ priceId: 'price_unknown' })], catalogue)).toMatchObject({ status: 'active', tier: 'free' });
+  });
+
+  it('does not depend on the order subscriptions are listed in', () => {
+    const subs = [sub({ id: 'a', status: 'past_due', created: 3 }), sub({ id: 'b', status: 'trialing', created: 1 }), sub({ id: 'c', status: 'canceled', created: 9 })];
+    const expected = deriveSubscriptionState(subs, catalogue);
+    expect(deriveSubscriptionState([...subs].reverse(), catalogue)).toEqual(expected);
+    expect(expected.subscriptionId).toBe('b');
+  });
+});
+
+describe('status and premium', () => {
+  it.each([
+    ['active', 'active'],
+    ['trialing', 'trialing'],
+    ['past_due', 'past_due'],
+    ['unpaid', 'canceled'],
+    ['paused', 'canceled'],
+    ['incomplete_expired', 'canceled'],
+    ['canceled', 'canceled'],
+    ['incomplete', 'none'],
+  ])('Stripe %s -> %s', (stripe, ours) => {
+    expect(mapStripeStatus(stripe)).toBe(ours);
+  });
+
+  it('is premium for active and trialing; past_due only with the grace policy; overrides win', () => {
+    const strict = { pastDueGrace: false };
+    expect(isPremium('active', strict)).toBe(true);
+    expect(isPremium('trialing', strict)).toBe(true);
+    expect(isPremium('past_due', strict)).toBe(false);
+    expect(isPremium('past_due', { pastDueGrace: true })).toBe(true);
+    expect(isPremium('canceled', strict)).toBe(false);
+    expect(isPremium('none', strict)).toBe(false);
+    expect(isPremium('none', strict, true)).toBe(true);
+    expect(isPremium('active', strict, false)).toBe(false);
+  });
+});
