@@ -1,0 +1,440 @@
+import { randomBytes } from 'node:crypto';
+import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { TablesConfig } from '../../config';
+import type { EntitlementRecord } from '../../domain/entitlement';
+import type { Tier } from '../../domain/tiers';
+import {
+  ADD_KEY_RETENTION_DAYS,
+  CONSUME_KEY_RETENTION_DAYS,
+  TOKEN_STATE_FIELDS,
+  addFingerprint,
+  consumeFingerprint,
+  decideAdd,
+  decideConsume,
+  idempotencyKeys,
+  idempotencyRecord,
+  tokenStateOf,
+  type AddResponse,
+  type ConsumeResponse,
+  type IdempotencyRecord,
+  type IdempotentOperation,
+  type StoredTokenState,
+  type TokenWriteDecision,
+} from '../../domain/tokens';
+import {
+  TokenContentionError,
+  type AddTokensRequest,
+  type AddTokensResult,
+  type ConsumeTokensRequest,
+  type ConsumeTokensResult,
+  type TierOverride,
+  type TokenStore,
+} from '../../ports/tokens';
+
+export interface TokenTables {
+  entitlements: string;
+  ledger: string;
+  idempotency: string;
+  /** Only checked: no token write for a user whose account deletion has started. */
+  users: string;
+}
+
+export function tokenTables(tables: TablesConfig): TokenTables {
+  return { entitlements: tables.TABLE_ENTITLEMENTS, ledger: tables.TABLE_LEDGER, idempotency: tables.TABLE_IDEMPOTENCY, users: tables.TABLE_USERS };
+}
+
+export interface DynamoTokenStoreOptions {
+  tables: TokenTables;
+  catalogue: readonly Tier[];
+  now?: () => Date;
+  /**
+   * Lost races (another writer changed the row first) are retried at once on
+   * the row DynamoDB returned, until this many or until `raceBudgetMs` has
+   * passed; then TokenContentionError.
+   */
+  maxRaces?: number;
+  raceBudgetMs?: number;
+  /** TransactionConflict retries (DynamoDB refusing overlapping transactions) per request. */
+  maxConflictRetries?: number;
+  /** Users whose last known token state this process keeps. */
+  hintCapacity?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** What one request must do: decide from a row's token state, remember the answer under `key`. */
+interface TokenOperation<R> {
+  userId: string;
+  key: string;
+  operation: IdempotentOperation;
+  fingerprint: string;
+  retentionDays: number;
+  decide(state: StoredTokenState, now: Date): TokenWriteDecision<R>;
+}
+
+type OperationOutcome<R> =
+  | { kind: 'written'; response: R }
+  | { kind: 'replayed'; response: R }
+  | { kind: 'conflict' }
+  | { kind: 'refused'; remaining: number }
+  | { kind: 'missing' };
+
+type CommitOutcome =
+  | { kind: 'committed' }
+  /** The idempotency record exists (a repeat, or another request under the same key). */
+  | { kind: 'key-used'; record: IdempotencyRecord<unknown>; current?: StoredTokenState }
+  /** The row is not what the write was planned on; `current` is what it is (absent = no row). */
+  | { kind: 'state-changed'; current?: StoredTokenState }
+  /** DynamoDB refused an overlapping transaction on one of the items. */
+  | { kind: 'transaction-conflict' };
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const randomSuffix = () => randomBytes(6).toString('hex');
+
+/**
+ * Token writes as compare-and-set transactions. Each consume or add is ONE
+ * TransactWriteItems: an Update of the entitlement row conditioned on the
+ * exact token state it was planned on (tier, period and counters), a check
+ * that the user's account deletion has not started (so no ledger entry can
+ * land after deletion purged the ledger), the ledger entries, and the
+ * idempotency record (conditioned on not existing).
+ *
+ * The state to plan on comes from an in-process hint: the state this process
+ * last read or wrote for the user. A warm process therefore spends one
+ * request per consume, the month's reset included. When the hint is missing
+ * (first request for the user in this process) the row and the idempotency
+ * record are read first (TransactGetItems); when it is stale the write is
+ * refused and DynamoDB returns the current row with the refusal
+ * (ReturnValuesOnConditionCheckFailure), so the retry needs no extra read.
+ * The hint is never trusted for a refusal: a 402 is only answered from a
+ * fresh read. Correctness never depends on the hint, only the request count.
+ */
+export class DynamoTokenStore implements TokenStore {
+  private readonly tables: TokenTables;
+  private readonly catalogue: readonly Tier[];
+  private readonly now: () => Date;
+  private readonly maxRaces: number;
+  private readonly raceBudgetMs: number;
+  private readonly maxConflictRetries: number;
+  private readonly hintCapacity: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly hints = new Map<string, StoredTokenState>();
+  /** Per-user queue: requests of one process never race each other (a Lambda serves one at a time anyway). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    options: DynamoTokenStoreOptions,
+  ) {
+    this.tables = options.tables;
+    this.catalogue = options.catalogue;
+    this.now = options.now ?? (() => new Date());
+    this.maxRaces = options.maxRaces ?? 200;
+    this.raceBudgetMs = options.raceBudgetMs ?? 5000;
+    this.maxConflictRetries = options.maxConflictRetries ?? 3;
+    this.hintCapacity = options.hintCapacity ?? 10_000;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  async consume(request: ConsumeTokensRequest): Promise<ConsumeTokensResult> {
+    const { userId, amount, idempotencyKey } = request;
+    const outcome = await this.serial(userId, () =>
+      this.run<ConsumeResponse>({
+        userId,
+        key: idempotencyKeys.consume(userId, idempotencyKey),
+        operation: 'tokens-consume',
+        fingerprint: consumeFingerprint(amount),
+        retentionDays: CONSUME_KEY_RETENTION_DAYS,
+        decide: (state, now) => decideConsume(request, state, this.catalogue, now, randomSuffix),
+      }),
+    );
+    switch (outcome.kind) {
+      case 'written':
+      case 'replayed':
+        return { outcome: 'consumed', ...outcome.response, replayed: outcome.kind === 'replayed' };
+      case 'refused':
+        return { outcome: 'insufficient', remaining: outcome.remaining };
+      case 'conflict':
+        return { outcome: 'conflict' };
+      case 'missing':
+        return { outcome: 'unknown-user' };
+    }
+  }
+
+  async addPurchasedTokens(request: AddTokensRequest): Promise<AddTokensResult> {
+    const add = { ...request, kind: request.kind ?? 'add' };
+    const outcome = await this.serial(add.userId, () =>
+      this.run<AddResponse>({
+        userId: add.userId,
+        key: idempotencyKeys.add(add.userId, add.idempotencyKey),
+        operation: 'tokens-add',
+        fingerprint: addFingerprint(add),
+        retentionDays: ADD_KEY_RETENTION_DAYS,
+        decide: (state, now) => decideAdd(add, state, this.catalogue, now, randomSuffix),
+      }),
+    );
+    switch (outcome.kind) {
+      case 'written':
+      case 'replayed':
+        return { outcome: 'added', applied: outcome.kind === 'written', remaining: outcome.response.remaining };
+      case 'conflict':
+        return { outcome: 'conflict' };
+      case 'missing':
+        return { outcome: 'unknown-user' };
+      case 'refused':
+        throw new Error('an add is never refused');
+    }
+  }
+
+  async setTier({ userId, tier, sticky }: TierOverride): Promise<EntitlementRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.entitlements,
+          Key: { userId },
+          UpdateExpression: sticky ? 'SET #tier = :tier, tierStickyValue = :tier, updatedAt = :now' : 'SET #tier = :tier, updatedAt = :now REMOVE tierStickyValue',
+          ConditionExpression: 'attribute_exists(userId)',
+          ExpressionAttributeNames: { '#tier': 'tier' },
+          ExpressionAttributeValues: { ':tier': tier, ':now': this.now().toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const row = out.Attributes as EntitlementRecord;
+      this.remember(userId, row);
+      return row;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        this.hints.delete(userId);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async getEntitlement(userId: string): Promise<EntitlementRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tables.entitlements, Key: { userId }, ConsistentRead: true }));
+    const row = out.Item as EntitlementRecord | undefined;
+    if (row) this.remember(userId, row);
+    else this.hints.delete(userId);
+    return row;
+  }
+
+  /** The optimistic loop shared by consume and add. */
+  private async run<R>(op: TokenOperation<R>): Promise<OperationOutcome<R>> {
+    let known = this.hints.get(op.userId);
+    // True when `known` comes from a read that also found no idempotency record.
+    let fresh = false;
+    let races = 0;
+    let conflicts = 0;
+    const started = Date.now();
+    for (;;) {
+      if (!known) {
+        const read = await this.read(op.userId, op.key);
+        if (read.record) return this.replay(read.record as IdempotencyRecord<R>, op.fingerprint);
+        if (!read.row) {
+          this.hints.delete(op.userId);
+          return { kind: 'missing' };
+        }
+        known = this.remember(op.userId, read.row);
+        fresh = true;
+      }
+      const now = this.now();
+      const decision = op.decide(known, now);
+      if (!decision.write) {
+        if (fresh) return { kind: 'refused', remaining: decision.remaining };
+        known = undefined; // refuse only on a fresh read
+        continue;
+      }
+      const result = await this.commit(op, known, decision, now);
+      switch (result.kind) {
+        case 'committed':
+          this.remember(op.userId, { ...known, ...decision.counters });
+          return { kind: 'written', response: decision.response };
+        case 'key-used':
+          if (result.current) this.remember(op.userId, result.current);
+          return this.replay(result.record as IdempotencyRecord<R>, op.fingerprint);
+        case 'state-changed':
+          if (!result.current) {
+            this.hints.delete(op.userId);
+            return { kind: 'missing' };
+          }
+          known = this.remember(op.userId, result.current);
+          fresh = false;
+          races += 1;
+          // Each lost race means another write went through: retry at once, on
+          // the state just returned (waiting would only let the winner's next
+          // request in first, again and again).
+          if (races >= this.maxRaces || Date.now() - started > this.raceBudgetMs) throw new TokenContentionError(op.userId, races);
+          continue;
+        case 'transaction-conflict':
+          conflicts += 1;
+          if (conflicts > this.maxConflictRetries) throw new TokenContentionError(op.userId, conflicts);
+          await this.backoff(conflicts);
+          continue;
+      }
+    }
+  }
+
+  private replay<R>(record: IdempotencyRecord<R>, fingerprint: string): OperationOutcome<R> {
+    return record.fingerprint === fingerprint ? { kind: 'replayed', response: record.response } : { kind: 'conflict' };
+  }
+
+  /** The row and the idempotency record, read together and consistently. */
+  private async read(userId: string, key: string): Promise<{ row?: EntitlementRecord; record?: IdempotencyRecord<unknown> }> {
+    for (let conflicts = 0; ; conflicts++) {
+      try {
+        const out = await this.doc.send(
+          new TransactGetCommand({
+            TransactItems: [
+              { Get: { TableName: this.tables.entitlements, Key: { userId } } },
+              { Get: { TableName: this.tables.idempotency, Key: { key } } },
+            ],
+          }),
+        );
+        const [row, record] = out.Responses ?? [];
+        return { row: row?.Item as EntitlementRecord | undefined, record: record?.Item as IdempotencyRecord<unknown> | undefined };
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException) || !hasConflict(err)) throw err;
+        if (conflicts >= this.maxConflictRetries) throw new TokenContentionError(userId, conflicts + 1);
+        await this.backoff(conflicts + 1);
+      }
+    }
+  }
+
+  private async commit<R>(op: TokenOperation<R>, planned: StoredTokenState, decision: TokenWriteDecision<R> & { write: true }, now: Date): Promise<CommitOutcome> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    const conditions = ['attribute_exists(userId)'];
+    for (const field of TOKEN_STATE_FIELDS) {
+      names[`#${field}`] = field;
+      const was = planned[field];
+      if (was === undefined) conditions.push(`attribute_not_exists(#${field})`);
+      else {
+        conditions.push(`#${field} = :was_${field}`);
+        values[`:was_${field}`] = was;
+      }
+    }
+    const counters = decision.counters;
+    const sets = (Object.keys(counters) as Array<keyof typeof counters>).map((field) => {
+      values[`:${field}`] = counters[field];
+      return `#${field} = :${field}`;
+    });
+    const record = idempotencyRecord(
+      { key: op.key, operation: op.operation, userId: op.userId, fingerprint: op.fingerprint, response: decision.response },
+      now,
+      op.retentionDays,
+    );
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tables.entitlements,
+                Key: { userId: op.userId },
+                UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now`,
+                ConditionExpression: conditions.join(' AND '),
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            { ConditionCheck: { TableName: this.tables.users, Key: { userId: op.userId }, ConditionExpression: 'attribute_not_exists(deletingAt)' } },
+            ...decision.entries.map((entry) => ({
+              Put: { TableName: this.tables.ledger, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' },
+            })),
+            {
+              Put: {
+                TableName: this.tables.idempotency,
+                Item: record,
+                ConditionExpression: 'attribute_not_exists(#key)',
+                ExpressionAttributeNames: { '#key': 'key' },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+      return { kind: 'committed' };
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const outcome = cancellationOutcome(err);
+        if (outcome) return outcome;
+      }
+      throw err;
+    }
+  }
+
+  private remember(userId: string, row: StoredTokenState): StoredTokenState {
+    const state = tokenStateOf(row);
+    this.hints.delete(userId);
+    this.hints.set(userId, state);
+    if (this.hints.size > this.hintCapacity) {
+      const oldest = this.hints.keys().next().value;
+      if (oldest !== undefined) this.hints.delete(oldest);
+    }
+    return state;
+  }
+
+  private serial<T>(userId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(userId) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(userId, tail);
+    void tail.then(() => {
+      if (this.queues.get(userId) === tail) this.queues.delete(userId);
+    });
+    return result;
+  }
+
+  /** Full jitter, capped at 50 ms. */
+  private backoff(attempt: number): Promise<void> {
+    return this.sleep(Math.random() * Math.min(50, 4 * 2 ** attempt));
+  }
+}
+
+function hasConflict(err: TransactionCanceledException): boolean {
+  return (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
+}
+
+/**
+ * Which condition refused the transaction. Items: [entitlement row, account
+ * check, ...ledger entries, idempotency record]. The idempotency record wins:
+ * a repeat is answered from it whatever the row says now.
+ */
+function cancellationOutcome(err: TransactionCanceledException): CommitOutcome | undefined {
+  const reasons = err.CancellationReasons ?? [];
+  const [row, account] = reasons;
+  const key = reasons[reasons.length - 1];
+  const current = row?.Item ? tokenStateOf(fromItem(row.Item) as StoredTokenState) : undefined;
+  if (reasons.length >= 3 && key?.Code === 'ConditionalCheckFailed' && key.Item) {
+    return { kind: 'key-used', record: fromItem(key.Item) as unknown as IdempotencyRecord<unknown>, current };
+  }
+  // Being deleted: as good as gone.
+  if (account?.Code === 'ConditionalCheckFailed') return { kind: 'state-changed', current: undefined };
+  if (row?.Code === 'ConditionalCheckFailed') return { kind: 'state-changed', current };
+  if (hasConflict(err)) return { kind: 'transaction-conflict' };
+  // A ledger entry id collided (random suffix): plan again with new ids.
+  if (reasons.slice(2, -1).some((r) => r.Code === 'ConditionalCheckFailed')) return { kind: 'transaction-conflict' };
+  return undefined;
+}
+
+/** Cancellation reasons carry raw attribute values (the document client does not convert errors). */
+function fromItem(item: Record<string, AttributeValue>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttributeValue(v)]));
+}
+
+function fromAttributeValue(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.M !== undefined) return fromItem(value.M);
+  if (value.L !== undefined) return value.L.map(fromAttributeValue);
+  if (value.SS !== undefined) return new Set(value.SS);
+  if (value.NS !== undefined) return new Set(value.NS.map(Number));
+  return undefined;
+}

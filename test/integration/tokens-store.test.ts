@@ -1,0 +1,414 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { localDynamoClient } from '../../infra/local/dynamodb';
+import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
+import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
+import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
+import { NO_SUBSCRIPTION, type EntitlementRecord } from '../../shared/domain/entitlement';
+import { buildTierCatalogue, type Tier } from '../../shared/domain/tiers';
+import { LEDGER_RETENTION_DAYS, describeTokens } from '../../shared/domain/tokens';
+import type { ConsumeTokensResult } from '../../shared/ports/tokens';
+import { localStack } from '../fixtures/stack';
+import { SMALL_CATALOGUE, documentClient, ledgerOf, nextBoundary, putEntitlement, tokenHistory, tokenTablesFromEnv } from '../fixtures/tokens';
+
+/**
+ * The DynamoDB adapter against the local stack's DynamoDB Local: the atomic
+ * consume, its races, the month boundary on a fake clock, top-ups and tier
+ * overrides. Several store instances stand for several Lambda containers.
+ */
+const raw = localDynamoClient(localStack().dynamodbEndpoint);
+const doc = documentClient(raw);
+const tables = tokenTablesFromEnv(localStack().handlerEnv);
+const catalogue = buildTierCatalogue();
+
+afterAll(() => raw.destroy());
+
+function clockAt(iso: string) {
+  const clock = { now: new Date(iso), set: (next: string) => (clock.now = new Date(next)) };
+  return clock;
+}
+
+/** A store as one Lambda container would hold it, on the given clock, counting its DynamoDB requests. */
+function container(clock: { now: Date }, options: { catalogue?: readonly Tier[]; raceBudgetMs?: number } = {}) {
+  const client = localDynamoClient(localStack().dynamodbEndpoint);
+  const counter = { requests: 0 };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      counter.requests += 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'countRequests' },
+  );
+  containers.push(client);
+  const store = new DynamoTokenStore(documentClient(client), {
+    tables,
+    catalogue: options.catalogue ?? catalogue,
+    now: () => clock.now,
+    ...(options.raceBudgetMs ? { raceBudgetMs: options.raceBudgetMs } : {}),
+  });
+  return { store, counter };
+}
+const containers: Array<{ destroy(): void }> = [];
+afterAll(() => containers.splice(0).forEach((c) => c.destroy()));
+
+const newUser = () => `tok-${randomUUID()}`;
+const row = async (userId: string) => (await doc.send(new GetCommand({ TableName: tables.entitlements, Key: { userId }, ConsistentRead: true }))).Item as EntitlementRecord;
+const idempotencyRecord = async (key: string) => (await doc.send(new GetCommand({ TableName: tables.idempotency, Key: { key }, ConsistentRead: true }))).Item;
+
+describe('consuming tokens', () => {
+  it('spends the allowance first, then purchased tokens, each consume with its ledger entry and idempotency record', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const { store } = container(clock);
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'tester', tokenPeriod: '2026-05', tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990, tokensPurchased: 20 });
+
+    expect(await store.consume({ userId, amount: 15, idempotencyKey: 'req-1' })).toEqual({ outcome: 'consumed', consumed: 15, remaining: 15, replayed: false });
+
+    expect(await row(userId)).toMatchObject({ tokenPeriod: '2026-05', tokensUsedThisPeriod: 1005, tokensAllowanceUsed: 1000, tokensPurchased: 15 });
+    const [entry, ...rest] = await ledgerOf(doc, tables.ledger, userId);
+    expect(rest).toEqual([]);
+    expect(entry).toEqual({
+      userId,
+      entryId: expect.stringMatching(/^2026-05-10T12:00:00\.000Z#0#consume#[0-9a-f]{12}$/),
+      kind: 'consume',
+      amount: 15,
+      fromAllowance: 10,
+      fromPurchased: 5,
+      balanceAfter: 15,
+      period: '2026-05',
+      idempotencyKey: 'req-1',
+      at: '2026-05-10T12:00:00.000Z',
+      expiresAt: Date.parse('2026-05-10T12:00:00.000Z') / 1000 + LEDGER_RETENTION_DAYS * 86400,
+    });
+    expect(await idempotencyRecord(`consume:${userId}:req-1`)).toMatchObject({ userId, operation: 'tokens-consume', response: { consumed: 15, remaining: 15 }, expiresAt: expect.any(Number) });
+  });
+
+  it('refuses to go below zero (with the remaining balance) and writes nothing', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const { store } = container(clock);
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'free', tokensPurchased: 3 });
+    const before = await row(userId);
+
+    expect(await store.consume({ userId, amount: 4, idempotencyKey: 'too-much' })).toEqual({ outcome: 'insufficient', remaining: 3 });
+    expect(await row(userId)).toEqual(before);
+    expect(await ledgerOf(doc, tables.ledger, userId)).toEqual([]);
+    expect(await idempotencyRecord(`consume:${userId}:too-much`)).toBeUndefined();
+  });
+
+  it('never charges a key twice: a repeat gets the first answer (even once the balance is gone), another amount is a conflict', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const [a, b] = [container(clock), container(clock)];
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'free', tokensPurchased: 5 });
+
+    expect(await a.store.consume({ userId, amount: 5, idempotencyKey: 'once' })).toMatchObject({ outcome: 'consumed', remaining: 0, replayed: false });
+    expect(await a.store.consume({ userId, amount: 5, idempotencyKey: 'once' })).toEqual({ outcome: 'consumed', consumed: 5, remaining: 0, replayed: true });
+    // Another container, which has never seen this user, answers the same.
+    expect(await b.store.consume({ userId, amount: 5, idempotencyKey: 'once' })).toEqual({ outcome: 'consumed', consumed: 5, remaining: 0, replayed: true });
+    expect(await b.store.consume({ userId, amount: 4, idempotencyKey: 'once' })).toEqual({ outcome: 'conflict' });
+    expect(await a.store.consume({ userId, amount: 1, idempotencyKey: 'twice' })).toEqual({ outcome: 'insufficient', remaining: 0 });
+    expect((await ledgerOf(doc, tables.ledger, userId)).map((e) => e.kind)).toEqual(['consume']);
+  });
+
+  it('counts admin usage although it is unlimited', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const { store } = container(clock);
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'admin' });
+    for (const key of ['a', 'b']) expect(await store.consume({ userId, amount: 1_000_000, idempotencyKey: key })).toMatchObject({ outcome: 'consumed', remaining: null });
+    expect(describeTokens(await row(userId), catalogue, clock.now)).toMatchObject({ remaining: null, usedThisPeriod: 2_000_000, purchased: 0 });
+  });
+
+  it('writes nothing for a user whose account deletion has started', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const { store } = container(clock);
+    const userId = newUser();
+    const users = new DynamoUserStore(doc, tables.users);
+    await users.createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'tester' });
+    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed' });
+    await users.markDeleting(userId, clock.now.toISOString());
+
+    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'after' })).toEqual({ outcome: 'unknown-user' });
+    expect(await store.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: 'topup:cs_late', reason: 'late top-up', kind: 'top-up' })).toEqual({ outcome: 'unknown-user' });
+    expect((await ledgerOf(doc, tables.ledger, userId)).map((e) => e.idempotencyKey)).toEqual(['before']);
+    expect(await idempotencyRecord(`consume:${userId}:after`)).toBeUndefined();
+  });
+
+  it('knows no user without an entitlement row, and writes nothing for them', async () => {
+    const { store } = container(clockAt('2026-05-10T12:00:00.000Z'));
+    const userId = newUser();
+    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'k' })).toEqual({ outcome: 'unknown-user' });
+    expect(await store.addPurchasedTokens({ userId, tokens: 1, idempotencyKey: 'k', reason: 'test' })).toEqual({ outcome: 'unknown-user' });
+    expect(await row(userId)).toBeUndefined();
+    expect(await idempotencyRecord(`consume:${userId}:k`)).toBeUndefined();
+  });
+
+  it('spends one DynamoDB request per consume in the steady state, the month reset included', async () => {
+    const clock = clockAt('2026-05-31T23:59:59.000Z');
+    const { store, counter } = container(clock);
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'tester' });
+    const requestsFor = async (key: string) => {
+      counter.requests = 0;
+      expect(await store.consume({ userId, amount: 1, idempotencyKey: key })).toMatchObject({ outcome: 'consumed' });
+      return counter.requests;
+    };
+    expect(await requestsFor('cold')).toBe(2); // first sight of the user in this process: read, then write
+    expect(await requestsFor('warm-1')).toBe(1);
+    clock.set('2026-06-01T00:00:00.000Z');
+    expect(await requestsFor('first-of-june')).toBe(1);
+    expect(await requestsFor('warm-2')).toBe(1);
+  });
+});
+
+describe('racing consumes (several containers, one DynamoDB row)', () => {
+  // DynamoDB Local serves one request on the row at a time (~10 ms here), so a
+  // request may wait seconds behind the others: the contention budget is
+  // raised so this test is about the counts, not the machine's speed.
+  const patient = { raceBudgetMs: 30_000 };
+
+  it('200 parallel consumes of 1 on a balance of 50: exactly 50 succeed, 150 get 402, 50 ledger entries', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const fleet = Array.from({ length: 4 }, () => container(clock, patient));
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'free', tokensPurchased: 50 });
+
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => fleet[i % fleet.length]!.store.consume({ userId, amount: 1, idempotencyKey: `par-${i}` })),
+    );
+
+    const by = (outcome: ConsumeTokensResult['outcome']) => results.filter((r) => r.outcome === outcome);
+    expect(by('consumed')).toHaveLength(50);
+    expect(by('insufficient')).toHaveLength(150);
+    expect(by('insufficient').every((r) => r.outcome === 'insufficient' && r.remaining === 0)).toBe(true);
+    // Each success saw a distinct balance: 49, 48, ... 0.
+    expect(by('consumed').map((r) => (r.outcome === 'consumed' ? r.remaining : -1)).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const ledger = await ledgerOf(doc, tables.ledger, userId);
+    expect(ledger).toHaveLength(50);
+    expect(new Set(ledger.map((e) => e.idempotencyKey)).size).toBe(50);
+    expect(await row(userId)).toMatchObject({ tokensPurchased: 0, tokensUsedThisPeriod: 50 });
+  });
+
+  it('the same key sent to several containers at once is charged once', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const fleet = Array.from({ length: 4 }, () => container(clock, patient));
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'free', tokensPurchased: 100 });
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => fleet[i % 4]!.store.consume({ userId, amount: 7, idempotencyKey: 'same' })));
+    expect(results.every((r) => r.outcome === 'consumed' && r.consumed === 7 && r.remaining === 93)).toBe(true);
+    expect(results.filter((r) => r.outcome === 'consumed' && !r.replayed)).toHaveLength(1);
+    expect(await ledgerOf(doc, tables.ledger, userId)).toHaveLength(1);
+  });
+});
+
+describe('the monthly reset on a fake clock', () => {
+  async function tester(clock: { now: Date }, fields: Partial<EntitlementRecord> = {}) {
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'tester', tokensPurchased: 5, ...fields });
+    return userId;
+  }
+
+  it.each([
+    ['31 -> 1', '2026-01-31T23:59:59.999Z', '2026-02-01T00:00:00.000Z'],
+    ['a year end', '2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.000Z'],
+    ['a leap February, 29 -> 1', '2028-02-29T23:59:59.999Z', '2028-03-01T00:00:00.000Z'],
+    ['a common February, 28 -> 1', '2027-02-28T23:59:59.999Z', '2027-03-01T00:00:00.000Z'],
+  ])('resets at 00:00 UTC on the 1st (%s), in the same write as the first consume, purchased tokens kept', async (_name, lastMoment, firstMoment) => {
+    const clock = clockAt(lastMoment);
+    const { store } = container(clock);
+    const userId = await tester(clock);
+
+    // The last millisecond still spends the old month's allowance, purchased tokens after it.
+    expect(await store.consume({ userId, amount: 1000, idempotencyKey: 'old-1' })).toMatchObject({ outcome: 'consumed', remaining: 5 });
+    expect(await store.consume({ userId, amount: 6, idempotencyKey: 'old-2' })).toEqual({ outcome: 'insufficient', remaining: 5 });
+    clock.set(firstMoment);
+    expect(await store.consume({ userId, amount: 6, idempotencyKey: 'new-1' })).toMatchObject({ outcome: 'consumed', remaining: 999 });
+
+    const newPeriod = firstMoment.slice(0, 7);
+    expect(await row(userId)).toMatchObject({ tokenPeriod: newPeriod, tokensUsedThisPeriod: 6, tokensAllowanceUsed: 6, tokensPurchased: 5 });
+    const ledger = await ledgerOf(doc, tables.ledger, userId);
+    expect(ledger.map((e) => [e.kind, e.period, e.amount, e.balanceAfter])).toEqual([
+      ['consume', lastMoment.slice(0, 7), 1000, 5],
+      ['reset', newPeriod, 1000, 1005],
+      ['consume', newPeriod, 6, 999],
+    ]);
+    expect(ledger[1]!.at).toBe(firstMoment);
+  });
+
+  it('does not reset inside a leap February (28 -> 29)', async () => {
+    const clock = clockAt('2028-02-28T23:59:59.999Z');
+    const { store } = container(clock);
+    const userId = await tester(clock);
+    await store.consume({ userId, amount: 10, idempotencyKey: 'a' });
+    clock.set('2028-02-29T00:00:00.000Z');
+    expect(await store.consume({ userId, amount: 10, idempotencyKey: 'b' })).toMatchObject({ remaining: 985 });
+    expect((await ledgerOf(doc, tables.ledger, userId)).filter((e) => e.kind === 'reset')).toEqual([]);
+  });
+
+  it('resets once for months without activity', async () => {
+    const clock = clockAt('2026-09-15T00:00:00.000Z');
+    const { store } = container(clock);
+    const userId = await tester(clock);
+    await store.consume({ userId, amount: 400, idempotencyKey: 'sept' });
+    clock.set('2026-12-02T08:00:00.000Z');
+    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'dec' })).toMatchObject({ remaining: 1004 });
+    expect((await ledgerOf(doc, tables.ledger, userId)).filter((e) => e.kind === 'reset').map((e) => [e.period, e.reason])).toEqual([
+      ['2026-12', 'allowance reset (was 2026-09)'],
+    ]);
+  });
+
+  it('gives one allowance, and loses no debit, when consumes from several containers race the boundary', async () => {
+    const clock = clockAt('2026-03-31T23:59:59.900Z');
+    const fleet = Array.from({ length: 4 }, () => container(clock));
+    const userId = await tester(clock);
+    // Every container has seen the row in March.
+    for (const [i, c] of fleet.entries()) await c.store.consume({ userId, amount: 100, idempotencyKey: `march-${i}` });
+    clock.set('2026-04-01T00:00:00.000Z');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => fleet[i % 4]!.store.consume({ userId, amount: 3, idempotencyKey: `april-${i}` })));
+    expect(results.every((r) => r.outcome === 'consumed')).toBe(true);
+    expect(await row(userId)).toMatchObject({ tokenPeriod: '2026-04', tokensUsedThisPeriod: 60, tokensAllowanceUsed: 60, tokensPurchased: 5 });
+    const ledger = await ledgerOf(doc, tables.ledger, userId);
+    expect(ledger.filter((e) => e.kind === 'reset')).toHaveLength(1);
+    expect(ledger.filter((e) => e.kind === 'consume' && e.period === '2026-04')).toHaveLength(20);
+  });
+
+  it('never moves a period backwards when a container clock is a little behind', async () => {
+    const ahead = clockAt('2026-04-01T00:00:00.010Z');
+    const behind = clockAt('2026-03-31T23:59:59.990Z');
+    const userId = await tester(ahead, { tokenPeriod: '2026-03', tokensUsedThisPeriod: 1000, tokensAllowanceUsed: 1000 });
+    await container(ahead).store.consume({ userId, amount: 1, idempotencyKey: 'april' });
+    expect(await container(behind).store.consume({ userId, amount: 1, idempotencyKey: 'late' })).toMatchObject({ outcome: 'consumed', remaining: 1003 });
+    expect(await row(userId)).toMatchObject({ tokenPeriod: '2026-04', tokensUsedThisPeriod: 2 });
+  });
+});
+
+describe('adding tokens', () => {
+  it('credits a Stripe top-up exactly once, with its reason in the ledger', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const [a, b] = [container(clock), container(clock)];
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'basic' });
+    const topUp = { userId, tokens: 500, idempotencyKey: 'topup:cs_test_123', reason: 'Stripe checkout cs_test_123', kind: 'top-up' as const };
+
+    expect(await a.store.addPurchasedTokens(topUp)).toEqual({ outcome: 'added', applied: true, remaining: 1500 });
+    expect(await b.store.addPurchasedTokens(topUp)).toEqual({ outcome: 'added', applied: false, remaining: 1500 });
+    expect(await a.store.addPurchasedTokens({ ...topUp, tokens: 600 })).toEqual({ outcome: 'conflict' });
+
+    expect(await row(userId)).toMatchObject({ tokensPurchased: 500 });
+    expect((await ledgerOf(doc, tables.ledger, userId)).map((e) => [e.kind, e.amount, e.balanceAfter, e.reason, e.idempotencyKey])).toEqual([
+      ['top-up', 500, 1500, 'Stripe checkout cs_test_123', 'topup:cs_test_123'],
+    ]);
+  });
+});
+
+describe('tier overrides', () => {
+  async function signedUpUser(clock: { now: Date }) {
+    const userId = newUser();
+    await new DynamoUserStore(doc, tables.users).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tier: 'free' });
+    return userId;
+  }
+  const proState = { ...NO_SUBSCRIPTION, status: 'active' as const, plan: 'price_pro', tier: 'pro' as const, subscriptionId: 'sub_1' };
+
+  it('keeps a sticky tier through Stripe updates; a plain override lasts until the next one', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const { store } = container(clock);
+    const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: tables.users });
+
+    const sticky = await signedUpUser(clock);
+    expect(await store.setTier({ userId: sticky, tier: 'tester', sticky: true })).toMatchObject({ tier: 'tester', tierStickyValue: 'tester' });
+    expect(await entitlements.applySubscriptionState(sticky, proState, Date.now())).toBe('written');
+    expect(await row(sticky)).toMatchObject({ tier: 'tester', status: 'active' });
+
+    const plain = await signedUpUser(clock);
+    await store.setTier({ userId: plain, tier: 'admin', sticky: true });
+    const override = await store.setTier({ userId: plain, tier: 'tester', sticky: false });
+    expect(override).toMatchObject({ tier: 'tester' });
+    expect(override?.tierStickyValue).toBeUndefined();
+    await entitlements.applySubscriptionState(plain, proState, Date.now());
+    expect(await row(plain)).toMatchObject({ tier: 'pro' });
+
+    expect(await store.setTier({ userId: newUser(), tier: 'pro', sticky: false })).toBeUndefined();
+  });
+
+  it('applies a tier changed by another writer to the next consume (the write is conditioned on the tier)', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const [consumer, admin] = [container(clock), container(clock)];
+    const userId = await signedUpUser(clock);
+    await admin.store.addPurchasedTokens({ userId, tokens: 10, idempotencyKey: 'seed', reason: 'test' });
+    expect(await consumer.store.consume({ userId, amount: 1, idempotencyKey: 'free-1' })).toMatchObject({ remaining: 9 });
+    await admin.store.setTier({ userId, tier: 'tester', sticky: false });
+    expect(await consumer.store.consume({ userId, amount: 1, idempotencyKey: 'tester-1' })).toMatchObject({ remaining: 1008 });
+  });
+});
+
+describe('random interleavings against DynamoDB Local (fast-check, fewer runs)', () => {
+  it('never go negative, never charge a key twice, and the ledger explains every balance', async () => {
+    await fc.assert(
+      fc.asyncProperty(tokenHistory({ maxUsers: 3, maxOps: 30, tierChanges: false }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 30, maxLength: 30 }), async (history, batchSizes) => {
+        const clock = { now: history.start };
+        const fleet = Array.from({ length: 3 }, () => container(clock, { catalogue: SMALL_CATALOGUE }));
+        const ids = history.users.map(() => newUser());
+        await Promise.all(history.users.map((u, i) => putEntitlement(doc, tables.entitlements, ids[i]!, clock.now, { tier: u.tier, tokensPurchased: u.purchased })));
+        const answers = new Map<string, ConsumeTokensResult[]>();
+        const added = history.users.map((u) => u.purchased);
+
+        // Ops between two clock moves run concurrently, in random batches, on random containers.
+        let pending = [...history.ops];
+        let batch = 0;
+        while (pending.length > 0) {
+          const op = pending[0]!;
+          if (op.kind === 'wait' || op.kind === 'boundary') {
+            clock.now = op.kind === 'wait' ? new Date(clock.now.getTime() + op.ms) : nextBoundary(clock.now, op.offsetMs);
+            pending = pending.slice(1);
+            continue;
+          }
+          const size = batchSizes[batch++ % batchSizes.length]!;
+          const group = [];
+          while (group.length < size && pending[0] && pending[0].kind !== 'wait' && pending[0].kind !== 'boundary') group.push(pending.shift()!);
+          await Promise.all(
+            group.map(async (o, i) => {
+              const { store } = fleet[(batch + i) % fleet.length]!;
+              if (o.kind === 'consume') {
+                const result = await store.consume({ userId: ids[o.user]!, amount: o.amount, idempotencyKey: o.key });
+                const id = `${o.user}:${o.key}`;
+                answers.set(id, [...(answers.get(id) ?? []), result]);
+                if (result.outcome === 'consumed') expect(result.remaining === null || result.remaining >= 0).toBe(true);
+              } else if (o.kind === 'add') {
+                const result = await store.addPurchasedTokens({ userId: ids[o.user]!, tokens: o.amount, idempotencyKey: o.key, reason: 'property' });
+                if (result.outcome === 'added' && result.applied) added[o.user]! += o.amount;
+              }
+            }),
+          );
+        }
+
+        for (const [i, userId] of ids.entries()) {
+          const stored = await row(userId);
+          const ledger = await ledgerOf(doc, tables.ledger, userId);
+          const consumes = ledger.filter((e) => e.kind === 'consume');
+          expect(stored.tokensPurchased).toBeGreaterThanOrEqual(0);
+          // One charge per key, and every charged key answered the same to every caller.
+          expect(new Set(consumes.map((e) => e.idempotencyKey)).size).toBe(consumes.length);
+          for (const e of consumes) {
+            const seen = (answers.get(`${i}:${e.idempotencyKey}`) ?? []).filter((r) => r.outcome === 'consumed');
+            expect(seen.length).toBeGreaterThan(0);
+            expect(new Set(seen.map((r) => JSON.stringify({ ...r, replayed: undefined }))).size).toBe(1);
+            expect(seen.filter((r) => r.outcome === 'consumed' && !r.replayed)).toHaveLength(1);
+          }
+          // Balance = credited - spent, as the ledger tells it.
+          expect(stored.tokensPurchased).toBe(added[i]! - consumes.reduce((s, e) => s + (e.fromPurchased ?? 0), 0));
+          const period = stored.tokenPeriod;
+          const inPeriod = consumes.filter((e) => e.period === period);
+          expect(stored.tokensUsedThisPeriod ?? 0).toBe(period ? inPeriod.reduce((s, e) => s + (e.amount ?? 0), 0) : 0);
+          expect(stored.tokensAllowanceUsed ?? 0).toBe(period ? inPeriod.reduce((s, e) => s + (e.fromAllowance ?? 0), 0) : 0);
+          const allowance = SMALL_CATALOGUE.find((t) => t.name === stored.tier)!.monthlyTokens;
+          if (allowance !== null) expect(stored.tokensAllowanceUsed ?? 0).toBeLessThanOrEqual(allowance);
+        }
+      }),
+      { numRuns: 15 },
+    );
+  }, 60_000);
+});
