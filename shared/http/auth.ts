@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { ForbiddenError, UnauthorizedError } from './errors';
@@ -30,8 +31,11 @@ export function cognitoCaller(event: APIGatewayProxyEvent, allowedClientIds?: re
   return { userId: sub, clientId, username };
 }
 
+// One-shot crypto.hash (Node 20.12+) is ~2x cheaper than createHash on the hot path of every internal call.
+const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  return oneShotHash ? oneShotHash('sha256', value, 'buffer') : createHash('sha256').update(value, 'utf8').digest();
 }
 
 /**

@@ -8,6 +8,9 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /** Case-insensitive header lookup (API Gateway passes names as the client sent them). */
 export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
   const wanted = name.toLowerCase();
+  // Fast path: most clients (and every HTTP/2 one) send lower-case names.
+  const exact = event.headers?.[wanted];
+  if (exact !== undefined && exact !== null) return exact;
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     if (key.toLowerCase() === wanted && value !== undefined) return value;
   }

@@ -1,0 +1,80 @@
+/**
+ * The `npm run bench` contract. bench/run.ts starts what the benchmarks need
+ * (DynamoDB Local with the shared table definitions; the Redis at REDIS_URL
+ * or 127.0.0.1:6379), applies `ctx.env` to process.env (handlers read their
+ * configuration at module load), then calls every bench/*.bench.ts module's
+ * `run(ctx)` in turn and prints the rows they return as one table.
+ */
+import type { TableId } from '../shared/adapters/dynamodb/tables';
+
+export interface BenchContext {
+  /** A handler environment: region and local credentials, DYNAMODB_ENDPOINT, TABLE_*, REDIS_URL, INTERNAL_API_KEYS. */
+  env: Record<string, string>;
+  dynamodbEndpoint: string;
+  redisUrl: string;
+  tables: Record<TableId, string>;
+  internalApiKey: string;
+  /** Calls per measured series (BENCH_ITERATIONS, default 20,000). */
+  iterations: number;
+  log: (message: string) => void;
+}
+
+export interface BenchRow {
+  name: string;
+  median: number;
+  p99: number;
+  unit: string;
+  /** This row's median over its baseline's. */
+  ratio?: number;
+  /** e.g. "ratio <= 1.3". */
+  goal?: string;
+  pass?: boolean;
+}
+
+export interface BenchModule {
+  run(ctx: BenchContext): Promise<BenchRow[]>;
+}
+
+/** The q-quantile (0..1) of samples, nearest rank. */
+export function quantile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export function row(name: string, samples: readonly number[], unit: string, extra: Partial<BenchRow> = {}): BenchRow {
+  return { name, median: quantile(samples, 0.5), p99: quantile(samples, 0.99), unit, ...extra };
+}
+
+/** Microseconds since `start` (process.hrtime.bigint()). */
+export function microsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1000;
+}
+
+/**
+ * Times several operations against each other in one loop, rotating which
+ * goes first, so drift (GC, other load on the machine) hits them alike.
+ * Untimed: `beforeEach` before every operation (e.g. to force a miss) and
+ * `verify` on every result (a benchmark of wrong answers is worthless).
+ */
+export async function interleaved(
+  iterations: number,
+  warmup: number,
+  operations: ReadonlyArray<() => Promise<unknown>>,
+  hooks: { beforeEach?: () => Promise<unknown>; verify?: (operation: number, result: unknown) => void } = {},
+): Promise<number[][]> {
+  const samples = operations.map(() => [] as number[]);
+  for (let i = 0; i < warmup + iterations; i += 1) {
+    for (let j = 0; j < operations.length; j += 1) {
+      const which = (i + j) % operations.length;
+      if (hooks.beforeEach) await hooks.beforeEach();
+      const start = process.hrtime.bigint();
+      const result = await operations[which]!();
+      const elapsed = microsSince(start);
+      if (i >= warmup) samples[which]!.push(elapsed);
+      hooks.verify?.(which, result);
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: starts DynamoDB Local (tables from the shared definitions,
+ * a fresh prefix) and connects to the Redis at REDIS_URL or
+ * redis://127.0.0.1:6379, runs every bench/*.bench.ts module (BENCH_ONLY=name
+ * runs one), prints one table and writes it as JSON to bench/results/, then
+ * stops what it started. BENCH_ITERATIONS sets the calls per series (default
+ * 20,000); BENCH_STRICT=1 exits 1 when a goal is missed.
+ */
+import '../scripts/quiet-logs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { basename, join } from 'node:path';
+import Redis from 'ioredis';
+import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from '../infra/local/dynamodb';
+import { freePort } from '../infra/local/processes';
+import { closeRedisClients } from '../shared/adapters/redis/client';
+import type { BenchContext, BenchModule, BenchRow } from './harness';
+
+const BENCH_DIR = __dirname;
+
+async function assertRedis(url: string): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch {
+    throw new Error(`The benchmarks need Redis at ${url} (set REDIS_URL for another). Start one with:\n  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+function formatNumber(n: number | undefined, digits = 1): string {
+  return n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits);
+}
+
+function table(rows: Array<BenchRow & { bench: string }>): string {
+  const header = ['bench', 'name', 'median', 'p99', 'unit', 'ratio', 'goal', 'pass'];
+  const body = rows.map((r) => [r.bench, r.name, formatNumber(r.median), formatNumber(r.p99), r.unit, formatNumber(r.ratio, 2), r.goal ?? '', r.pass === undefined ? '' : r.pass ? 'yes' : 'NO']);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] as string).length)));
+  const numeric = new Set([2, 3, 5]);
+  const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const only = process.env.BENCH_ONLY;
+  const files = readdirSync(BENCH_DIR)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .filter((f) => !only || basename(f, '.bench.ts') === only)
+    .sort();
+  if (files.length === 0) throw new Error(`No bench/*.bench.ts module${only ? ` named ${only}` : ''}`);
+
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  await assertRedis(redisUrl);
+  const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+  log('starting DynamoDB Local...');
+  const dynamo = await startDynamoDbLocal(await freePort());
+  try {
+    const admin = localDynamoClient(dynamo.endpoint);
+    const tables = await createTables(admin, `bench-${randomBytes(3).toString('hex')}`);
+    admin.destroy();
+    const internalApiKey = `bench_${randomBytes(18).toString('base64url')}`;
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.secretAccessKey,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      ...tables.env,
+      REDIS_URL: redisUrl,
+      INTERNAL_API_KEYS: internalApiKey,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    };
+    Object.assign(process.env, env);
+    const ctx: BenchContext = {
+      env,
+      dynamodbEndpoint: dynamo.endpoint,
+      redisUrl,
+      tables: tables.names,
+      internalApiKey,
+      iterations: Number(process.env.BENCH_ITERATIONS ?? 20_000),
+      log,
+    };
+
+    const rows: Array<BenchRow & { bench: string }> = [];
+    for (const file of files) {
+      const bench = basename(file, '.bench.ts');
+      log(`running ${bench}...`);
+      const mod = (await import(join(BENCH_DIR, file))) as Partial<BenchModule>;
+      if (typeof mod.run !== 'function') throw new Error(`bench/${file} does not export run(ctx)`);
+      for (const r of await mod.run(ctx)) rows.push({ bench, ...r });
+    }
+
+    process.stdout.write(`\n${table(rows)}\n\n`);
+    const resultsDir = join(BENCH_DIR, 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const file = join(resultsDir, `${stamp}.json`);
+    const cpu = cpus()[0];
+    writeFileSync(
+      file,
+      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpu?.model, cpus: cpus().length, iterations: ctx.iterations, redisUrl, rows }, null, 2)}\n`,
+    );
+    process.stdout.write(`Results: ${file}\n`);
+    const missed = rows.filter((r) => r.pass === false);
+    if (missed.length > 0) process.stdout.write(`Goals missed: ${missed.map((r) => `${r.bench}/${r.name}`).join(', ')}\n`);
+    return missed.length > 0 && process.env.BENCH_STRICT === '1' ? 1 : 0;
+  } finally {
+    await closeRedisClients();
+    await dynamo.process.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

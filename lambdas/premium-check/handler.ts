@@ -1,0 +1,98 @@
+import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { createDynamoClients, createSecretsClient } from '../../shared/adapters/clients';
+import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
+import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
+import { createReadThroughCache } from '../../shared/adapters/redis/cache';
+import { connectRedis } from '../../shared/adapters/redis/client';
+import { once, resolveSecret } from '../../shared/adapters/secrets';
+import { awsSection, cacheSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection } from '../../shared/config';
+import { InternalApiKeys } from '../../shared/http/auth';
+import { emailField } from '../../shared/http/email';
+import { DependencyUnavailableError } from '../../shared/http/errors';
+import { httpHandler } from '../../shared/http/handler';
+import { parseJsonBody } from '../../shared/http/request';
+import { jsonResponse } from '../../shared/http/response';
+import { logger } from '../../shared/observability/logger';
+import { checkPremium, type PremiumCheckDeps } from '../../shared/use-cases/premium-check';
+
+/** `{email}`: trimmed and lower-cased before it is validated, looked up or echoed. */
+const premiumCheckBody = z.object({ email: emailField });
+
+export interface PremiumCheckHandlerDeps {
+  apiKeys: () => Promise<InternalApiKeys>;
+  premium: PremiumCheckDeps;
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/** DynamoDB unreachable, throttled or failing on its side: 503, not a generic 500. */
+function isDependencyFailure(err: unknown): boolean {
+  if (err instanceof DynamoDBServiceException) return err.$fault === 'server' || err.$retryable !== undefined;
+  // The SDK gave up without any HTTP answer (refused, reset, timed out).
+  const metadata = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
+  if (metadata && metadata.httpStatusCode === undefined) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return (typeof code === 'string' && NETWORK_ERRORS.has(code)) || (err as Error | undefined)?.name === 'TimeoutError';
+}
+
+/**
+ * POST /v1/premium/check for the app's backends (x-api-key). The key is
+ * checked first, in constant time; a Cognito token is not a key (401).
+ */
+export function createPremiumCheckHandler(
+  deps: PremiumCheckHandlerDeps,
+): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
+  let resolvedKeys: InternalApiKeys | undefined;
+  return httpHandler(async (event) => {
+    let keys: InternalApiKeys;
+    try {
+      keys = resolvedKeys ?? (resolvedKeys = await deps.apiKeys());
+    } catch (err) {
+      logger.error('internal API keys unavailable', err as Error);
+      throw new DependencyUnavailableError('The internal API keys could not be read');
+    }
+    keys.assert(event);
+    const { email } = parseJsonBody(event, premiumCheckBody);
+    try {
+      return jsonResponse(200, await checkPremium(deps.premium, email));
+    } catch (err) {
+      if (isDependencyFailure(err)) throw new DependencyUnavailableError(`DynamoDB is unavailable: ${(err as Error).name}`);
+      throw err;
+    }
+  });
+}
+
+// Cold start: configuration, clients and secrets once per process.
+const config = loadConfig({
+  aws: awsSection,
+  tables: tablesSection,
+  redis: redisSection,
+  cache: cacheSection,
+  keys: internalKeysSection,
+  policy: policySection,
+});
+const dynamo = createDynamoClients(config.aws);
+const secretsClient = createSecretsClient(config.aws);
+const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
+const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
+const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
+
+const apiKeys = once(async () =>
+  InternalApiKeys.parse(
+    await resolveSecret(
+      { arn: config.keys.INTERNAL_API_KEYS_SECRET_ARN, plainValue: config.keys.INTERNAL_API_KEYS, name: 'internal API keys' },
+      () => secretsClient,
+    ),
+  ),
+);
+const redis = once(() => connectRedis(config.redis, (arn) => resolveSecret({ arn, name: 'redis auth token' }, () => secretsClient)));
+// While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
+const cache = createReadThroughCache(redis, config.cache);
+
+// Start connecting at cold start; the first request awaits the same promises.
+apiKeys().catch((err: unknown) => logger.warn('internal API keys unavailable at cold start', { reason: String(err) }));
+redis().catch((err: unknown) => logger.warn('redis connect failed at cold start', { reason: String(err) }));
+
+export const handler = createPremiumCheckHandler({ apiKeys, premium: { users, entitlements, policy, cache } });

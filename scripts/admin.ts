@@ -1,0 +1,156 @@
+/**
+ * Ops and local admin commands:
+ *
+ *   npm run admin -- set-premium <email> true|false|clear
+ *   npm run admin -- show <email>
+ *
+ * Target: the running local stack (its `stack.json` under LOCAL_STACK_DIR,
+ * default `.local`) unless TABLE_USERS is set, in which case the environment
+ * is used as a Lambda would (AWS_REGION, TABLE_*, REDIS_URL,
+ * REDIS_AUTH_SECRET_ARN, AWS credentials from the usual chain). Writes go
+ * through the same store and use-case code as the functions, then the user's
+ * cache keys are invalidated.
+ *
+ * Exit codes: 0 done; 1 usage error or unknown user; 2 written but the cache
+ * could not be invalidated (run it again once Redis answers).
+ */
+import './quiet-logs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { StackState } from '../infra/local/stack';
+import { createDynamoClients, createSecretsClient } from '../shared/adapters/clients';
+import { DynamoEntitlementStore } from '../shared/adapters/dynamodb/entitlements-store';
+import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
+import { createReadThroughCache } from '../shared/adapters/redis/cache';
+import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
+import { resolveSecret } from '../shared/adapters/secrets';
+import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
+import { emailField } from '../shared/http/email';
+import { cacheKeys } from '../shared/ports/cache';
+import { effectivePremium, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
+
+const REPO_ROOT = resolve(__dirname, '..');
+const USAGE = `Usage:
+  npm run admin -- set-premium <email> true|false|clear
+  npm run admin -- show <email>
+
+Targets the running local stack (LOCAL_STACK_DIR/stack.json, default .local),
+or, when TABLE_USERS is set, the AWS resources named by the environment.`;
+
+class UsageError extends Error {}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The environment the functions run with: the local stack's, or this process's on AWS. */
+function targetEnvironment(): { where: string } {
+  if (process.env.TABLE_USERS) return { where: 'the environment (TABLE_USERS is set)' };
+  const file = resolve(REPO_ROOT, process.env.LOCAL_STACK_DIR ?? '.local', 'stack.json');
+  if (!existsSync(file)) {
+    throw new UsageError(`No local stack state at ${file}. Start one with \`npm run local\`, or set the AWS environment (TABLE_*, AWS_REGION, REDIS_URL...).`);
+  }
+  const state = JSON.parse(readFileSync(file, 'utf8')) as StackState;
+  if (!alive(state.pid)) throw new UsageError(`The local stack that wrote ${file} (pid ${state.pid}) is not running. Start it with \`npm run local\`.`);
+  // The SDK reads credentials and region from process.env, as in a Lambda.
+  Object.assign(process.env, state.handlerEnv);
+  return { where: file };
+}
+
+function parseOverride(word: string | undefined): boolean | undefined {
+  switch (word) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'clear':
+      return undefined;
+    default:
+      throw new UsageError(`set-premium takes true, false or clear, not ${JSON.stringify(word ?? '')}`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, rawEmail, value] = argv;
+  if (command !== 'set-premium' && command !== 'show') throw new UsageError(command ? `Unknown command ${command}` : 'No command given');
+  const override = command === 'set-premium' ? parseOverride(value) : undefined;
+  const parsed = emailField.safeParse(rawEmail ?? '');
+  if (!parsed.success) throw new UsageError(`Not a valid email: ${JSON.stringify(rawEmail ?? '')}`);
+  const email = parsed.data;
+  const { where } = targetEnvironment();
+
+
+  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection });
+  const dynamo = createDynamoClients(config.aws);
+  const secrets = createSecretsClient(config.aws);
+  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
+  const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
+  const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
+  // An operator can wait longer than a request: a generous timeout, same client code.
+  const redisConfig = { ...config.redis, REDIS_COMMAND_TIMEOUT_MS: Math.max(config.redis.REDIS_COMMAND_TIMEOUT_MS, 2000) };
+  const redis = await connectRedis(redisConfig, (arn) => resolveSecret({ arn, name: 'redis auth token' }, () => secrets)).catch((err: Error) => {
+    process.stderr.write(`warning: Redis unavailable (${err.message}); the cache cannot be read or invalidated\n`);
+    return undefined;
+  });
+  const cache = createReadThroughCache(redis, config.cache);
+  const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+  try {
+    process.stderr.write(`target: ${where}\n`);
+    if (command === 'set-premium') {
+      const result = await setPremiumOverride({ users, entitlements, cache, policy }, email, override);
+      print(result);
+      if (result.outcome === 'unknown-user') {
+        process.stderr.write(`No user with the email ${email}.\n`);
+        return 1;
+      }
+      if (result.outcome === 'gone') {
+        process.stderr.write(`The user ${result.userId} is being deleted; nothing was written.\n`);
+        return 1;
+      }
+      if (!result.cacheInvalidated) {
+        process.stderr.write('Written to DynamoDB, but the cache could NOT be invalidated: the old answer may be served until its TTL ends. Run the command again once Redis answers.\n');
+        return 2;
+      }
+      return 0;
+    }
+
+    const user = await users.findByEmail(email);
+    const row = user ? await entitlements.get(user.userId, { consistent: true }) : undefined;
+    const keys = user ? userCacheKeys(user) : [cacheKeys.premium(email)];
+    const cached: Record<string, unknown> = {};
+    for (const key of keys) {
+      const entry = await cache.peek(key).catch((err: Error) => ({ error: err.message }));
+      cached[key] = entry && 'ttlMs' in entry ? { value: entry.value, ttlSeconds: Math.round(entry.ttlMs / 1000) } : (entry ?? null);
+    }
+    print({
+      email,
+      user: user ?? null,
+      entitlement: row ?? null,
+      premium: effectivePremium(row, policy) && !user?.deletingAt,
+      cache: redis ? cached : 'disabled',
+    });
+    return user ? 0 : 1;
+  } finally {
+    await closeRedisClients();
+    dynamo.raw.destroy();
+    secrets.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`admin failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,43 @@
+import { isPremium, normaliseEmail, type PremiumPolicy } from '../domain/entitlement';
+import { cacheKeys, type CacheSource, type ReadThroughCache } from '../ports/cache';
+import type { EntitlementStore } from '../ports/entitlements';
+import type { UserStore } from '../ports/users';
+
+export interface PremiumCheckDeps {
+  users: Pick<UserStore, 'findByEmail'>;
+  entitlements: Pick<EntitlementStore, 'get'>;
+  cache: ReadThroughCache;
+  policy: PremiumPolicy;
+}
+
+export interface PremiumAnswer {
+  email: string;
+  premium: boolean;
+  source: CacheSource;
+}
+
+/**
+ * The truth, from DynamoDB: the profile by the byEmail index, then the
+ * entitlement row with a strongly consistent read, then the policy and the
+ * admin override. An unknown email, a user being deleted or a missing row are
+ * not premium: paid features are never on by default.
+ */
+export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, email: string): Promise<boolean> {
+  const user = await deps.users.findByEmail(email);
+  if (!user || user.deletingAt) return false;
+  const entitlement = await deps.entitlements.get(user.userId, { consistent: true });
+  if (!entitlement) return false;
+  return isPremium(entitlement.status, deps.policy, entitlement.premiumOverride);
+}
+
+/**
+ * Is this email premium? Read through the cache under `premium:v1:<email>`.
+ * Negative answers (unknown emails) are cached too: sign-up does not change
+ * them (a new user is not premium), and everything that can make an email
+ * premium (Stripe sync, the admin override) invalidates the key.
+ */
+export async function checkPremium(deps: PremiumCheckDeps, rawEmail: string): Promise<PremiumAnswer> {
+  const email = normaliseEmail(rawEmail);
+  const { value, source } = await deps.cache.read(cacheKeys.premium(email), () => premiumFromSource(deps, email));
+  return { email, premium: value, source };
+}
