@@ -11,24 +11,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
-import Redis from 'ioredis';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from '../infra/local/dynamodb';
 import { freePort } from '../infra/local/processes';
+import { answersPing } from '../infra/local/redis';
 import { closeRedisClients } from '../shared/adapters/redis/client';
 import type { BenchContext, BenchModule, BenchRow } from './harness';
 
 const BENCH_DIR = __dirname;
 
 async function assertRedis(url: string): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch {
+  if (!(await answersPing(url))) {
     throw new Error(`The benchmarks need Redis at ${url} (set REDIS_URL for another). Start one with:\n  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`);
-  } finally {
-    probe.disconnect();
   }
 }
 

@@ -8,7 +8,8 @@ export interface LocalRedis {
   process?: OwnedProcess;
 }
 
-async function answersPing(url: string): Promise<boolean> {
+/** True when the Redis at `url` answers PING within a second (setup checks share it). */
+export async function answersPing(url: string): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {

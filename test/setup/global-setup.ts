@@ -1,23 +1,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Redis from 'ioredis';
+import { answersPing } from '../../infra/local/redis';
 
 const ROOT = resolve(__dirname, '..', '..');
 
 async function assertRedis(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-  } catch {
+  if (!(await answersPing(url))) {
     throw new Error(
       `Integration tests need a real Redis at ${url} (set REDIS_URL to use another).\n` +
         `Start one with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`,
     );
-  } finally {
-    client.disconnect();
   }
 }
 

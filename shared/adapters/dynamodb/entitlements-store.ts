@@ -3,6 +3,20 @@ import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type Dynam
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
 
+/**
+ * The condition every entitlement write shares: the user exists and is not
+ * being deleted, so a late webhook or admin call never resurrects an account.
+ */
+export function liveUserCheck(usersTable: string, userId: string) {
+  return {
+    ConditionCheck: {
+      TableName: usersTable,
+      Key: { userId },
+      ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
+    },
+  };
+}
+
 export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -55,13 +69,7 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tables.users,
-                Key: { userId },
-                ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
-              },
-            },
+            liveUserCheck(this.tables.users, userId),
             {
               Update: {
                 TableName: this.tables.entitlements,
@@ -123,13 +131,7 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tables.users,
-                Key: { userId },
-                ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
-              },
-            },
+            liveUserCheck(this.tables.users, userId),
             {
               Update: {
                 TableName: this.tables.entitlements,
