@@ -13,20 +13,21 @@ export type HttpUseCase = (event: APIGatewayProxyEvent, context: Context) => Pro
 export function httpHandler(useCase: HttpUseCase): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
   return async (event, context) => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId;
-    logger.appendKeys({ requestId, route: `${event.httpMethod} ${event.resource}` });
-    if (context) logger.addContext(context);
+    // One key, overwritten by the next invocation: no reset needed (and this is
+    // on the premium check's hot path, where every microsecond shows).
+    logger.appendKeys({ requestId });
+    if (context?.awsRequestId) logger.addContext(context);
     try {
       const result = await useCase(event, context);
-      return { ...result, headers: { ...result.headers, 'x-request-id': requestId } };
+      result.headers = { ...result.headers, 'x-request-id': requestId };
+      return result;
     } catch (err) {
       if (err instanceof AppError && err.expose) {
-        logger.info('request refused', { statusCode: err.statusCode, code: err.code, reason: err.message });
+        logger.info('request refused', { route: routeKey(event), statusCode: err.statusCode, code: err.code, reason: err.message });
       } else {
-        logger.error('request failed', err as Error);
+        logger.error('request failed', { route: routeKey(event), error: err as Error });
       }
       return toErrorResponse(err, requestId);
-    } finally {
-      logger.resetKeys();
     }
   };
 }
