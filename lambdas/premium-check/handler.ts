@@ -1,13 +1,9 @@
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { createDynamoClients, createSecretsClient } from '../../shared/adapters/clients';
-import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
-import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
-import { createReadThroughCache } from '../../shared/adapters/redis/cache';
-import { connectRedis } from '../../shared/adapters/redis/client';
-import { once, resolveSecret } from '../../shared/adapters/secrets';
-import { awsSection, cacheSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection } from '../../shared/config';
+import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
+import { wireAws, wireCache, wireStores } from '../../shared/adapters/wiring';
+import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection } from '../../shared/config';
 import { InternalApiKeys } from '../../shared/http/auth';
 import { emailField } from '../../shared/http/email';
 import { DependencyUnavailableError } from '../../shared/http/errors';
@@ -69,30 +65,14 @@ const config = loadConfig({
   aws: awsSection,
   tables: tablesSection,
   redis: redisSection,
-  cache: cacheSection,
   keys: internalKeysSection,
   policy: policySection,
 });
-const dynamo = createDynamoClients(config.aws);
-const secretsClient = createSecretsClient(config.aws);
-const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
-const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
+const aws = wireAws(config.aws);
+const stores = wireStores(aws, config.tables);
+// While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
+const cache = wireCache(aws, config.redis);
+const apiKeys = internalApiKeysLoader(config.keys, aws.readSecret);
 const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
 
-const apiKeys = once(async () =>
-  InternalApiKeys.parse(
-    await resolveSecret(
-      { arn: config.keys.INTERNAL_API_KEYS_SECRET_ARN, plainValue: config.keys.INTERNAL_API_KEYS, name: 'internal API keys' },
-      () => secretsClient,
-    ),
-  ),
-);
-const redis = once(() => connectRedis(config.redis, (arn) => resolveSecret({ arn, name: 'redis auth token' }, () => secretsClient)));
-// While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
-const cache = createReadThroughCache(redis, config.cache);
-
-// Start connecting at cold start; the first request awaits the same promises.
-apiKeys().catch((err: unknown) => logger.warn('internal API keys unavailable at cold start', { reason: String(err) }));
-redis().catch((err: unknown) => logger.warn('redis connect failed at cold start', { reason: String(err) }));
-
-export const handler = createPremiumCheckHandler({ apiKeys, premium: { users, entitlements, policy, cache } });
+export const handler = createPremiumCheckHandler({ apiKeys, premium: { users: stores.users, entitlements: stores.entitlements, policy, cache } });
