@@ -30,6 +30,8 @@ export interface FunctionDefinition {
   stripe?: boolean;
   /** May delete users from the Cognito user pool (AdminDeleteUser). */
   cognitoAdmin?: boolean;
+  /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
+  awsCredentials?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
   memorySize?: number;
   timeoutSeconds?: number;
@@ -44,7 +46,9 @@ export type FunctionName =
   | 'billing'
   | 'delete-account'
   | 'premium-check'
-  | 'token-consume';
+  | 'token-consume'
+  | 'sts-credentials'
+  | 'api-keys';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -84,8 +88,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   },
   entitlements: {
     name: 'entitlements',
-    description: 'GET /me/entitlements, served from the cache when warm.',
-    tables: { entitlements: 'read' },
+    description: 'GET /me/entitlements, served from the cache when warm (API usage from the ledger table).',
+    tables: { entitlements: 'read', ledger: 'read' },
     redis: true,
     internalApiKeys: false,
   },
@@ -128,6 +132,21 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: true,
   },
+  'sts-credentials': {
+    name: 'sts-credentials',
+    description: 'POST /me/aws-credentials: short-lived, speech-to-text-only AWS credentials for active subscribers.',
+    tables: { entitlements: 'read', ledger: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    awsCredentials: true,
+  },
+  'api-keys': {
+    name: 'api-keys',
+    description: 'End-user API keys: rotation (Cognito) and verification with monthly metering and a per-second limit (x-api-key).',
+    tables: { users: 'read', entitlements: 'read', ledger: 'readWrite', apiKeys: 'readWrite' },
+    redis: true,
+    internalApiKeys: true,
+  },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -144,6 +163,9 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/me/checkout', handler: 'billing', auth: 'cognito', summary: 'Start Stripe Checkout: a subscription or a token top-up' },
   { method: 'POST', path: '/me/billing-portal', handler: 'billing', auth: 'cognito', summary: 'Open the Stripe billing portal' },
   { method: 'DELETE', path: '/me/account', handler: 'delete-account', auth: 'cognito', summary: "Delete the caller's account everywhere" },
+  { method: 'POST', path: '/me/aws-credentials', handler: 'sts-credentials', auth: 'cognito', summary: 'Temporary AWS credentials for speech-to-text (active or trialing)' },
+  { method: 'POST', path: '/me/api-keys', handler: 'api-keys', auth: 'cognito', summary: "Rotate the caller's API key (shown once)" },
+  { method: 'POST', path: '/v1/api-keys/verify', handler: 'api-keys', auth: 'api-key', summary: 'Verify an end-user API key and count the call' },
 ];
 
 /**

@@ -177,6 +177,16 @@ export class HouseFunction extends Construct {
     return this;
   }
 
+  /**
+   * May assume the subscriber credentials role, and set the source identity
+   * of the session: on that role only. Sets CREDENTIALS_ROLE_ARN.
+   */
+  public allowCredentialVending(role: iam.IRole): this {
+    this.function.addEnvironment('CREDENTIALS_ROLE_ARN', role.roleArn);
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:SetSourceIdentity'], resources: [role.roleArn] }));
+    return this;
+  }
+
   /** Account deletion removes the Cognito user last: only AdminDeleteUser, only on this pool. */
   public allowUserDeletion(userPool: cognito.IUserPool): this {
     this.function.addToRolePolicy(

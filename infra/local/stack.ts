@@ -12,6 +12,7 @@ import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
 import { seedDemoUser, type SeededUser } from './seed';
 import { stripeEmulatorService } from './stripe/emulator';
+import { stsEmulatorService } from './sts/emulator';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -34,6 +35,7 @@ export interface LocalServiceFactory {
 /** Emulators started with every stack (later issues register theirs here). */
 export const LOCAL_SERVICES: Record<string, LocalServiceFactory> = {
   stripe: stripeEmulatorService,
+  sts: stsEmulatorService,
 };
 
 export interface StackOptions {

@@ -1,5 +1,6 @@
 import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { TABLE_LIST } from '../../shared/adapters/dynamodb/tables';
@@ -14,6 +15,7 @@ import {
   type RouteDefinition,
 } from '../../shared/routes';
 import { HouseFunction } from '../constructs/house-function';
+import { SubscriberCredentialsRole } from '../constructs/subscriber-credentials-role';
 import type { AppSettings } from './app-context';
 import { pascalCase, type StatefulResources } from './stateful-stack';
 
@@ -74,6 +76,8 @@ export class StatelessStack extends Stack {
   public readonly api: apigw.RestApi;
   public readonly functions: Readonly<Record<string, HouseFunction>>;
   public readonly accessLogGroup: logs.LogGroup;
+  /** The subscriber credentials role, by the function that vends it (one today: sts-credentials). */
+  public readonly credentialsRoles: Record<string, iam.Role> = {};
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -175,6 +179,7 @@ export class StatelessStack extends Stack {
       if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
       if (def.stripe) fn.useStripe(stateful.stripeSecret);
       if (def.cognitoAdmin) fn.allowUserDeletion(stateful.userPool);
+      if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }
     return functions;

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsConfig } from '../config';
 
 /**
@@ -28,4 +29,9 @@ export function createSecretsClient(aws: AwsConfig): SecretsManagerClient {
 
 export function createCognitoClient(aws: AwsConfig, endpoint?: string): CognitoIdentityProviderClient {
   return new CognitoIdentityProviderClient({ region: aws.AWS_REGION, ...(endpoint ? { endpoint } : {}), maxAttempts: 3 });
+}
+
+/** STS for subscriber credentials; `endpoint` points it at the local emulator. Regional, never the global endpoint. */
+export function createStsClient(aws: AwsConfig, endpoint?: string): STSClient {
+  return new STSClient({ region: aws.AWS_REGION, ...(endpoint ? { endpoint } : {}), maxAttempts: 2 });
 }

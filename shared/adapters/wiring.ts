@@ -1,10 +1,10 @@
 import type Stripe from 'stripe';
-import type { AwsConfig, CognitoConfig, RedisConfig, StripeConfig, TablesConfig, TiersConfig } from '../config';
+import type { AwsConfig, CognitoConfig, CredentialsConfig, RedisConfig, StripeConfig, TablesConfig, TiersConfig } from '../config';
 import { cacheSection, loadConfig, tierSettings } from '../config';
 import { buildTierCatalogue, type Tier } from '../domain/tiers';
 import type { ReadThroughCache } from '../ports/cache';
 import type { TopUpCredits } from '../ports/events';
-import { createCognitoClient, createDynamoClients, createSecretsClient } from './clients';
+import { createCognitoClient, createDynamoClients, createSecretsClient, createStsClient } from './clients';
 import { CognitoIdentityDirectory } from './cognito/identity';
 import { DynamoDeletionJobs, DynamoUserDataPurger } from './dynamodb/account-deletion';
 import { DynamoEntitlementStore } from './dynamodb/entitlements-store';
@@ -13,6 +13,10 @@ import { DynamoTokenStore, tokenTables } from './dynamodb/token-store';
 import { DynamoUserStore } from './dynamodb/users-store';
 import { createReadThroughCache } from './redis/cache';
 import { connectRedis } from './redis/client';
+import { CircuitBreaker } from './redis/circuit-breaker';
+import { RedisRateLimiter } from './redis/rate-limiter';
+import { StsCredentialsVendor } from './sts/credentials-vendor';
+import { DynamoApiKeyStore, DynamoUsageStore } from './dynamodb/api-key-store';
 import { once, resolveSecret } from './secrets';
 import { StripeBilling } from './stripe/billing';
 import { createStripeClient, resolveStripeKeys, type StripeKeys } from './stripe/client';
@@ -79,3 +83,30 @@ export function wireTopUps(aws: ReturnType<typeof wireAws>, tables: TablesConfig
   };
 }
 
+
+/**
+ * The Redis-backed rate limiter, on its own client and breaker (a slow cache
+ * read must not open the limiter's breaker, nor the reverse).
+ */
+export function wireRateLimiter(aws: ReturnType<typeof wireAws>, config: RedisConfig): RedisRateLimiter {
+  const redis = once(() => connectRedis(config, aws.readSecret));
+  redis().catch((err: unknown) => logger.warn('redis connect failed at cold start', { reason: String(err) }));
+  const { cache } = loadConfig({ cache: cacheSection });
+  const breaker = new CircuitBreaker({
+    failureThreshold: cache.CACHE_BREAKER_FAILURES,
+    cooldownMs: cache.CACHE_BREAKER_COOLDOWN_MS,
+    onStateChange: (to, from) => logger.warn('rate limiter circuit breaker changed state', { from, to }),
+  });
+  return new RedisRateLimiter(redis, breaker);
+}
+
+export function wireCredentialsVendor(aws: AwsConfig, config: CredentialsConfig): StsCredentialsVendor {
+  return new StsCredentialsVendor(createStsClient(aws, config.STS_ENDPOINT), config.CREDENTIALS_ROLE_ARN);
+}
+
+export function wireApiKeys(aws: ReturnType<typeof wireAws>, tables: TablesConfig) {
+  return {
+    keys: new DynamoApiKeyStore(aws.dynamo.doc, { apiKeys: tables.TABLE_API_KEYS, users: tables.TABLE_USERS }),
+    usage: new DynamoUsageStore(aws.dynamo.doc, tables.TABLE_LEDGER),
+  };
+}

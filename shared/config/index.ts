@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  CREDENTIAL_ACTIONS,
+  DEFAULT_CREDENTIAL_DURATION_SECONDS,
+  MAX_CREDENTIAL_DURATION_SECONDS,
+  MIN_CREDENTIAL_DURATION_SECONDS,
+  validateCredentialActions,
+} from '../domain/aws-credentials';
 
 /**
  * Configuration is parsed once, at cold start, from the environment. Each
@@ -199,3 +206,48 @@ export const policySection = z.object({
   PAST_DUE_GRACE: bool.default(false),
 });
 export type PolicyConfig = z.infer<typeof policySection>;
+
+/**
+ * Subscriber AWS credentials (sts-credentials): the role to assume, how long
+ * sessions last (900 s by default, at most 3600: a role assumed by a role is
+ * capped at one hour), which actions the session policy allows (a subset of
+ * CREDENTIAL_ACTIONS in shared/domain/aws-credentials.ts, comma separated;
+ * all of them by default) and how many grants a user may get a minute.
+ * `STS_ENDPOINT` exists for the local STS emulator only.
+ */
+export const credentialsSection = z.object({
+  CREDENTIALS_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
+  CREDENTIALS_DURATION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(MIN_CREDENTIAL_DURATION_SECONDS, `must be at least ${MIN_CREDENTIAL_DURATION_SECONDS}`)
+    .max(MAX_CREDENTIAL_DURATION_SECONDS, `must be at most ${MAX_CREDENTIAL_DURATION_SECONDS}`)
+    .default(DEFAULT_CREDENTIAL_DURATION_SECONDS),
+  CREDENTIALS_ALLOWED_ACTIONS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return [...CREDENTIAL_ACTIONS];
+      const actions = [...new Set(v.split(',').map((a) => a.trim()).filter(Boolean))];
+      const unknown = validateCredentialActions(actions);
+      if (actions.length === 0 || unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a non-empty subset of ${CREDENTIAL_ACTIONS.join(', ')} (not allowed: ${unknown.join(', ') || 'none given'})` });
+        return z.NEVER;
+      }
+      return actions;
+    }),
+  CREDENTIALS_RATE_LIMIT_PER_MINUTE: positiveInt.default(10),
+  STS_ENDPOINT: url.optional(),
+});
+export type CredentialsConfig = z.infer<typeof credentialsSection>;
+
+/**
+ * End-user API keys (api-keys): verified calls per user per window (a
+ * sliding window in Redis; the window is one second in production, longer
+ * only for tests and demos). Monthly limits come from the tier catalogue.
+ */
+export const apiKeysSection = z.object({
+  API_KEY_RATE_LIMIT: positiveInt.default(10),
+  API_KEY_RATE_WINDOW_MS: positiveInt.default(1000),
+});
+export type ApiKeysConfig = z.infer<typeof apiKeysSection>;

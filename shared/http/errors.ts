@@ -79,8 +79,8 @@ export class PayloadTooLargeError extends AppError {
 export class RateLimitedError extends AppError {
   readonly statusCode = 429;
   readonly code = 'rate_limited';
-  constructor(message: string, retryAfterSeconds: number) {
-    super(message);
+  constructor(message: string, retryAfterSeconds: number, details?: Record<string, unknown>) {
+    super(message, details);
     this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
   }
 }

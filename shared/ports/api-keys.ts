@@ -1,0 +1,28 @@
+import type { CredentialGrantEntry, UsageKind } from '../domain/usage';
+
+export interface StoredApiKey {
+  keyHash: string;
+  userId: string;
+  prefix: string;
+  createdAt: string;
+}
+
+export interface ApiKeyStore {
+  /** Replaces the user's key in one transaction: the old one is gone when this resolves. 'gone' = no such user / being deleted. */
+  rotate(userId: string, next: Omit<StoredApiKey, 'userId'>): Promise<'rotated' | 'gone'>;
+  /** The key with this hash, by key lookup (GetItem, strongly consistent). */
+  findByHash(keyHash: string): Promise<StoredApiKey | undefined>;
+}
+
+export interface UsageStore {
+  /**
+   * Counts one call in the month's counter, atomically, unless it would pass
+   * `limit` (null = unlimited). Returns the count after the call, or the
+   * current count when refused.
+   */
+  count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<{ counted: boolean; used: number }>;
+  /** The month's count (0 when nothing was counted). */
+  used(userId: string, kind: UsageKind, period: string): Promise<number>;
+  /** Appends a credential grant to the usage log. */
+  logCredentialGrant(entry: CredentialGrantEntry): Promise<void>;
+}
