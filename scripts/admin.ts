@@ -25,7 +25,7 @@ import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
 import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
-import { emailField } from '../shared/http/email';
+import { emailField } from '../shared/http/schemas';
 import { cacheKeys } from '../shared/ports/cache';
 import { effectivePremium, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
 

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { awsSection, apiKeysSection, cognitoSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
@@ -11,6 +10,7 @@ import { cognitoCaller } from '../../shared/http/auth';
 import { ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
+import { verifyApiKeyBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { logger } from '../../shared/observability/logger';
 import type { RateDecision } from '../../shared/ports/rate-limiter';
@@ -33,9 +33,6 @@ const limiter = wireRateLimiter(aws, config.redis);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
 const catalogue = wireCatalogue(config.tiers);
 const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
-
-/** Longer than any key we issue, short enough that a huge string costs nothing to refuse. */
-const verifyBody = z.object({ apiKey: z.string().max(256) });
 
 async function effectiveTier(userId: string, now: Date) {
   const record = await stores.entitlements.get(userId, { consistent: true });
@@ -63,7 +60,7 @@ export const handler = httpHandler(async (event) => {
     }
     case 'POST /v1/api-keys/verify': {
       (await internalKeys()).assert(event);
-      const { apiKey } = parseJsonBody(event, verifyBody);
+      const { apiKey } = parseJsonBody(event, verifyApiKeyBody);
       // Unknown, rotated, deleted and malformed keys all answer the same 200 {valid:false}:
       // the caller learns nothing about why, and a wrong key is an answer, not an error.
       if (!isWellFormedApiKey(apiKey)) return jsonResponse(200, { valid: false });

@@ -1,20 +1,16 @@
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { wireAws, wireCache, wireStores } from '../../shared/adapters/wiring';
 import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection } from '../../shared/config';
 import { InternalApiKeys } from '../../shared/http/auth';
-import { emailField } from '../../shared/http/email';
 import { DependencyUnavailableError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
+import { premiumCheckBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { logger } from '../../shared/observability/logger';
 import { checkPremium, type PremiumCheckDeps } from '../../shared/use-cases/premium-check';
-
-/** `{email}`: trimmed and lower-cased before it is validated, looked up or echoed. */
-const premiumCheckBody = z.object({ email: emailField });
 
 export interface PremiumCheckHandlerDeps {
   apiKeys: () => Promise<InternalApiKeys>;

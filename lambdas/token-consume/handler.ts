@@ -8,7 +8,8 @@ import { ConflictError, NotFoundError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
-import { consumeBody, insufficientTokens, userPath, withTokenContention } from '../../shared/http/tokens';
+import { consumeBody, userPath } from '../../shared/http/schemas';
+import { insufficientTokens, withTokenContention } from '../../shared/http/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 
 const config = loadConfig({

@@ -9,7 +9,8 @@ import { ConflictError, DependencyUnavailableError, NotFoundError, ValidationErr
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
-import { addBody, tierBody, userPath, withTokenContention } from '../../shared/http/tokens';
+import { addBody, tierBody, userPath } from '../../shared/http/schemas';
+import { withTokenContention } from '../../shared/http/tokens';
 import { logger } from '../../shared/observability/logger';
 import { CacheInvalidationError, cacheKeys } from '../../shared/ports/cache';
 

@@ -15,7 +15,7 @@ import {
   splitConsumption,
   tokenPeriodOf,
 } from '../../shared/domain/tokens';
-import { addBody, consumeBody, tierBody, userPath } from '../../shared/http/tokens';
+import { addBody, consumeBody, tierBody, userPath } from '../../shared/http/schemas';
 
 const catalogue = buildTierCatalogue(DEFAULT_TIER_SETTINGS);
 const at = (iso: string) => new Date(iso);

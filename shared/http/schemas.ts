@@ -1,0 +1,177 @@
+import * as z from 'zod';
+import { ENTITLEMENT_STATUSES, normaliseEmail } from '../domain/entitlement';
+import { TIER_NAMES } from '../domain/tiers';
+import { IDEMPOTENCY_KEY_PATTERN, MAX_TOKEN_AMOUNT, isValidTokenAmount } from '../domain/tokens';
+
+/**
+ * The HTTP contract as zod schemas: every request body and path the handlers
+ * validate, and every success and error body they answer. Handlers import
+ * their request schemas from here; the OpenAPI document
+ * (`shared/http/openapi.ts`) is generated from the same objects through the
+ * route registry (`shared/http/route-schemas.ts`), so the two cannot differ.
+ * `.meta()` only adds JSON Schema keywords for rules a refinement enforces
+ * (zod cannot translate a refinement); it never changes what is accepted.
+ */
+
+// ---------------------------------------------------------------- requests
+
+/**
+ * An email as callers send it: trimmed and lower-cased first (the contract's
+ * rule for every lookup and write), then validated; at most 254 characters,
+ * the longest address SMTP can carry.
+ */
+export const emailField = z
+  .string()
+  .transform(normaliseEmail)
+  .pipe(z.email().max(254))
+  .meta({ format: 'email', maxLength: 254, description: 'Trimmed and lower-cased before it is validated' });
+
+const AMOUNT_RULE = `must be a whole number of tokens from 1 to ${MAX_TOKEN_AMOUNT}`;
+
+/** The domain's rule (isValidTokenAmount), with the message naming it. */
+export const tokenAmount = z
+  .number({ error: AMOUNT_RULE })
+  .refine(isValidTokenAmount, { error: AMOUNT_RULE })
+  .meta({ type: 'integer', minimum: 1, maximum: MAX_TOKEN_AMOUNT, description: 'Whole tokens' });
+
+export const idempotencyKey = z
+  .string({ error: 'is required: 1-128 characters of A-Z a-z 0-9 _ . : -' })
+  .regex(IDEMPOTENCY_KEY_PATTERN, { error: 'must be 1-128 characters of A-Z a-z 0-9 _ . : -' })
+  .meta({ description: 'Client-chosen; a retry with the same key and body answers the first result' });
+
+/** Path `{userId}` of the internal routes: a Cognito sub or a similar opaque id. */
+export const userPath = z.object({
+  userId: z.string({ error: 'is required' }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be 1-128 characters of A-Z a-z 0-9 . _ -' }),
+});
+
+export const consumeBody = z.object({ amount: tokenAmount, idempotencyKey });
+
+export const addBody = z.object({
+  amount: tokenAmount,
+  reason: z.string({ error: 'is required: why the tokens are granted (kept in the ledger)' }).trim().min(1, { error: 'must not be empty' }).max(200, { error: 'must be at most 200 characters' }),
+  idempotencyKey,
+});
+
+export const tierBody = z.object({
+  tier: z.string({ error: 'is required: a tier name from GET /v1/tiers' }).min(1, { error: 'must not be empty' }).max(64),
+  sticky: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
+/** `{email}`: trimmed and lower-cased before it is validated, looked up or echoed. */
+export const premiumCheckBody = z.object({ email: emailField });
+
+/** Longer than any key we issue, short enough that a huge string costs nothing to refuse. */
+export const verifyApiKeyBody = z.object({ apiKey: z.string().max(256) });
+
+/** Exactly one of `tier` (a subscription) or `topUp` (tokens, a multiple of the pack size). */
+export const checkoutBody = z
+  .strictObject({
+    tier: z.string().trim().min(1).max(40).optional(),
+    topUp: z.number().int().positive().max(1_000_000).optional(),
+  })
+  .refine((b) => (b.tier === undefined) !== (b.topUp === undefined), { message: 'send exactly one of tier or topUp' })
+  .transform((b) => (b.tier !== undefined ? { tier: b.tier } : { topUp: b.topUp as number }))
+  .meta({ description: 'Send exactly one of tier or topUp', minProperties: 1, maxProperties: 1 });
+
+/**
+ * The webhook's body as Stripe sends it. The handler does not parse it with
+ * zod: the signature covers the raw bytes and Stripe's SDK verifies and parses
+ * them; this only documents the envelope.
+ */
+export const stripeEventBody = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  data: z.looseObject({ object: z.looseObject({}) }),
+});
+
+// --------------------------------------------------------------- responses
+
+/** `{error: {code, message, ...details}}`: every 4xx and 5xx the API returns. */
+export const errorResponse = z.object({
+  error: z.looseObject({
+    code: z.string().meta({ description: 'Stable machine-readable code, e.g. validation_failed' }),
+    message: z.string(),
+  }),
+});
+
+const checkStatus = z.enum(['ok', 'down', 'disabled']);
+export const healthResponse = z.object({
+  status: z.enum(['ok', 'degraded', 'down']),
+  checks: z.object({ dynamodb: checkStatus, redis: checkStatus }),
+});
+/** 503 from the health route: the report and the error body together. */
+export const healthDownResponse = healthResponse.extend(errorResponse.shape);
+
+export const featureSchema = z.enum(['premium', 'aws-credentials', 'api-access', 'token-top-ups', 'priority-support']);
+const nullableCount = z.number().int().nullable().meta({ description: 'null = unlimited' });
+
+export const publicTierSchema = z.object({
+  name: z.enum(TIER_NAMES),
+  displayName: z.string(),
+  monthlyTokens: nullableCount,
+  monthlyApiCalls: nullableCount,
+  priceMonthlyUsd: z.number().nullable(),
+  features: z.array(featureSchema),
+  stripePriceIds: z.array(z.string()),
+  purchasable: z.boolean(),
+});
+export const tiersResponse = z.object({ tiers: z.array(publicTierSchema) });
+
+export const tokenSummarySchema = z.object({
+  remaining: nullableCount,
+  monthlyAllowance: nullableCount,
+  purchased: z.number().int(),
+  usedThisPeriod: z.number().int(),
+  resetsAt: z.string(),
+});
+
+const entitlementStatus = z.enum(ENTITLEMENT_STATUSES);
+
+export const userStatusResponse = z.object({
+  userId: z.string(),
+  tier: z.string(),
+  tierSticky: z.boolean(),
+  status: entitlementStatus,
+  canMakeRequest: z.boolean(),
+  tokens: tokenSummarySchema,
+});
+
+export const consumeResponse = z.object({ consumed: z.number().int(), remaining: nullableCount });
+export const addResponse = z.object({ remaining: nullableCount });
+
+export const premiumCheckResponse = z.object({ email: z.string(), premium: z.boolean(), source: z.enum(['cache', 'db']) });
+
+export const apiUsageSchema = z.object({ used: z.number().int(), limit: nullableCount, resetsAt: z.string() });
+
+export const entitlementsResponse = z.object({
+  userId: z.string(),
+  status: entitlementStatus,
+  plan: z.string().nullable(),
+  tier: z.enum(TIER_NAMES),
+  premium: z.boolean(),
+  currentPeriodEnd: z.string().nullable(),
+  trialEndsAt: z.string().nullable(),
+  cancelAtPeriodEnd: z.boolean(),
+  tokens: tokenSummarySchema,
+  features: z.array(featureSchema),
+  usage: apiUsageSchema,
+});
+
+export const redirectUrlResponse = z.object({ url: z.string() });
+export const deleteAccountResponse = z.object({ deleted: z.literal(true) });
+export const stripeWebhookResponse = z.object({ received: z.literal(true) });
+
+export const awsCredentialsResponse = z.object({
+  accessKeyId: z.string(),
+  secretAccessKey: z.string(),
+  sessionToken: z.string(),
+  expiration: z.string(),
+  region: z.string(),
+});
+
+export const apiKeyCreatedResponse = z.object({ apiKey: z.string(), prefix: z.string(), createdAt: z.string() });
+
+export const verifyApiKeyResponse = z.union([
+  z.object({ valid: z.literal(true), userId: z.string(), tier: z.string(), usage: apiUsageSchema }),
+  z.object({ valid: z.literal(false) }),
+]);
