@@ -15,6 +15,8 @@ import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from '
 import { freePort } from '../infra/local/processes';
 import { answersPing } from '../infra/local/redis';
 import { closeRedisClients } from '../shared/adapters/redis/client';
+import { FUNCTIONS } from '../shared/routes';
+import { buildCostModel, DEFAULT_ASSUMPTIONS, formatCostModel, type CostModel } from './cost-model';
 import type { BenchContext, BenchModule, BenchRow } from './harness';
 
 const BENCH_DIR = __dirname;
@@ -36,6 +38,20 @@ function table(rows: Array<BenchRow & { bench: string }>): string {
   const numeric = new Set([2, 3, 5]);
   const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** The cost model from the measured medians (premium hit and miss, consume latency), when those benches ran. */
+function costModelOf(rows: ReadonlyArray<BenchRow & { bench: string }>): CostModel | undefined {
+  const median = (bench: string, name: string, toMs: number) => {
+    const r = rows.find((x) => x.bench === bench && x.name === name);
+    return r ? r.median * toMs : undefined;
+  };
+  const premiumHitMs = median('premium', 'premium check, cache hit (handler in-process)', 1e-3);
+  const premiumMissMs = median('premium', 'premium check, cache miss (handler in-process)', 1e-3);
+  const consumeMs = rows.find((x) => x.bench === 'consume' && x.name.startsWith('consume, concurrency') && x.unit === 'ms')?.median;
+  if (premiumHitMs === undefined || premiumMissMs === undefined || consumeMs === undefined) return undefined;
+  const memoryMb = { premiumCheck: FUNCTIONS['premium-check'].memorySize ?? 256, consume: FUNCTIONS['token-consume'].memorySize ?? 256 };
+  return buildCostModel({ premiumHitMs, premiumMissMs, consumeMs }, { ...DEFAULT_ASSUMPTIONS, memoryMb });
 }
 
 async function main(): Promise<number> {
@@ -87,6 +103,8 @@ async function main(): Promise<number> {
     }
 
     process.stdout.write(`\n${table(rows)}\n\n`);
+    const costModel = costModelOf(rows);
+    process.stdout.write(costModel ? `${formatCostModel(costModel)}\n\n` : 'Cost model: needs the premium and consume benches (not run).\n\n');
     const resultsDir = join(BENCH_DIR, 'results');
     mkdirSync(resultsDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -94,7 +112,7 @@ async function main(): Promise<number> {
     const cpu = cpus()[0];
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpu?.model, cpus: cpus().length, iterations: ctx.iterations, redisUrl, rows }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpu?.model, cpus: cpus().length, iterations: ctx.iterations, redisUrl, rows, costModel }, null, 2)}\n`,
     );
     process.stdout.write(`Results: ${file}\n`);
     const missed = rows.filter((r) => r.pass === false);

@@ -18,6 +18,21 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export const SERVICE_NAME = 'entitlements';
 
+/**
+ * esbuild options of every function bundle; bench/cold-start.bench.ts bundles
+ * with the same ones. `@aws-sdk/*` is left out: the Node.js 22 runtime ships
+ * AWS SDK v3 (CDK's default for Node 18+), which keeps bundles under the size
+ * goals; the trade-off is in README, Decisions.
+ */
+export const HOUSE_BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  target: 'node22',
+  format: 'cjs',
+  externalModules: ['@aws-sdk/*'],
+} as const;
+
 /** Key and index lookups only; Scan is deliberately absent. */
 export const TABLE_READ_ACTIONS = [
   'dynamodb:GetItem',
@@ -81,15 +96,10 @@ export class HouseFunction extends Construct {
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       bundling: {
-        minify: true,
-        sourceMap: true,
+        ...HOUSE_BUNDLING,
         sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        target: 'node22',
         format: OutputFormat.CJS,
-        // Ship the SDK versions the code was tested with (package-lock.json),
-        // not whichever ones the runtime happens to carry.
-        externalModules: [],
+        externalModules: [...HOUSE_BUNDLING.externalModules],
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -1,10 +1,11 @@
-import { z } from 'zod';
 import { awsSection, cognitoSection, loadConfig, stripeSection, tablesSection, tiersSection } from '../../shared/config';
-import { wireAws, wireCatalogue, wireStores, wireStripe } from '../../shared/adapters/wiring';
+import { wireAws, wireCatalogue, wireStores } from '../../shared/adapters/wiring';
+import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { cognitoCaller } from '../../shared/http/auth';
 import { NotFoundError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
+import { checkoutBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { startCheckout, openBillingPortal, type BillingDeps } from '../../shared/use-cases/billing';
 
@@ -21,14 +22,6 @@ const deps: BillingDeps = {
   tokenPack: { priceId: config.stripe.STRIPE_PRICE_TOKEN_PACK, size: config.stripe.TOKEN_PACK_SIZE },
   appBaseUrl: config.stripe.APP_BASE_URL,
 };
-
-const checkoutBody = z
-  .strictObject({
-    tier: z.string().trim().min(1).max(40).optional(),
-    topUp: z.number().int().positive().max(1_000_000).optional(),
-  })
-  .refine((b) => (b.tier === undefined) !== (b.topUp === undefined), { message: 'send exactly one of tier or topUp' })
-  .transform((b) => (b.tier !== undefined ? { tier: b.tier } : { topUp: b.topUp as number }));
 
 export const handler = httpHandler(async (event) => {
   const caller = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);

@@ -1,6 +1,7 @@
 import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
 import { awsSection, loadConfig, stripeSection, tablesSection } from '../../shared/config';
-import { wireAws, wireStores, wireStripe } from '../../shared/adapters/wiring';
+import { wireAws, wireStores } from '../../shared/adapters/wiring';
+import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { logger } from '../../shared/observability/logger';
 import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 

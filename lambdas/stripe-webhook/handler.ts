@@ -1,5 +1,6 @@
 import { awsSection, loadConfig, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
-import { wireAws, wireCache, wireCatalogue, wireStores, wireStripe, wireTopUps } from '../../shared/adapters/wiring';
+import { wireAws, wireCache, wireCatalogue, wireStores, wireTopUps } from '../../shared/adapters/wiring';
+import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { AppError, InternalError, ValidationError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { header, rawBody } from '../../shared/http/request';
@@ -28,6 +29,17 @@ const SIGNATURE_TOLERANCE_SECONDS = 300;
 /** Stripe events are small; 256 KB leaves room for expanded objects. */
 const MAX_EVENT_BYTES = 256 * 1024;
 
+/** A signed body is still checked for the fields the rules read: junk is a 400, never a 500 retried for days. */
+function isEventShaped(event: unknown): event is StripeEventLike {
+  const e = event as { id?: unknown; type?: unknown; data?: { object?: unknown } } | null;
+  const object = e?.data?.object;
+  return (
+    typeof e?.id === 'string' && e.id.length > 0 && e.id.length <= 255 &&
+    typeof e.type === 'string' && e.type.length > 0 &&
+    typeof object === 'object' && object !== null && !Array.isArray(object)
+  );
+}
+
 export const handler = httpHandler(async (event) => {
   const signature = header(event, 'stripe-signature');
   if (!signature) throw new ValidationError('Stripe-Signature header is required', 'invalid_signature');
@@ -40,6 +52,7 @@ export const handler = httpHandler(async (event) => {
   } catch {
     throw new ValidationError('Invalid or expired Stripe signature', 'invalid_signature');
   }
+  if (!isEventShaped(stripeEvent)) throw new ValidationError('body: not a Stripe event (id, type and data.object are required)', 'invalid_event');
   try {
     const outcome = await handleStripeEvent(deps, stripeEvent);
     logger.info('stripe event handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });

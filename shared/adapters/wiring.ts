@@ -1,5 +1,4 @@
-import type Stripe from 'stripe';
-import type { AwsConfig, CognitoConfig, CredentialsConfig, RedisConfig, StripeConfig, TablesConfig, TiersConfig } from '../config';
+import type { AwsConfig, CognitoConfig, CredentialsConfig, RedisConfig, TablesConfig, TiersConfig } from '../config';
 import { cacheSection, loadConfig, tierSettings } from '../config';
 import { buildTierCatalogue, type Tier } from '../domain/tiers';
 import type { ReadThroughCache } from '../ports/cache';
@@ -18,8 +17,7 @@ import { RedisRateLimiter } from './redis/rate-limiter';
 import { StsCredentialsVendor } from './sts/credentials-vendor';
 import { DynamoApiKeyStore, DynamoUsageStore } from './dynamodb/api-key-store';
 import { once, resolveSecret } from './secrets';
-import { StripeBilling } from './stripe/billing';
-import { createStripeClient, resolveStripeKeys, type StripeKeys } from './stripe/client';
+// Stripe's wiring is in ./stripe/wiring.ts: only the functions that call Stripe bundle its SDK.
 import { logger } from '../observability/logger';
 
 /**
@@ -44,14 +42,6 @@ export function wireStores(aws: ReturnType<typeof wireAws>, tables: TablesConfig
     deletionJobs: new DynamoDeletionJobs(doc, tables.TABLE_IDEMPOTENCY),
     purger: new DynamoUserDataPurger(doc, { ledger: tables.TABLE_LEDGER, apiKeys: tables.TABLE_API_KEYS }),
   };
-}
-
-export function wireStripe(aws: ReturnType<typeof wireAws>, config: StripeConfig) {
-  const keys = once<StripeKeys>(() => resolveStripeKeys(config, aws.readSecret));
-  const client = once<Stripe>(async () => createStripeClient(config, (await keys()).secretKey));
-  // Start reading the secret at cold start.
-  keys().catch((err: unknown) => logger.error('could not read the Stripe keys at cold start', err as Error));
-  return { keys, client, billing: new StripeBilling(client) };
 }
 
 export function wireCache(aws: ReturnType<typeof wireAws>, config: RedisConfig): ReadThroughCache {
