@@ -68,21 +68,27 @@ export function buildEvent(
   claims: Record<string, string> | undefined,
   requestId: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Maps, then own properties: a header or query name like `constructor` or
+  // `__proto__` is just a name (as in the JSON event Lambda receives).
+  const headerMap = new Map<string, string>();
+  const multiHeaderMap = new Map<string, string[]>();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
-    headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    headerMap.set(name, value);
+    multiHeaderMap.set(name, [...(multiHeaderMap.get(name) ?? []), value]);
   }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
+  const queryMap = new Map<string, string>();
+  const multiQueryMap = new Map<string, string[]>();
   for (const [k, v] of url.searchParams) {
-    query[k] = v;
-    (multiQuery[k] ??= []).push(v);
+    queryMap.set(k, v);
+    multiQueryMap.set(k, [...(multiQueryMap.get(k) ?? []), v]);
   }
-  const hasQuery = Object.keys(query).length > 0;
+  const headers = Object.fromEntries(headerMap) as Record<string, string>;
+  const multiValueHeaders = Object.fromEntries(multiHeaderMap) as Record<string, string[]>;
+  const query = Object.fromEntries(queryMap) as Record<string, string>;
+  const multiQuery = Object.fromEntries(multiQueryMap) as Record<string, string[]>;
+  const hasQuery = queryMap.size > 0;
   const method = (req.method ?? 'GET').toUpperCase();
   return {
     resource,
@@ -137,7 +143,14 @@ export function createGateway(options: {
   return createServer((req, res) => {
     void (async () => {
       const requestId = randomUUID();
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      // The path as sent, never a host: `//x/y` is the path `//x/y` (and `//` alone must not throw).
+      let url: URL;
+      try {
+        url = new URL(`http://localhost${req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`}`);
+      } catch {
+        send(res, 404, errorBody('not_found', 'No route for this method and path'));
+        return;
+      }
       try {
         if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
         const body = await readBody(req, GATEWAY_MAX_BODY_BYTES);
@@ -192,7 +205,7 @@ export function createGateway(options: {
 export function createLambdaInvokeServer(functions: Record<string, LambdaHandler>): Server {
   return createServer((req, res) => {
     void (async () => {
-      const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
+      const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec((req.url ?? '/').split('?')[0] as string);
       const handler = m ? functions[decodeURIComponent(m[1] as string)] : undefined;
       if (req.method !== 'POST' || !m || !handler) {
         send(res, 404, { Type: 'User', message: 'Function not found' }, { 'x-amzn-ErrorType': 'ResourceNotFoundException' });
