@@ -21,6 +21,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     `  Entitlements backend: local stack up in ${(s.startupMs / 1000).toFixed(1)} s`,
     '',
     `  API gateway        ${s.gatewayUrl}`,
+    `  API docs           ${s.gatewayUrl}/docs  (OpenAPI 3.1: ${s.gatewayUrl}/openapi.json)`,
     `  DynamoDB Local     ${s.dynamodbEndpoint}`,
     `  Redis              ${s.redis.url ?? 'none: running WITHOUT a cache (install redis-server or set REDIS_URL)'}${s.redis.url ? `  (${s.redis.source})` : ''}`,
     `  cognito-local      ${s.cognito.endpoint}  pool ${s.cognito.userPoolId}  client ${s.cognito.clientId}`,

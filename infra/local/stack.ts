@@ -6,6 +6,7 @@ import { COGNITO_TRIGGERS, FUNCTIONS, handlerEntry, type FunctionName } from '..
 import { createLocalCognitoAuthorizer } from './authorizer';
 import { startCognitoLocal } from './cognito';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from './dynamodb';
+import { docsRoutes } from './docs';
 import { close, createGateway, createLambdaInvokeServer, listen, type HandlerTable } from './gateway';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
@@ -159,7 +160,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     const handlers = await loadHandlers(Object.keys(FUNCTIONS) as FunctionName[]);
 
     const authorize = await createLocalCognitoAuthorizer({ issuer: cognito.issuer, jwksUri: cognito.jwksUri });
-    const gateway = createGateway({ handlers, authorize });
+    const gateway = createGateway({ handlers, authorize, extraRoutes: docsRoutes(`http://127.0.0.1:${ports.gateway}`) });
     const lambda = createLambdaInvokeServer(handlers as Record<string, never>);
     await listen(gateway, ports.gateway);
     servers.push(gateway);
