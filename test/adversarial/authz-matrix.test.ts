@@ -1,6 +1,6 @@
-import { AdminGetUserCommand, CreateUserPoolClientCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { CreateUserPoolClientCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { ROUTES, type RouteDefinition } from '../../shared/routes';
-import { cognitoClient, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
+import { cognitoClient, cognitoUserExists, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { localStack } from '../fixtures/stack';
 import { stripeClient } from '../fixtures/stripe';
 import { activeSubscriber, stsCallsOf } from '../fixtures/subscribers';
@@ -88,19 +88,6 @@ function expected(route: RouteDefinition, kind: Kind): number | undefined {
   if (kind === 'otherClientToken') return 403;
   if (kind === 'otherUserToken') return undefined;
   return 401;
-}
-
-async function cognitoUserExists(user: TestUser): Promise<boolean> {
-  const client = cognitoClient();
-  try {
-    await client.send(new AdminGetUserCommand({ UserPoolId: localStack().cognito.userPoolId, Username: user.email }));
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'UserNotFoundException') return false;
-    throw err;
-  } finally {
-    client.destroy();
-  }
 }
 
 beforeAll(async () => {

@@ -1,7 +1,6 @@
-import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import Stripe from 'stripe';
-import { signUpAndSignIn, cognitoClient, type TestUser } from '../fixtures/cognito';
+import { cognitoUserExists, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { apiEvent, closeLoadedHandlers, loadHandler as loadWithEnv, noContext } from '../fixtures/handlers';
 import { api, localStack } from '../fixtures/stack';
 import { control, stripeClient } from '../fixtures/stripe';
@@ -50,19 +49,6 @@ function answer(res: APIGatewayProxyResult, options: { allow500?: boolean } = {}
   const problem = contractViolation(res.statusCode, res.body, { dependencyDown: true, ...options });
   if (problem) throw new Error(`not a contract answer: ${problem}`);
   return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, any>, headers: res.headers ?? {} };
-}
-
-async function cognitoUserExists(user: TestUser): Promise<boolean> {
-  const client = cognitoClient();
-  try {
-    await client.send(new AdminGetUserCommand({ UserPoolId: localStack().cognito.userPoolId, Username: user.email }));
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'UserNotFoundException') return false;
-    throw err;
-  } finally {
-    client.destroy();
-  }
 }
 
 const me = (user: TestUser) => api('/me/entitlements', { headers: { authorization: `Bearer ${user.accessToken}` } });

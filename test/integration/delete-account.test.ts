@@ -1,7 +1,6 @@
-import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
-import { cognitoClient, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
+import { cognitoUserExists, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
 
@@ -11,19 +10,6 @@ const get = async (table: string, key: Record<string, string>) =>
   (await doc().send(new GetCommand({ TableName: env()[table], Key: key, ConsistentRead: true }))).Item;
 const auth = (user: TestUser) => ({ authorization: `Bearer ${user.accessToken}` });
 const del = (user: TestUser) => api('/me/account', { method: 'DELETE', headers: auth(user) });
-
-async function cognitoUserExists(user: TestUser): Promise<boolean> {
-  const client = cognitoClient();
-  try {
-    await client.send(new AdminGetUserCommand({ UserPoolId: localStack().cognito.userPoolId, Username: user.email }));
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'UserNotFoundException') return false;
-    throw err;
-  } finally {
-    client.destroy();
-  }
-}
 
 async function subscribed(prefix: string): Promise<{ user: TestUser; customerId: string }> {
   const user = await signUpAndSignIn(prefix);
