@@ -236,6 +236,8 @@ describe('DynamoDB throttled (ProvisionedThroughputExceededException)', () => {
 
 describe('Stripe failing and hanging (emulator faults)', () => {
   const fast = { STRIPE_TIMEOUT_MS: '300' };
+  // Webhooks still in flight from earlier tests would use the faults up: let them land first.
+  beforeEach(() => control('POST', '/delivery/flush'));
   afterEach(() => control('POST', '/reset-faults'));
 
   it.each([

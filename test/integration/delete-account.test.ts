@@ -53,9 +53,11 @@ describe('DELETE /me/account', () => {
     const steps = [
       { method: 'GET', path: '^/v1/subscriptions' },
       { method: 'DELETE', path: '^/v1/subscriptions/' },
-      { method: 'DELETE', path: '^/v1/customers/' },
+      { method: 'DELETE', path: `^/v1/customers/${customerId}$` },
     ];
     for (const fault of steps) {
+      // Webhooks still in flight from the subscription would use the fault up: let them land first.
+      await control('POST', '/delivery/flush');
       await control('POST', '/faults', { ...fault, status: 500, count: 3 });
       const failed = await del(user);
       await control('POST', '/reset-faults');
