@@ -6,11 +6,10 @@
  * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
  * LOG_LEVEL (handler log level, default WARN).
  */
+import './log-level';
 import { resolve } from 'node:path';
 import { REPO_ROOT, startLocalStack, type RunningStack } from './stack';
 
-// The Lambda runtime is Node.js 22; the SDK's notice about older local Node versions is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const flag = (name: string) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
 
