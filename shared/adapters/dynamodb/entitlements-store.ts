@@ -65,6 +65,25 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     };
     // A sticky admin tier survives; otherwise the Stripe tier wins.
     const tierUpdate = 'tier = if_not_exists(tierStickyValue, :tier)';
+    return this.updateLiveRow(userId, {
+      UpdateExpression:
+        `SET #status = :status, #plan = :plan, subscriptionId = :sub, currentPeriodEnd = :cpe, trialEndsAt = :trial, ` +
+        `cancelAtPeriodEnd = :cape, stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ` +
+        `tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero), ${tierUpdate}`,
+      ConditionExpression: 'attribute_not_exists(stripeSyncedAt) OR stripeSyncedAt < :synced',
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /**
+   * The one way this store writes a row: a transaction of the live-user check
+   * and the update. 'gone' when the user no longer exists or is being deleted,
+   * 'stale' when the update's own condition failed.
+   */
+  private async updateLiveRow(
+    userId: string,
+    update: { UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeValues: Record<string, unknown> },
+  ): Promise<'written' | 'stale' | 'gone'> {
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -74,13 +93,8 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
               Update: {
                 TableName: this.tables.entitlements,
                 Key: { userId },
-                UpdateExpression:
-                  `SET #status = :status, #plan = :plan, subscriptionId = :sub, currentPeriodEnd = :cpe, trialEndsAt = :trial, ` +
-                  `cancelAtPeriodEnd = :cape, stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ` +
-                  `tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero), ${tierUpdate}`,
-                ConditionExpression: 'attribute_not_exists(stripeSyncedAt) OR stripeSyncedAt < :synced',
                 ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-                ExpressionAttributeValues: values,
+                ...update,
               },
             },
           ],
@@ -127,27 +141,8 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       value === undefined
         ? `SET updatedAt = :now, ${defaults} REMOVE premiumOverride`
         : `SET premiumOverride = :override, updatedAt = :now, ${defaults}`;
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            liveUserCheck(this.tables.users, userId),
-            {
-              Update: {
-                TableName: this.tables.entitlements,
-                Key: { userId },
-                UpdateExpression: update,
-                ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-                ExpressionAttributeValues: values,
-              },
-            },
-          ],
-        }),
-      );
-      return 'written';
-    } catch (err) {
-      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'gone';
-      throw err;
-    }
+    const result = await this.updateLiveRow(userId, { UpdateExpression: update, ExpressionAttributeValues: values });
+    // The override has no condition of its own: only the live-user check can refuse it.
+    return result === 'written' ? 'written' : 'gone';
   }
 }
