@@ -30,6 +30,7 @@ const HELP = `usage: npm run stripe -- <command>
                                               make the next API calls fail (e.g. fault POST '^/v1/customers$')
   reset-faults                                disarm all faults
   calls [--reset]                             API calls received, by method and path
+  clock [--advance 24h|2d|90m|SECONDS]        the emulator's clock (advance it: idempotency keys expire after 24h)
   help                                        this text
 `;
 
@@ -91,6 +92,13 @@ function numberFlag(flags: Map<string, string | true>, name: string): number | u
   return n;
 }
 
+/** `24h`, `2d`, `90m`, `30s` or plain seconds. */
+function durationSeconds(raw: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  if (!m) throw new Error(`not a duration: ${raw} (e.g. 24h, 2d, 90m, 3600)`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
 const day = (unix: number | null | undefined) => (unix ? new Date(unix * 1000).toISOString().replace('T', ' ').slice(0, 16) + 'Z' : '-');
 
 function describeSubscription(sub: StripeObject): string {
@@ -127,7 +135,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count']);
+  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance']);
   const control = new StripeEmulatorControl(emulatorUrl(stackState()));
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -252,6 +260,13 @@ async function run(argv: string[]): Promise<void> {
       const calls = flags.has('reset') ? await control.resetCalls() : await control.calls();
       for (const [key, n] of Object.entries(calls.counts)) out(`${String(n).padStart(5)}  ${key}`);
       out(`${String(calls.total).padStart(5)}  total${flags.has('reset') ? ' (now reset)' : ''}`);
+      break;
+    }
+    case 'clock': {
+      const advance = flags.get('advance');
+      if (advance === true) throw new Error('--advance needs a duration');
+      const clock = await control.clock(advance === undefined ? undefined : { advanceSeconds: durationSeconds(advance) });
+      out(`emulator time ${new Date(clock.now * 1000).toISOString()} (${clock.offsetSeconds}s ahead of real time)`);
       break;
     }
     default:

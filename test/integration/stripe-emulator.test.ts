@@ -80,8 +80,9 @@ afterAll(async () => {
 async function deliveredAbout(...objectIds: string[]): Promise<Received[]> {
   await control.flush();
   return received.filter((r) => {
-    const object = r.event.data.object as unknown as Record<string, unknown>;
-    return objectIds.some((id) => object.id === id || object.customer === id || object.subscription === id);
+    const object = r.event.data.object as unknown as Record<string, any>;
+    const subscription = object.subscription ?? object.parent?.subscription_details?.subscription;
+    return objectIds.some((id) => object.id === id || object.customer === id || subscription === id);
   });
 }
 
@@ -111,6 +112,51 @@ describe('the API, through the real stripe SDK', () => {
     });
     const events = await deliveredAbout(first.id);
     expect(events.map((r) => r.event.type)).toEqual(['customer.created']);
+  });
+
+  /** A raw POST, so status, body and replay headers are seen exactly as sent. */
+  const rawPost = async (path: string, form: Record<string, string>, idempotencyKey: string) => {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${emulator.secretKey}`, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': idempotencyKey },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: res.status, body: (await res.json()) as any, replayed: res.headers.get('idempotent-replayed'), original: res.headers.get('original-request') };
+  };
+
+  it('replays a saved error for a reused key, status code and body included, like Stripe', async () => {
+    const customer = await stripe.customers.create({ email: unique('idem-error') });
+    await stripe.customers.del(customer.id);
+    const key = `key-error-${customer.id}`;
+    const first = await rawPost(`/v1/customers/${customer.id}`, { description: 'x' }, key);
+    expect(first.status).toBe(404);
+    expect(first.replayed).toBeNull();
+    const again = await rawPost(`/v1/customers/${customer.id}`, { description: 'x' }, key);
+    expect(again).toMatchObject({ status: 404, body: first.body, replayed: 'true' });
+    expect(again.original).toMatch(/^req_/);
+  });
+
+  it('saves nothing for parameters refused before the endpoint ran: the key stays free', async () => {
+    const email = unique('idem-validation');
+    const key = `key-validation-${email}`;
+    const refused = await rawPost('/v1/customers', { emial: email }, key);
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'parameter_unknown', param: 'emial' } } });
+    const fixed = await rawPost('/v1/customers', { email }, key);
+    expect(fixed).toMatchObject({ status: 200, body: { object: 'customer', email }, replayed: null });
+  });
+
+  it('expires a key 24 hours after its first use on the emulator clock: the request then runs again', async () => {
+    const email = unique('idem-expiry');
+    const key = `key-expiry-${email}`;
+    const first = await stripe.customers.create({ email }, { idempotencyKey: key });
+    await control.clock({ advanceSeconds: 23 * 3600 });
+    expect((await stripe.customers.create({ email }, { idempotencyKey: key })).id).toBe(first.id);
+    const before = await control.clock();
+    await control.clock({ advanceSeconds: 3600 });
+    expect((await control.clock()).now).toBeGreaterThanOrEqual(before.now + 3600);
+    const after = await stripe.customers.create({ email }, { idempotencyKey: key });
+    expect(after.id).not.toBe(first.id);
+    expect(after.created).toBeGreaterThanOrEqual(before.now + 3600);
   });
 
   it('serves the seeded catalogue', async () => {

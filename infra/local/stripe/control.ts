@@ -55,6 +55,13 @@ export interface FlushResult {
   pending: number;
 }
 
+export interface EmulatorClock {
+  /** The emulator's time, epoch seconds (stamps objects and events; ages idempotency keys). */
+  now: number;
+  /** How far it was advanced past real time. */
+  offsetSeconds: number;
+}
+
 export interface StripeEmulatorControlApi {
   completeCheckout(sessionId: string, options?: { email?: string }): Promise<CheckoutCompletion>;
   subscribe(request: SubscribeRequest): Promise<{ customer: StripeObject; subscription: StripeObject }>;
@@ -73,6 +80,8 @@ export interface StripeEmulatorControlApi {
   resetFaults(): Promise<{ removed: number }>;
   calls(): Promise<CallCounts>;
   resetCalls(): Promise<CallCounts>;
+  /** Reads the clock, or moves it forward (e.g. 86400: saved idempotency keys expire). */
+  clock(change?: { advanceSeconds?: number }): Promise<EmulatorClock>;
 }
 
 export class StripeEmulatorControlError extends Error {
@@ -169,5 +178,8 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
   }
   resetCalls() {
     return this.call<CallCounts>('POST', '/calls/reset', {});
+  }
+  clock(change?: { advanceSeconds?: number }) {
+    return change ? this.call<EmulatorClock>('POST', '/clock', change) : this.call<EmulatorClock>('GET', '/clock');
   }
 }

@@ -16,6 +16,7 @@ import type {
   CallCounts,
   CheckoutCompletion,
   CustomerSummary,
+  EmulatorClock,
   FlushResult,
   StripeEmulatorControlApi,
   StripeObject,
@@ -33,6 +34,8 @@ import { StripeState, type Json } from './state';
 export const STRIPE_EMULATOR_DEFAULT_PORT = 12111;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_EVENTS = 2000;
+/** Stripe prunes idempotency keys once they are at least 24 hours old; a reused key then runs as a new request. */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600;
 
 export interface StripeEmulatorOptions {
   /** 0 picks a free port. */
@@ -119,19 +122,23 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   const webhookSecret = options.webhookSecret ?? `whsec_${randomToken(32)}`;
   const apiVersion = options.apiVersion ?? Stripe.API_VERSION;
   let url = `http://${host}:${options.port}`;
+  /** The emulator's clock: real time plus what `POST /_emulator/clock` advanced it by. */
+  let clockOffsetSeconds = 0;
+  const now = () => Math.floor(Date.now() / 1000) + clockOffsetSeconds;
 
   const delivery = new WebhookDelivery({ url: options.webhookUrl, secret: webhookSecret, ...options.delivery });
   const events: StripeEvent[] = [];
   /** The API request being executed: events it causes name it, as Stripe's do. */
   let currentRequest: { id: string; idempotencyKey: string | null } | null = null;
   const state = new StripeState({
+    now,
     baseUrl: () => url,
     emit: (type, object, previous) => {
       const event: StripeEvent = {
         id: newId('evt', 24),
         object: 'event',
         api_version: apiVersion,
-        created: Math.floor(Date.now() / 1000),
+        created: now(),
         data: { object: structuredClone(object), ...(previous ? { previous_attributes: structuredClone(previous) } : {}) },
         livemode: false,
         pending_webhooks: 1,
@@ -149,7 +156,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   };
   const faults = new FaultInjector();
   const calls = new Map<string, number>();
-  const idempotent = new Map<string, { fingerprint: string; status: number; body: unknown; requestId: string }>();
+  const idempotent = new Map<string, { fingerprint: string; status: number; body: unknown; requestId: string; savedAt: number }>();
   const hangs = new Set<NodeJS.Timeout>();
 
   // -------------------------------------------------------------- control operations (in-process)
@@ -253,6 +260,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
       calls.clear();
       return before;
     },
+    async clock(change?: { advanceSeconds?: number }): Promise<EmulatorClock> {
+      if (change?.advanceSeconds !== undefined) {
+        if (!Number.isFinite(change.advanceSeconds) || change.advanceSeconds < 0) throw invalidRequest('advanceSeconds must be a number >= 0 (the clock only moves forward).', 'advanceSeconds');
+        clockOffsetSeconds += Math.floor(change.advanceSeconds);
+      }
+      return { now: now(), offsetSeconds: clockOffsetSeconds };
+    },
     faults: () => faults.list(),
   };
 
@@ -320,7 +334,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     const fingerprint = JSON.stringify([method, pathname, params]);
     if (idempotencyKey) {
       if (idempotencyKey.length > 255) return fail(invalidRequest('Idempotency keys can be at most 255 characters.', 'Idempotency-Key'));
-      const saved = idempotent.get(idempotencyKey);
+      let saved = idempotent.get(idempotencyKey);
+      if (saved && now() - saved.savedAt >= IDEMPOTENCY_KEY_TTL_SECONDS) {
+        idempotent.delete(idempotencyKey);
+        saved = undefined;
+      }
       if (saved) {
         if (saved.fingerprint !== fingerprint) return fail(idempotencyError(idempotencyKey));
         return send(res, saved.status, saved.body, { ...headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId });
@@ -336,6 +354,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     currentRequest = { id: requestId, idempotencyKey: idempotencyKey ?? null };
     let status = 200;
     let result: unknown;
+    let save = true;
     try {
       result = match.handler(state, { params, path: match.path }, eventStore);
     } catch (err) {
@@ -343,14 +362,15 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         process.stderr.write(`[stripe emulator] ${method} ${pathname} failed: ${(err as Error).stack ?? String(err)}\n`);
       }
       const apiErr = err instanceof StripeApiError ? err : new StripeApiError(500, 'api_error', 'An unknown error occurred in the local Stripe emulator.');
+      save = !apiErr.beforeExecution;
       status = apiErr.status;
       result = apiErr.toBody();
     } finally {
       currentRequest = null;
     }
-    // Like Stripe, a key remembers the outcome once the endpoint ran; here only successes, so a
-    // request that failed validation can be retried with the same key after fixing nothing else.
-    if (idempotencyKey && status < 300) idempotent.set(idempotencyKey, { fingerprint, status, body: result, requestId });
+    // Like Stripe, a key remembers the first outcome once the endpoint ran, errors and their status
+    // included; parameters refused before it ran leave the key free.
+    if (idempotencyKey && save) idempotent.set(idempotencyKey, { fingerprint, status, body: result, requestId, savedAt: now() });
     send(res, status, result, headers);
   }
 
@@ -415,6 +435,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     ['GET', /^faults$/, async () => faults.list()],
     ['POST', /^faults$/, (_m, b) => control.fault(b as unknown as FaultSpec)],
     ['POST', /^reset-faults$/, () => control.resetFaults()],
+    ['GET', /^clock$/, () => control.clock()],
+    ['POST', /^clock$/, (_m, b) => control.clock({ advanceSeconds: asNumber(b.advanceSeconds, 'advanceSeconds') })],
     ['GET', /^calls$/, () => control.calls()],
     ['POST', /^calls\/reset$/, () => control.resetCalls()],
   ];

@@ -315,6 +315,7 @@ export class StripeState {
       shippable: null,
       statement_descriptor: null,
       tax_code: null,
+      tax_details: null,
       type: 'service',
       unit_label: null,
       updated: p.created,
@@ -774,6 +775,7 @@ export class StripeState {
       created: it.created,
       current_period_end: s.periodEnd,
       current_period_start: s.periodStart,
+      current_trial: null,
       discounts: [],
       metadata: { ...it.metadata },
       plan: this.renderPlan(it.price),
@@ -791,18 +793,18 @@ export class StripeState {
       billing_cycle_anchor: s.anchor,
       billing_cycle_anchor_config: null,
       billing_mode: { flexible: null, type: 'classic' },
+      billing_schedules: [],
       billing_thresholds: null,
       cancel_at: s.cancelAt,
       cancel_at_period_end: s.cancelAtPeriodEnd,
       canceled_at: s.canceledAt,
-      cancellation_details: { comment: s.cancellationComment, feedback: s.cancellationFeedback, reason: s.cancellationReason },
+      cancellation_details: { comment: s.cancellationComment, feedback: s.cancellationFeedback, feedback_option: null, reason: s.cancellationReason },
       collection_method: 'charge_automatically',
       created: s.created,
       currency: 'usd',
-      // Legacy top-level period (API versions before 2025-03-31.basil); current versions only have it on items.
-      current_period_end: s.periodEnd,
-      current_period_start: s.periodStart,
+      // No top-level current_period_*: since API 2025-03-31.basil the period lives on each item.
       customer: s.customer,
+      customer_account: null,
       days_until_due: null,
       default_payment_method: null,
       default_source: null,
@@ -810,10 +812,11 @@ export class StripeState {
       description: s.description,
       discounts: [],
       ended_at: s.endedAt,
-      invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
+      invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
       items: { object: 'list', data: itemData, has_more: false, total_count: itemData.length, url: `/v1/subscription_items?subscription=${s.id}` },
       latest_invoice: s.latestInvoice,
       livemode: false,
+      managed_payments: null,
       metadata: { ...s.metadata },
       next_pending_invoice_item_invoice: null,
       on_behalf_of: null,
@@ -828,7 +831,7 @@ export class StripeState {
       test_clock: null,
       transfer_data: null,
       trial_end: s.trialEnd,
-      trial_settings: { end_behavior: { missing_payment_method: 'create_invoice' } },
+      trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
       trial_start: s.trialStart,
     };
   }
@@ -986,6 +989,9 @@ export class StripeState {
         pretax_credit_amounts: [],
         pricing: { price_details: { price: price.id, product: price.product }, type: 'price_details', unit_amount_decimal: String(price.unitAmount) },
         quantity: l.quantity,
+        quantity_decimal: String(l.quantity),
+        subscription: l.subscriptionItem ? inv.subscription : null,
+        subtotal: l.amount,
         taxes: [],
       };
     });
@@ -1012,6 +1018,7 @@ export class StripeState {
       currency: 'usd',
       custom_fields: null,
       customer: inv.customer,
+      customer_account: null,
       customer_address: null,
       customer_email: customer.email,
       customer_name: customer.name,
@@ -1040,7 +1047,7 @@ export class StripeState {
       next_payment_attempt: inv.nextPaymentAttempt,
       number: inv.number,
       on_behalf_of: null,
-      // Since API 2025-03-31.basil the subscription lives here; the top-level field below is the legacy one.
+      // Since API 2025-03-31.basil the subscription lives here only (no top-level `subscription`).
       parent: inv.subscription
         ? {
             quote_details: null,
@@ -1066,7 +1073,6 @@ export class StripeState {
         paid_at: inv.paidAt,
         voided_at: null,
       },
-      subscription: inv.subscription,
       subtotal: total,
       subtotal_excluding_tax: total,
       test_clock: null,
@@ -1175,12 +1181,14 @@ export class StripeState {
       return {
         id: li.id,
         object: 'item',
+        adjustable_quantity: null,
         amount_discount: 0,
         amount_subtotal: amount,
         amount_tax: 0,
         amount_total: amount,
         currency: 'usd',
         description: this.product(price.product).name,
+        metadata: {},
         price: this.renderPrice(price.id),
         quantity: li.quantity,
       };
