@@ -12,7 +12,9 @@ import type { StackState } from '../infra/local/stack';
 
 const HELP = `usage: npm run stripe -- <command>
 
-  subscribe <email> <tier> [--trial-days N]   the customer subscribes (tier: basic, pro, enterprise)
+  subscribe <email> <tier> [--trial-days N] [--another]
+                                              the customer subscribes (tier: basic, pro, enterprise);
+                                              --another: a second subscription beside a live one (as the dashboard allows)
   upgrade <email> <tier>                      switch the current subscription's plan (down works too)
   cancel <email> [--at-period-end]            cancel now, or at the end of the period
   resume <email>                              undo a cancellation scheduled for period end
@@ -143,7 +145,7 @@ async function run(argv: string[]): Promise<void> {
     case 'subscribe': {
       const email = need(positional[0], '<email>');
       const tier = need(positional[1], '<tier>');
-      const { customer, subscription } = await control.subscribe({ email, tier, trialDays: numberFlag(flags, 'trial-days') });
+      const { customer, subscription } = await control.subscribe({ email, tier, trialDays: numberFlag(flags, 'trial-days'), another: flags.has('another') });
       out(`${customer.email} (${customer.id}) subscribed:`);
       out(`  ${describeSubscription(subscription)}`);
       if (!customer.metadata?.userId) {

@@ -1,5 +1,17 @@
 import type { SubscriptionSnapshot } from '../domain/entitlement';
 
+/** A Checkout Session of the customer (newest first when listed). */
+export interface CheckoutSummary {
+  sessionId: string;
+  /** Stripe's mode: subscription, payment, setup. */
+  mode: string;
+  status: 'open' | 'complete' | 'expired';
+  /** Present while open. */
+  url: string | null;
+  /** The price it sells (from its metadata; null for sessions made before it was recorded). */
+  priceId: string | null;
+}
+
 /** What the product needs from the payment provider (Stripe). */
 export interface BillingProvider {
   /** Idempotent on `idempotencyKey`: a retry returns the same customer. */
@@ -12,6 +24,10 @@ export interface BillingProvider {
   /** Deletes the customer; succeeds when it is already gone. */
   deleteCustomer(customerId: string): Promise<void>;
   createSubscriptionCheckout(input: { customerId: string; userId: string; priceId: string; successUrl: string; cancelUrl: string; idempotencyKey?: string }): Promise<{ url: string; sessionId: string }>;
+  /** The customer's recent Checkout Sessions (any mode), newest first. */
+  recentCheckouts(customerId: string): Promise<CheckoutSummary[]>;
+  /** Expires an open Checkout Session; says `complete` when it was paid before it could be expired. */
+  expireCheckout(sessionId: string): Promise<'expired' | 'complete'>;
   createTopUpCheckout(input: { customerId: string; userId: string; priceId: string; packs: number; tokens: number; successUrl: string; cancelUrl: string }): Promise<{ url: string; sessionId: string }>;
   createPortalSession(input: { customerId: string; returnUrl: string }): Promise<{ url: string }>;
 }

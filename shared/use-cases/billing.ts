@@ -22,19 +22,7 @@ export async function startCheckout(deps: BillingDeps, userId: string, request: 
     if (!tier || !tier.purchasable) throw new ValidationError(`tier: must be one of ${deps.catalogue.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
     const priceId = tier.stripePriceIds[0];
     if (!priceId) throw new ValidationError(`tier: ${tier.name} has no Stripe price configured`);
-    const current = await deps.entitlements.get(userId, { consistent: true });
-    if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
-      throw new ConflictError('You already have a subscription; change or cancel it in the billing portal');
-    }
-    const customerId = await customerFor(deps, userId);
-    const session = await deps.billing.createSubscriptionCheckout({
-      customerId,
-      userId,
-      priceId,
-      successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
-      cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
-    });
-    return { url: session.url };
+    return subscriptionCheckout(deps, userId, priceId);
   }
   const { priceId, size } = deps.tokenPack;
   if (!priceId) throw new ValidationError('topUp: token top-ups are not configured');
@@ -48,6 +36,48 @@ export async function startCheckout(deps: BillingDeps, userId: string, request: 
     tokens: request.topUp,
     successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
     cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+  });
+  return { url: session.url };
+}
+
+const ALREADY_SUBSCRIBED = 'You already have a subscription; change or cancel it in the billing portal';
+
+/** Stripe statuses of a subscription that still exists and bills (or is about to): a second one would double-bill. */
+const LIVE_STRIPE_STATUSES = new Set(['active', 'trialing', 'past_due', 'unpaid', 'incomplete', 'paused']);
+
+/**
+ * One paid subscription per user:
+ * 1. the stored entitlement or Stripe itself already has a live subscription -> 409;
+ * 2. an open Checkout for the same price -> its URL again (a double click, a second tab);
+ * 3. open Checkouts for another price are expired first (one paid in the meantime -> 409);
+ * 4. a new Checkout, with an idempotency key naming the newest session seen (of
+ *    any mode), so concurrent requests that saw the same state get one session;
+ *    the session it creates becomes the newest, so the next request uses a new key.
+ */
+async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: string): Promise<{ url: string }> {
+  const current = await deps.entitlements.get(userId, { consistent: true });
+  if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
+    throw new ConflictError(ALREADY_SUBSCRIBED);
+  }
+  const customerId = await customerFor(deps, userId);
+  // Stripe, not our row, is the truth here: the webhook of a just-paid Checkout may not have landed yet.
+  const subscriptions = await deps.billing.listSubscriptions(customerId);
+  if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new ConflictError(ALREADY_SUBSCRIBED);
+
+  const recent = await deps.billing.recentCheckouts(customerId);
+  const open = recent.filter((s) => s.mode === 'subscription' && s.status === 'open');
+  const same = open.find((s) => s.priceId === priceId && s.url);
+  if (same?.url) return { url: same.url };
+  for (const other of open) {
+    if ((await deps.billing.expireCheckout(other.sessionId)) === 'complete') throw new ConflictError(ALREADY_SUBSCRIBED);
+  }
+  const session = await deps.billing.createSubscriptionCheckout({
+    customerId,
+    userId,
+    priceId,
+    successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
+    cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+    idempotencyKey: `checkout:${userId}:${priceId}:after:${recent[0]?.sessionId ?? 'none'}`,
   });
   return { url: session.url };
 }

@@ -52,6 +52,8 @@ function fakeBilling(overrides: Partial<BillingProvider> = {}): BillingProvider 
     createSubscriptionCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createTopUpCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createPortalSession: async () => ({ url: 'u' }),
+    recentCheckouts: async () => [],
+    expireCheckout: async () => 'expired',
     ...overrides,
   };
 }

@@ -23,6 +23,11 @@ export interface SubscribeRequest {
   tier?: string;
   trialDays?: number;
   metadata?: Record<string, string>;
+  /**
+   * Create it even though the customer already has a live subscription, as the
+   * Stripe dashboard lets an operator do (a second, separately billed subscription).
+   */
+  another?: boolean;
 }
 
 export interface CheckoutCompletion {

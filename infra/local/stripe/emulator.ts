@@ -180,8 +180,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         customerId = state.customersByEmail(email, { caseInsensitive: true })[0]?.id ?? state.createCustomer({ email }).id;
       }
       const current = state.currentSubscriptionOf(customerId);
-      if (current) {
-        throw invalidRequest(`Customer ${customerId} already has subscription ${current.id} (${current.status}): change its price or cancel it first.`);
+      if (current && !request.another) {
+        throw invalidRequest(`Customer ${customerId} already has subscription ${current.id} (${current.status}): change its price or cancel it first (or pass another: true, as the dashboard allows).`);
       }
       const { subscription } = state.createSubscription({
         customer: customerId,
@@ -391,6 +391,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
           tier: asString(b.tier),
           trialDays: asNumber(b.trialDays, 'trialDays'),
           metadata: typeof b.metadata === 'object' && b.metadata ? (b.metadata as Record<string, string>) : undefined,
+          another: asBool(b.another),
         }),
     ],
     ['POST', /^subscriptions\/([^/]+)\/change-price$/, (m, b) => control.changePrice(m[1] as string, { price: asString(b.price), tier: asString(b.tier) })],

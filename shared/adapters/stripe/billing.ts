@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
 import { DependencyUnavailableError } from '../../http/errors';
-import type { BillingProvider } from '../../ports/billing';
+import type { BillingProvider, CheckoutSummary } from '../../ports/billing';
 
 /** Stripe failures that a retry may fix become 503s (or 500s to Stripe on webhooks). */
 function translate(err: unknown): never {
@@ -33,6 +33,10 @@ export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
     cancelAtPeriodEnd: sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at !== undefined),
   };
 }
+
+/** A status this code does not know (a future one) is treated as not payable. */
+const checkoutStatus = (status: Stripe.Checkout.Session.Status | null): CheckoutSummary['status'] =>
+  status === 'open' ? 'open' : status === 'complete' ? 'complete' : 'expired';
 
 export class StripeBilling implements BillingProvider {
   constructor(private readonly stripe: () => Promise<Stripe>) {}
@@ -110,7 +114,7 @@ export class StripeBilling implements BillingProvider {
           line_items: [{ price: input.priceId, quantity: 1 }],
           success_url: input.successUrl,
           cancel_url: input.cancelUrl,
-          metadata: { userId: input.userId, kind: 'subscription' },
+          metadata: { userId: input.userId, kind: 'subscription', priceId: input.priceId },
           subscription_data: { metadata: { userId: input.userId } },
         },
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
@@ -118,6 +122,28 @@ export class StripeBilling implements BillingProvider {
       .catch(translate);
     if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
     return { url: session.url, sessionId: session.id };
+  }
+
+  async recentCheckouts(customerId: string): Promise<CheckoutSummary[]> {
+    const stripe = await this.stripe();
+    // One page is enough: only the newest session and the open ones matter, and sessions expire within a day.
+    const page = await stripe.checkout.sessions.list({ customer: customerId, limit: 100 }).catch(translate);
+    return page.data.map((s) => ({ sessionId: s.id, mode: s.mode, status: checkoutStatus(s.status), url: s.url, priceId: s.metadata?.priceId ?? null }));
+  }
+
+  async expireCheckout(sessionId: string): Promise<'expired' | 'complete'> {
+    const stripe = await this.stripe();
+    try {
+      await stripe.checkout.sessions.expire(sessionId);
+      return 'expired';
+    } catch (err) {
+      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) translate(err);
+      // Refused: it is no longer open (paid meanwhile, or already expired).
+      const session = await stripe.checkout.sessions.retrieve(sessionId).catch(translate);
+      if (session.status === 'complete') return 'complete';
+      if (session.status === 'expired') return 'expired';
+      throw err;
+    }
   }
 
   async createTopUpCheckout(input: {

@@ -1,0 +1,147 @@
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import Stripe from 'stripe';
+import { localDynamoClient } from '../../infra/local/dynamodb';
+import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
+import { apiEvent, closeLoadedHandlers, loadHandler, noContext } from '../fixtures/handlers';
+import { api, localStack } from '../fixtures/stack';
+import { control, eventually, stripeClient } from '../fixtures/stripe';
+import { activeSubscriber } from '../fixtures/subscribers';
+
+/**
+ * Stripe flows real Stripe has and the product must survive: a second
+ * subscription, a customer deleted in the dashboard, an unknown price,
+ * delayed payment methods, refunds and disputes of top-ups.
+ */
+
+const env = () => localStack().handlerEnv;
+const doc = () => DynamoDBDocumentClient.from(localDynamoClient(localStack().dynamodbEndpoint));
+
+async function row(table: 'TABLE_USERS' | 'TABLE_ENTITLEMENTS', userId: string) {
+  return (await doc().send(new GetCommand({ TableName: env()[table], Key: { userId }, ConsistentRead: true }))).Item;
+}
+
+const me = (user: TestUser) => api('/me/entitlements', { headers: { authorization: `Bearer ${user.accessToken}` } });
+const checkout = (user: TestUser, json: unknown) => api('/me/checkout', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json });
+const sessionOf = (url: string) => /\/checkout\/([^/?#]+)/.exec(url)?.[1] as string;
+
+async function expectEntitlement(user: TestUser, expected: Record<string, unknown>) {
+  return eventually(async () => {
+    const res = await me(user);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject(expected);
+    return res.body;
+  });
+}
+
+type LoggedEvent = { id: string; type: string; data: { object: Record<string, any> } };
+
+/** The emulator's events about `objectId` (the object itself, its customer or its subscription). */
+async function eventsAbout(objectId: string, type?: string): Promise<LoggedEvent[]> {
+  const log = await control<Array<{ event: LoggedEvent }>>('GET', `/events${type ? `?type=${encodeURIComponent(type)}` : ''}`);
+  return log
+    .map((e) => e.event)
+    .filter((e) => {
+      const o = e.data.object;
+      return o.id === objectId || o.customer === objectId || o.subscription === objectId || o.parent?.subscription_details?.subscription === objectId;
+    });
+}
+
+/** Runs a (re-signed, renamed) event through an in-process webhook handler, so what it logs and counts is visible here. */
+async function deliverInProcess(handler: ReturnType<typeof loadHandler>, event: LoggedEvent, suffix: string) {
+  const body = JSON.stringify({ ...event, id: `${event.id}_${suffix}` });
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: env().STRIPE_WEBHOOK_SECRET as string });
+  return handler(apiEvent({ resource: '/stripe/webhook', httpMethod: 'POST', headers: { 'stripe-signature': signature }, body }), noContext);
+}
+
+/** CloudWatch EMF lines (Powertools Metrics) written to stdout while `run` runs. */
+async function metricsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
+  const lines: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  const counts: Record<string, number> = {};
+  for (const line of lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"'))) {
+    const emf = JSON.parse(line) as { _aws: { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> } } & Record<string, unknown>;
+    for (const { Name } of emf._aws.CloudWatchMetrics.flatMap((m) => m.Metrics)) counts[Name] = (counts[Name] ?? 0) + Number(emf[Name]);
+  }
+  return counts;
+}
+
+/** Holds webhooks while `run` runs; everything held is delivered afterwards. */
+async function withDeliveryPaused<T>(run: () => Promise<T>): Promise<T> {
+  await control('POST', '/delivery/flush');
+  await control('POST', '/delivery', { paused: true });
+  try {
+    return await run();
+  } finally {
+    await control('POST', '/delivery', { paused: false });
+    await control('POST', '/delivery/flush');
+  }
+}
+
+afterAll(closeLoadedHandlers);
+
+describe('one paid subscription per user', () => {
+  it('returns the open Checkout again for the same tier instead of a second one', async () => {
+    const user = await signUpAndSignIn('one-sub-same');
+    const first = await checkout(user, { tier: 'basic' });
+    const second = await checkout(user, { tier: 'basic' });
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.body.url).toBe(first.body.url);
+  });
+
+  it('concurrent first clicks share one Checkout', async () => {
+    const user = await signUpAndSignIn('one-sub-race');
+    const results = await Promise.all([checkout(user, { tier: 'pro' }), checkout(user, { tier: 'pro' }), checkout(user, { tier: 'pro' })]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(new Set(results.map((r) => r.body.url)).size).toBe(1);
+  });
+
+  it('another tier expires the open Checkout, so two can never both be paid; 409 once paid, before the webhook lands', async () => {
+    const user = await signUpAndSignIn('one-sub-switch');
+    const basic = await checkout(user, { tier: 'basic' });
+    const pro = await checkout(user, { tier: 'pro' });
+    expect(pro.status).toBe(200);
+    expect(pro.body.url).not.toBe(basic.body.url);
+    expect((await stripeClient().checkout.sessions.retrieve(sessionOf(basic.body.url))).status).toBe('expired');
+    await expect(control('POST', `/checkout/${sessionOf(basic.body.url)}/complete`)).rejects.toThrow(/expired/);
+
+    await withDeliveryPaused(async () => {
+      await control('POST', `/checkout/${sessionOf(pro.body.url)}/complete`);
+      // Our row still says none (the webhook is held): Stripe is asked.
+      expect(await row('TABLE_ENTITLEMENTS', user.sub)).toMatchObject({ status: 'none' });
+      const again = await checkout(user, { tier: 'basic' });
+      expect(again.status).toBe(409);
+      expect(again.body.error.code).toBe('conflict');
+    });
+    await expectEntitlement(user, { status: 'active', tier: 'pro' });
+    expect((await checkout(user, { tier: 'enterprise' })).status).toBe(409);
+    const customerId = (await row('TABLE_USERS', user.sub))!.stripeCustomerId as string;
+    expect((await stripeClient().subscriptions.list({ customer: customerId })).data).toHaveLength(1);
+  });
+
+  it('a second subscription made in the dashboard: the best one decides, it is logged and counted, neither is canceled', async () => {
+    const user = await activeSubscriber('dup-sub', 'basic');
+    const handler = loadHandler('stripe-webhook');
+    const { subscription } = await withDeliveryPaused(() => control<{ subscription: { id: string } }>('POST', '/subscribe', { email: user.email, tier: 'pro', another: true }));
+    const [created] = await eventsAbout(subscription.id, 'customer.subscription.created');
+    expect(created).toBeDefined();
+    let status = 0;
+    const counted = await metricsDuring(async () => {
+      status = (await deliverInProcess(handler, created!, 'dup')).statusCode;
+    });
+    expect(status).toBe(200);
+    expect(counted.DuplicateSubscriptions).toBe(1);
+    await expectEntitlement(user, { status: 'active', tier: 'pro' });
+    const customerId = (await row('TABLE_USERS', user.sub))!.stripeCustomerId as string;
+    const live = await stripeClient().subscriptions.list({ customer: customerId });
+    expect(live.data.map((s) => s.status)).toEqual(['active', 'active']);
+  });
+});
