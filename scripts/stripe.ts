@@ -23,6 +23,8 @@ const HELP = `usage: npm run stripe -- <command>
   recover <email>                             the open invoice gets paid: active again
   complete-checkout <sessionId|url> [--email E]   pay a Checkout Session
   customers <email>                           customers with that email and their subscriptions
+  delete-customer <email>                     delete the newest customer with that email, as in the dashboard
+                                              (its subscriptions are canceled; customer.deleted is sent)
   events [--type T] [--limit N]               recent webhook events and their delivery
   resend <eventId>                            deliver an event again
   delivery [--duplicate|--no-duplicate] [--delay MS] [--reorder|--no-reorder] [--pause|--resume]
@@ -211,6 +213,15 @@ async function run(argv: string[]): Promise<void> {
         for (const sub of subscriptions) out(`  ${describeSubscription(sub)}`);
         if (subscriptions.length === 0) out('  no subscriptions');
       }
+      break;
+    }
+    case 'delete-customer': {
+      const email = need(positional[0], '<email>');
+      const [newest] = await control.customers(email);
+      if (!newest) throw new Error(`No Stripe customer with email ${email}.`);
+      const { subscriptions } = await control.deleteCustomer(newest.customer.id);
+      out(`${newest.customer.id} deleted`);
+      for (const sub of subscriptions) out(`  ${describeSubscription(sub)}`);
       break;
     }
     case 'events': {

@@ -1,5 +1,13 @@
 import type { SubscriptionSnapshot } from '../domain/entitlement';
 
+/** The customer named in a call no longer exists in Stripe (deleted, e.g. in the dashboard). */
+export class BillingCustomerGoneError extends Error {
+  constructor(readonly customerId: string) {
+    super(`Stripe customer ${customerId} no longer exists`);
+    this.name = 'BillingCustomerGoneError';
+  }
+}
+
 /** A Checkout Session of the customer (newest first when listed). */
 export interface CheckoutSummary {
   sessionId: string;
@@ -23,6 +31,7 @@ export interface BillingProvider {
   cancelSubscription(subscriptionId: string): Promise<void>;
   /** Deletes the customer; succeeds when it is already gone. */
   deleteCustomer(customerId: string): Promise<void>;
+  /** Throws BillingCustomerGoneError when the customer was deleted (as do the other two session creators). */
   createSubscriptionCheckout(input: { customerId: string; userId: string; priceId: string; successUrl: string; cancelUrl: string; idempotencyKey?: string }): Promise<{ url: string; sessionId: string }>;
   /** The customer's recent Checkout Sessions (any mode), newest first. */
   recentCheckouts(customerId: string): Promise<CheckoutSummary[]>;

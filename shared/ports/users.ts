@@ -3,6 +3,12 @@ export interface UserProfile {
   userId: string;
   email: string;
   stripeCustomerId?: string;
+  /**
+   * How many of the user's Stripe customers were deleted (in Stripe): part of
+   * the customer idempotency key, so a re-creation is a new customer, not a
+   * replay of the deleted one. Absent = 0.
+   */
+  stripeCustomerGeneration?: number;
   createdAt: string;
   /** Set when account deletion starts: webhooks and writes for this user stop. */
   deletingAt?: string;
@@ -16,7 +22,7 @@ export interface UserStore {
   findByStripeCustomer(customerId: string): Promise<UserProfile | undefined>;
   /** Records the customer id unless one is already set; returns the id that is stored. */
   attachStripeCustomer(userId: string, customerId: string): Promise<string>;
-  /** Forgets the customer id if it is still `customerId` (the customer was deleted in Stripe). */
+  /** Forgets the customer id if it is still `customerId` (the customer was deleted in Stripe) and bumps the generation. */
   detachStripeCustomer(userId: string, customerId: string): Promise<void>;
   markDeleting(userId: string, at: string): Promise<void>;
   delete(userId: string): Promise<void>;

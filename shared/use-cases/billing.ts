@@ -1,6 +1,7 @@
 import type { Tier } from '../domain/tiers';
 import { findTier } from '../domain/tiers';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors';
+import { BillingCustomerGoneError } from '../ports/billing';
 import { ensureStripeCustomer, type AccountDeps } from './sign-up';
 
 export interface BillingDeps extends AccountDeps {
@@ -27,17 +28,18 @@ export async function startCheckout(deps: BillingDeps, userId: string, request: 
   const { priceId, size } = deps.tokenPack;
   if (!priceId) throw new ValidationError('topUp: token top-ups are not configured');
   if (request.topUp % size !== 0) throw new ValidationError(`topUp: must be a multiple of ${size} tokens`);
-  const customerId = await customerFor(deps, userId);
-  const session = await deps.billing.createTopUpCheckout({
-    customerId,
-    userId,
-    priceId,
-    packs: request.topUp / size,
-    tokens: request.topUp,
-    successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
-    cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+  return withLiveCustomer(deps, userId, async (customerId) => {
+    const session = await deps.billing.createTopUpCheckout({
+      customerId,
+      userId,
+      priceId,
+      packs: request.topUp / size,
+      tokens: request.topUp,
+      successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
+      cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+    });
+    return { url: session.url };
   });
-  return { url: session.url };
 }
 
 const ALREADY_SUBSCRIBED = 'You already have a subscription; change or cancel it in the billing portal';
@@ -59,7 +61,10 @@ async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: 
   if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
     throw new ConflictError(ALREADY_SUBSCRIBED);
   }
-  const customerId = await customerFor(deps, userId);
+  return withLiveCustomer(deps, userId, (customerId) => subscriptionCheckoutFor(deps, userId, customerId, priceId));
+}
+
+async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, customerId: string, priceId: string): Promise<{ url: string }> {
   // Stripe, not our row, is the truth here: the webhook of a just-paid Checkout may not have landed yet.
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new ConflictError(ALREADY_SUBSCRIBED);
@@ -77,14 +82,31 @@ async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: 
     priceId,
     successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
     cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
-    idempotencyKey: `checkout:${userId}:${priceId}:after:${recent[0]?.sessionId ?? 'none'}`,
+    // Per customer: a re-created customer (see withLiveCustomer) must not meet the old customer's keys.
+    idempotencyKey: `checkout:${customerId}:${priceId}:after:${recent[0]?.sessionId ?? 'none'}`,
   });
   return { url: session.url };
 }
 
 export async function openBillingPortal(deps: BillingDeps, userId: string): Promise<{ url: string }> {
+  return withLiveCustomer(deps, userId, (customerId) => deps.billing.createPortalSession({ customerId, returnUrl: url(deps.appBaseUrl, 'account') }));
+}
+
+/**
+ * Runs `use` with the user's Stripe customer. When Stripe says that customer
+ * was deleted (in the dashboard, before its customer.deleted webhook reached
+ * us), it is forgotten the way the webhook would (next key generation) and
+ * `use` runs once more with a new customer.
+ */
+async function withLiveCustomer<T>(deps: BillingDeps, userId: string, use: (customerId: string) => Promise<T>): Promise<T> {
   const customerId = await customerFor(deps, userId);
-  return deps.billing.createPortalSession({ customerId, returnUrl: url(deps.appBaseUrl, 'account') });
+  try {
+    return await use(customerId);
+  } catch (err) {
+    if (!(err instanceof BillingCustomerGoneError)) throw err;
+    await deps.users.detachStripeCustomer(userId, customerId);
+    return use(await customerFor(deps, userId));
+  }
 }
 
 async function customerFor(deps: BillingDeps, userId: string): Promise<string> {

@@ -145,3 +145,47 @@ describe('one paid subscription per user', () => {
     expect(live.data.map((s) => s.status)).toEqual(['active', 'active']);
   });
 });
+
+describe('customer deleted in the Stripe dashboard, then needed again', () => {
+  const customerOf = async (user: TestUser) => (await row('TABLE_USERS', user.sub))?.stripeCustomerId as string | undefined;
+
+  it('after customer.deleted, checkout creates a new customer (the idempotency key has a new generation)', async () => {
+    const user = await activeSubscriber('cus-deleted', 'basic');
+    const first = (await customerOf(user)) as string;
+    await control('POST', `/customers/${first}/delete`);
+    await expectEntitlement(user, { status: 'canceled', tier: 'free' });
+    await eventually(async () => expect(await customerOf(user)).toBeUndefined());
+
+    const res = await checkout(user, { tier: 'pro' });
+    expect(res.status).toBe(200);
+    const second = await customerOf(user);
+    expect(second).toMatch(/^cus_/);
+    expect(second).not.toBe(first);
+    expect((await stripeClient().checkout.sessions.retrieve(sessionOf(res.body.url))).customer).toBe(second);
+    await control('POST', `/checkout/${sessionOf(res.body.url)}/complete`);
+    await expectEntitlement(user, { status: 'active', tier: 'pro' });
+
+    // Deleted again: the next generation again.
+    await control('POST', `/customers/${second}/delete`);
+    await eventually(async () => expect(await customerOf(user)).toBeUndefined());
+    expect((await api('/me/billing-portal', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` } })).status).toBe(200);
+    const third = await customerOf(user);
+    expect([first, second]).not.toContain(third);
+  });
+
+  it('before customer.deleted arrives, checkout sees the customer is gone and replaces it', async () => {
+    const user = await signUpAndSignIn('cus-deleted-early');
+    const first = (await customerOf(user)) as string;
+    const res = await withDeliveryPaused(async () => {
+      await control('POST', `/customers/${first}/delete`);
+      return checkout(user, { topUp: 100 });
+    });
+    expect(res.status).toBe(200);
+    const second = await customerOf(user);
+    expect(second).toMatch(/^cus_/);
+    expect(second).not.toBe(first);
+    // The late customer.deleted of the old customer leaves the new one alone.
+    await control('POST', '/delivery/flush');
+    expect(await customerOf(user)).toBe(second);
+  });
+});

@@ -77,6 +77,8 @@ export interface StripeEmulatorControlApi {
   cancel(subscriptionId: string, options?: { atPeriodEnd?: boolean }): Promise<StripeObject>;
   resume(subscriptionId: string): Promise<StripeObject>;
   customers(email: string): Promise<CustomerSummary[]>;
+  /** Deleted in the dashboard: its subscriptions are canceled first (customer.subscription.deleted each), then customer.deleted. */
+  deleteCustomer(customerId: string): Promise<CustomerSummary>;
   events(filter?: { type?: string }): Promise<EventLogEntry[]>;
   resend(eventId: string): Promise<EventLogEntry>;
   delivery(settings?: Partial<DeliverySettings>): Promise<DeliverySettings>;
@@ -159,6 +161,9 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
   }
   customers(email: string) {
     return this.call<CustomerSummary[]>('GET', `/customers?email=${encodeURIComponent(email)}`);
+  }
+  deleteCustomer(customerId: string) {
+    return this.call<CustomerSummary>('POST', `/customers/${StripeEmulatorControl.id(customerId)}/delete`, {});
   }
   events(filter: { type?: string } = {}) {
     return this.call<EventLogEntry[]>('GET', `/events${filter.type ? `?type=${encodeURIComponent(filter.type)}` : ''}`);

@@ -222,6 +222,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         subscriptions: state.subscriptionsOf(c.id).map((s) => state.renderSubscription(s.id)),
       }));
     },
+    async deleteCustomer(customerId): Promise<CustomerSummary> {
+      state.deleteCustomer(customerId);
+      return {
+        customer: state.renderCustomer(customerId),
+        subscriptions: state.subscriptionsOf(customerId).map((s) => state.renderSubscription(s.id)),
+      };
+    },
     async events({ type } = {}): Promise<EventLogEntry[]> {
       return delivery.log().filter((e) => !type || e.type === type);
     },
@@ -409,6 +416,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         return control.customers(email);
       },
     ],
+    ['POST', /^customers\/([^/]+)\/delete$/, (m) => control.deleteCustomer(m[1] as string)],
     ['GET', /^events$/, (_m, _b, q) => control.events({ type: q.get('type') ?? undefined })],
     [
       'GET',

@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
 import { DependencyUnavailableError } from '../../http/errors';
-import type { BillingProvider, CheckoutSummary } from '../../ports/billing';
+import { BillingCustomerGoneError, type BillingProvider, type CheckoutSummary } from '../../ports/billing';
 
 /** Stripe failures that a retry may fix become 503s (or 500s to Stripe on webhooks). */
 function translate(err: unknown): never {
@@ -17,6 +17,14 @@ function translate(err: unknown): never {
 }
 
 const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
+
+/** "No such customer" on the `customer` parameter: it was deleted in Stripe (a webhook may not have told us yet). */
+const customerGoneOr =
+  (customerId: string) =>
+  (err: unknown): never => {
+    if (isMissing(err) && (err as Stripe.errors.StripeInvalidRequestError).param === 'customer') throw new BillingCustomerGoneError(customerId);
+    return translate(err);
+  };
 
 export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
   const item = sub.items?.data?.[0];
@@ -119,7 +127,7 @@ export class StripeBilling implements BillingProvider {
         },
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
       )
-      .catch(translate);
+      .catch(customerGoneOr(input.customerId));
     if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
     return { url: session.url, sessionId: session.id };
   }
@@ -166,14 +174,14 @@ export class StripeBilling implements BillingProvider {
         cancel_url: input.cancelUrl,
         metadata: { userId: input.userId, kind: 'top-up', tokens: String(input.tokens) },
       })
-      .catch(translate);
+      .catch(customerGoneOr(input.customerId));
     if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
     return { url: session.url, sessionId: session.id };
   }
 
   async createPortalSession(input: { customerId: string; returnUrl: string }): Promise<{ url: string }> {
     const stripe = await this.stripe();
-    const session = await stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: input.returnUrl }).catch(translate);
+    const session = await stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: input.returnUrl }).catch(customerGoneOr(input.customerId));
     return { url: session.url };
   }
 }
