@@ -1,5 +1,5 @@
-import { NO_SUBSCRIPTION, deriveSubscriptionState, type SubscriptionSnapshot } from '../domain/entitlement';
-import type { Tier } from '../domain/tiers';
+import { NO_SUBSCRIPTION, deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
+import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
@@ -59,6 +59,18 @@ function reportDuplicateSubscriptions(userId: string, customerId: string, subscr
   countAnomaly('DuplicateSubscriptions');
 }
 
+/** An unknown price keeps the user's current tier (see keepTierOnUnknownPrice) and is reported loudly. */
+async function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState): Promise<SubscriptionState> {
+  if (!derived.plan || tierForPrice(deps.catalogue, derived.plan)) return derived;
+  const current = await deps.entitlements.get(userId, { consistent: true });
+  const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
+  if (unknownPrice) {
+    logger.error('Stripe price is not in the tier catalogue; the previous tier is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
+    countAnomaly('UnknownStripePrice');
+  }
+  return state;
+}
+
 export async function invalidateUser(cache: ReadThroughCache, profile: Pick<UserProfile, 'userId' | 'email'>): Promise<void> {
   await cache.invalidate([cacheKeys.entitlement(profile.userId), cacheKeys.premium(profile.email)]);
 }
@@ -78,7 +90,7 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   const readStartedAt = deps.clock();
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
-  const state = deriveSubscriptionState(subscriptions, deps.catalogue);
+  const state = await withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue));
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
   if (result === 'gone') return 'ignored';
   if (result === 'written') await invalidateUser(deps.cache, profile);

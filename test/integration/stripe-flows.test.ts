@@ -189,3 +189,26 @@ describe('customer deleted in the Stripe dashboard, then needed again', () => {
     expect(await customerOf(user)).toBe(second);
   });
 });
+
+describe('a price missing from the catalogue', () => {
+  it('keeps the paying customer on the tier they had, logs and counts the price', async () => {
+    const user = await activeSubscriber('unknown-price', 'basic');
+    const handler = loadHandler('stripe-webhook');
+    const stripe = stripeClient();
+    const customerId = (await row('TABLE_USERS', user.sub))!.stripeCustomerId as string;
+    const [sub] = (await stripe.subscriptions.list({ customer: customerId })).data;
+    const basicPrice = await stripe.prices.retrieve(env().STRIPE_PRICE_BASIC as string);
+    const updated = await withDeliveryPaused(() =>
+      stripe.subscriptions.update(sub!.id, {
+        items: [{ id: sub!.items.data[0]!.id, price_data: { currency: 'usd', product: basicPrice.product as string, unit_amount: 1234, recurring: { interval: 'month' } } }],
+      }),
+    );
+    const unknownPrice = updated.items.data[0]!.price.id;
+    const [event] = (await eventsAbout(sub!.id, 'customer.subscription.updated')).filter((e) => e.data.object.items?.data?.[0]?.price?.id === unknownPrice);
+    expect(event).toBeDefined();
+    const counted = await metricsDuring(async () => expect((await deliverInProcess(handler, event!, 'unknown')).statusCode).toBe(200));
+    expect(counted.UnknownStripePrice).toBe(1);
+    expect(await row('TABLE_ENTITLEMENTS', user.sub)).toMatchObject({ status: 'active', plan: unknownPrice, tier: 'basic' });
+    await expectEntitlement(user, { status: 'active', tier: 'basic', premium: true });
+  });
+});
