@@ -7,6 +7,7 @@ const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
   status: 'active',
   priceId: 'price_pro',
   created: 1,
+  currentPeriodStart: 1,
   currentPeriodEnd: 2,
   trialEnd: null,
   cancelAtPeriodEnd: false,
