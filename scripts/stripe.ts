@@ -21,7 +21,15 @@ const HELP = `usage: npm run stripe -- <command>
   renew <email>                               the period ends: next period, invoice paid
   fail-payment <email> [--final]              the renewal payment fails: past_due (--final: unpaid)
   recover <email>                             the open invoice gets paid: active again
-  complete-checkout <sessionId|url> [--email E]   pay a Checkout Session
+  complete-checkout <sessionId|url> [--email E]   pay a Checkout Session (card: paid at once)
+  checkout-delayed <sessionId|url> [--email E]    pay it by bank debit: completes 'unpaid' (a subscription
+                                              starts incomplete) until async-succeed or async-fail
+  async-succeed <sessionId|url>               the bank debit settles: checkout.session.async_payment_succeeded
+  async-fail <sessionId|url>                  the bank debit bounces: checkout.session.async_payment_failed
+  refund <email|ch_|pi_|cs_> [--amount CENTS] refund a charge (email: the customer's newest paid charge),
+                                              all that is left of it by default: charge.refunded, refund.created
+  dispute <email|ch_|pi_|cs_> [open|won|lost] the bank opens a dispute on the charge (default), or decides
+                                              its open dispute: charge.dispute.created / charge.dispute.closed
   customers <email>                           customers with that email and their subscriptions
   delete-customer <email>                     delete the newest customer with that email, as in the dashboard
                                               (its subscriptions are canceled; customer.deleted is sent)
@@ -122,6 +130,16 @@ function describeEvent(e: EventLogEntry): string {
   return `${day(e.created)}  ${e.id}  ${e.type.padEnd(34)} ${String(e.objectId ?? '').padEnd(22)} ${e.state} (${e.attempts.length} attempt${e.attempts.length === 1 ? '' : 's'}, last ${outcome})`;
 }
 
+/** `refund` / `dispute` targets: an email, or a charge, payment intent or Checkout Session id. */
+function chargeSelector(target: string): { email?: string; charge?: string; paymentIntent?: string; session?: string } {
+  if (target.includes('@')) return { email: target };
+  if (target.startsWith('ch_')) return { charge: target };
+  if (target.startsWith('pi_')) return { paymentIntent: target };
+  const session = /cs_[A-Za-z0-9_]+/.exec(target)?.[0];
+  if (session) return { session };
+  throw new Error(`not an email, charge (ch_), payment intent (pi_) or Checkout Session (cs_): ${target}`);
+}
+
 /** The customer's subscription that is not over, newest first. */
 async function currentSubscription(control: StripeEmulatorControl, email: string): Promise<StripeObject> {
   const customers = await control.customers(email);
@@ -139,7 +157,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance']);
+  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance', 'amount']);
   const control = new StripeEmulatorControl(emulatorUrl(stackState()));
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -202,6 +220,41 @@ async function run(argv: string[]): Promise<void> {
       out(`${done.session.id} ${done.session.status} (${done.session.payment_status})`);
       if (done.customer) out(`  customer ${done.customer.id} ${done.customer.email ?? ''}`);
       if (done.subscription) out(`  ${describeSubscription(done.subscription)}`);
+      break;
+    }
+    case 'checkout-delayed':
+    case 'async-succeed':
+    case 'async-fail': {
+      const target = need(positional[0], '<sessionId|url>');
+      const sessionId = /cs_[A-Za-z0-9_]+/.exec(target)?.[0] ?? target;
+      const email = flags.get('email');
+      const done =
+        command === 'checkout-delayed'
+          ? await control.completeCheckout(sessionId, { email: typeof email === 'string' ? email : undefined, delayed: true })
+          : await control.asyncPayment(sessionId, command === 'async-succeed' ? 'succeeded' : 'failed');
+      out(`${done.session.id} ${done.session.status} (${done.session.payment_status})`);
+      if (done.customer) out(`  customer ${done.customer.id} ${done.customer.email ?? ''}`);
+      if (done.subscription) out(`  ${describeSubscription(done.subscription)}`);
+      break;
+    }
+    case 'refund': {
+      const target = chargeSelector(need(positional[0], '<email|ch_|pi_|cs_>'));
+      const { refund, charge } = await control.refund({ ...target, amount: numberFlag(flags, 'amount') });
+      out(`${refund.id} $${(refund.amount / 100).toFixed(2)} of ${charge.id} (refunded $${(charge.amount_refunded / 100).toFixed(2)} of $${(charge.amount / 100).toFixed(2)})`);
+      break;
+    }
+    case 'dispute': {
+      const target = chargeSelector(need(positional[0], '<email|ch_|pi_|cs_>'));
+      const action = positional[1] ?? 'open';
+      if (action === 'open') {
+        const { dispute, charge } = await control.openDispute(target);
+        out(`${dispute.id} ${dispute.status} on ${charge.id} ($${(dispute.amount / 100).toFixed(2)}, ${dispute.reason})`);
+      } else if (action === 'won' || action === 'lost') {
+        const { dispute, charge } = await control.closeDispute(target, action);
+        out(`${dispute.id} ${dispute.status} on ${charge.id}`);
+      } else {
+        throw new Error(`dispute action must be open, won or lost, not ${action}`);
+      }
       break;
     }
     case 'customers': {

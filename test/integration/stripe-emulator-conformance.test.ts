@@ -93,6 +93,37 @@ async function exerciseEverything(): Promise<{ customers: string[]; sessions: st
   sessions.push(expired.id);
   await stripe.checkout.sessions.expire(expired.id);
 
+  // Delayed (bank debit) payments: one settles, one bounces, in both modes.
+  const bank = await stripe.customers.create({ email: email('conf-bank') });
+  customers.push(bank.id);
+  for (const outcome of ['succeeded', 'failed'] as const) {
+    const topUp = await stripe.checkout.sessions.create({ mode: 'payment', customer: bank.id, line_items: [{ price: emulator.prices.tokenPack, quantity: 1 }], success_url: 'http://app.test/ok' });
+    sessions.push(topUp.id);
+    await control.completeCheckout(topUp.id, { delayed: true });
+    await control.asyncPayment(topUp.id, outcome);
+  }
+  const bankSub = await stripe.checkout.sessions.create({ mode: 'subscription', customer: bank.id, line_items: [{ price: emulator.prices.pro, quantity: 1 }], success_url: 'http://app.test/ok' });
+  sessions.push(bankSub.id);
+  await control.completeCheckout(bankSub.id, { delayed: true });
+  await control.asyncPayment(bankSub.id, 'failed');
+  const other = await stripe.customers.create({ email: email('conf-bank2') });
+  customers.push(other.id);
+  const bankSub2 = await stripe.checkout.sessions.create({ mode: 'subscription', customer: other.id, line_items: [{ price: emulator.prices.basic, quantity: 1 }], success_url: 'http://app.test/ok' });
+  sessions.push(bankSub2.id);
+  await control.completeCheckout(bankSub2.id, { delayed: true });
+  await control.asyncPayment(bankSub2.id, 'succeeded');
+
+  // Refunds (partial, then the rest) and disputes (won, lost).
+  await control.refund({ session: pack.id, amount: 300 });
+  await stripe.refunds.create({ payment_intent: (await stripe.checkout.sessions.retrieve(pack.id)).payment_intent as string });
+  for (const outcome of ['won', 'lost'] as const) {
+    const disputed = await stripe.checkout.sessions.create({ mode: 'payment', customer: customer.id, line_items: [{ price: emulator.prices.tokenPack, quantity: 1 }], success_url: 'http://app.test/ok' });
+    sessions.push(disputed.id);
+    await control.completeCheckout(disputed.id);
+    const { dispute } = await control.openDispute({ session: disputed.id });
+    await control.closeDispute({ dispute: dispute.id }, outcome);
+  }
+
   const gone = await stripe.customers.create({ email: email('conf-gone') });
   customers.push(gone.id);
   await control.subscribe({ customer: gone.id, tier: 'basic' });
@@ -117,6 +148,12 @@ describe('the emulator against the installed stripe types', () => {
       add(`session ${id}`, [await raw(`/v1/checkout/sessions/${id}?expand[]=line_items`)]);
       add(`line items ${id}`, await all(`/v1/checkout/sessions/${id}/line_items`));
     }
+    add('charges', await all('/v1/charges'));
+    add('refunds', await all('/v1/refunds'));
+    add('disputes', await all('/v1/disputes'));
+    for (const charge of (await raw('/v1/charges?limit=100')).data) {
+      add(`charge ${charge.id}`, [await raw(`/v1/charges/${charge.id}`), await raw(`/v1/payment_intents/${charge.payment_intent}`)]);
+    }
     add('prices', await all('/v1/prices'));
     add('products', await all('/v1/products'));
     add('search', [await raw(`/v1/customers/search?query=${encodeURIComponent("metadata['userId']:'u-conf'")}`)]);
@@ -127,10 +164,30 @@ describe('the emulator against the installed stripe types', () => {
     const eventTypes = new Set(events.filter((e) => e.object === 'event').map((e) => e.type));
     // The scenario must really reach every kind, or a missing kind would pass unchecked.
     expect([...kinds].sort()).toEqual(
-      expect.arrayContaining(['checkout.session', 'customer', 'event', 'invoice', 'item', 'list', 'price', 'product', 'search_result', 'subscription']),
+      expect.arrayContaining([
+        'charge',
+        'checkout.session',
+        'customer',
+        'dispute',
+        'event',
+        'invoice',
+        'item',
+        'list',
+        'payment_intent',
+        'price',
+        'product',
+        'refund',
+        'search_result',
+        'subscription',
+      ]),
     );
     expect([...eventTypes].sort()).toEqual(
       expect.arrayContaining([
+        'charge.dispute.closed',
+        'charge.dispute.created',
+        'charge.refunded',
+        'checkout.session.async_payment_failed',
+        'checkout.session.async_payment_succeeded',
         'checkout.session.completed',
         'checkout.session.expired',
         'customer.created',
@@ -141,6 +198,7 @@ describe('the emulator against the installed stripe types', () => {
         'customer.updated',
         'invoice.paid',
         'invoice.payment_failed',
+        'refund.created',
       ]),
     );
 

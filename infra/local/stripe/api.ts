@@ -502,6 +502,46 @@ route('GET', '/v1/invoices', 'invoiceList', (state, { params }) => {
 
 route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => state.renderInvoice(path.id as string));
 
+// ------------------------------------------------------------------ payments: intents, charges, refunds, disputes
+
+route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => state.renderPaymentIntent(path.id as string));
+
+route('GET', '/v1/charges', 'chargeList', (state, { params }) => {
+  const records = state.listCharges({ customer: str(params, 'customer'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/charges', (c) => state.renderCharge(c.id));
+});
+
+route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => state.renderCharge(path.id as string));
+
+route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
+  const charge = str(params, 'charge');
+  const paymentIntent = str(params, 'payment_intent');
+  if (!charge && !paymentIntent) throw invalidParam('One of `charge` or `payment_intent` is required.', 'charge', 'parameter_missing');
+  if (charge && paymentIntent) throw invalidParam('You may only specify one of these parameters: charge, payment_intent.', 'payment_intent');
+  const refund = state.createRefund({
+    charge,
+    paymentIntent,
+    amount: int(params, 'amount', { min: 1 }),
+    reason: oneOf(params, 'reason', ['duplicate', 'fraudulent', 'requested_by_customer'] as const),
+    metadata: applyMetadata({}, params.metadata),
+  });
+  return state.renderRefund(refund.id);
+});
+
+route('GET', '/v1/refunds', 'refundList', (state, { params }) => {
+  const records = state.listRefunds({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/refunds', (r) => state.renderRefund(r.id));
+});
+
+route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => state.renderRefund(path.id as string));
+
+route('GET', '/v1/disputes', 'disputeList', (state, { params }) => {
+  const records = state.listDisputes({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/disputes', (d) => state.renderDispute(d.id));
+});
+
+route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => state.renderDispute(path.id as string));
+
 // ------------------------------------------------------------------ events
 
 route('GET', '/v1/events', 'eventList', (_state, { params }, events) => {

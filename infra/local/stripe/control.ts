@@ -67,8 +67,25 @@ export interface EmulatorClock {
   offsetSeconds: number;
 }
 
+/** The charge a refund or dispute is about: by id, by payment intent, by Checkout Session, or the newest paid charge of a customer (email). */
+export interface ChargeSelector {
+  charge?: string;
+  paymentIntent?: string;
+  session?: string;
+  email?: string;
+}
+
 export interface StripeEmulatorControlApi {
-  completeCheckout(sessionId: string, options?: { email?: string }): Promise<CheckoutCompletion>;
+  /** `delayed`: paid with a bank debit: the session completes `unpaid` until asyncPayment settles it. */
+  completeCheckout(sessionId: string, options?: { email?: string; delayed?: boolean }): Promise<CheckoutCompletion>;
+  /** The delayed payment of a completed Checkout Session settles (checkout.session.async_payment_succeeded / _failed). */
+  asyncPayment(sessionId: string, outcome: 'succeeded' | 'failed'): Promise<CheckoutCompletion>;
+  /** A refund from the dashboard (charge.refunded, refund.created); without amount the rest of the charge. */
+  refund(target: ChargeSelector & { amount?: number }): Promise<{ refund: StripeObject; charge: StripeObject }>;
+  /** The bank opens a dispute on the charge (charge.dispute.created). */
+  openDispute(target: ChargeSelector): Promise<{ dispute: StripeObject; charge: StripeObject }>;
+  /** The dispute (by id, or the open one of the charge) is decided (charge.dispute.closed). */
+  closeDispute(target: ChargeSelector & { dispute?: string }, outcome: 'won' | 'lost'): Promise<{ dispute: StripeObject; charge: StripeObject }>;
   subscribe(request: SubscribeRequest): Promise<{ customer: StripeObject; subscription: StripeObject }>;
   changePrice(subscriptionId: string, target: { price?: string; tier?: string }): Promise<StripeObject>;
   advance(subscriptionId: string): Promise<SubscriptionChange>;
@@ -135,8 +152,20 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
     return encodeURIComponent(value);
   }
 
-  completeCheckout(sessionId: string, options: { email?: string } = {}) {
+  completeCheckout(sessionId: string, options: { email?: string; delayed?: boolean } = {}) {
     return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/complete`, options);
+  }
+  asyncPayment(sessionId: string, outcome: 'succeeded' | 'failed') {
+    return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/async-payment`, { outcome });
+  }
+  refund(target: ChargeSelector & { amount?: number }) {
+    return this.call<{ refund: StripeObject; charge: StripeObject }>('POST', '/refunds', target);
+  }
+  openDispute(target: ChargeSelector) {
+    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes', target);
+  }
+  closeDispute(target: ChargeSelector & { dispute?: string }, outcome: 'won' | 'lost') {
+    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes/close', { ...target, outcome });
   }
   subscribe(request: SubscribeRequest) {
     return this.call<{ customer: StripeObject; subscription: StripeObject }>('POST', '/subscribe', request);

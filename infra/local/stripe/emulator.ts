@@ -14,6 +14,7 @@ import { matchApiRoute, pathTemplate, type EventStore } from './api';
 import { PRICE_IDS, type EmulatorPrices } from './catalog';
 import type {
   CallCounts,
+  ChargeSelector,
   CheckoutCompletion,
   CustomerSummary,
   EmulatorClock,
@@ -29,7 +30,7 @@ import { FaultInjector, type Fault, type FaultSpec } from './faults';
 import { FormParseError, parseStripeForm, type FormObject } from './form';
 import { newId, randomToken } from './ids';
 import { checkoutPage, invoicePage, notFoundPage, portalPage } from './pages';
-import { StripeState, type Json } from './state';
+import { StripeState, type ChargeTarget, type CheckoutSessionRecord, type Json } from './state';
 
 export const STRIPE_EMULATOR_DEFAULT_PORT = 12111;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -107,6 +108,12 @@ const redact = (key: string) => (key.length > 12 ? `${key.slice(0, 8)}${'*'.repe
 // Control bodies come as JSON (client, CLI) or as form posts (the HTML pages).
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
 const asBool = (v: unknown): boolean | undefined => (v === undefined || v === '' ? undefined : v === true || v === 'true' || v === '1' || v === 'on');
+const selectorOf = (b: Json): ChargeSelector => ({
+  charge: asString(b.charge),
+  paymentIntent: asString(b.paymentIntent),
+  session: asString(b.session),
+  email: asString(b.email),
+});
 function asNumber(v: unknown, name: string): number | undefined {
   if (v === undefined || v === '' || v === null) return undefined;
   const n = typeof v === 'number' ? v : Number(v);
@@ -161,15 +168,49 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
 
   // -------------------------------------------------------------- control operations (in-process)
 
+  const completion = (session: CheckoutSessionRecord): CheckoutCompletion => ({
+    session: state.renderCheckoutSession(session.id),
+    customer: session.customer ? state.renderCustomer(session.customer) : null,
+    subscription: session.subscription ? state.renderSubscription(session.subscription) : null,
+    invoice: session.invoice ? state.renderInvoice(session.invoice) : null,
+  });
+
+  /** An email means the newest paid charge of the newest customer with it. */
+  const chargeTarget = ({ email, ...target }: ChargeSelector): ChargeTarget => {
+    if (!email) return target;
+    const customers = state.customersByEmail(email, { caseInsensitive: true });
+    const charge = customers.map((c) => state.latestChargeOf(c.id)).find((c) => c !== undefined);
+    if (!charge) throw invalidRequest(`No paid charge for a customer with email ${email}.`, 'email');
+    return { charge: charge.id };
+  };
+
   const control: StripeEmulatorControlApi & { faults(): Fault[] } = {
-    async completeCheckout(sessionId, { email } = {}): Promise<CheckoutCompletion> {
-      const session = state.completeCheckoutSession(sessionId, { email });
-      return {
-        session: state.renderCheckoutSession(session.id),
-        customer: session.customer ? state.renderCustomer(session.customer) : null,
-        subscription: session.subscription ? state.renderSubscription(session.subscription) : null,
-        invoice: session.invoice ? state.renderInvoice(session.invoice) : null,
-      };
+    async completeCheckout(sessionId, { email, delayed } = {}): Promise<CheckoutCompletion> {
+      return completion(state.completeCheckoutSession(sessionId, { email, delayed }));
+    },
+    async asyncPayment(sessionId, outcome): Promise<CheckoutCompletion> {
+      if (outcome !== 'succeeded' && outcome !== 'failed') throw invalidRequest('outcome must be succeeded or failed', 'outcome');
+      return completion(state.settleAsyncPayment(sessionId, outcome));
+    },
+    async refund({ amount, ...selector }) {
+      if (amount !== undefined && (!Number.isSafeInteger(amount) || amount < 1)) throw invalidRequest('amount must be a positive whole number of cents', 'amount');
+      const refund = state.createRefund({ ...chargeTarget(selector), amount, reason: 'requested_by_customer' });
+      return { refund: state.renderRefund(refund.id), charge: state.renderCharge(refund.charge) };
+    },
+    async openDispute(selector) {
+      const dispute = state.openDispute(chargeTarget(selector));
+      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
+    },
+    async closeDispute({ dispute: disputeId, ...selector }, outcome) {
+      if (outcome !== 'won' && outcome !== 'lost') throw invalidRequest('outcome must be won or lost', 'outcome');
+      let id = disputeId;
+      if (!id) {
+        const charge = state.resolveCharge(chargeTarget(selector));
+        id = state.openDisputeOf(charge.id)?.id;
+        if (!id) throw invalidRequest(`Charge ${charge.id} has no open dispute.`, 'charge');
+      }
+      const dispute = state.closeDispute(id, outcome);
+      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
     },
     async subscribe(request: SubscribeRequest) {
       const price = state.resolvePrice(request);
@@ -386,7 +427,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   type ControlRoute = [method: string, pattern: RegExp, run: (m: RegExpExecArray, body: Json, query: URLSearchParams) => Promise<unknown>];
   const controlRoutes: ControlRoute[] = [
     ['GET', /^$/, async () => info()],
-    ['POST', /^checkout\/([^/]+)\/complete$/, (m, b) => control.completeCheckout(m[1] as string, { email: asString(b.email) })],
+    ['POST', /^checkout\/([^/]+)\/complete$/, (m, b) => control.completeCheckout(m[1] as string, { email: asString(b.email), delayed: asBool(b.delayed) })],
+    ['POST', /^checkout\/([^/]+)\/async-payment$/, (m, b) => control.asyncPayment(m[1] as string, asString(b.outcome) as 'succeeded')],
+    ['POST', /^refunds$/, (_m, b) => control.refund({ ...selectorOf(b), amount: asNumber(b.amount, 'amount') })],
+    ['POST', /^disputes$/, (_m, b) => control.openDispute(selectorOf(b))],
+    ['POST', /^disputes\/close$/, (_m, b) => control.closeDispute({ ...selectorOf(b), dispute: asString(b.dispute) }, asString(b.outcome) as 'won')],
     [
       'POST',
       /^subscribe$/,

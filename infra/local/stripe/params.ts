@@ -66,6 +66,13 @@ export const KNOWN_PARAMS = {
   productList: ['active', 'created', 'expand', 'ids', 'shippable', 'url', ...PAGINATION],
   invoiceList: ['collection_method', 'created', 'customer', 'customer_account', 'due_date', 'expand', 'status', 'subscription', ...PAGINATION],
   eventList: ['created', 'delivery_success', 'expand', 'type', 'types', ...PAGINATION],
+  chargeList: ['created', 'customer', 'expand', 'payment_intent', 'transfer_group', ...PAGINATION],
+  refundList: ['charge', 'created', 'expand', 'payment_intent', ...PAGINATION],
+  refundCreate: [
+    'amount', 'charge', 'currency', 'customer', 'expand', 'instructions_email', 'metadata', 'origin', 'payment_intent', 'reason',
+    'refund_application_fee', 'reverse_transfer',
+  ],
+  disputeList: ['charge', 'created', 'expand', 'payment_intent', ...PAGINATION],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ParamSet = keyof typeof KNOWN_PARAMS;
