@@ -18,6 +18,14 @@ export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'stale';
 
 const SYNC_PREFIXES = ['customer.subscription.', 'invoice.', 'checkout.session.'];
 
+/**
+ * Events that can say a Checkout's money arrived: `completed` (a card pays at
+ * once) and `async_payment_succeeded` (a bank debit settled days later). Each
+ * credits only when it says `payment_status: paid`; the credit is keyed by
+ * the session, so whichever comes first credits and the other is a no-op.
+ */
+const CHECKOUT_PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+
 function customerOf(object: Record<string, unknown>): string | undefined {
   const customer = object.customer;
   if (typeof customer === 'string') return customer;
@@ -42,8 +50,11 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
     const customerId = customerOf(object);
     const metadata = (object.metadata ?? {}) as Record<string, string>;
     if (customerId) {
-      if (event.type === 'checkout.session.completed' && metadata.kind === 'top-up') {
+      if (CHECKOUT_PAID_EVENTS.has(event.type) && metadata.kind === 'top-up') {
         outcome = await creditTopUp(deps, customerId, object, metadata);
+      }
+      if (event.type === 'checkout.session.async_payment_failed' && object.mode === 'subscription') {
+        await abandonUnpaidSubscription(deps, customerId, object);
       }
       const synced = toOutcome(await syncCustomer(deps, customerId, metadata.userId));
       if (outcome !== 'applied') outcome = synced;
@@ -54,6 +65,22 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
 
   await deps.processed.record(event.id, event.type);
   return outcome;
+}
+
+/**
+ * The bank debit for a subscription's first invoice bounced: the subscription
+ * would sit `incomplete` (no access) for 23 h and block a new checkout (one
+ * subscription per user). It is canceled now, only while still incomplete,
+ * so the user can start again with another payment method.
+ */
+async function abandonUnpaidSubscription(deps: WebhookDeps, customerId: string, session: Record<string, unknown>): Promise<void> {
+  const raw = session.subscription;
+  const subscriptionId = typeof raw === 'string' ? raw : raw && typeof raw === 'object' ? (raw as { id?: string }).id : undefined;
+  if (!subscriptionId) return;
+  const current = (await deps.billing.listSubscriptions(customerId)).find((s) => s.id === subscriptionId);
+  if (current?.status !== 'incomplete') return;
+  await deps.billing.cancelSubscription(subscriptionId);
+  logger.info('canceled a subscription whose first (delayed) payment failed', { customerId, subscriptionId });
 }
 
 function toOutcome(sync: 'written' | 'stale' | 'ignored'): WebhookOutcome {

@@ -212,3 +212,62 @@ describe('a price missing from the catalogue', () => {
     await expectEntitlement(user, { status: 'active', tier: 'basic', premium: true });
   });
 });
+
+describe('delayed payment methods (bank debits)', () => {
+  const purchased = async (user: TestUser) => ((await row('TABLE_ENTITLEMENTS', user.sub))?.tokensPurchased as number | undefined) ?? 0;
+
+  it('a top-up is credited once, when the bank debit settles, not when Checkout completes unpaid', async () => {
+    const user = await signUpAndSignIn('delayed-topup');
+    const res = await checkout(user, { topUp: 200 });
+    const sessionId = sessionOf(res.body.url);
+    await control('POST', `/checkout/${sessionId}/complete`, { delayed: true });
+    await control('POST', '/delivery/flush');
+    const [completed] = await eventsAbout(sessionId, 'checkout.session.completed');
+    expect(completed?.data.object.payment_status).toBe('unpaid');
+    expect(await purchased(user)).toBe(0);
+
+    await control('POST', `/checkout/${sessionId}/async-payment`, { outcome: 'succeeded' });
+    await expectEntitlement(user, { tokens: expect.objectContaining({ purchased: 200 }) });
+    // Every event of the session again, under new ids: still credited once.
+    const handler = loadHandler('stripe-webhook');
+    for (const [i, event] of (await eventsAbout(sessionId)).entries()) expect((await deliverInProcess(handler, event, `again${i}`)).statusCode).toBe(200);
+    expect(await purchased(user)).toBe(200);
+  });
+
+  it('a bounced bank debit credits nothing', async () => {
+    const user = await signUpAndSignIn('delayed-topup-fail');
+    const sessionId = sessionOf((await checkout(user, { topUp: 100 })).body.url);
+    await control('POST', `/checkout/${sessionId}/complete`, { delayed: true });
+    await control('POST', `/checkout/${sessionId}/async-payment`, { outcome: 'failed' });
+    await control('POST', '/delivery/flush');
+    expect((await eventsAbout(sessionId)).map((e) => e.type).sort()).toEqual(['checkout.session.async_payment_failed', 'checkout.session.completed']);
+    expect(await purchased(user)).toBe(0);
+  });
+
+  it('a subscription paid by bank debit gives nothing while incomplete, and the plan once its invoice is paid', async () => {
+    const user = await signUpAndSignIn('delayed-sub');
+    const sessionId = sessionOf((await checkout(user, { tier: 'pro' })).body.url);
+    await control('POST', `/checkout/${sessionId}/complete`, { delayed: true });
+    await control('POST', '/delivery/flush');
+    const pending = await me(user);
+    expect(pending.body).toMatchObject({ status: 'none', premium: false, tier: 'free' });
+    // The pending payment is a subscription: no second one meanwhile.
+    expect((await checkout(user, { tier: 'basic' })).status).toBe(409);
+    await control('POST', `/checkout/${sessionId}/async-payment`, { outcome: 'succeeded' });
+    await expectEntitlement(user, { status: 'active', tier: 'pro', premium: true });
+  });
+
+  it('a bounced first payment cancels the incomplete subscription, so the user can pay another way', async () => {
+    const user = await signUpAndSignIn('delayed-sub-fail');
+    const sessionId = sessionOf((await checkout(user, { tier: 'basic' })).body.url);
+    const { subscription } = await control<{ subscription: { id: string } }>('POST', `/checkout/${sessionId}/complete`, { delayed: true });
+    await control('POST', `/checkout/${sessionId}/async-payment`, { outcome: 'failed' });
+    await eventually(async () => expect((await stripeClient().subscriptions.retrieve(subscription.id)).status).toBe('canceled'));
+    await control('POST', '/delivery/flush');
+    expect((await me(user)).body).toMatchObject({ premium: false, tier: 'free' });
+    const again = await checkout(user, { tier: 'basic' });
+    expect(again.status).toBe(200);
+    await control('POST', `/checkout/${sessionOf(again.body.url)}/complete`);
+    await expectEntitlement(user, { status: 'active', tier: 'basic' });
+  });
+});
