@@ -8,6 +8,13 @@ export class BillingCustomerGoneError extends Error {
   }
 }
 
+export interface ChargeSnapshot {
+  id: string;
+  amount: number;
+  paymentIntentId: string | null;
+  refunds: Array<{ id: string; amount: number; status: string | null; created: number }>;
+}
+
 /** A Checkout Session of the customer (newest first when listed). */
 export interface CheckoutSummary {
   sessionId: string;
@@ -35,6 +42,12 @@ export interface BillingProvider {
   createSubscriptionCheckout(input: { customerId: string; userId: string; priceId: string; successUrl: string; cancelUrl: string; idempotencyKey?: string }): Promise<{ url: string; sessionId: string }>;
   /** The customer's recent Checkout Sessions (any mode), newest first. */
   recentCheckouts(customerId: string): Promise<CheckoutSummary[]>;
+  /** A charge with its refunds as Stripe has them now (undefined when unknown). */
+  chargeOf(chargeId: string): Promise<ChargeSnapshot | undefined>;
+  /** A dispute as Stripe has it now (undefined when unknown). */
+  disputeOf(disputeId: string): Promise<{ id: string; status: string; amount: number; chargeId: string } | undefined>;
+  /** The Checkout Session that created this payment intent (how a charge leads back to a top-up). */
+  checkoutOfPayment(paymentIntentId: string): Promise<{ sessionId: string; customerId: string | null; metadata: Record<string, string> } | undefined>;
   /** Expires an open Checkout Session; says `complete` when it was paid before it could be expired. */
   expireCheckout(sessionId: string): Promise<'expired' | 'complete'>;
   createTopUpCheckout(input: { customerId: string; userId: string; priceId: string; packs: number; tokens: number; successUrl: string; cancelUrl: string }): Promise<{ url: string; sessionId: string }>;

@@ -1,5 +1,6 @@
-import type { ProcessedEvents, TopUpCredits } from '../ports/events';
+import type { ProcessedEvents, PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
+import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
 import { invalidateUser, onCustomerDeleted, ownerOfCustomer, syncCustomer, type SyncDeps } from './stripe-sync';
 
 /** The fields of a verified Stripe event the rules read (the adapter checked the signature). */
@@ -12,7 +13,11 @@ export interface StripeEventLike {
 export interface WebhookDeps extends SyncDeps {
   processed: ProcessedEvents;
   topUps: TopUpCredits;
+  tokenAdjustments: PurchasedTokenAdjustments;
 }
+
+/** Events about refunds: each leads to the charge whose refunds are re-read. */
+const REFUND_EVENTS = new Set(['charge.refunded', 'charge.refund.updated', 'refund.created', 'refund.updated', 'refund.failed']);
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'stale';
 
@@ -25,6 +30,13 @@ const SYNC_PREFIXES = ['customer.subscription.', 'invoice.', 'checkout.session.'
  * the session, so whichever comes first credits and the other is a no-op.
  */
 const CHECKOUT_PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+
+/** An id, or the id of an expanded object. */
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string') return (value as { id: string }).id;
+  return undefined;
+}
 
 function customerOf(object: Record<string, unknown>): string | undefined {
   const customer = object.customer;
@@ -46,6 +58,13 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
   if (event.type === 'customer.deleted') {
     const id = typeof object.id === 'string' ? object.id : undefined;
     outcome = id ? toOutcome(await onCustomerDeleted(deps, id)) : 'ignored';
+  } else if (REFUND_EVENTS.has(event.type)) {
+    // A charge.* event carries the charge; a refund.* event the refund (its `charge`).
+    const chargeId = idOf(event.type.startsWith('charge.') && event.type !== 'charge.refund.updated' ? object.id : object.charge);
+    outcome = chargeId ? await onChargeRefundsChanged(deps, chargeId) : 'ignored';
+  } else if (event.type.startsWith('charge.dispute.')) {
+    const disputeId = idOf(object.id);
+    outcome = disputeId ? await onDisputeChanged(deps, disputeId) : 'ignored';
   } else if (SYNC_PREFIXES.some((p) => event.type.startsWith(p))) {
     const customerId = customerOf(object);
     const metadata = (object.metadata ?? {}) as Record<string, string>;

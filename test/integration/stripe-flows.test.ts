@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
@@ -269,5 +269,95 @@ describe('delayed payment methods (bank debits)', () => {
     expect(again.status).toBe(200);
     await control('POST', `/checkout/${sessionOf(again.body.url)}/complete`);
     await expectEntitlement(user, { status: 'active', tier: 'basic' });
+  });
+});
+
+describe('refunds and disputes of top-ups', () => {
+  const purchased = async (user: TestUser) => ((await row('TABLE_ENTITLEMENTS', user.sub))?.tokensPurchased as number | undefined) ?? 0;
+  const ledger = async (user: TestUser) =>
+    ((await doc().send(new QueryCommand({ TableName: env().TABLE_LEDGER, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': user.sub } }))).Items ?? []) as Array<Record<string, any>>;
+
+  async function toppedUp(prefix: string, tokens: number): Promise<{ user: TestUser; sessionId: string }> {
+    const user = await signUpAndSignIn(prefix);
+    const sessionId = sessionOf((await checkout(user, { topUp: tokens })).body.url);
+    await control('POST', `/checkout/${sessionId}/complete`);
+    await eventually(async () => expect(await purchased(user)).toBe(tokens));
+    return { user, sessionId };
+  }
+
+  it('a full refund takes the tokens back once, with a ledger entry naming the refund', async () => {
+    const { user, sessionId } = await toppedUp('refund-full', 200);
+    const { refund, charge } = await control<{ refund: { id: string }; charge: { id: string } }>('POST', '/refunds', { session: sessionId });
+    await eventually(async () => expect(await purchased(user)).toBe(0));
+    const entries = (await ledger(user)).filter((e) => e.kind === 'refund');
+    expect(entries).toEqual([expect.objectContaining({ amount: -200, stripeId: refund.id, idempotencyKey: `refund:${refund.id}`, balanceAfter: 0 })]);
+    // Every refund event again under new ids, and a new top-up meanwhile: nothing taken twice.
+    await control('POST', '/delivery/flush');
+    const handler = loadHandler('stripe-webhook');
+    const mine = (await control<Array<{ event: LoggedEvent }>>('GET', '/events'))
+      .map((e) => e.event)
+      .filter((e) => (e.type === 'charge.refunded' && e.data.object.id === charge.id) || (e.type === 'refund.created' && e.data.object.id === refund.id));
+    expect(mine.map((e) => e.type).sort()).toEqual(['charge.refunded', 'refund.created']);
+    const again = await toppedUp('refund-full-again', 100);
+    for (const [i, event] of mine.entries()) expect((await deliverInProcess(handler, event, `again${i}`)).statusCode).toBe(200);
+    expect(await purchased(user)).toBe(0);
+    expect((await ledger(user)).filter((e) => e.kind === 'refund')).toHaveLength(1);
+    expect(await purchased(again.user)).toBe(100);
+  });
+
+  it('tokens already spent cannot be taken back: the balance stops at zero and the shortfall is recorded and counted', async () => {
+    const { user, sessionId } = await toppedUp('refund-spent', 500);
+    const consume = await api('/me/tokens/consume', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json: { amount: 450, idempotencyKey: `spend-${user.sub}` } });
+    expect(consume.status).toBe(200);
+    expect(await purchased(user)).toBe(50);
+    const handler = loadHandler('stripe-webhook');
+    // Two of five packs refunded (200 tokens), 50 left to take.
+    // The refund's events are held so that this process handles the first one (and its metric is seen here).
+    const { refund, counted } = await withDeliveryPaused(async () => {
+      const made = await control<{ refund: { id: string }; charge: { id: string } }>('POST', '/refunds', { session: sessionId, amount: 1000 });
+      const [refunded] = (await control<Array<{ event: LoggedEvent }>>('GET', '/events?type=charge.refunded')).map((e) => e.event).filter((e) => e.data.object.id === made.charge.id);
+      const metrics = await metricsDuring(async () => expect((await deliverInProcess(handler, refunded!, 'spent')).statusCode).toBe(200));
+      return { refund: made.refund, counted: metrics };
+    });
+    expect(counted.TokenClawbackShortfall).toBe(1);
+    expect(await purchased(user)).toBe(0);
+    expect((await ledger(user)).filter((e) => e.kind === 'refund')).toEqual([expect.objectContaining({ amount: -50, shortfall: 150, stripeId: refund.id, balanceAfter: 0 })]);
+    await control('POST', '/delivery/flush');
+    expect(await purchased(user)).toBe(0);
+  });
+
+  it('a dispute takes the tokens; won gives them back; lost keeps them taken', async () => {
+    const won = await toppedUp('dispute-won', 100);
+    const { dispute } = await control<{ dispute: { id: string } }>('POST', '/disputes', { session: won.sessionId });
+    await eventually(async () => expect(await purchased(won.user)).toBe(0));
+    await control('POST', '/disputes/close', { dispute: dispute.id, outcome: 'won' });
+    await eventually(async () => expect(await purchased(won.user)).toBe(100));
+    expect((await ledger(won.user)).filter((e) => e.stripeId === dispute.id).map((e) => [e.kind, e.amount]).sort()).toEqual([
+      ['dispute', -100],
+      ['dispute-reversal', 100],
+    ]);
+
+    const lost = await toppedUp('dispute-lost', 100);
+    await control('POST', '/disputes', { session: lost.sessionId });
+    await eventually(async () => expect(await purchased(lost.user)).toBe(0));
+    await control('POST', '/disputes/close', { session: lost.sessionId, outcome: 'lost' });
+    await control('POST', '/delivery/flush');
+    expect(await purchased(lost.user)).toBe(0);
+  });
+
+  it('a dispute closed (won) before its opening is seen: nothing is taken, whatever the order', async () => {
+    const { user, sessionId } = await toppedUp('dispute-order', 100);
+    const handler = loadHandler('stripe-webhook');
+    const { dispute } = await withDeliveryPaused(async () => {
+      const opened = await control<{ dispute: { id: string } }>('POST', '/disputes', { session: sessionId });
+      await control('POST', '/disputes/close', { dispute: opened.dispute.id, outcome: 'won' });
+      return opened;
+    });
+    // The held events were delivered after the close: both re-read "won". Replay them again, closed first.
+    const events = (await control<Array<{ event: LoggedEvent }>>('GET', '/events')).map((e) => e.event).filter((e) => e.data.object.id === dispute.id);
+    for (const [i, event] of [...events].sort((a) => (a.type === 'charge.dispute.closed' ? -1 : 1)).entries()) {
+      expect((await deliverInProcess(handler, event, `order${i}`)).statusCode).toBe(200);
+    }
+    expect(await purchased(user)).toBe(100);
   });
 });

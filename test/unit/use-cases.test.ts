@@ -53,6 +53,9 @@ function fakeBilling(overrides: Partial<BillingProvider> = {}): BillingProvider 
     createTopUpCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createPortalSession: async () => ({ url: 'u' }),
     recentCheckouts: async () => [],
+    chargeOf: async () => undefined,
+    disputeOf: async () => undefined,
+    checkoutOfPayment: async () => undefined,
     expireCheckout: async () => 'expired',
     ...overrides,
   };

@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
 import { DependencyUnavailableError } from '../../http/errors';
-import { BillingCustomerGoneError, type BillingProvider, type CheckoutSummary } from '../../ports/billing';
+import { BillingCustomerGoneError, type BillingProvider, type ChargeSnapshot, type CheckoutSummary } from '../../ports/billing';
 
 /** Stripe failures that a retry may fix become 503s (or 500s to Stripe on webhooks). */
 function translate(err: unknown): never {
@@ -138,6 +138,40 @@ export class StripeBilling implements BillingProvider {
     // One page is enough: only the newest session and the open ones matter, and sessions expire within a day.
     const page = await stripe.checkout.sessions.list({ customer: customerId, limit: 100 }).catch(translate);
     return page.data.map((s) => ({ sessionId: s.id, mode: s.mode, status: checkoutStatus(s.status), url: s.url, priceId: s.metadata?.priceId ?? null }));
+  }
+
+  async chargeOf(chargeId: string): Promise<ChargeSnapshot | undefined> {
+    const stripe = await this.stripe();
+    try {
+      const charge = await stripe.charges.retrieve(chargeId);
+      const refunds: ChargeSnapshot['refunds'] = [];
+      for await (const r of stripe.refunds.list({ charge: chargeId, limit: 100 })) refunds.push({ id: r.id, amount: r.amount, status: r.status, created: r.created });
+      const pi = charge.payment_intent;
+      return { id: charge.id, amount: charge.amount, paymentIntentId: typeof pi === 'string' ? pi : (pi?.id ?? null), refunds };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      return translate(err);
+    }
+  }
+
+  async disputeOf(disputeId: string): Promise<{ id: string; status: string; amount: number; chargeId: string } | undefined> {
+    const stripe = await this.stripe();
+    try {
+      const d = await stripe.disputes.retrieve(disputeId);
+      return { id: d.id, status: d.status, amount: d.amount, chargeId: typeof d.charge === 'string' ? d.charge : d.charge.id };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      return translate(err);
+    }
+  }
+
+  async checkoutOfPayment(paymentIntentId: string): Promise<{ sessionId: string; customerId: string | null; metadata: Record<string, string> } | undefined> {
+    const stripe = await this.stripe();
+    const page = await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 }).catch(translate);
+    const session = page.data[0];
+    if (!session) return undefined;
+    const customer = session.customer;
+    return { sessionId: session.id, customerId: typeof customer === 'string' ? customer : (customer?.id ?? null), metadata: { ...(session.metadata ?? {}) } };
   }
 
   async expireCheckout(sessionId: string): Promise<'expired' | 'complete'> {
