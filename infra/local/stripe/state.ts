@@ -1491,6 +1491,7 @@ export class StripeState {
     const charge = this.resolveCharge(target);
     if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${charge.id} was never paid; there is nothing to dispute.`);
     if (this.openDisputeOf(charge.id)) throw invalidRequest(`Charge ${charge.id} already has an open dispute.`);
+    if (charge.amountRefunded >= charge.amount) throw invalidRequest(`Charge ${charge.id} was fully refunded; there is nothing left to dispute.`);
     const dispute: DisputeRecord = {
       id: newId('dp', 24),
       seq: this.nextSeq(),
