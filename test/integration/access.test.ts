@@ -167,3 +167,23 @@ describe('allowances of Stripe plans follow the paid billing period', () => {
     expect(decide(row, new Date()).period).toMatchObject({ anchor: 'billing', id: row!.currentPeriodStart });
   });
 });
+
+describe('a renewal reported by Stripe starts the next allowance, once', () => {
+  it('spends the whole allowance, then gets a new one when the webhook brings the next paid period', async () => {
+    const user = await activeSubscriber('access-renewal', 'basic');
+    expect(await consumeMine(user, 1000, 'rn-1')).toMatchObject({ status: 200, body: { remaining: 0 } });
+    expect(await consumeMine(user, 1, 'rn-2')).toMatchObject({ status: 402 });
+    const before = (await me(user)).body.tokens.resetsAt as string;
+
+    await control('POST', `/subscriptions/${user.subscriptionId}/advance`, {});
+    await eventually(async () => {
+      const tokens = (await me(user)).body.tokens;
+      if (tokens.resetsAt === before) throw new Error('renewal not applied yet');
+    });
+    expect(await consumeMine(user, 1, 'rn-3')).toMatchObject({ status: 200, body: { remaining: 999 } });
+    // A redelivered renewal webhook changes nothing: still one allowance for the period.
+    const renewed = await control<Array<{ id: string; type: string }>>('GET', '/events?type=invoice.paid');
+    await control('POST', `/events/${renewed[renewed.length - 1]!.id}/resend`, {});
+    expect(await consumeMine(user, 1, 'rn-4')).toMatchObject({ status: 200, body: { remaining: 998 } });
+  });
+});
