@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAccess, wireAws, wireCache, wireCatalogue, wireTokens } from '../../shared/adapters/wiring';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTokens } from '../../shared/adapters/wiring';
 import { TIER_NAMES, findTier, publicTier } from '../../shared/domain/tiers';
 import type { EntitlementRecord } from '../../shared/domain/entitlement';
 import { describeStatus } from '../../shared/domain/tokens';
@@ -28,19 +28,26 @@ const tiersBody = { tiers: catalogue.map(publicTier) };
 const access = wireAccess(catalogue, config.policy);
 const store = wireTokens(aws, config.tables, catalogue, access.policy);
 const cache = wireCache(aws, config.redis);
+const { users } = wireStores(aws, config.tables);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
 
 const unknownUser = () => new NotFoundError('Unknown user');
 
 /**
  * GET /me/entitlements serves the row from the cache: after a tier or balance
- * change the cached copy goes. If it cannot, the change is written but a stale
- * answer could be served until the TTL ends: 503, and the (idempotent)
- * request is safe to repeat.
+ * change the cached copy goes; a tier change also changes `premium`, so the
+ * premium check's answer for the user's email goes too. If it cannot, the
+ * change is written but a stale answer could be served until the TTL ends:
+ * 503, and the (idempotent) request is safe to repeat.
  */
-async function forgetCachedEntitlement(userId: string): Promise<void> {
+async function forgetCachedEntitlement(userId: string, options: { premium?: boolean } = {}): Promise<void> {
+  const keys = [cacheKeys.entitlement(userId)];
+  if (options.premium) {
+    const profile = await users.get(userId, { consistent: true });
+    if (profile) keys.push(cacheKeys.premium(profile.email));
+  }
   try {
-    await cache.invalidate([cacheKeys.entitlement(userId)]);
+    await cache.invalidate(keys);
   } catch (err) {
     if (err instanceof CacheInvalidationError) throw new DependencyUnavailableError('written, but the entitlement cache could not be invalidated');
     throw err;
@@ -78,10 +85,10 @@ async function setTier(userId: string, event: APIGatewayProxyEvent): Promise<API
   const tier = findTier(catalogue, body.tier);
   if (!tier) throw new ValidationError(`tier: unknown tier; one of ${TIER_NAMES.join(', ')}`);
   const sticky = body.sticky ?? false;
-  const record = await store.setTier({ userId, tier: tier.name, sticky });
+  const record = await withTokenContention(() => store.setTier({ userId, tier: tier.name, sticky }));
   if (!record) throw unknownUser();
   logger.info('tier override', { userId, tier: tier.name, sticky });
-  await forgetCachedEntitlement(userId);
+  await forgetCachedEntitlement(userId, { premium: true });
   return jsonResponse(200, statusOf(record));
 }
 

@@ -187,3 +187,35 @@ describe('a renewal reported by Stripe starts the next allowance, once', () => {
     expect(await consumeMine(user, 1, 'rn-4')).toMatchObject({ status: 200, body: { remaining: 998 } });
   });
 });
+
+describe('a renewal whose payment fails brings no new allowance', () => {
+  it('keeps the last paid period while the renewal invoice is open, and adopts the next once it is paid', async () => {
+    // Regression (review): Stripe moves the period at renewal and charges later; the unpaid period's allowance was granted at once.
+    const user = await activeSubscriber('access-unpaid-renewal', 'basic');
+    expect(await consumeMine(user, 1000, 'ur-1')).toMatchObject({ status: 200, body: { remaining: 0 } });
+    const paidEnd = (await me(user)).body.tokens.resetsAt as string;
+
+    await failPayment(user);
+    expect((await me(user)).body.tokens).toMatchObject({ resetsAt: paidEnd, monthlyAllowance: 0 });
+    expect(await consumeMine(user, 1, 'ur-2')).toMatchObject({ status: 402 });
+
+    await control('POST', `/subscriptions/${user.subscriptionId}/recover`, {});
+    await eventually(async () => {
+      const body = (await me(user)).body;
+      if (body.status !== 'active' || body.tokens.resetsAt === paidEnd) throw new Error(`not recovered yet: ${JSON.stringify(body.tokens)}`);
+    });
+    expect(await consumeMine(user, 1, 'ur-3')).toMatchObject({ status: 200, body: { remaining: 999 } });
+  });
+});
+
+describe('PUT /v1/users/{id}/tier changes the premium answer at once', () => {
+  it('invalidates the cached premium check of the user', async () => {
+    // Regression (review): only the entitlement cache key was dropped; premium:<email> kept the old answer for the TTL.
+    const user = await activeSubscriber('access-tier-cache', 'basic');
+    expect(await premium(user)).toBe(true);
+    expect(await premium(user)).toBe(true); // cached now
+    const res = await api(`/v1/users/${user.sub}/tier`, { method: 'PUT', headers: key(), json: { tier: 'free' } });
+    expect(res).toMatchObject({ status: 200, body: { tier: 'free', accessReason: 'admin-tier', premium: false } });
+    expect(await premium(user)).toBe(false);
+  });
+});

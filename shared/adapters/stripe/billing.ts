@@ -18,6 +18,16 @@ function translate(err: unknown): never {
 
 const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
 
+/**
+ * Whether the subscription's latest invoice is paid. At renewal Stripe moves
+ * the period first and charges about an hour later (and may fail): a period is
+ * only adopted once paid. Unexpanded or absent: nothing to wait for.
+ */
+function isPaid(latest: Stripe.Subscription['latest_invoice']): boolean {
+  if (latest === null || latest === undefined || typeof latest === 'string') return true;
+  return latest.status === 'paid';
+}
+
 export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
   const item = sub.items?.data?.[0];
   // Newer API versions keep the period on the item; older ones on the subscription.
@@ -29,6 +39,7 @@ export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
     created: sub.created,
     currentPeriodStart: item?.current_period_start ?? legacy.current_period_start ?? null,
     currentPeriodEnd: item?.current_period_end ?? legacy.current_period_end ?? null,
+    periodPaid: isPaid(sub.latest_invoice),
     trialEnd: sub.trial_end ?? null,
     // The billing portal may schedule the end with `cancel_at` instead of the flag.
     cancelAtPeriodEnd: sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at !== undefined),
@@ -51,7 +62,8 @@ export class StripeBilling implements BillingProvider {
     const out: SubscriptionSnapshot[] = [];
     try {
       // A customer has a handful of subscriptions; auto-pagination covers the rest.
-      for await (const sub of stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100 })) out.push(toSnapshot(sub));
+      // The latest invoice says whether the current period is paid (see isPaid).
+      for await (const sub of stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100, expand: ['data.latest_invoice'] })) out.push(toSnapshot(sub));
     } catch (err) {
       translate(err);
     }
