@@ -5,12 +5,9 @@ import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
 import { mayReceiveCredentials, roleSessionName, sessionPolicy, sourceIdentity } from '../../shared/domain/aws-credentials';
 import { credentialGrantEntry } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { DependencyUnavailableError, ForbiddenError, RateLimitedError } from '../../shared/http/errors';
+import { ForbiddenError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
-import { logger } from '../../shared/observability/logger';
-import { CredentialsVendorError } from '../../shared/ports/credentials';
-import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
 
 const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cognito: cognitoSection, credentials: credentialsSection });
 const aws = wireAws(config.aws);
@@ -36,27 +33,14 @@ export const handler = httpHandler(async (event) => {
   const identity = sourceIdentity(userId);
   if (!identity) throw new ForbiddenError('This account cannot receive AWS credentials');
 
-  let decision;
-  try {
-    decision = await limiter.take(rateLimitKey('aws-credentials', userId), config.credentials.CREDENTIALS_RATE_LIMIT_PER_MINUTE, 60_000);
-  } catch (err) {
-    if (err instanceof RateLimiterUnavailableError) throw new DependencyUnavailableError('rate limiter unavailable');
-    throw err;
-  }
+  // Fails closed: without Redis the limiter throws RateLimiterUnavailableError (503 by the error policy).
+  const decision = await limiter.take(rateLimitKey('aws-credentials', userId), config.credentials.CREDENTIALS_RATE_LIMIT_PER_MINUTE, 60_000);
   if (!decision.allowed) throw new RateLimitedError('Too many credential requests; retry later', decision.retryAfterMs / 1000);
 
   const sessionName = roleSessionName(userId);
   const durationSeconds = config.credentials.CREDENTIALS_DURATION_SECONDS;
-  let credentials;
-  try {
-    credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
-  } catch (err) {
-    if (err instanceof CredentialsVendorError) {
-      logger.error('AssumeRole failed', { code: err.code, reason: (err.cause as Error | undefined)?.message });
-      throw new DependencyUnavailableError('STS unavailable');
-    }
-    throw err;
-  }
+  // STS hung, throttled or refusing: a port error (503 by the error policy), never partial credentials.
+  const credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
   const now = new Date();
   await usage.logCredentialGrant(
     credentialGrantEntry(

@@ -5,14 +5,13 @@ import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { wireAws, wireCache, wireCatalogue } from '../../shared/adapters/wiring';
 import { TIER_NAMES, findTier, publicTier } from '../../shared/domain/tiers';
 import { describeStatus } from '../../shared/domain/tokens';
-import { ConflictError, DependencyUnavailableError, NotFoundError, ValidationError } from '../../shared/http/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { addBody, tierBody, userPath } from '../../shared/http/schemas';
-import { withTokenContention } from '../../shared/http/tokens';
 import { logger } from '../../shared/observability/logger';
-import { CacheInvalidationError, cacheKeys } from '../../shared/ports/cache';
+import { cacheKeys } from '../../shared/ports/cache';
 
 const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, internalKeys: internalKeysSection, tiers: tiersSection });
 const aws = wireAws(config.aws);
@@ -27,16 +26,11 @@ const unknownUser = () => new NotFoundError('Unknown user');
 /**
  * GET /me/entitlements serves the row from the cache: after a tier or balance
  * change the cached copy goes. If it cannot, the change is written but a stale
- * answer could be served until the TTL ends: 503, and the (idempotent)
- * request is safe to repeat.
+ * answer could be served until the TTL ends: CacheInvalidationError (503 by
+ * the error policy), and the (idempotent) request is safe to repeat.
  */
 async function forgetCachedEntitlement(userId: string): Promise<void> {
-  try {
-    await cache.invalidate([cacheKeys.entitlement(userId)]);
-  } catch (err) {
-    if (err instanceof CacheInvalidationError) throw new DependencyUnavailableError('written, but the entitlement cache could not be invalidated');
-    throw err;
-  }
+  await cache.invalidate([cacheKeys.entitlement(userId)]);
 }
 
 async function status(userId: string): Promise<APIGatewayProxyResult> {
@@ -47,7 +41,7 @@ async function status(userId: string): Promise<APIGatewayProxyResult> {
 
 async function addTokens(userId: string, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const { amount, reason, idempotencyKey } = parseJsonBody(event, addBody);
-  const result = await withTokenContention(() => store.addPurchasedTokens({ userId, tokens: amount, reason, idempotencyKey, kind: 'add' }));
+  const result = await store.addPurchasedTokens({ userId, tokens: amount, reason, idempotencyKey, kind: 'add' });
   switch (result.outcome) {
     case 'added':
       // A replay invalidates too: it may be the retry of a request whose invalidation failed.
