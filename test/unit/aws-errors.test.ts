@@ -88,7 +88,7 @@ function answering(status: number, type: string) {
 describe('classifyErrorsOf: the classifier on a client, after its retries', () => {
   it('turns a throttled DynamoDB call into DependencyUnavailable once the bounded retries are spent, for the document client too', async () => {
     const { handler, calls } = answering(400, 'ProvisionedThroughputExceededException');
-    const raw = classifyErrorsOf(new DynamoDBClient({ region: 'us-east-1', credentials, requestHandler: handler, maxAttempts: 2, retryStrategy: undefined }), 'dynamodb');
+    const raw = classifyErrorsOf(new DynamoDBClient({ region: 'us-east-1', credentials, requestHandler: handler, maxAttempts: 2 }), 'dynamodb');
     const doc = DynamoDBDocumentClient.from(raw);
     await expect(raw.send(new GetItemCommand({ TableName: 't', Key: { id: { S: '1' } } }))).rejects.toMatchObject({ name: 'DependencyUnavailable', dependency: 'dynamodb', failure: 'throttled' });
     expect(calls.count).toBe(2);
