@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
 import { hashApiKey } from '../../shared/domain/api-keys';
-import { tokenPeriodOf } from '../../shared/domain/tokens';
+import { calendarPeriod } from '../../shared/domain/periods';
 import { usageCounterId } from '../../shared/domain/usage';
 import { cacheKeys } from '../../shared/ports/cache';
 import { generationKey } from '../../shared/adapters/redis/cache';
@@ -93,7 +93,7 @@ describe('account deletion', () => {
     const left = async (table: string, key: Record<string, string>) =>
       (await doc().send(new GetCommand({ TableName: env()[table], Key: key, ConsistentRead: true }))).Item;
     expect(await left('TABLE_API_KEYS', { keyHash: `owner#${user.sub}` })).toBeUndefined();
-    expect(await left('TABLE_LEDGER', { userId: user.sub, entryId: usageCounterId('api-calls', tokenPeriodOf(new Date())) })).toBeUndefined();
+    expect(await left('TABLE_LEDGER', { userId: user.sub, entryId: usageCounterId('api-calls', calendarPeriod(new Date()).id) })).toBeUndefined();
   });
 });
 
@@ -129,7 +129,7 @@ describe('API usage limits', () => {
     const apiKey = (await rotate(user)).body.apiKey as string;
     const now = new Date();
     await doc().send(
-      new PutCommand({ TableName: env().TABLE_LEDGER, Item: { userId: user.sub, entryId: usageCounterId('api-calls', tokenPeriodOf(now)), calls: 999 } }),
+      new PutCommand({ TableName: env().TABLE_LEDGER, Item: { userId: user.sub, entryId: usageCounterId('api-calls', calendarPeriod(now).id), calls: 999 } }),
     );
     const last = await verify(apiKey);
     expect(last.body.usage).toMatchObject({ used: 1000, limit: 1000 });
