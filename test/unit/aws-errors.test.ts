@@ -141,6 +141,12 @@ describe('client timeouts: a dependency that accepts the connection and never an
     expect(settings.maxAttempts * settings.requestHandler.requestTimeout).toBeLessThanOrEqual(4000);
   });
 
+  it('refuses timeouts that could hold a function until its own timeout, naming the variable', () => {
+    expect(() => config({ AWS_REQUEST_TIMEOUT_MS: '30000' })).toThrow(/AWS_REQUEST_TIMEOUT_MS/);
+    expect(() => config({ AWS_MAX_ATTEMPTS: '10' })).toThrow(/AWS_MAX_ATTEMPTS/);
+    expect(() => config({ AWS_CONNECT_TIMEOUT_MS: '0' })).toThrow(/AWS_CONNECT_TIMEOUT_MS/);
+  });
+
   it('DynamoDB: DependencyTimedOut after maxAttempts x requestTimeout, not the function timeout', async () => {
     const { raw, doc } = createDynamoClients({ ...config(), DYNAMODB_ENDPOINT: endpoint });
     try {
