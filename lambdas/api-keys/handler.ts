@@ -7,7 +7,7 @@ import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../../shared/dom
 import { secondsUntilEnd } from '../../shared/domain/periods';
 import { describeApiUsage, usageExpiresAt } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
+import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { verifyApiKeyBody } from '../../shared/http/schemas';
@@ -54,6 +54,7 @@ export const handler = httpHandler(async (event) => {
       const createdAt = now.toISOString();
       const outcome = await keys.rotate(userId, { keyHash: key.keyHash, prefix: key.prefix, createdAt });
       if (outcome === 'gone') throw new NotFoundError('No account for this user');
+      if (outcome === 'contended') throw new ConflictError('Another API key rotation for this account is in progress; retry');
       return jsonResponse(201, { apiKey: key.apiKey, prefix: key.prefix, createdAt });
     }
     case 'POST /v1/api-keys/verify': {
