@@ -5,14 +5,13 @@ import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTokens }
 import { TIER_NAMES, findTier, publicTier } from '../../shared/domain/tiers';
 import type { EntitlementRecord } from '../../shared/domain/entitlement';
 import { describeStatus } from '../../shared/domain/tokens';
-import { ConflictError, DependencyUnavailableError, NotFoundError, ValidationError } from '../../shared/http/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { addBody, tierBody, userPath } from '../../shared/http/schemas';
-import { withTokenContention } from '../../shared/http/tokens';
 import { logger } from '../../shared/observability/logger';
-import { CacheInvalidationError, cacheKeys } from '../../shared/ports/cache';
+import { cacheKeys } from '../../shared/ports/cache';
 
 const config = loadConfig({
   aws: awsSection,
@@ -38,7 +37,8 @@ const unknownUser = () => new NotFoundError('Unknown user');
  * change the cached copy goes; a tier change also changes `premium`, so the
  * premium check's answer for the user's email goes too. If it cannot, the
  * change is written but a stale answer could be served until the TTL ends:
- * 503, and the (idempotent) request is safe to repeat.
+ * CacheInvalidationError (503 by the error policy), and the (idempotent)
+ * request is safe to repeat.
  */
 async function forgetCachedEntitlement(userId: string, options: { premium?: boolean } = {}): Promise<void> {
   const keys = [cacheKeys.entitlement(userId)];
@@ -46,12 +46,7 @@ async function forgetCachedEntitlement(userId: string, options: { premium?: bool
     const profile = await users.get(userId, { consistent: true });
     if (profile) keys.push(cacheKeys.premium(profile.email));
   }
-  try {
-    await cache.invalidate(keys);
-  } catch (err) {
-    if (err instanceof CacheInvalidationError) throw new DependencyUnavailableError('written, but the entitlement cache could not be invalidated');
-    throw err;
-  }
+  await cache.invalidate(keys);
 }
 
 async function status(userId: string): Promise<APIGatewayProxyResult> {
@@ -67,7 +62,7 @@ function statusOf(record: EntitlementRecord) {
 
 async function addTokens(userId: string, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const { amount, reason, idempotencyKey } = parseJsonBody(event, addBody);
-  const result = await withTokenContention(() => store.addPurchasedTokens({ userId, tokens: amount, reason, idempotencyKey, kind: 'add' }));
+  const result = await store.addPurchasedTokens({ userId, tokens: amount, reason, idempotencyKey, kind: 'add' });
   switch (result.outcome) {
     case 'added':
       // A replay invalidates too: it may be the retry of a request whose invalidation failed.
@@ -85,7 +80,7 @@ async function setTier(userId: string, event: APIGatewayProxyEvent): Promise<API
   const tier = findTier(catalogue, body.tier);
   if (!tier) throw new ValidationError(`tier: unknown tier; one of ${TIER_NAMES.join(', ')}`);
   const sticky = body.sticky ?? false;
-  const record = await withTokenContention(() => store.setTier({ userId, tier: tier.name, sticky }));
+  const record = await store.setTier({ userId, tier: tier.name, sticky });
   if (!record) throw unknownUser();
   logger.info('tier override', { userId, tier: tier.name, sticky });
   await forgetCachedEntitlement(userId, { premium: true });

@@ -1,18 +1,24 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
-import { DependencyUnavailableError } from '../../http/errors';
+import { dependencyFailure, type DependencyFailure } from '../../ports/errors';
 import type { BillingProvider } from '../../ports/billing';
 
-/** Stripe failures that a retry may fix become 503s (or 500s to Stripe on webhooks). */
-function translate(err: unknown): never {
-  if (
-    err instanceof Stripe.errors.StripeConnectionError ||
-    err instanceof Stripe.errors.StripeAPIError ||
-    err instanceof Stripe.errors.StripeRateLimitError ||
-    (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500)
-  ) {
-    throw new DependencyUnavailableError(`Stripe unavailable: ${err.message}`);
+/** What kind of Stripe failure `err` is (by the SDK's error classes and status), or undefined for an answer about the request. */
+export function stripeFailureKind(err: unknown): DependencyFailure | undefined {
+  if (err instanceof Stripe.errors.StripeConnectionError) {
+    // The SDK keeps the socket error as `detail`: ETIMEDOUT when STRIPE_TIMEOUT_MS passed without an answer.
+    return (err.detail as { code?: unknown } | undefined)?.code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
   }
+  if (err instanceof Stripe.errors.StripeRateLimitError) return 'throttled';
+  if (err instanceof Stripe.errors.StripeAPIError) return 'failing';
+  if (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500) return 'failing';
+  return undefined;
+}
+
+/** Stripe failures a retry may fix become the port-level DependencyUnavailable; anything else is rethrown as it is. */
+function translate(err: unknown): never {
+  const kind = stripeFailureKind(err);
+  if (kind) throw dependencyFailure('stripe', kind, err);
   throw err;
 }
 
@@ -129,7 +135,7 @@ export class StripeBilling implements BillingProvider {
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
       )
       .catch(translate);
-    if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
+    if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
   }
 
@@ -154,7 +160,7 @@ export class StripeBilling implements BillingProvider {
         metadata: { userId: input.userId, kind: 'top-up', tokens: String(input.tokens) },
       })
       .catch(translate);
-    if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
+    if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
   }
 
