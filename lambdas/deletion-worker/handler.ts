@@ -1,0 +1,79 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
+import { deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
+import { logger } from '../../shared/observability/logger';
+import type { DeletionWork } from '../../shared/ports/account-deletion';
+import { runAccountDeletion } from '../../shared/use-cases/delete-account';
+import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
+
+const config = loadConfig({
+  aws: awsSection,
+  tables: tablesSection,
+  redis: redisSection,
+  stripe: stripeSection,
+  cognito: cognitoSection,
+  deletion: deletionSection,
+});
+const { deps, queue, profiles } = wireDeletion(config);
+
+/**
+ * A message is our own work item, or the EventBridge event of a Cognito
+ * `DeleteUser` call seen by CloudTrail (its access token is hidden in the
+ * event, so it names no user we can trust): that one runs the identity sweep.
+ */
+export function parseWork(body: string): DeletionWork | undefined {
+  const message = JSON.parse(body) as Record<string, unknown>;
+  if (message.kind === 'continue-deletion' && typeof message.userId === 'string') {
+    return { kind: 'continue-deletion', userId: message.userId, ...(message.source === 'sweep' ? { source: 'sweep' as const } : {}) };
+  }
+  if (message.kind === 'reconcile-identities') return { kind: 'reconcile-identities', ...(typeof message.cursor === 'string' ? { cursor: message.cursor } : {}) };
+  if (message.source === 'aws.cognito-idp' && message['detail-type'] === 'AWS API Call via CloudTrail') return { kind: 'reconcile-identities' };
+  return undefined;
+}
+
+async function perform(work: DeletionWork, context: Context | undefined): Promise<void> {
+  const budget = deletionBudget(config.deletion.DELETION_TIME_BUDGET_MS, context?.getRemainingTimeInMillis?.());
+  if (work.kind === 'continue-deletion') {
+    const progress = await runAccountDeletion(deps, { userId: work.userId, source: work.source ?? 'api' }, budget);
+    if (progress.state === 'deleted') return;
+    if (!progress.busy) {
+      await queue.send({ kind: 'continue-deletion', userId: work.userId });
+      return;
+    }
+    // Another runner holds the job: look again once its lease can have ended.
+    await queue.send(work, Math.max(1, (budget.leaseUntil.getTime() - Date.now()) / 1000));
+    return;
+  }
+  const report = await reconcileIdentities(
+    {
+      profiles,
+      identity: deps.identity,
+      jobs: deps.jobs,
+      now: deps.now,
+      stallAfterMs: config.deletion.DELETION_STALL_AFTER_MS,
+      startDeletion: (userId) => queue.send({ kind: 'continue-deletion', userId, source: 'sweep' }),
+    },
+    { cursor: work.cursor, deadline: budget.deadline },
+  );
+  logger.info('identity sweep', { checked: report.checked, identityGone: report.identityGone.length, stalled: report.stalled.length, more: Boolean(report.cursor) });
+  if (report.cursor) await queue.send({ kind: 'reconcile-identities', cursor: report.cursor });
+}
+
+/** SQS event source (batch size 1, partial batch responses): a failed message is retried, then lands in the DLQ. */
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    try {
+      const work = parseWork(record.body);
+      if (!work) {
+        logger.error('deletion worker: unknown message dropped', { messageId: record.messageId });
+        continue;
+      }
+      await perform(work, context);
+    } catch (err) {
+      logger.error('deletion worker: message failed; SQS retries it', { messageId: record.messageId, error: err as Error });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+};
