@@ -83,6 +83,8 @@ export const handler = httpHandler(async (event) => {
 
       const period = tokenPeriodOf(now);
       const counted = await usage.count(stored.userId, 'api-calls', period, monthlyLimit, usageExpiresAt(now));
+      // The account is being deleted: its key is as good as gone.
+      if (counted.userGone) return jsonResponse(200, { valid: false });
       const summary = describeApiUsage(counted.used, monthlyLimit, now);
       if (!counted.counted) {
         throw new RateLimitedError('Monthly API call limit reached for this plan', secondsUntilReset(now), { usage: summary });

@@ -58,7 +58,7 @@ export const handler = httpHandler(async (event) => {
     throw err;
   }
   const now = new Date();
-  await usage.logCredentialGrant(
+  const logged = await usage.logCredentialGrant(
     credentialGrantEntry(
       {
         userId,
@@ -72,6 +72,8 @@ export const handler = httpHandler(async (event) => {
       randomBytes(6).toString('hex'),
     ),
   );
+  // Being deleted (or gone): the grant is not recorded and the credentials are never handed out.
+  if (logged === 'gone') throw new ForbiddenError('This account is being deleted');
   return jsonResponse(200, {
     accessKeyId: credentials.accessKeyId,
     secretAccessKey: credentials.secretAccessKey,
