@@ -36,12 +36,10 @@ async function perform(work: DeletionWork, context: Context | undefined): Promis
   if (work.kind === 'continue-deletion') {
     const progress = await runAccountDeletion(deps, { userId: work.userId, source: work.source ?? 'api' }, budget);
     if (progress.state === 'deleted') return;
-    if (!progress.busy) {
-      await queue.send({ kind: 'continue-deletion', userId: work.userId });
-      return;
-    }
-    // Another runner holds the job: look again once its lease can have ended.
-    await queue.send(work, Math.max(1, (budget.leaseUntil.getTime() - Date.now()) / 1000));
+    // Out of time: the next invocation goes on from the checkpoint.
+    if (!progress.busy) await queue.send({ kind: 'continue-deletion', userId: work.userId });
+    // Busy: the runner holding the job queues its own continuation when it runs out of time, and
+    // if it dies, its lease ends with it (SQS redelivers a worker's message; the sweep resumes a route's).
     return;
   }
   const report = await reconcileIdentities(
