@@ -14,6 +14,7 @@ import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
 import { credentialGrantEntry, usageCounterId } from '../../shared/domain/usage';
+import { deleteAccountResponse, deletionInProgressResponse } from '../../shared/http/schemas';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
 import { wireCatalogue } from '../../shared/adapters/wiring';
 import { runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
@@ -222,6 +223,7 @@ describe('deletion of any size: checkpointed, finished by the queue-driven worke
     const first = await call();
     expect(first.statusCode).toBe(202);
     const body = JSON.parse(first.body);
+    expect(deletionInProgressResponse.safeParse(body).error).toBeUndefined();
     expect(body).toMatchObject({ deleted: false, status: 'in-progress', job: { completedSteps: ['marked'], nextStep: 'billing' } });
     expect(JSON.stringify(body)).not.toContain(user.email);
 
@@ -236,6 +238,7 @@ describe('deletion of any size: checkpointed, finished by the queue-driven worke
 
     const done = await call();
     expect(done.statusCode).toBe(200);
+    expect(deleteAccountResponse.safeParse(JSON.parse(done.body)).error).toBeUndefined();
     expect(JSON.parse(done.body)).toMatchObject({
       deleted: true,
       status: 'deleted',
