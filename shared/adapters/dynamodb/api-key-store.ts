@@ -17,6 +17,9 @@ import { liveUserCheck } from './entitlements-store';
  */
 const ownerKey = (userId: string) => `owner#${userId}`;
 const ROTATE_ATTEMPTS = 3;
+/** A verify losing this many races in a row (the per-second limit keeps one user's calls far below) gives up. */
+const MAX_COUNT_RACES = 50;
+const MAX_COUNT_CONFLICTS = 5;
 
 export class DynamoApiKeyStore implements ApiKeyStore {
   constructor(
@@ -87,34 +90,61 @@ export class DynamoUsageStore implements UsageStore {
     private readonly tables: { ledger: string; users: string },
   ) {}
 
+  /**
+   * Compare-and-set, like the token store's consume: the count read, then one
+   * transaction of the live-user check and `calls = known + 1` conditioned on
+   * `calls` still being `known` (and below the limit). A lost race returns the
+   * current row with the refusal and is planned again on it without another
+   * read. So each call learns its own position (1, 2, 3... under parallel
+   * calls) and nothing is ever written for a user being deleted.
+   */
   async count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<CountResult> {
-    if (limit !== null && limit <= 0) return { counted: false, used: await this.used(userId, kind, period) };
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            liveUserCheck(this.tables.users, userId),
-            {
-              Update: {
-                TableName: this.tables.ledger,
-                Key: { userId, entryId: usageCounterId(kind, period) },
-                UpdateExpression: 'ADD #calls :one SET #kind = :kind, #period = :period, #expiresAt = :expiresAt',
-                ...(limit === null ? {} : { ConditionExpression: 'attribute_not_exists(#calls) OR #calls < :limit' }),
-                ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
-                ExpressionAttributeValues: { ':one': 1, ':kind': `usage:${kind}`, ':period': period, ':expiresAt': expiresAt, ...(limit === null ? {} : { ':limit': limit }) },
+    let known = await this.used(userId, kind, period);
+    let conflicts = 0;
+    for (let races = 0; ; ) {
+      if (limit !== null && known >= limit) return { counted: false, used: known };
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              liveUserCheck(this.tables.users, userId),
+              {
+                Update: {
+                  TableName: this.tables.ledger,
+                  Key: { userId, entryId: usageCounterId(kind, period) },
+                  UpdateExpression: 'SET #calls = :next, #kind = :kind, #period = :period, #expiresAt = :expiresAt',
+                  ConditionExpression: known === 0 ? 'attribute_not_exists(#calls) OR #calls = :zero' : '#calls = :known',
+                  ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
+                  ExpressionAttributeValues: {
+                    ':next': known + 1,
+                    ':kind': `usage:${kind}`,
+                    ':period': period,
+                    ':expiresAt': expiresAt,
+                    ...(known === 0 ? { ':zero': 0 } : { ':known': known }),
+                  },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
               },
-            },
-          ],
-        }),
-      );
-      // A transaction returns no values: the count after this call is one consistent read.
-      return { counted: true, used: await this.used(userId, kind, period) };
-    } catch (err) {
-      if (!(err instanceof TransactionCanceledException)) throw err;
-      const [user, counter] = err.CancellationReasons ?? [];
-      if (user?.Code === 'ConditionalCheckFailed') return { counted: false, used: 0, userGone: true };
-      if (counter?.Code === 'ConditionalCheckFailed') return { counted: false, used: await this.used(userId, kind, period) };
-      throw err;
+            ],
+          }),
+        );
+        return { counted: true, used: known + 1 };
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const [user, counter] = err.CancellationReasons ?? [];
+        if (user?.Code === 'ConditionalCheckFailed') return { counted: false, used: 0, userGone: true };
+        if (counter?.Code === 'ConditionalCheckFailed') {
+          known = Number(counter.Item?.calls?.N ?? 0);
+          if ((races += 1) > MAX_COUNT_RACES) throw err;
+          continue;
+        }
+        if ((err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict') && (conflicts += 1) <= MAX_COUNT_CONFLICTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 4 * 2 ** conflicts)));
+          known = await this.used(userId, kind, period);
+          continue;
+        }
+        throw err;
+      }
     }
   }
 
