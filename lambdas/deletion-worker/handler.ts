@@ -3,6 +3,7 @@ import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, 
 import { deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
 import { logger } from '../../shared/observability/logger';
 import type { DeletionWork } from '../../shared/ports/account-deletion';
+import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { runAccountDeletion } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 
@@ -15,21 +16,6 @@ const config = loadConfig({
   deletion: deletionSection,
 });
 const { deps, queue, profiles } = wireDeletion(config);
-
-/**
- * A message is our own work item, or the EventBridge event of a Cognito
- * `DeleteUser` call seen by CloudTrail (its access token is hidden in the
- * event, so it names no user we can trust): that one runs the identity sweep.
- */
-export function parseWork(body: string): DeletionWork | undefined {
-  const message = JSON.parse(body) as Record<string, unknown>;
-  if (message.kind === 'continue-deletion' && typeof message.userId === 'string') {
-    return { kind: 'continue-deletion', userId: message.userId, ...(message.source === 'sweep' ? { source: 'sweep' as const } : {}) };
-  }
-  if (message.kind === 'reconcile-identities') return { kind: 'reconcile-identities', ...(typeof message.cursor === 'string' ? { cursor: message.cursor } : {}) };
-  if (message.source === 'aws.cognito-idp' && message['detail-type'] === 'AWS API Call via CloudTrail') return { kind: 'reconcile-identities' };
-  return undefined;
-}
 
 async function perform(work: DeletionWork, context: Context | undefined): Promise<void> {
   const budget = deletionBudget(config.deletion.DELETION_TIME_BUDGET_MS, context?.getRemainingTimeInMillis?.());
@@ -62,7 +48,7 @@ export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBa
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     try {
-      const work = parseWork(record.body);
+      const work = parseDeletionWork(record.body);
       if (!work) {
         logger.error('deletion worker: unknown message dropped', { messageId: record.messageId });
         continue;

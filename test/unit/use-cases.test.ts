@@ -3,6 +3,9 @@ import type { BillingProvider } from '../../shared/ports/billing';
 import type { EntitlementStore } from '../../shared/ports/entitlements';
 import type { UserProfile, UserStore } from '../../shared/ports/users';
 import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
+import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
+import { deletionBudget } from '../../shared/adapters/deletion-wiring';
+import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
@@ -210,5 +213,66 @@ describe('runAccountDeletion', () => {
       status: 'in-progress',
       job: { startedAt: at.toISOString(), updatedAt: at.toISOString(), completedSteps: ['marked'], nextStep: 'billing', purged: { ledgerEntries: 0, apiKeys: 0 }, attempts: 1 },
     });
+  });
+});
+
+describe('reconcileIdentities', () => {
+  const at = new Date('2026-11-23T12:00:00Z');
+  function sweepDeps(profiles: Array<{ userId: string; deletingAt?: string }>, alive: string[], jobs: Record<string, Partial<DeletionJob>> = {}) {
+    const started: Array<[string, string]> = [];
+    const pages = [profiles.slice(0, 2), profiles.slice(2)];
+    return {
+      started,
+      deps: {
+        profiles: { page: async (cursor?: string) => (cursor ? { profiles: pages[1]! } : { profiles: pages[0]!, ...(pages[1]!.length ? { cursor: 'p2' } : {}) }) },
+        identity: { deleteUser: async () => undefined, userExists: async (sub: string) => alive.includes(sub) },
+        jobs: { get: async (id: string) => jobs[id] as DeletionJob | undefined, acquire: async () => ({ acquired: true as const }), save: async () => undefined, release: async () => undefined },
+        now: () => at,
+        stallAfterMs: 15 * 60_000,
+        startDeletion: async (userId: string, reason: string) => void started.push([userId, reason]),
+      },
+    };
+  }
+
+  it('deletes profiles whose Cognito user is gone and resumes stalled deletions, across pages', async () => {
+    const { deps, started } = sweepDeps(
+      [{ userId: 'alive' }, { userId: 'gone' }, { userId: 'stalled', deletingAt: '2026-11-23T11:00:00Z' }, { userId: 'running', deletingAt: '2026-11-23T11:00:00Z' }],
+      ['alive'],
+      { stalled: { updatedAt: '2026-11-23T11:40:00Z', completed: ['marked'] }, running: { updatedAt: '2026-11-23T11:59:00Z', completed: ['marked'] } },
+    );
+    const report = await reconcileIdentities(deps);
+    expect(report).toEqual({ checked: 4, identityGone: ['gone'], stalled: ['stalled'] });
+    expect(started).toEqual([
+      ['gone', 'identity-gone'],
+      ['stalled', 'stalled'],
+    ]);
+  });
+
+  it('stops at the deadline and hands back a cursor', async () => {
+    const { deps } = sweepDeps([{ userId: 'a' }, { userId: 'b' }, { userId: 'c' }], ['a', 'b', 'c']);
+    expect(await reconcileIdentities(deps, { deadline: at })).toEqual({ checked: 2, identityGone: [], stalled: [], cursor: 'p2' });
+  });
+});
+
+describe('deletion worker messages', () => {
+  it('reads its own work items and turns a CloudTrail DeleteUser event into the identity sweep', () => {
+    expect(parseDeletionWork(JSON.stringify({ kind: 'continue-deletion', userId: 'u1' }))).toEqual({ kind: 'continue-deletion', userId: 'u1' });
+    expect(parseDeletionWork(JSON.stringify({ kind: 'reconcile-identities', cursor: 'c' }))).toEqual({ kind: 'reconcile-identities', cursor: 'c' });
+    const cloudTrail = {
+      version: '0',
+      source: 'aws.cognito-idp',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: { eventSource: 'cognito-idp.amazonaws.com', eventName: 'DeleteUser', requestParameters: { accessToken: 'HIDDEN_DUE_TO_SECURITY_REASONS' } },
+    };
+    expect(parseDeletionWork(JSON.stringify(cloudTrail))).toEqual({ kind: 'reconcile-identities' });
+    expect(parseDeletionWork(JSON.stringify({ kind: 'something-else' }))).toBeUndefined();
+  });
+});
+
+describe('deletionBudget', () => {
+  it('works until the budget or 5 s before the function times out, and holds the job until the function cannot run', () => {
+    expect(deletionBudget(8000, 20_000, 0)).toEqual({ deadline: new Date(8000), leaseUntil: new Date(21_000) });
+    expect(deletionBudget(8000, 9000, 0)).toEqual({ deadline: new Date(4000), leaseUntil: new Date(10_000) });
+    expect(deletionBudget(0, undefined, 0).deadline).toEqual(new Date(0));
   });
 });

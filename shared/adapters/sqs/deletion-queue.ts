@@ -14,3 +14,18 @@ export class SqsDeletionQueue implements DeletionQueue {
     );
   }
 }
+
+/**
+ * A message is our own work item, or the EventBridge event of a Cognito
+ * `DeleteUser` call seen by CloudTrail (its access token is hidden in the
+ * event, so it names no user we can trust): that one runs the identity sweep.
+ */
+export function parseDeletionWork(body: string): DeletionWork | undefined {
+  const message = JSON.parse(body) as Record<string, unknown>;
+  if (message.kind === 'continue-deletion' && typeof message.userId === 'string') {
+    return { kind: 'continue-deletion', userId: message.userId, ...(message.source === 'sweep' ? { source: 'sweep' as const } : {}) };
+  }
+  if (message.kind === 'reconcile-identities') return { kind: 'reconcile-identities', ...(typeof message.cursor === 'string' ? { cursor: message.cursor } : {}) };
+  if (message.source === 'aws.cognito-idp' && message['detail-type'] === 'AWS API Call via CloudTrail') return { kind: 'reconcile-identities' };
+  return undefined;
+}
