@@ -56,7 +56,7 @@ export async function run(ctx: Pick<BenchContext, 'dynamodbEndpoint' | 'tables' 
     const firstOfMonth: number[] = [];
     for (let u = 0; u < 3; u++) {
       const userId = randomUUID();
-      await seed(userId, { tier: 'tester', tokensPurchased: 1_000_000 });
+      await seed(userId, { tier: 'tester', tierSetBy: 'admin', tokensPurchased: 1_000_000 });
       const s = store();
       clock.now = new Date('2026-01-15T12:00:00.000Z');
       cold.push(await requestsOf(() => s.consume({ userId, amount: 1, idempotencyKey: nextKey() })));

@@ -1,8 +1,8 @@
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAws, wireCache, wireStores } from '../../shared/adapters/wiring';
-import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection } from '../../shared/config';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores } from '../../shared/adapters/wiring';
+import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { InternalApiKeys } from '../../shared/http/auth';
 import { DependencyUnavailableError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
@@ -63,12 +63,16 @@ const config = loadConfig({
   redis: redisSection,
   keys: internalKeysSection,
   policy: policySection,
+  tiers: tiersSection,
 });
 const aws = wireAws(config.aws);
 const stores = wireStores(aws, config.tables);
 // While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
 const cache = wireCache(aws, config.redis);
 const apiKeys = internalApiKeysLoader(config.keys, aws.readSecret);
-const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
+const { decide } = wireAccess(wireCatalogue(config.tiers), config.policy);
 
-export const handler = createPremiumCheckHandler({ apiKeys, premium: { users: stores.users, entitlements: stores.entitlements, policy, cache } });
+export const handler = createPremiumCheckHandler({
+  apiKeys,
+  premium: { users: stores.users, entitlements: stores.entitlements, cache, decide, now: () => new Date() },
+});

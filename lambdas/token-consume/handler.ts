@@ -1,7 +1,6 @@
-import { awsSection, cognitoSection, internalKeysSection, loadConfig, redisSection, tablesSection, tiersSection } from '../../shared/config';
-import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
+import { awsSection, cognitoSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAws, wireCache, wireCatalogue } from '../../shared/adapters/wiring';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireTokens } from '../../shared/adapters/wiring';
 import { cacheKeys } from '../../shared/ports/cache';
 import { cognitoCaller } from '../../shared/http/auth';
 import { ConflictError, NotFoundError } from '../../shared/http/errors';
@@ -19,9 +18,12 @@ const config = loadConfig({
   internalKeys: internalKeysSection,
   cognito: cognitoSection,
   tiers: tiersSection,
+  policy: policySection,
 });
 const aws = wireAws(config.aws);
-const store = new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(config.tables), catalogue: wireCatalogue(config.tiers) });
+const catalogue = wireCatalogue(config.tiers);
+// Allowances come from the one access decision (status, overrides, grace, billing period).
+const store = wireTokens(aws, config.tables, catalogue, wireAccess(catalogue, config.policy).policy);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
 const cache = wireCache(aws, config.redis);
 

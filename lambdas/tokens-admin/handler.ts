@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { awsSection, internalKeysSection, loadConfig, redisSection, tablesSection, tiersSection } from '../../shared/config';
-import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
+import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAws, wireCache, wireCatalogue } from '../../shared/adapters/wiring';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireTokens } from '../../shared/adapters/wiring';
 import { TIER_NAMES, findTier, publicTier } from '../../shared/domain/tiers';
+import type { EntitlementRecord } from '../../shared/domain/entitlement';
 import { describeStatus } from '../../shared/domain/tokens';
 import { ConflictError, DependencyUnavailableError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
@@ -14,11 +14,19 @@ import { withTokenContention } from '../../shared/http/tokens';
 import { logger } from '../../shared/observability/logger';
 import { CacheInvalidationError, cacheKeys } from '../../shared/ports/cache';
 
-const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, internalKeys: internalKeysSection, tiers: tiersSection });
+const config = loadConfig({
+  aws: awsSection,
+  tables: tablesSection,
+  redis: redisSection,
+  internalKeys: internalKeysSection,
+  tiers: tiersSection,
+  policy: policySection,
+});
 const aws = wireAws(config.aws);
 const catalogue = wireCatalogue(config.tiers);
 const tiersBody = { tiers: catalogue.map(publicTier) };
-const store = new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(config.tables), catalogue });
+const access = wireAccess(catalogue, config.policy);
+const store = wireTokens(aws, config.tables, catalogue, access.policy);
 const cache = wireCache(aws, config.redis);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
 
@@ -42,7 +50,12 @@ async function forgetCachedEntitlement(userId: string): Promise<void> {
 async function status(userId: string): Promise<APIGatewayProxyResult> {
   const record = await store.getEntitlement(userId);
   if (!record) throw unknownUser();
-  return jsonResponse(200, describeStatus(record, catalogue, new Date()));
+  return jsonResponse(200, statusOf(record));
+}
+
+/** The status answer: the row and the access decision made from it now. */
+function statusOf(record: EntitlementRecord) {
+  return describeStatus(record, access.decide(record, new Date()));
 }
 
 async function addTokens(userId: string, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
@@ -69,7 +82,7 @@ async function setTier(userId: string, event: APIGatewayProxyEvent): Promise<API
   if (!record) throw unknownUser();
   logger.info('tier override', { userId, tier: tier.name, sticky });
   await forgetCachedEntitlement(userId);
-  return jsonResponse(200, describeStatus(record, catalogue, new Date()));
+  return jsonResponse(200, statusOf(record));
 }
 
 const USER_ROUTES: Record<string, (userId: string, event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>> = {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { TIER_NAMES } from '../domain/tiers';
 import {
   CREDENTIAL_ACTIONS,
   DEFAULT_CREDENTIAL_DURATION_SECONDS,
@@ -200,10 +201,14 @@ export const stripeSection = z
   });
 export type StripeConfig = z.infer<typeof stripeSection>;
 
-/** Entitlement policy knobs. */
+/** Access policy knobs (shared/domain/access.ts). */
 export const policySection = z.object({
-  /** Keep paid features while Stripe retries a failed payment (past_due). */
+  /** Keep the plan while Stripe retries a failed payment (past_due). Off by default: past_due is free. */
   PAST_DUE_GRACE: bool.default(false),
+  /** How long that grace lasts, in days from the first past_due sighting. */
+  PAST_DUE_GRACE_DAYS: positiveInt.max(60).default(7),
+  /** The tier an admin grant (`set-premium <email> true`) gives when neither the grant nor the user names a paid tier. */
+  ADMIN_GRANT_TIER: z.enum(TIER_NAMES).default('pro'),
 });
 export type PolicyConfig = z.infer<typeof policySection>;
 

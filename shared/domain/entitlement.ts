@@ -17,6 +17,8 @@ export interface SubscriptionState {
   /** Tier that price buys (free when there is no paid subscription). */
   tier: TierName;
   subscriptionId: string | null;
+  /** Stripe's current period of the subscription item (ISO): the allowance period of Stripe plans. */
+  currentPeriodStart: string | null;
   currentPeriodEnd: string | null;
   trialEndsAt: string | null;
   cancelAtPeriodEnd: boolean;
@@ -30,6 +32,8 @@ export interface SubscriptionSnapshot {
   priceId: string | null;
   /** Epoch seconds. */
   created: number;
+  /** The subscription item's current period (epoch seconds); Stripe keeps it on the item since API 2025-03-31. */
+  currentPeriodStart: number | null;
   currentPeriodEnd: number | null;
   trialEnd: number | null;
   cancelAtPeriodEnd: boolean;
@@ -40,6 +44,7 @@ export const NO_SUBSCRIPTION: SubscriptionState = {
   plan: null,
   tier: 'free',
   subscriptionId: null,
+  currentPeriodStart: null,
   currentPeriodEnd: null,
   trialEndsAt: null,
   cancelAtPeriodEnd: false,
@@ -92,35 +97,32 @@ export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnap
     plan: snap.priceId,
     tier: grantsAccess && paidTier ? paidTier : 'free',
     subscriptionId: snap.id,
+    currentPeriodStart: iso(snap.currentPeriodStart),
     currentPeriodEnd: iso(snap.currentPeriodEnd),
     trialEndsAt: status === 'trialing' ? iso(snap.trialEnd) : null,
     cancelAtPeriodEnd: status === 'canceled' ? false : snap.cancelAtPeriodEnd,
   };
 }
 
-export interface PremiumPolicy {
-  /** Keep paid features during past_due (Stripe is still retrying the payment). Default off. */
-  pastDueGrace: boolean;
-}
-
 /**
- * Paid features: active and trialing (past_due only with the grace policy),
- * unless an admin override says otherwise. Never on by default.
+ * The stored row: subscription state + overrides + token balances (owned by
+ * the token rules). What the user may do is never read from it directly:
+ * shared/domain/access.ts decides.
  */
-export function isPremium(status: EntitlementStatus, policy: PremiumPolicy, override?: boolean): boolean {
-  if (override !== undefined) return override;
-  return status === 'active' || status === 'trialing' || (status === 'past_due' && policy.pastDueGrace);
-}
-
-/** The stored row: subscription state + overrides + token balances (owned by the token rules). */
 export interface EntitlementRecord extends SubscriptionState {
   userId: string;
   /** Epoch ms when the Stripe state written here was read; an older read never overwrites a newer one. */
   stripeSyncedAt?: number;
+  /** 'admin' while `tier` is one an admin set (until the next Stripe change, unless sticky). */
+  tierSetBy?: 'admin';
   /** A sticky admin tier: kept when Stripe state is applied (absent = Stripe decides). */
   tierStickyValue?: TierName;
-  /** Admin / Ko-fi premium override; absent = follow the subscription. */
+  /** Admin / Ko-fi premium override: true = grant, false = revoke; absent = follow the subscription. */
   premiumOverride?: boolean;
+  /** The tier a grant gives (absent: see shared/domain/access.ts). */
+  premiumOverrideTier?: TierName;
+  /** When Stripe's state was first seen past_due (ISO); cleared when it is anything else. The grace runs from here. */
+  pastDueSince?: string;
   /** Token fields: see shared/domain/tokens.ts. */
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;

@@ -134,7 +134,7 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   },
   'POST /me/api-keys': {
     responses: { 201: { ...named('ApiKeyCreated', s.apiKeyCreatedResponse), description: 'The new key, shown once; the previous key stops working' } },
-    errors: { ...COGNITO, 404: ERROR, ...SERVER },
+    errors: { ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
   },
   'POST /v1/api-keys/verify': {
     body: named('VerifyApiKeyRequest', s.verifyApiKeyBody),

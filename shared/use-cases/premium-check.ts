@@ -1,4 +1,5 @@
-import { isPremium, normaliseEmail, type PremiumPolicy } from '../domain/entitlement';
+import type { AccessDecider } from '../domain/access';
+import { normaliseEmail } from '../domain/entitlement';
 import { cacheKeys, type CacheSource, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
 import type { UserStore } from '../ports/users';
@@ -7,7 +8,9 @@ export interface PremiumCheckDeps {
   users: Pick<UserStore, 'findByEmail'>;
   entitlements: Pick<EntitlementStore, 'get'>;
   cache: ReadThroughCache;
-  policy: PremiumPolicy;
+  /** The one access decision. */
+  decide: AccessDecider;
+  now: () => Date;
 }
 
 export interface PremiumAnswer {
@@ -18,16 +21,16 @@ export interface PremiumAnswer {
 
 /**
  * The truth, from DynamoDB: the profile by the byEmail index, then the
- * entitlement row with a strongly consistent read, then the policy and the
- * admin override. An unknown email, a user being deleted or a missing row are
- * not premium: paid features are never on by default.
+ * entitlement row with a strongly consistent read, then the access decision.
+ * An unknown email, a user being deleted or a missing row are not premium:
+ * paid features are never on by default.
  */
 export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, email: string): Promise<boolean> {
   const user = await deps.users.findByEmail(email);
   if (!user || user.deletingAt) return false;
   const entitlement = await deps.entitlements.get(user.userId, { consistent: true });
   if (!entitlement) return false;
-  return isPremium(entitlement.status, deps.policy, entitlement.premiumOverride);
+  return deps.decide(entitlement, deps.now()).premium;
 }
 
 /**

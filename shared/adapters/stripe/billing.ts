@@ -21,12 +21,13 @@ const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRe
 export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
   const item = sub.items?.data?.[0];
   // Newer API versions keep the period on the item; older ones on the subscription.
-  const legacy = sub as unknown as { current_period_end?: number };
+  const legacy = sub as unknown as { current_period_start?: number; current_period_end?: number };
   return {
     id: sub.id,
     status: sub.status,
     priceId: item?.price?.id ?? null,
     created: sub.created,
+    currentPeriodStart: item?.current_period_start ?? legacy.current_period_start ?? null,
     currentPeriodEnd: item?.current_period_end ?? legacy.current_period_end ?? null,
     trialEnd: sub.trial_end ?? null,
     // The billing portal may schedule the end with `cancel_at` instead of the flag.
