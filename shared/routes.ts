@@ -30,6 +30,10 @@ export interface FunctionDefinition {
   stripe?: boolean;
   /** May delete users from the Cognito user pool (AdminDeleteUser). */
   cognitoAdmin?: boolean;
+  /** Sends work to the deletion worker's queue (`send`), or is that worker (`consume`, which also sends continuations). */
+  deletionQueue?: 'send' | 'consume';
+  /** Runs the identity sweep: Scan of the users table and cognito-idp:AdminGetUser on the pool. */
+  identitySweep?: boolean;
   /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
   awsCredentials?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
@@ -48,7 +52,8 @@ export type FunctionName =
   | 'premium-check'
   | 'token-consume'
   | 'sts-credentials'
-  | 'api-keys';
+  | 'api-keys'
+  | 'deletion-worker';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -103,13 +108,26 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   },
   'delete-account': {
     name: 'delete-account',
-    description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; resumable.',
+    description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; checkpointed, the worker finishes it.',
     tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
     cognitoAdmin: true,
+    deletionQueue: 'send',
     timeoutSeconds: 20,
+  },
+  'deletion-worker': {
+    name: 'deletion-worker',
+    description: 'Deletion queue worker: continues checkpointed account deletions and runs the identity sweep (Cognito users deleted behind our back).',
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    stripe: true,
+    cognitoAdmin: true,
+    deletionQueue: 'consume',
+    identitySweep: true,
+    timeoutSeconds: 60,
   },
   'premium-check': {
     name: 'premium-check',
@@ -135,7 +153,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'sts-credentials': {
     name: 'sts-credentials',
     description: 'POST /me/aws-credentials: short-lived, speech-to-text-only AWS credentials for active subscribers.',
-    tables: { entitlements: 'read', ledger: 'readWrite' },
+    tables: { users: 'read', entitlements: 'read', ledger: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     awsCredentials: true,
@@ -174,6 +192,10 @@ export const ROUTES: readonly RouteDefinition[] = [
  */
 export type CognitoTrigger = 'PostConfirmation';
 export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = { PostConfirmation: 'post-confirmation' };
+
+/** Queues -> the function that consumes them (an SQS event source on AWS; infra/local/queue.ts locally). */
+export type QueueName = 'deletion';
+export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = { deletion: 'deletion-worker' };
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

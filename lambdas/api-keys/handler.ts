@@ -7,7 +7,7 @@ import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../../shared/dom
 import { secondsUntilEnd } from '../../shared/domain/periods';
 import { describeApiUsage, usageExpiresAt } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
+import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { verifyApiKeyBody } from '../../shared/http/schemas';
@@ -54,6 +54,7 @@ export const handler = httpHandler(async (event) => {
       const createdAt = now.toISOString();
       const outcome = await keys.rotate(userId, { keyHash: key.keyHash, prefix: key.prefix, createdAt });
       if (outcome === 'gone') throw new NotFoundError('No account for this user');
+      if (outcome === 'contended') throw new ConflictError('Another API key rotation for this account is in progress; retry');
       return jsonResponse(201, { apiKey: key.apiKey, prefix: key.prefix, createdAt });
     }
     case 'POST /v1/api-keys/verify': {
@@ -85,6 +86,8 @@ export const handler = httpHandler(async (event) => {
 
       const period = decision.period;
       const counted = await usage.count(stored.userId, 'api-calls', period.id, monthlyLimit, usageExpiresAt(period));
+      // The account is being deleted: its key is as good as gone.
+      if (counted.userGone) return jsonResponse(200, { valid: false });
       const summary = describeApiUsage(counted.used, monthlyLimit, period);
       if (!counted.counted) {
         throw new RateLimitedError('API call limit of this period reached for this plan', secondsUntilEnd(period, now), { usage: summary });

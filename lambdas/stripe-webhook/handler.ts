@@ -61,9 +61,10 @@ export const handler = httpHandler(async (event) => {
     logger.info('stripe event handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
     return jsonResponse(200, { received: true });
   } catch (err) {
-    // Anything that failed after verification is worth Stripe's retry: answer 500 (never 4xx).
-    if (err instanceof AppError && err.statusCode === 500) throw err;
-    logger.error('stripe event failed; Stripe will retry', { eventId: stripeEvent.id, type: stripeEvent.type, reason: (err as Error).message });
-    throw new InternalError((err as Error).message);
+    // Anything that failed after verification is worth Stripe's retry: a 5xx, never a 4xx (Stripe
+    // stops on 4xx). The error policy maps dependency failures to 503 and the rest to 500.
+    logger.warn('stripe event failed; Stripe will retry', { eventId: stripeEvent.id, type: stripeEvent.type });
+    if (err instanceof AppError && err.expose) throw new InternalError(err.message);
+    throw err;
   }
 });

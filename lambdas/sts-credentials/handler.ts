@@ -6,12 +6,9 @@ import { describeReason } from '../../shared/domain/access';
 import { roleSessionName, sessionPolicy, sourceIdentity } from '../../shared/domain/aws-credentials';
 import { credentialGrantEntry } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { DependencyUnavailableError, ForbiddenError, RateLimitedError } from '../../shared/http/errors';
+import { ForbiddenError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
-import { logger } from '../../shared/observability/logger';
-import { CredentialsVendorError } from '../../shared/ports/credentials';
-import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
 
 const config = loadConfig({
   aws: awsSection,
@@ -48,29 +45,16 @@ export const handler = httpHandler(async (event) => {
   const identity = sourceIdentity(userId);
   if (!identity) throw new ForbiddenError('This account cannot receive AWS credentials');
 
-  let taken;
-  try {
-    taken = await limiter.take(rateLimitKey('aws-credentials', userId), perMinute, 60_000);
-  } catch (err) {
-    if (err instanceof RateLimiterUnavailableError) throw new DependencyUnavailableError('rate limiter unavailable');
-    throw err;
-  }
+  // Fails closed: without Redis the limiter throws RateLimiterUnavailableError (503 by the error policy).
+  const taken = await limiter.take(rateLimitKey('aws-credentials', userId), perMinute, 60_000);
   if (!taken.allowed) throw new RateLimitedError('Too many credential requests; retry later', taken.retryAfterMs / 1000);
 
   const sessionName = roleSessionName(userId);
   const durationSeconds = config.credentials.CREDENTIALS_DURATION_SECONDS;
-  let credentials;
-  try {
-    credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
-  } catch (err) {
-    if (err instanceof CredentialsVendorError) {
-      logger.error('AssumeRole failed', { code: err.code, reason: (err.cause as Error | undefined)?.message });
-      throw new DependencyUnavailableError('STS unavailable');
-    }
-    throw err;
-  }
+  // STS hung, throttled or refusing: a port error (503 by the error policy), never partial credentials.
+  const credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
   const now = new Date();
-  await usage.logCredentialGrant(
+  const logged = await usage.logCredentialGrant(
     credentialGrantEntry(
       {
         userId,
@@ -84,6 +68,8 @@ export const handler = httpHandler(async (event) => {
       randomBytes(6).toString('hex'),
     ),
   );
+  // Being deleted (or gone): the grant is not recorded and the credentials are never handed out.
+  if (logged === 'gone') throw new ForbiddenError('This account is being deleted');
   return jsonResponse(200, {
     accessKeyId: credentials.accessKeyId,
     secretAccessKey: credentials.secretAccessKey,

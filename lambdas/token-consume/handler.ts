@@ -8,7 +8,7 @@ import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { consumeBody, userPath } from '../../shared/http/schemas';
-import { insufficientTokens, withTokenContention } from '../../shared/http/tokens';
+import { insufficientTokens } from '../../shared/http/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 
 const config = loadConfig({
@@ -37,14 +37,14 @@ export const handler = httpHandler(async (event) => {
       (await internalKeys()).assert(event);
       const { userId } = parsePathParameters(event, userPath);
       const body = parseJsonBody(event, consumeBody);
-      const result = await withTokenContention(() => store.consume({ userId, ...body }));
+      const result = await store.consume({ userId, ...body });
       if (result.outcome === 'unknown-user') throw new NotFoundError('Unknown user');
       return answer(userId, result);
     }
     case 'POST /me/tokens/consume': {
       const { userId } = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);
       const body = parseJsonBody(event, consumeBody);
-      const result = await withTokenContention(() => store.consume({ userId, ...body }));
+      const result = await store.consume({ userId, ...body });
       // Signed up but never entitled: a free user without tokens.
       if (result.outcome === 'unknown-user') throw insufficientTokens(0);
       return answer(userId, result);

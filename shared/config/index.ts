@@ -55,10 +55,21 @@ const bool = z
   .transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();
 
-/** AWS SDK settings. Endpoint overrides exist for the local stack only. */
+/**
+ * AWS SDK settings. Endpoint overrides exist for the local stack (and tests) only.
+ * Every AWS client (DynamoDB, Secrets Manager, Cognito, STS) gets the same
+ * bounds, well below the functions' timeouts (5-20 s) and API Gateway's 29 s:
+ * a call that cannot connect within AWS_CONNECT_TIMEOUT_MS, or has no answer
+ * within AWS_REQUEST_TIMEOUT_MS, fails, and is tried AWS_MAX_ATTEMPTS times in
+ * all; worst case about attempts x (connect + request) plus the SDK's back-off.
+ */
 export const awsSection = z.object({
   AWS_REGION: nonEmpty,
   DYNAMODB_ENDPOINT: url.optional(),
+  SECRETS_MANAGER_ENDPOINT: url.optional(),
+  AWS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+  AWS_REQUEST_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+  AWS_MAX_ATTEMPTS: positiveInt.max(5).default(2),
 });
 
 /** Physical table names, set by the CDK stack or the local stack. */
@@ -83,8 +94,10 @@ export const redisSection = z
       .optional(),
     REDIS_AUTH_SECRET_ARN: nonEmpty.optional(),
     REDIS_DISABLED: bool.default(false),
-    REDIS_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
-    REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(50),
+    REDIS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(10_000).default(50),
+    /** Reconnections a queued command waits for before it fails (ioredis maxRetriesPerRequest). */
+    REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(5).default(1),
   })
   .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {
     message: 'REDIS_URL is required unless REDIS_DISABLED=true',
@@ -187,8 +200,14 @@ export const stripeSection = z
     STRIPE_API_HOST: nonEmpty.optional(),
     STRIPE_API_PORT: positiveInt.optional(),
     STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
-    /** Per-call timeout: the post-confirmation trigger must answer Cognito within 5 s. */
-    STRIPE_TIMEOUT_MS: positiveInt.default(2500),
+    /**
+     * Per-attempt timeout (no answer for this long: the attempt fails) and the
+     * SDK's retries of network failures and timeouts (idempotency keys make them
+     * safe). Worst case about (1 + retries) x timeout + ~0.5 s back-off: the
+     * post-confirmation trigger must answer Cognito within 5 s.
+     */
+    STRIPE_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+    STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(3).default(1),
     STRIPE_PRICE_TOKEN_PACK: z.string().optional(),
     /** Tokens one unit of the token-pack price buys. */
     TOKEN_PACK_SIZE: positiveInt.default(100),
@@ -256,3 +275,20 @@ export const apiKeysSection = z.object({
   API_KEY_RATE_WINDOW_MS: positiveInt.default(1000),
 });
 export type ApiKeysConfig = z.infer<typeof apiKeysSection>;
+
+/**
+ * Account deletion (delete-account, deletion-worker): the worker's queue, how
+ * long one run works before it checkpoints and hands over to the worker
+ * (`DELETION_TIME_BUDGET_MS`, well below the function timeout), and how many
+ * rows the purge deletes between two checkpoints. `SQS_ENDPOINT` exists for
+ * the local stack's in-process queue only.
+ */
+export const deletionSection = z.object({
+  DELETION_QUEUE_URL: z.url(),
+  SQS_ENDPOINT: url.optional(),
+  DELETION_TIME_BUDGET_MS: z.coerce.number().int().min(0).default(8000),
+  DELETION_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+  /** The reconcile sweep resumes a deletion whose job has not moved for this long. */
+  DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
+});
+export type DeletionConfig = z.infer<typeof deletionSection>;

@@ -18,19 +18,30 @@ import { findTier, type Feature, type Tier, type TierName } from './tiers';
  * | canceled, none (unpaid, paused, ...)   | free                                           |
  *
  * Revoke beats everything; a grant beats billing; an admin-set tier beats
- * billing until the next Stripe change replaces it (unless it is sticky).
- * Purchased tokens are not an access right: they were paid for and stay
- * spendable whatever this says.
+ * billing until Stripe's state of the user changes (status, plan or
+ * subscription), or for good when it is sticky. Purchased tokens are not an
+ * access right: they were paid for and stay spendable whatever this says.
+ *
+ * The allowance period does not depend on which row above applies: while a
+ * subscription is in force (active, trialing, past_due) it is the paid
+ * billing period; otherwise the calendar month. So a revoke, a grant, an
+ * admin tier or a past_due spell never moves a subscriber's counters to
+ * another period, and clearing it finds them where they were.
  */
 
 /** The fields of an entitlement row the decision reads (and token writes are conditioned on). */
 export interface AccessState {
   status: EntitlementStatus;
-  /** The tier stored on the row: Stripe's plan tier, or the one an admin set. */
+  /** Stripe's plan tier (free without a paid subscription). */
   tier: string;
-  /** 'admin' when `tier` was set by an admin (PUT /v1/users/{userId}/tier) rather than by Stripe. */
-  tierSetBy?: 'admin';
-  /** A sticky admin tier: Stripe updates keep it. */
+  /** Stripe's price and subscription: with `status`, the Stripe state an admin tier was set against. */
+  plan?: string | null;
+  subscriptionId?: string | null;
+  /** An admin-set tier (PUT /v1/users/{userId}/tier), in force while Stripe's state is still `adminTierSetOn`. */
+  adminTier?: string;
+  /** `stripeStateKey` of the row when the admin tier was set. */
+  adminTierSetOn?: string;
+  /** A sticky admin tier: in force whatever Stripe says. */
   tierStickyValue?: string;
   /** Admin (or Ko-fi) override: true = grant, false = revoke, absent = billing decides. */
   premiumOverride?: boolean;
@@ -38,7 +49,7 @@ export interface AccessState {
   premiumOverrideTier?: string;
   /** When the subscription was first seen past_due (ISO); the grace runs from here. */
   pastDueSince?: string;
-  /** Stripe's current period of the subscription item (ISO). */
+  /** The paid billing period in force: Stripe's current period of the subscription item once its invoice is paid (ISO). */
   currentPeriodStart?: string | null;
   currentPeriodEnd?: string | null;
 }
@@ -46,7 +57,10 @@ export interface AccessState {
 export const ACCESS_STATE_FIELDS = [
   'status',
   'tier',
-  'tierSetBy',
+  'plan',
+  'subscriptionId',
+  'adminTier',
+  'adminTierSetOn',
   'tierStickyValue',
   'premiumOverride',
   'premiumOverrideTier',
@@ -153,38 +167,54 @@ function graceEnd(state: AccessState, policy: AccessPolicy): Date | undefined {
   return Number.isNaN(since) ? undefined : new Date(since + policy.pastDueGraceDays * DAY_MS);
 }
 
+/** Stripe's state of a user as one value: an admin tier set against it lasts until it changes. */
+export function stripeStateKey(state: Pick<AccessState, 'status' | 'plan' | 'subscriptionId'>): string {
+  return [state.status, state.plan ?? '-', state.subscriptionId ?? '-'].join('|');
+}
+
+/** The row fields of an admin-set tier, set against the row's Stripe state (sticky: whatever Stripe does). */
+export function adminTierFields(
+  tier: TierName,
+  row: Pick<AccessState, 'status' | 'plan' | 'subscriptionId'>,
+  sticky = false,
+): { tierStickyValue: TierName } | { adminTier: TierName; adminTierSetOn: string } {
+  return sticky ? { tierStickyValue: tier } : { adminTier: tier, adminTierSetOn: stripeStateKey(row) };
+}
+
+const SUBSCRIBED: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'past_due']);
+
 /** The decision. No row = a user without any right: free. */
 export function decideAccess(state: AccessState | undefined, catalogue: readonly Tier[], policy: AccessPolicy, now: Date): Access {
   const calendar = calendarPeriod(now);
   const free = freeTier(catalogue);
   if (!state) return build(free, 'no-subscription', 'none', calendar, policy);
+  const period = (SUBSCRIBED.has(state.status) ? billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) : undefined) ?? calendar;
 
-  if (state.premiumOverride === false) return build(free, 'admin-revoke', 'admin', calendar, policy);
+  if (state.premiumOverride === false) return build(free, 'admin-revoke', 'admin', period, policy);
 
-  const adminTier = state.tierStickyValue ?? (state.tierSetBy === 'admin' ? state.tier : undefined);
+  const adminTier = state.tierStickyValue ?? (state.adminTier !== undefined && state.adminTierSetOn === stripeStateKey(state) ? state.adminTier : undefined);
   if (state.premiumOverride === true) {
     const named = state.premiumOverrideTier ?? adminTier ?? (state.tier !== free.name ? state.tier : undefined);
     const tier = tierOrFree(catalogue, named);
-    return build(tier.name === free.name ? tierOrFree(catalogue, policy.grantTier) : tier, 'admin-grant', 'admin', calendar, policy);
+    return build(tier.name === free.name ? tierOrFree(catalogue, policy.grantTier) : tier, 'admin-grant', 'admin', period, policy);
   }
-  if (adminTier !== undefined) return build(tierOrFree(catalogue, adminTier), 'admin-tier', 'admin', calendar, policy);
+  if (adminTier !== undefined) return build(tierOrFree(catalogue, adminTier), 'admin-tier', 'admin', period, policy);
 
   const plan = tierOrFree(catalogue, state.tier);
-  const billing = billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) ?? calendar;
   switch (state.status) {
     case 'active':
-      return build(plan, 'subscription-active', 'stripe', billing, policy);
+      return build(plan, 'subscription-active', 'stripe', period, policy);
     case 'trialing':
-      return build(plan, 'subscription-trialing', 'stripe', billing, policy);
+      return build(plan, 'subscription-trialing', 'stripe', period, policy);
     case 'past_due': {
       const ends = graceEnd(state, policy);
-      if (ends && now.getTime() < ends.getTime()) return build(plan, 'past-due-grace', 'stripe', billing, policy, ends.toISOString());
-      return build(free, 'past-due', 'stripe', calendar, policy);
+      if (ends && now.getTime() < ends.getTime()) return build(plan, 'past-due-grace', 'stripe', period, policy, ends.toISOString());
+      return build(free, 'past-due', 'stripe', period, policy);
     }
     case 'canceled':
-      return build(free, 'subscription-ended', 'stripe', calendar, policy);
+      return build(free, 'subscription-ended', 'stripe', period, policy);
     default:
-      return build(free, 'no-subscription', 'none', calendar, policy);
+      return build(free, 'no-subscription', 'none', period, policy);
   }
 }
 

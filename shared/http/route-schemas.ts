@@ -100,8 +100,8 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   'POST /stripe/webhook': {
     body: { ...named('StripeEvent', s.stripeEventBody), description: 'The raw event as Stripe signs it (verified with the Stripe-Signature header)' },
     responses: { 200: { ...named('StripeWebhookAck', s.stripeWebhookResponse), description: 'Handled, or a duplicate already handled' } },
-    // 500 on anything transient after verification, so Stripe retries.
-    errors: { ...BODY, 500: ERROR },
+    // 5xx on any failure after verification, so Stripe retries: 503 for a dependency, 500 otherwise.
+    errors: { ...BODY, ...SERVER },
     example: { body: { id: 'evt_123', type: 'customer.subscription.updated', data: { object: { id: 'sub_123' } } } },
   },
   'GET /me/entitlements': {
@@ -119,7 +119,13 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     errors: { ...COGNITO, 404: ERROR, ...SERVER },
   },
   'DELETE /me/account': {
-    responses: { 200: { ...named('AccountDeleted', s.deleteAccountResponse), description: 'Deleted everywhere; safe to call again' } },
+    responses: {
+      200: { ...named('AccountDeleted', s.deleteAccountResponse), description: 'Deleted everywhere (Stripe, every row, the cache, the Cognito user); safe to call again' },
+      202: {
+        ...named('AccountDeletionInProgress', s.deletionInProgressResponse),
+        description: 'Deletion started and checkpointed: the deletion worker finishes it; call again to see where it stands (safe at any time)',
+      },
+    },
     errors: { ...COGNITO, ...SERVER },
   },
   'POST /me/aws-credentials': {
@@ -128,7 +134,7 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   },
   'POST /me/api-keys': {
     responses: { 201: { ...named('ApiKeyCreated', s.apiKeyCreatedResponse), description: 'The new key, shown once; the previous key stops working' } },
-    errors: { ...COGNITO, 404: ERROR, ...SERVER },
+    errors: { ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
   },
   'POST /v1/api-keys/verify': {
     body: named('VerifyApiKeyRequest', s.verifyApiKeyBody),

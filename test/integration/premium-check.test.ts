@@ -64,7 +64,7 @@ async function seedUser(status: EntitlementStatus = 'active', emailPrefix = 'pre
 async function webhookDowngrade(user: { userId: string; customerId: string }) {
   const billing = {
     listSubscriptions: async () => [
-      { id: 'sub_1', status: 'canceled', priceId: 'price_pro', created: 1, currentPeriodStart: null, currentPeriodEnd: null, trialEnd: null, cancelAtPeriodEnd: false },
+      { id: 'sub_1', status: 'canceled', priceId: 'price_pro', created: 1, currentPeriodStart: null, currentPeriodEnd: null, periodPaid: true, trialEnd: null, cancelAtPeriodEnd: false },
     ],
     getCustomer: async () => ({ deleted: false as const, userId: user.userId }),
   } as unknown as BillingProvider;

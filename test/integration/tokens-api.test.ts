@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
+import { adminTierFields } from '../../shared/domain/access';
+import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
 import { MAX_TOKEN_AMOUNT } from '../../shared/domain/tokens';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
@@ -158,7 +160,7 @@ describe('bad input: the contract 4xx and nothing written', () => {
   let me: TestUser;
   let mineBefore: unknown;
   beforeAll(async () => {
-    userId = await seeded({ tier: 'tester', tierSetBy: 'admin', tokensPurchased: 10 });
+    userId = await seeded({ ...adminTierFields('tester', NO_SUBSCRIPTION), tokensPurchased: 10 });
     before = (await doc.send(new GetCommand({ TableName: tables.entitlements, Key: { userId }, ConsistentRead: true }))).Item;
     me = await signUpAndSignIn('tokens-bad');
     mineBefore = (await doc.send(new GetCommand({ TableName: tables.entitlements, Key: { userId: me.sub }, ConsistentRead: true }))).Item;

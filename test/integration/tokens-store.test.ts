@@ -5,8 +5,8 @@ import { localDynamoClient } from '../../infra/local/dynamodb';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
-import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
-import { NO_SUBSCRIPTION, type EntitlementRecord } from '../../shared/domain/entitlement';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
+import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../shared/domain/entitlement';
 import { buildTierCatalogue, type Tier } from '../../shared/domain/tiers';
 import { LEDGER_RETENTION_DAYS, describeTokens } from '../../shared/domain/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
@@ -64,7 +64,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'tester', tokenPeriod: '2026-05', tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990, tokensPurchased: 20 });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION), tokenPeriod: '2026-05', tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990, tokensPurchased: 20 });
 
     expect(await store.consume({ userId, amount: 15, idempotencyKey: 'req-1' })).toEqual({ outcome: 'consumed', consumed: 15, remaining: 15, replayed: false });
 
@@ -91,7 +91,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'free', tokensPurchased: 3 });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION), tokensPurchased: 3 });
     const before = await row(userId);
 
     expect(await store.consume({ userId, amount: 4, idempotencyKey: 'too-much' })).toEqual({ outcome: 'insufficient', remaining: 3 });
@@ -104,7 +104,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const [a, b] = [container(clock), container(clock)];
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'free', tokensPurchased: 5 });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION), tokensPurchased: 5 });
 
     expect(await a.store.consume({ userId, amount: 5, idempotencyKey: 'once' })).toMatchObject({ outcome: 'consumed', remaining: 0, replayed: false });
     expect(await a.store.consume({ userId, amount: 5, idempotencyKey: 'once' })).toEqual({ outcome: 'consumed', consumed: 5, remaining: 0, replayed: true });
@@ -119,7 +119,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'admin' });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('admin', NO_SUBSCRIPTION) });
     for (const key of ['a', 'b']) expect(await store.consume({ userId, amount: 1_000_000, idempotencyKey: key })).toMatchObject({ outcome: 'consumed', remaining: null });
     const stored = await row(userId);
     expect(describeTokens(stored, decideAccess(stored, catalogue, DEFAULT_ACCESS_POLICY, clock.now))).toMatchObject({ remaining: null, usedThisPeriod: 2_000_000, purchased: 0 });
@@ -131,7 +131,7 @@ describe('consuming tokens', () => {
     const userId = newUser();
     const users = new DynamoUserStore(doc, tables.users);
     await users.createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'tester' });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION) });
     expect(await store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed' });
     await users.markDeleting(userId, clock.now.toISOString());
 
@@ -154,7 +154,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-31T23:59:59.000Z');
     const { store, counter } = container(clock);
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'tester' });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION) });
     const requestsFor = async (key: string) => {
       counter.requests = 0;
       expect(await store.consume({ userId, amount: 1, idempotencyKey: key })).toMatchObject({ outcome: 'consumed' });
@@ -178,7 +178,7 @@ describe('racing consumes (several containers, one DynamoDB row)', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const fleet = Array.from({ length: 4 }, () => container(clock, patient));
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'free', tokensPurchased: 50 });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION), tokensPurchased: 50 });
 
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => fleet[i % fleet.length]!.store.consume({ userId, amount: 1, idempotencyKey: `par-${i}` })),
@@ -200,7 +200,7 @@ describe('racing consumes (several containers, one DynamoDB row)', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const fleet = Array.from({ length: 4 }, () => container(clock, patient));
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'free', tokensPurchased: 100 });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION), tokensPurchased: 100 });
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => fleet[i % 4]!.store.consume({ userId, amount: 7, idempotencyKey: 'same' })));
     expect(results.every((r) => r.outcome === 'consumed' && r.consumed === 7 && r.remaining === 93)).toBe(true);
     expect(results.filter((r) => r.outcome === 'consumed' && !r.replayed)).toHaveLength(1);
@@ -211,7 +211,7 @@ describe('racing consumes (several containers, one DynamoDB row)', () => {
 describe('the monthly reset on a fake clock', () => {
   async function tester(clock: { now: Date }, fields: Partial<EntitlementRecord> = {}) {
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'tester', tokensPurchased: 5, ...fields });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION), tokensPurchased: 5, ...fields });
     return userId;
   }
 
@@ -294,7 +294,7 @@ describe('adding tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const [a, b] = [container(clock), container(clock)];
     const userId = newUser();
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'basic' });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('basic', NO_SUBSCRIPTION) });
     const topUp = { userId, tokens: 500, idempotencyKey: 'topup:cs_test_123', reason: 'Stripe checkout cs_test_123', kind: 'top-up' as const };
 
     expect(await a.store.addPurchasedTokens(topUp)).toEqual({ outcome: 'added', applied: true, remaining: 1500 });
@@ -312,28 +312,36 @@ describe('tier overrides', () => {
   async function signedUpUser(clock: { now: Date }) {
     const userId = newUser();
     await new DynamoUserStore(doc, tables.users).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { tierSetBy: 'admin', tier: 'free' });
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION) });
     return userId;
   }
   const proState = { ...NO_SUBSCRIPTION, status: 'active' as const, plan: 'price_pro', tier: 'pro' as const, subscriptionId: 'sub_1' };
 
-  it('keeps a sticky tier through Stripe updates; a plain override lasts until the next one', async () => {
+  it('keeps a sticky tier through Stripe updates; a plain override lasts until the Stripe state changes', async () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
     const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: tables.users });
+    const accessOf = async (userId: string) => decideAccess(await row(userId), catalogue, DEFAULT_ACCESS_POLICY, clock.now);
+    const stripeWrite = (userId: string, state: SubscriptionState) => entitlements.applySubscriptionState(userId, state, Date.now());
 
     const sticky = await signedUpUser(clock);
-    expect(await store.setTier({ userId: sticky, tier: 'tester', sticky: true })).toMatchObject({ tier: 'tester', tierStickyValue: 'tester' });
-    expect(await entitlements.applySubscriptionState(sticky, proState, Date.now())).toBe('written');
-    expect(await row(sticky)).toMatchObject({ tier: 'tester', status: 'active' });
+    expect(await store.setTier({ userId: sticky, tier: 'tester', sticky: true })).toMatchObject({ tierStickyValue: 'tester' });
+    expect(await stripeWrite(sticky, proState)).toBe('written');
+    expect(await row(sticky)).toMatchObject({ tier: 'pro', status: 'active', tierStickyValue: 'tester' });
+    expect(await accessOf(sticky)).toMatchObject({ tier: 'tester', reason: 'admin-tier' });
 
     const plain = await signedUpUser(clock);
+    await stripeWrite(plain, proState);
     await store.setTier({ userId: plain, tier: 'admin', sticky: true });
-    const override = await store.setTier({ userId: plain, tier: 'tester', sticky: false });
-    expect(override).toMatchObject({ tier: 'tester' });
+    const override = await store.setTier({ userId: plain, tier: 'basic', sticky: false });
+    expect(override).toMatchObject({ adminTier: 'basic', adminTierSetOn: 'active|price_pro|sub_1' });
     expect(override?.tierStickyValue).toBeUndefined();
-    await entitlements.applySubscriptionState(plain, proState, Date.now());
-    expect(await row(plain)).toMatchObject({ tier: 'pro' });
+    // The same Stripe state written again (a top-up checkout, an invoice event): the admin tier stays.
+    await stripeWrite(plain, proState);
+    expect(await accessOf(plain)).toMatchObject({ tier: 'basic', reason: 'admin-tier' });
+    // A real change (another plan): Stripe decides again.
+    await stripeWrite(plain, { ...proState, plan: 'price_enterprise', tier: 'enterprise' });
+    expect(await accessOf(plain)).toMatchObject({ tier: 'enterprise', reason: 'subscription-active' });
 
     expect(await store.setTier({ userId: newUser(), tier: 'pro', sticky: false })).toBeUndefined();
   });
@@ -427,7 +435,7 @@ describe('random interleavings against DynamoDB Local (fast-check, fewer runs)',
           const inPeriod = consumes.filter((e) => e.period === period);
           expect(stored.tokensUsedThisPeriod ?? 0).toBe(period ? inPeriod.reduce((s, e) => s + (e.amount ?? 0), 0) : 0);
           expect(stored.tokensAllowanceUsed ?? 0).toBe(period ? inPeriod.reduce((s, e) => s + (e.fromAllowance ?? 0), 0) : 0);
-          const allowance = SMALL_CATALOGUE.find((t) => t.name === stored.tier)!.monthlyTokens;
+          const allowance = decideAccess(stored, SMALL_CATALOGUE, DEFAULT_ACCESS_POLICY, clock.now).monthlyTokens;
           if (allowance !== null) expect(stored.tokensAllowanceUsed ?? 0).toBeLessThanOrEqual(allowance);
         }
       }),

@@ -1,4 +1,4 @@
-import { DEFAULT_ACCESS_POLICY, decideAccess, describeReason, type AccessPolicy, type AccessReason, type AccessState } from '../../shared/domain/access';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, describeReason, type AccessPolicy, type AccessReason, type AccessState } from '../../shared/domain/access';
 import { ENTITLEMENT_STATUSES, type EntitlementStatus } from '../../shared/domain/entitlement';
 import { buildTierCatalogue, TIER_NAMES, type TierName } from '../../shared/domain/tiers';
 
@@ -18,8 +18,8 @@ function stateOf(status: EntitlementStatus, tier: TierName, override: Override, 
     status,
     tier,
     ...PERIOD,
-    ...(source === 'admin-set' ? { tierSetBy: 'admin' as const } : {}),
-    ...(source === 'sticky' ? { tierStickyValue: tier, tierSetBy: 'admin' as const } : {}),
+    ...(source === 'admin-set' ? adminTierFields(tier, { status, plan: null, subscriptionId: null }) : {}),
+    ...(source === 'sticky' ? adminTierFields(tier, { status }, true) : {}),
     ...(override === 'revoke' ? { premiumOverride: false } : override === 'grant' ? { premiumOverride: true } : {}),
     ...(status === 'past_due' ? { pastDueSince: pastDueSince(grace) } : {}),
   };
@@ -27,20 +27,22 @@ function stateOf(status: EntitlementStatus, tier: TierName, override: Override, 
 
 /** The rules of the README's access table, written out independently of the implementation. */
 function expected(status: EntitlementStatus, tier: TierName, override: Override, source: TierSource, grace: Grace): { tier: TierName; reason: AccessReason; anchor: 'billing' | 'calendar' } {
-  if (override === 'revoke') return { tier: 'free', reason: 'admin-revoke', anchor: 'calendar' };
-  if (override === 'grant') return { tier: tier === 'free' ? DEFAULT_ACCESS_POLICY.grantTier : tier, reason: 'admin-grant', anchor: 'calendar' };
-  if (source !== 'stripe') return { tier, reason: 'admin-tier', anchor: 'calendar' };
+  // The period follows the subscription in force, whichever rule decides the capabilities.
+  const anchor = status === 'active' || status === 'trialing' || status === 'past_due' ? 'billing' : 'calendar';
+  if (override === 'revoke') return { tier: 'free', reason: 'admin-revoke', anchor };
+  if (override === 'grant') return { tier: tier === 'free' ? DEFAULT_ACCESS_POLICY.grantTier : tier, reason: 'admin-grant', anchor };
+  if (source !== 'stripe') return { tier, reason: 'admin-tier', anchor };
   switch (status) {
     case 'active':
-      return { tier, reason: 'subscription-active', anchor: 'billing' };
+      return { tier, reason: 'subscription-active', anchor };
     case 'trialing':
-      return { tier, reason: 'subscription-trialing', anchor: 'billing' };
+      return { tier, reason: 'subscription-trialing', anchor };
     case 'past_due':
-      return grace === 'within' ? { tier, reason: 'past-due-grace', anchor: 'billing' } : { tier: 'free', reason: 'past-due', anchor: 'calendar' };
+      return grace === 'within' ? { tier, reason: 'past-due-grace', anchor } : { tier: 'free', reason: 'past-due', anchor };
     case 'canceled':
-      return { tier: 'free', reason: 'subscription-ended', anchor: 'calendar' };
+      return { tier: 'free', reason: 'subscription-ended', anchor };
     case 'none':
-      return { tier: 'free', reason: 'no-subscription', anchor: 'calendar' };
+      return { tier: 'free', reason: 'no-subscription', anchor };
   }
 }
 

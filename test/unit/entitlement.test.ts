@@ -9,6 +9,7 @@ const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
   created: 1_700_000_000,
   currentPeriodStart: 1_700_000_000,
   currentPeriodEnd: 1_702_592_000,
+  periodPaid: true,
   trialEnd: null,
   cancelAtPeriodEnd: false,
   ...over,
@@ -27,6 +28,7 @@ describe('deriveSubscriptionState', () => {
       subscriptionId: 'sub_1',
       currentPeriodStart: new Date(1_700_000_000_000).toISOString(),
       currentPeriodEnd: new Date(1_702_592_000_000).toISOString(),
+      periodPaid: true,
       trialEndsAt: null,
       cancelAtPeriodEnd: false,
     });

@@ -1,6 +1,6 @@
 import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../../shared/domain/tiers';
-import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
-import { newEntitlement, type EntitlementRecord } from '../../shared/domain/entitlement';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
+import { NO_SUBSCRIPTION, newEntitlement, type EntitlementRecord } from '../../shared/domain/entitlement';
 import { calendarPeriod, monthOf } from '../../shared/domain/periods';
 import {
   LEDGER_RETENTION_DAYS,
@@ -20,7 +20,7 @@ const catalogue = buildTierCatalogue(DEFAULT_TIER_SETTINGS);
 const at = (iso: string) => new Date(iso);
 const row = (fields: Partial<EntitlementRecord>): EntitlementRecord => ({ ...newEntitlement('u1', at('2026-01-01T00:00:00Z')), ...fields });
 /** A tier an admin set: calendar months. */
-const adminTier = (tier: EntitlementRecord['tier'], fields: Partial<EntitlementRecord> = {}) => row({ tier, tierSetBy: 'admin', ...fields });
+const adminTier = (tier: EntitlementRecord['tier'], fields: Partial<EntitlementRecord> = {}) => row({ ...adminTierFields(tier, NO_SUBSCRIPTION), ...fields });
 /** A Stripe subscriber: the item's current period. */
 const subscriber = (tier: EntitlementRecord['tier'], start: string, end: string, fields: Partial<EntitlementRecord> = {}) =>
   row({ tier, status: 'active', currentPeriodStart: start, currentPeriodEnd: end, ...fields });
@@ -148,6 +148,65 @@ describe('billing-anchored periods (tiers bought through Stripe)', () => {
     const recovered = subscriber('pro', end, '2027-01-30T10:00:00.000Z', { tokenPeriod: month('2027-01'), tokensUsedThisPeriod: 4, tokensAllowanceUsed: 0, tokensPurchased: 6 });
     expect(tokens(recovered, at('2027-01-02T00:00:00Z'))).toMatchObject({ remaining: 5006, usedThisPeriod: 4, resetsAt: '2027-01-30T10:00:00.000Z' });
     expect(tokens(recovered, at('2027-01-30T10:00:00Z')).usedThisPeriod).toBe(4); // no renewal reported yet
+  });
+});
+
+describe('one period per paid period, whatever access does in between', () => {
+  // A pro subscriber, paid period Oct 20 -> Nov 20 (across a calendar month).
+  const paid = subscriber('pro', '2026-10-20T00:00:00.000Z', '2026-11-20T00:00:00.000Z', { tokensPurchased: 10 });
+  const apply = (r: EntitlementRecord, amount: number, now: Date): EntitlementRecord => {
+    const plan = planConsume(r, amount, access(r, now));
+    if (!plan.ok) throw new Error(`refused: ${plan.remaining}`);
+    return { ...r, ...plan.next };
+  };
+
+  it('past_due mid-period, a purchased token spent, then paid again: the spent allowance stays spent', () => {
+    // Regression (review): the past_due write moved the counters to the calendar month, and recovery found them zeroed.
+    let r = apply(paid, 5000, at('2026-10-25T00:00:00Z'));
+    r = { ...r, status: 'past_due', pastDueSince: '2026-11-05T00:00:00.000Z' };
+    r = apply(r, 1, at('2026-11-05T01:00:00Z'));
+    r = { ...r, status: 'active' };
+    delete r.pastDueSince;
+    expect(tokens(r, at('2026-11-06T00:00:00Z')).remaining).toBe(9);
+  });
+
+  it('a revoke with a top-up, then clear: no second allowance', () => {
+    let r = apply({ ...paid, tokensPurchased: 0 }, 5000, at('2026-10-25T00:00:00Z'));
+    r = { ...r, premiumOverride: false };
+    r = { ...r, ...planAdd(r, 100, access(r, at('2026-11-05T00:00:00Z'))).next };
+    delete r.premiumOverride;
+    expect(tokens(r, at('2026-11-06T00:00:00Z')).remaining).toBe(100);
+  });
+
+  it('keeps the paid period (and the API-call counter) for grants and admin tiers of a subscriber', () => {
+    const now = at('2026-11-05T00:00:00Z');
+    const billing = access(paid, now).period.id;
+    expect(access({ ...paid, premiumOverride: true }, now).period.id).toBe(billing);
+    expect(access({ ...paid, ...adminTierFields('tester', paid) }, now).period.id).toBe(billing);
+    expect(access({ ...paid, status: 'past_due' }, now).period.id).toBe(billing);
+    // Without a subscription in force, the calendar month.
+    expect(access({ ...paid, status: 'canceled' }, now).period).toMatchObject({ id: month('2026-11'), anchor: 'calendar' });
+  });
+});
+
+describe('admin tiers last until Stripe changes', () => {
+  const active = subscriber('pro', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z', { plan: 'price_pro', subscriptionId: 'sub_1' });
+  const now = at('2026-11-10T00:00:00Z');
+
+  it('survives Stripe writes of the same state (a top-up checkout, an invoice event), ends with a real change', () => {
+    // Regression (review): every Stripe event ended a non-sticky admin tier, a top-up included.
+    const restricted = { ...active, ...adminTierFields('free', active) };
+    expect(access(restricted, now)).toMatchObject({ tier: 'free', reason: 'admin-tier' });
+    const resynced = { ...restricted, stripeSyncedAt: Date.now() };
+    expect(access(resynced, now)).toMatchObject({ tier: 'free', reason: 'admin-tier' });
+    expect(access({ ...restricted, plan: 'price_basic', tier: 'basic' }, now)).toMatchObject({ tier: 'basic', reason: 'subscription-active' });
+    expect(access({ ...restricted, status: 'past_due' }, now)).toMatchObject({ reason: 'past-due' });
+    expect(access({ ...restricted, subscriptionId: 'sub_2' }, now)).toMatchObject({ tier: 'pro', reason: 'subscription-active' });
+  });
+
+  it('a sticky tier stays whatever Stripe does', () => {
+    const sticky = { ...active, ...adminTierFields('tester', active, true) };
+    expect(access({ ...sticky, status: 'canceled', plan: null, subscriptionId: null, tier: 'free' }, now)).toMatchObject({ tier: 'tester', reason: 'admin-tier' });
   });
 });
 

@@ -9,6 +9,7 @@ const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
   created: 1,
   currentPeriodStart: 1,
   currentPeriodEnd: 2,
+  periodPaid: true,
   trialEnd: null,
   cancelAtPeriodEnd: false,
   ...over,

@@ -56,8 +56,6 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       ':status': state.status,
       ':plan': state.plan,
       ':sub': state.subscriptionId,
-      ':cps': state.currentPeriodStart,
-      ':cpe': state.currentPeriodEnd,
       ':trial': state.trialEndsAt,
       ':cape': state.cancelAtPeriodEnd,
       ':synced': syncedAt,
@@ -65,22 +63,28 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       ':tier': state.tier,
       ':zero': 0,
     };
-    // A sticky admin tier survives; otherwise the Stripe tier wins and a non-sticky admin tier ends here.
-    const tierUpdate = 'tier = if_not_exists(tierStickyValue, :tier)';
+    const sets = [
+      '#status = :status, #plan = :plan, subscriptionId = :sub, trialEndsAt = :trial, cancelAtPeriodEnd = :cape, tier = :tier',
+      'stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      'tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)',
+    ];
+    // A period is adopted once paid; until then the previous paid period stays in force.
+    if (state.periodPaid) {
+      values[':cps'] = state.currentPeriodStart;
+      values[':cpe'] = state.currentPeriodEnd;
+      sets.push('currentPeriodStart = :cps, currentPeriodEnd = :cpe');
+    }
     // The past_due grace runs from the first read that saw past_due (kept across later past_due reads).
-    let pastDue = '';
-    let remove = 'REMOVE tierSetBy';
+    let remove = '';
     if (state.status === 'past_due') {
       values[':pastDueSince'] = new Date(syncedAt).toISOString();
-      pastDue = ', pastDueSince = if_not_exists(pastDueSince, :pastDueSince)';
+      sets.push('pastDueSince = if_not_exists(pastDueSince, :pastDueSince)');
     } else {
-      remove += ', pastDueSince';
+      remove = ' REMOVE pastDueSince';
     }
+    // Admin tiers are not touched: one set against an older Stripe state simply stops applying (shared/domain/access.ts).
     return this.updateLiveRow(userId, {
-      UpdateExpression:
-        `SET #status = :status, #plan = :plan, subscriptionId = :sub, currentPeriodStart = :cps, currentPeriodEnd = :cpe, trialEndsAt = :trial, ` +
-        `cancelAtPeriodEnd = :cape, stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ` +
-        `tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero), ${tierUpdate}${pastDue} ${remove}`,
+      UpdateExpression: `SET ${sets.join(', ')}${remove}`,
       ConditionExpression: 'attribute_not_exists(stripeSyncedAt) OR stripeSyncedAt < :synced',
       ExpressionAttributeValues: values,
     });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TablesConfig } from '../../config';
-import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessPolicy } from '../../domain/access';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import type { Tier } from '../../domain/tiers';
 import {
@@ -205,31 +205,49 @@ export class DynamoTokenStore implements TokenStore {
     return decideAccess({ status: 'none', tier: 'free', ...state }, this.catalogue, this.policy, now);
   }
 
+  /**
+   * An admin tier. Sticky: in force whatever Stripe says. Otherwise set
+   * against the row's Stripe state (status, plan, subscription): read, then
+   * written on the condition that this state is still the one read, so a
+   * Stripe change landing in between is never mistaken for the state the
+   * admin saw.
+   */
   async setTier({ userId, tier, sticky }: TierOverride): Promise<EntitlementRecord | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tables.entitlements,
-          Key: { userId },
-          // An admin-set tier: it decides access until the next Stripe change (or for good when sticky).
-          UpdateExpression: sticky
-            ? 'SET #tier = :tier, tierStickyValue = :tier, tierSetBy = :admin, updatedAt = :now'
-            : 'SET #tier = :tier, tierSetBy = :admin, updatedAt = :now REMOVE tierStickyValue',
-          ConditionExpression: 'attribute_exists(userId)',
-          ExpressionAttributeNames: { '#tier': 'tier' },
-          ExpressionAttributeValues: { ':tier': tier, ':admin': 'admin', ':now': this.now().toISOString() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const row = out.Attributes as EntitlementRecord;
-      this.remember(userId, row);
-      return row;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.getEntitlement(userId);
+      if (!current) return undefined;
+      const fields = adminTierFields(tier, current, sticky);
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':now': this.now().toISOString() };
+      const sets = Object.entries(fields).map(([field, value]) => {
+        names[`#${field}`] = field;
+        values[`:${field}`] = value;
+        return `#${field} = :${field}`;
+      });
+      const removed = sticky ? ['adminTier', 'adminTierSetOn'] : ['tierStickyValue'];
+      const conditions = ['attribute_exists(userId)'];
+      for (const field of ['status', 'plan', 'subscriptionId'] as const) conditions.push(equalsCondition(field, current[field], names, values));
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tables.entitlements,
+            Key: { userId },
+            UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now REMOVE ${removed.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        const row = out.Attributes as EntitlementRecord;
+        this.remember(userId, row);
+        return row;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
         this.hints.delete(userId);
-        return undefined;
+        // The row went (deleted) or Stripe's state changed in between: read again.
+        if (attempt >= this.maxConflictRetries) throw new TokenContentionError(userId, attempt);
       }
-      throw err;
     }
   }
 
@@ -327,18 +345,7 @@ export class DynamoTokenStore implements TokenStore {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': now.toISOString() };
     const conditions = ['attribute_exists(userId)'];
-    for (const field of TOKEN_STATE_FIELDS) {
-      names[`#${field}`] = field;
-      const was = planned[field];
-      if (was === undefined) conditions.push(`attribute_not_exists(#${field})`);
-      else if (was === null) {
-        conditions.push(`attribute_type(#${field}, :nullType)`);
-        values[':nullType'] = 'NULL';
-      } else {
-        conditions.push(`#${field} = :was_${field}`);
-        values[`:was_${field}`] = was;
-      }
-    }
+    for (const field of TOKEN_STATE_FIELDS) conditions.push(equalsCondition(field, planned[field], names, values));
     const counters = decision.counters;
     const sets = (Object.keys(counters) as Array<keyof typeof counters>).map((field) => {
       values[`:${field}`] = counters[field];
@@ -464,6 +471,18 @@ export type PurchasedTokenAdjustmentResult =
   /** The key was used for another adjustment (e.g. a marker written first): nothing done. */
   | { outcome: 'conflict' }
   | { outcome: 'unknown-user' };
+
+/** `field` still holds `was` (absent: still absent; null: still NULL), for a compare-and-set. */
+function equalsCondition(field: string, was: unknown, names: Record<string, string>, values: Record<string, unknown>): string {
+  names[`#${field}`] = field;
+  if (was === undefined) return `attribute_not_exists(#${field})`;
+  if (was === null) {
+    values[':nullType'] = 'NULL';
+    return `attribute_type(#${field}, :nullType)`;
+  }
+  values[`:was_${field}`] = was;
+  return `#${field} = :was_${field}`;
+}
 
 function hasConflict(err: TransactionCanceledException): boolean {
   return (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
