@@ -6,7 +6,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  * alarm on; each is logged with its details by the caller as well.
  */
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Entitlements',
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'entitlements',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'entitlements',
 });
 
