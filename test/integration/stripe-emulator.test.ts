@@ -386,6 +386,20 @@ describe('delayed payment methods, refunds, disputes, dashboard changes', () => 
     await expect(control.asyncPayment(session.id, 'failed')).rejects.toThrow(/no delayed payment waiting/);
   });
 
+  it('the Checkout page has a Pay by bank debit button that completes the session unpaid', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-page') });
+    const session = await topUpSession(customer.id);
+    expect(await (await fetch(session.url as string)).text()).toContain('name="delayed" value="true"');
+    const res = await fetch(`${emulator.url}/_emulator/checkout/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ redirect: '1', delayed: 'true' }).toString(),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(await stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
+  });
+
   it('a bounced bank debit sends async_payment_failed and the session stays unpaid', async () => {
     const customer = await stripe.customers.create({ email: unique('delayed-fail') });
     const session = await topUpSession(customer.id);
