@@ -28,7 +28,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   if (!redis) throw new Error('the premium benchmark needs Redis');
   await redis.ping();
   const cache = createReadThroughCache(redis, config.cache);
-  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
+  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
   const keys = InternalApiKeys.parse(ctx.internalApiKey);
   const handler = createPremiumCheckHandler({

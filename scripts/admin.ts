@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection });
   const dynamo = createDynamoClients(config.aws);
   const secrets = createSecretsClient(config.aws);
-  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
+  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
   const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
   // An operator can wait longer than a request: a generous timeout, same client code.

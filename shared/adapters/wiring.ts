@@ -36,7 +36,7 @@ export function wireAws(aws: AwsConfig) {
 export function wireStores(aws: ReturnType<typeof wireAws>, tables: TablesConfig) {
   const doc = aws.dynamo.doc;
   return {
-    users: new DynamoUserStore(doc, tables.TABLE_USERS),
+    users: new DynamoUserStore(doc, tables.TABLE_USERS, tables.TABLE_EMAIL_OWNERS),
     entitlements: new DynamoEntitlementStore(doc, { entitlements: tables.TABLE_ENTITLEMENTS, users: tables.TABLE_USERS }),
     processedEvents: new DynamoProcessedEvents(doc, tables.TABLE_IDEMPOTENCY),
     deletionJobs: new DynamoDeletionJobs(doc, tables.TABLE_IDEMPOTENCY),

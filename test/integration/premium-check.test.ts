@@ -30,7 +30,7 @@ const stores = () => {
   const d = doc();
   const env = tables();
   return {
-    users: new DynamoUserStore(d, env.TABLE_USERS!),
+    users: new DynamoUserStore(d, env.TABLE_USERS!, env.TABLE_EMAIL_OWNERS!),
     entitlements: new DynamoEntitlementStore(d, { entitlements: env.TABLE_ENTITLEMENTS!, users: env.TABLE_USERS! }),
   };
 };
