@@ -30,6 +30,8 @@ export interface FunctionDefinition {
   stripe?: boolean;
   /** May delete users from the Cognito user pool (AdminDeleteUser). */
   cognitoAdmin?: boolean;
+  /** May read a user and start an email change in the pool (AdminGetUser, AdminUpdateUserAttributes). */
+  cognitoEmail?: boolean;
   /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
   awsCredentials?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
@@ -48,7 +50,8 @@ export type FunctionName =
   | 'premium-check'
   | 'token-consume'
   | 'sts-credentials'
-  | 'api-keys';
+  | 'api-keys'
+  | 'account-email';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -71,10 +74,11 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'post-confirmation': {
     name: 'post-confirmation',
     description: 'Cognito post-confirmation trigger: profile, entitlement row and Stripe customer.',
-    tables: { users: 'readWrite', entitlements: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite' },
     redis: false,
     internalApiKeys: false,
     stripe: true,
+    cognitoEmail: true,
     timeoutSeconds: 5,
   },
   'stripe-webhook': {
@@ -104,7 +108,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'delete-account': {
     name: 'delete-account',
     description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; resumable.',
-    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
@@ -114,7 +118,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'premium-check': {
     name: 'premium-check',
     description: 'POST /v1/premium/check for the app backends (x-api-key): premium by email, read through the cache.',
-    tables: { users: 'read', entitlements: 'read' },
+    tables: { users: 'read', entitlements: 'read', emailOwners: 'read' },
     redis: true,
     internalApiKeys: true,
   },
@@ -147,6 +151,14 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: true,
   },
+  'account-email': {
+    name: 'account-email',
+    description: 'POST /me/email and /me/email/verify: email changes through the backend, moving the address ownership once verified.',
+    tables: { users: 'readWrite', emailOwners: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    cognitoEmail: true,
+  },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -165,6 +177,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'DELETE', path: '/me/account', handler: 'delete-account', auth: 'cognito', summary: "Delete the caller's account everywhere" },
   { method: 'POST', path: '/me/aws-credentials', handler: 'sts-credentials', auth: 'cognito', summary: 'Temporary AWS credentials for speech-to-text (active or trialing)' },
   { method: 'POST', path: '/me/api-keys', handler: 'api-keys', auth: 'cognito', summary: "Rotate the caller's API key (shown once)" },
+  { method: 'POST', path: '/me/email', handler: 'account-email', auth: 'cognito', summary: "Start changing the caller's email (a code goes to the new address)" },
+  { method: 'POST', path: '/me/email/verify', handler: 'account-email', auth: 'cognito', summary: 'Verify the new email with its code: the address moves to the caller' },
   { method: 'POST', path: '/v1/api-keys/verify', handler: 'api-keys', auth: 'api-key', summary: 'Verify an end-user API key and count the call' },
 ];
 

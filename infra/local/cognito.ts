@@ -9,6 +9,26 @@ import {
 import { LOCAL_AWS } from './dynamodb';
 import { startProcess, waitUntil, type OwnedProcess } from './processes';
 
+/**
+ * The attribute names of infra/stacks/stateful-stack.ts USER_WRITABLE_ATTRIBUTES
+ * (test/infra/stack.test.ts checks the two agree).
+ */
+export const USER_WRITABLE_ATTRIBUTE_NAMES = [
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'locale',
+  'zoneinfo',
+  'picture',
+  'profile',
+  'website',
+  'birthdate',
+  'gender',
+  'address',
+];
+
 export interface LocalCognito {
   endpoint: string;
   userPoolId: string;
@@ -56,8 +76,8 @@ export async function startCognitoLocal(options: {
       2,
     ),
   );
-  const entry = require.resolve('cognito-local/lib/bin/start.js');
-  const proc = startProcess('cognito-local', process.execPath, [entry], {
+  // cognito-local with the Cognito behaviours it lacks (infra/local/cognito-server.ts), loaded through tsx.
+  const proc = startProcess('cognito-local', process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'cognito-server.ts')], {
     cwd: options.dir,
     env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' },
   });
@@ -70,6 +90,8 @@ export async function startCognitoLocal(options: {
         PoolName: 'entitlements-local',
         UsernameAttributes: ['email'],
         AutoVerifiedAttributes: ['email'],
+        // keepOriginal in the CDK stack: an address replaces the verified one only once it is verified.
+        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
         Policies: {
           PasswordPolicy: { MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true },
         },
@@ -82,6 +104,8 @@ export async function startCognitoLocal(options: {
         UserPoolId: userPoolId,
         ClientName: 'entitlements-local-app',
         ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+        // As the CDK app client: a user's token cannot write `email` (changes go through POST /me/email).
+        WriteAttributes: USER_WRITABLE_ATTRIBUTE_NAMES,
       }),
     );
     const clientId = appClient.UserPoolClient?.ClientId;

@@ -179,6 +179,7 @@ export class StatelessStack extends Stack {
       if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
       if (def.stripe) fn.useStripe(stateful.stripeSecret);
       if (def.cognitoAdmin) fn.allowUserDeletion(stateful.userPool);
+      if (def.cognitoEmail) fn.allowEmailChange(stateful.userPool);
       if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }

@@ -5,6 +5,7 @@ import type { ReadThroughCache } from '../ports/cache';
 import type { TopUpCredits } from '../ports/events';
 import { createCognitoClient, createDynamoClients, createSecretsClient, createStsClient } from './clients';
 import { CognitoIdentityDirectory } from './cognito/identity';
+import { CognitoEmailIdentity } from './cognito/email-identity';
 import { DynamoDeletionJobs, DynamoUserDataPurger } from './dynamodb/account-deletion';
 import { DynamoEntitlementStore } from './dynamodb/entitlements-store';
 import { DynamoProcessedEvents } from './dynamodb/processed-events';
@@ -53,6 +54,11 @@ export function wireCache(aws: ReturnType<typeof wireAws>, config: RedisConfig):
 
 export function wireIdentity(aws: AwsConfig, cognito: CognitoConfig) {
   return new CognitoIdentityDirectory(createCognitoClient(aws, cognito.COGNITO_ENDPOINT), cognito.COGNITO_USER_POOL_ID);
+}
+
+/** Cognito as the truth of verified addresses; the pool id is a function because triggers learn it from the event. */
+export function wireEmailIdentity(aws: AwsConfig, endpoint: string | undefined, userPoolId: () => string) {
+  return new CognitoEmailIdentity(createCognitoClient(aws, endpoint), userPoolId);
 }
 
 export function wireCatalogue(tiers: TiersConfig) {

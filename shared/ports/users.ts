@@ -59,7 +59,7 @@ export interface EmailOwnership {
    * The verified change: the profile's email becomes `to` and `from` is
    * released, in one transaction that requires the user to own `to`.
    */
-  moveEmail(userId: string, from: string, to: string): Promise<void>;
+  moveEmail(userId: string, from: string | undefined, to: string): Promise<void>;
   /**
    * `from` no longer holds the address in Cognito: ownership passes to `to`
    * and `from`'s profile forgets it, in one transaction conditioned on

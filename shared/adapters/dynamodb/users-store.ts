@@ -96,27 +96,30 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     );
   }
 
-  async moveEmail(userId: string, from: string, to: string): Promise<void> {
-    const reasons = await this.transact([
+  async moveEmail(userId: string, from: string | undefined, to: string): Promise<void> {
+    const items: TransactItems = [
       {
         Update: {
           TableName: this.tableName,
           Key: { userId },
           UpdateExpression: 'SET email = :to REMOVE pendingEmail',
-          ConditionExpression: 'email = :from AND attribute_not_exists(deletingAt)',
-          ExpressionAttributeValues: { ':from': from, ':to': to },
+          ConditionExpression: `${from ? 'email = :from' : 'attribute_not_exists(email)'} AND attribute_not_exists(deletingAt)`,
+          ExpressionAttributeValues: { ':to': to, ...(from ? { ':from': from } : {}) },
         },
       },
       { ConditionCheck: { TableName: this.emailOwnersTable, Key: { email: to }, ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
-      {
+    ];
+    if (from) {
+      items.push({
         Delete: {
           TableName: this.emailOwnersTable,
           Key: { email: from },
           ConditionExpression: 'attribute_not_exists(email) OR userId = :u',
           ExpressionAttributeValues: { ':u': userId },
         },
-      },
-    ]);
+      });
+    }
+    const reasons = await this.transact(items);
     if (reasons) throw new Error(`the email move of ${userId} was refused: the profile or the ownership changed meanwhile`);
   }
 
@@ -149,7 +152,7 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
 
   async releaseClaim(userId: string, email: string): Promise<void> {
     await this.transact([
-      { ConditionCheck: { TableName: this.tableName, Key: { userId }, ConditionExpression: 'email <> :e', ExpressionAttributeValues: { ':e': email } } },
+      { ConditionCheck: { TableName: this.tableName, Key: { userId }, ConditionExpression: 'attribute_not_exists(email) OR email <> :e', ExpressionAttributeValues: { ':e': email } } },
       {
         Delete: {
           TableName: this.emailOwnersTable,
