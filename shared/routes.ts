@@ -73,9 +73,10 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   },
   'post-confirmation': {
     name: 'post-confirmation',
-    description: 'Cognito post-confirmation trigger: profile, entitlement row and Stripe customer.',
+    description: 'Cognito post-confirmation trigger: profile (claiming its email), entitlement row and Stripe customer.',
     tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite' },
-    redis: false,
+    // Drops the cached premium answer of an address it takes over from an account that no longer holds it.
+    redis: true,
     internalApiKeys: false,
     stripe: true,
     cognitoEmail: true,

@@ -303,6 +303,7 @@ export class StatefulStack extends Stack implements StatefulResources {
         else fn.exposeTableName(table, this.tables[table.id]);
       }
       if (def.stripe) fn.useStripe(this.stripeSecret);
+      if (def.redis) fn.useRedis(this.cache);
       if (def.cognitoEmail) {
         // A policy of its own, not the role's default policy: the function does not depend on it, so
         // pool -> trigger -> role and policy -> pool make no cycle.

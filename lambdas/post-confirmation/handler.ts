@@ -1,6 +1,6 @@
 import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
-import { awsSection, cognitoSection, loadConfig, stripeSection, tablesSection } from '../../shared/config';
-import { wireAws, wireEmailIdentity, wireStores } from '../../shared/adapters/wiring';
+import { awsSection, cognitoSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
+import { wireAws, wireCache, wireEmailIdentity, wireStores } from '../../shared/adapters/wiring';
 import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { logger } from '../../shared/observability/logger';
 import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
@@ -9,6 +9,7 @@ const config = loadConfig({
   aws: awsSection,
   tables: tablesSection,
   stripe: stripeSection,
+  redis: redisSection,
   // Only the endpoint override (local stack): a trigger cannot be given its own pool's id without a CloudFormation cycle.
   cognito: cognitoSection.pick({ COGNITO_ENDPOINT: true }),
 });
@@ -18,7 +19,8 @@ const stripe = wireStripe(aws, config.stripe);
 /** The pool of the event being handled (one event at a time per Lambda instance). */
 let eventUserPoolId = '';
 const identity = wireEmailIdentity(config.aws, config.cognito.COGNITO_ENDPOINT, () => eventUserPoolId);
-const deps = { users: stores.users, entitlements: stores.entitlements, billing: stripe.billing, identity, now: () => new Date() };
+const cache = wireCache(aws, config.redis);
+const deps = { users: stores.users, entitlements: stores.entitlements, billing: stripe.billing, identity, cache, now: () => new Date() };
 
 /** Cognito gives a trigger 5 s; leave room for the DynamoDB writes and the answer. */
 const MAX_STRIPE_BUDGET_MS = 2500;

@@ -13,6 +13,8 @@ import { logger } from '../observability/logger';
 export interface EmailOwnershipDeps {
   users: Pick<UserStore, 'createIfAbsent'> & Pick<EmailOwnership, 'takeOver'>;
   identity: Pick<EmailIdentity, 'currentEmailOf'>;
+  /** A taken-over address may have the old holder's premium answer cached. */
+  cache: Pick<ReadThroughCache, 'invalidate'>;
 }
 
 export interface EmailChangeDeps {
@@ -52,7 +54,7 @@ async function holderStillOwns(deps: Pick<EmailOwnershipDeps, 'identity'>, holde
  * in Cognito, takes the item over from it (conditional on it still being the
  * holder) and writes again. Throws EmailTakenError when the holder still owns it.
  */
-async function withOwnership<T>(deps: { users: Pick<EmailOwnership, 'takeOver'>; identity: EmailOwnershipDeps['identity'] }, userId: string, email: string, write: () => Promise<T>): Promise<T> {
+async function withOwnership<T>(deps: Omit<EmailOwnershipDeps, 'users'> & { users: Pick<EmailOwnership, 'takeOver'> }, userId: string, email: string, write: () => Promise<T>): Promise<T> {
   for (let round = 1; ; round++) {
     try {
       return await write();
@@ -60,7 +62,12 @@ async function withOwnership<T>(deps: { users: Pick<EmailOwnership, 'takeOver'>;
       if (!(err instanceof EmailTakenError) || err.heldBy === userId || round >= CLAIM_ROUNDS) throw err;
       if (await holderStillOwns(deps, err.heldBy, email)) throw err;
       logger.warn('email ownership taken over from an account that no longer holds the address', { userId, from: err.heldBy });
-      await deps.users.takeOver(email, err.heldBy, userId);
+      if (await deps.users.takeOver(email, err.heldBy, userId)) {
+        // Never fails the sign-up (Cognito has confirmed it already): a miss here is bounded by the cache TTL.
+        await deps.cache.invalidate([cacheKeys.premium(email)]).catch((cause: unknown) =>
+          logger.error('premium answer of a taken-over address not invalidated; stale until its TTL', { userId, reason: String(cause) }),
+        );
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AdminDeleteUserCommand, InitiateAuthCommand, UpdateUserAttributesCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminDeleteUserCommand, InitiateAuthCommand, UpdateUserAttributesCommand, VerifyUserAttributeCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { RedisReadThroughCache } from '../../shared/adapters/redis/cache';
@@ -55,6 +55,10 @@ const me = (user: TestUser, path: string, json: unknown) => api(path, { method: 
 const ownerOf = async (email: string) =>
   (await doc().send(new GetCommand({ TableName: env().TABLE_EMAIL_OWNERS!, Key: { email }, ConsistentRead: true }))).Item?.userId as string | undefined;
 const newAddress = (prefix: string) => `${prefix}-${randomUUID()}@example.com`;
+const grantPremium = async (email: string, on: boolean) =>
+  expect(await setPremiumOverride({ users: users(), entitlements: entitlements(), cache: cache(), policy: { pastDueGrace: false } }, email, on)).toMatchObject({
+    outcome: 'written',
+  });
 
 async function changeEmail(user: TestUser, to: string) {
   const started = await me(user, '/me/email', { email: `  ${to.toUpperCase()} ` });
@@ -117,12 +121,10 @@ describe('an email change through the backend', () => {
     const bob = await signUpAndSignIn('unused', alice.email);
     expect(await ownerOf(alice.email)).toBe(bob.sub);
     expect((await premium(alice.email)).premium).toBe(false);
-    const granted = await setPremiumOverride({ users: users(), entitlements: entitlements(), cache: cache(), policy: { pastDueGrace: false } }, alice.email, true);
-    expect(granted).toMatchObject({ outcome: 'written' });
+    await grantPremium(alice.email, true);
     expect((await entitlements().get(bob.sub, { consistent: true }))?.premiumOverride).toBeDefined();
     expect((await entitlements().get(alice.sub, { consistent: true }))?.premiumOverride).toBeUndefined();
-    const revoked = await setPremiumOverride({ users: users(), entitlements: entitlements(), cache: cache(), policy: { pastDueGrace: false } }, alice.email, false);
-    expect(revoked).toMatchObject({ outcome: 'written' });
+    await grantPremium(alice.email, false);
     expect(await premiumEverywhere(alice.email)).toEqual({ db: false, first: false, cache: false });
     expect(await premiumEverywhere(to)).toMatchObject({ first: true, cache: true });
   });
@@ -195,8 +197,10 @@ describe('email ownership in DynamoDB', () => {
     expect(await ownerOf(user.email)).toBe(next.sub);
   });
 
-  it('passes to a new sign-up when its holder is gone from Cognito (deleted behind our back)', async () => {
+  it('passes to a new sign-up when its holder is gone from Cognito (deleted behind our back), cached answer included', async () => {
     const gone = await signUpAndSignIn('email-gone');
+    await grantPremium(gone.email, true);
+    expect(await premiumEverywhere(gone.email)).toMatchObject({ first: true, cache: true });
     const client = cognitoClient();
     try {
       await client.send(new AdminDeleteUserCommand({ UserPoolId: localStack().cognito.userPoolId, Username: gone.sub }));
@@ -207,5 +211,32 @@ describe('email ownership in DynamoDB', () => {
     expect(await ownerOf(gone.email)).toBe(next.sub);
     expect((await users().findByEmail(gone.email))?.userId).toBe(next.sub);
     expect((await users().get(gone.sub, { consistent: true }))?.email).toBeUndefined();
+    expect(await premiumEverywhere(gone.email)).toEqual({ db: false, first: false, cache: false });
+  });
+});
+
+describe('a change verified straight with Cognito (VerifyUserAttribute with the user token)', () => {
+  it('never lets the released address answer for its old holder once someone else signs up with it; /verify then completes the move', async () => {
+    const alice = await signUpAndSignIn('email-side');
+    await grantPremium(alice.email, true);
+    const to = newAddress('email-side-new');
+    expect((await me(alice, '/me/email', { email: to })).status).toBe(202);
+    const client = cognitoClient();
+    try {
+      await client.send(new VerifyUserAttributeCommand({ AccessToken: alice.accessToken, AttributeName: 'email', Code: attributeVerificationCode(alice) }));
+    } finally {
+      client.destroy();
+    }
+    expect(await cognitoAttributes(alice.sub)).toMatchObject({ email: to });
+    expect(await premiumEverywhere(alice.email)).toMatchObject({ first: true, cache: true });
+
+    const bob = await signUpAndSignIn('unused', alice.email);
+    expect(await ownerOf(alice.email)).toBe(bob.sub);
+    expect(await premiumEverywhere(alice.email)).toEqual({ db: false, first: false, cache: false });
+
+    // Cognito verified the address already: the move completes without a second code check.
+    expect(await me(alice, '/me/email/verify', { code: 'already-verified' })).toMatchObject({ status: 200, body: { email: to } });
+    expect(await premiumEverywhere(to)).toEqual({ db: true, first: true, cache: true });
+    expect(await ownerOf(alice.email)).toBe(bob.sub);
   });
 });

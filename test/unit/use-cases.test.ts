@@ -31,6 +31,7 @@ function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map
 
 /** Cognito as the sign-up sees it: every account holds the address it signed up with. */
 const identity = { currentEmailOf: async () => null };
+const cache = { invalidate: async () => undefined };
 
 function fakeEntitlements(): EntitlementStore & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
@@ -68,7 +69,7 @@ describe('onSignUpConfirmed', () => {
     const entitlements = fakeEntitlements();
     const billing = fakeBilling({ createCustomer: () => new Promise((r) => setTimeout(() => r({ customerId: 'cus_late' }), 200)) });
     const started = Date.now();
-    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
+    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
     expect(Date.now() - started).toBeLessThan(150);
     expect(result).toEqual({ profileCreated: true, customer: 'deferred' });
     expect(users.rows.get('u1')).toMatchObject({ email: 'alice@example.com' });
@@ -77,7 +78,7 @@ describe('onSignUpConfirmed', () => {
 
   it('defers when Stripe fails, without throwing', async () => {
     const billing = fakeBilling({ createCustomer: async () => Promise.reject(new Error('boom')) });
-    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
+    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
       customer: 'deferred',
     });
   });
@@ -85,7 +86,7 @@ describe('onSignUpConfirmed', () => {
   it('does not create a second customer on a retry', async () => {
     const users = fakeUsers();
     const billing = fakeBilling();
-    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity };
+    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache };
     await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     const again = await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     expect(again).toEqual({ profileCreated: false, customer: 'existing' });
