@@ -20,6 +20,8 @@ export class EmailTakenError extends Error {
   constructor(
     readonly email: string,
     readonly heldBy: string,
+    /** When the holder claimed it (ISO time), when known. */
+    readonly claimedAt?: string,
   ) {
     super('the email address is owned by another account');
     this.name = 'EmailTakenError';

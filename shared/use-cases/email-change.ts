@@ -40,6 +40,15 @@ export class InvalidEmailCodeError extends Error {
 const CLAIM_ROUNDS = 3;
 
 /**
+ * A claim this recent may belong to a change being verified right now (claim,
+ * then Cognito's verification, then the move: one request, well under a
+ * minute). Another change respects it; a sign-up does not, because Cognito
+ * has just confirmed the address to the signing-up account, and the mover's
+ * verification then fails (Cognito: AliasExistsException).
+ */
+export const IN_FLIGHT_CLAIM_MS = 60_000;
+
+/**
  * Whether the holder of an ownership item still holds the address in Cognito.
  * It may not: its account was deleted behind our back, or a claim was left by
  * a change that never finished.
@@ -54,12 +63,20 @@ async function holderStillOwns(deps: Pick<EmailOwnershipDeps, 'identity'>, holde
  * in Cognito, takes the item over from it (conditional on it still being the
  * holder) and writes again. Throws EmailTakenError when the holder still owns it.
  */
-async function withOwnership<T>(deps: Omit<EmailOwnershipDeps, 'users'> & { users: Pick<EmailOwnership, 'takeOver'> }, userId: string, email: string, write: () => Promise<T>): Promise<T> {
+async function withOwnership<T>(
+  deps: Omit<EmailOwnershipDeps, 'users'> & { users: Pick<EmailOwnership, 'takeOver'> },
+  userId: string,
+  email: string,
+  write: () => Promise<T>,
+  options: { respectInFlightClaims: boolean },
+): Promise<T> {
   for (let round = 1; ; round++) {
     try {
       return await write();
     } catch (err) {
       if (!(err instanceof EmailTakenError) || err.heldBy === userId || round >= CLAIM_ROUNDS) throw err;
+      const claimAge = err.claimedAt ? Date.now() - Date.parse(err.claimedAt) : Infinity;
+      if (options.respectInFlightClaims && claimAge < IN_FLIGHT_CLAIM_MS) throw err;
       if (await holderStillOwns(deps, err.heldBy, email)) throw err;
       logger.warn('email ownership taken over from an account that no longer holds the address', { userId, from: err.heldBy });
       if (await deps.users.takeOver(email, err.heldBy, userId)) {
@@ -79,7 +96,7 @@ async function withOwnership<T>(deps: Omit<EmailOwnershipDeps, 'users'> & { user
  * confirm loses the item.
  */
 export async function createProfileOwningEmail(deps: EmailOwnershipDeps, profile: UserProfile): Promise<boolean> {
-  return withOwnership(deps, profile.userId, profile.email, () => deps.users.createIfAbsent(profile));
+  return withOwnership(deps, profile.userId, profile.email, () => deps.users.createIfAbsent(profile), { respectInFlightClaims: false });
 }
 
 /**
@@ -123,8 +140,9 @@ export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId
   }
   const from = profile.email as string | undefined;
 
-  await withOwnership(deps, caller.userId, to, () => deps.users.claim(caller.userId, to));
+  await withOwnership(deps, caller.userId, to, () => deps.users.claim(caller.userId, to), { respectInFlightClaims: true });
   if ((await deps.identity.currentEmailOf(caller.userId)) !== to) {
+    // An unexpected failure keeps the claim: Cognito may have verified before the answer was lost (a retry then completes).
     const outcome = await deps.identity.confirmEmailChange(caller.accessToken, code);
     if (outcome !== 'verified') {
       await deps.users.releaseClaim(caller.userId, to);

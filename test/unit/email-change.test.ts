@@ -12,6 +12,7 @@ import {
 function fakeStore() {
   const profiles = new Map<string, UserProfile>();
   const owners = new Map<string, string>();
+  const claimedAt = new Map<string, string>();
   const store: Pick<UserStore, 'get' | 'createIfAbsent'> & EmailOwnership = {
     get: async (id) => (profiles.has(id) ? { ...profiles.get(id)! } : undefined),
     createIfAbsent: async (p) => {
@@ -25,8 +26,9 @@ function fakeStore() {
     ownerOf: async (e) => owners.get(e),
     claim: async (id, e) => {
       const owner = owners.get(e);
-      if (owner && owner !== id) throw new EmailTakenError(e, owner);
+      if (owner && owner !== id) throw new EmailTakenError(e, owner, claimedAt.get(e));
       owners.set(e, id);
+      claimedAt.set(e, new Date().toISOString());
     },
     setPendingEmail: async (id, e) => void (profiles.get(id)!.pendingEmail = e),
     moveEmail: async (id, from, to) => {
@@ -123,6 +125,25 @@ describe('startEmailChange', () => {
     const identity: EmailIdentity = { ...fakeIdentity({}).identity, requestEmailChange: async () => Promise.reject(new Error('cognito down')) };
     await expect(startEmailChange({ users: store, identity, cache: fakeCache().cache }, 'a', 'new@example.com')).rejects.toThrow('cognito down');
     expect(profiles.get('a')?.pendingEmail).toBeUndefined();
+  });
+});
+
+describe('two changes to one address at once', () => {
+  it('the second verification respects a claim still in flight (409); a sign-up Cognito confirmed does not', async () => {
+    const { store, owners } = fakeStore();
+    for (const id of ['a', 'b']) {
+      await store.createIfAbsent(profile(id, `${id}@example.com`));
+      await store.setPendingEmail(id, 'both@example.com');
+    }
+    // a has claimed and is verifying with Cognito: its Cognito address is not the new one yet.
+    await store.claim('a', 'both@example.com');
+    const { identity } = fakeIdentity({ a: 'a@example.com', b: 'b@example.com' });
+    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache };
+    await expect(confirmEmailChange(deps, { userId: 'b', accessToken: 't' }, '1')).rejects.toBeInstanceOf(EmailTakenError);
+    expect(owners.get('both@example.com')).toBe('a');
+
+    await expect(createProfileOwningEmail({ users: store, identity, cache: fakeCache().cache }, profile('c', 'both@example.com'))).resolves.toBe(true);
+    expect(owners.get('both@example.com')).toBe('c');
   });
 });
 

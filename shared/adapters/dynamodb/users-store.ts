@@ -15,12 +15,15 @@ type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteComma
 /** Two writers on one ownership item at once: DynamoDB cancels one; its retry then meets the winner's condition. */
 const CONFLICT_RETRIES = 4;
 
-/** The owner id from a cancellation reason's old item (raw or unmarshalled, depending on the client). */
-function heldBy(reason: CancellationReason | undefined): string | undefined {
+/** An attribute of a cancellation reason's old item (raw or unmarshalled, depending on the client). */
+function oldAttribute(reason: CancellationReason | undefined, name: string): string | undefined {
   const item = reason?.Item as Record<string, unknown> | undefined;
-  const value = item?.userId as { S?: string } | string | undefined;
+  const value = item?.[name] as { S?: string } | string | undefined;
   return typeof value === 'string' ? value : value?.S;
 }
+
+const emailTaken = (email: string, reason: CancellationReason | undefined) =>
+  new EmailTakenError(email, oldAttribute(reason, 'userId') ?? 'unknown', oldAttribute(reason, 'claimedAt'));
 
 /**
  * Profiles (users table) and email ownership (emailOwners table, one item per
@@ -71,7 +74,7 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     if (!reasons) return true;
     // The profile exists: a retried trigger (its first run claimed the address in the same write).
     if (reasons[0]?.Code === 'ConditionalCheckFailed') return false;
-    throw new EmailTakenError(profile.email, heldBy(reasons[1]) ?? 'unknown');
+    throw emailTaken(profile.email, reasons[1]);
   }
 
   async ownerOf(email: string): Promise<string | undefined> {
@@ -81,7 +84,7 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
 
   async claim(userId: string, email: string): Promise<void> {
     const reasons = await this.transact([this.ownerClaim(userId, email)]);
-    if (reasons) throw new EmailTakenError(email, heldBy(reasons[0]) ?? 'unknown');
+    if (reasons) throw emailTaken(email, reasons[0]);
   }
 
   async setPendingEmail(userId: string, email: string): Promise<void> {
