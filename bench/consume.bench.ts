@@ -3,7 +3,8 @@ import { DynamoDBDocumentClient, PutCommand, TransactWriteCommand } from '@aws-s
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from '../infra/local/dynamodb';
 import { freePort } from '../infra/local/processes';
 import { DynamoTokenStore, type TokenTables } from '../shared/adapters/dynamodb/token-store';
-import { newEntitlement } from '../shared/domain/entitlement';
+import { adminTierFields } from '../shared/domain/access';
+import { NO_SUBSCRIPTION, newEntitlement } from '../shared/domain/entitlement';
 import { buildTierCatalogue } from '../shared/domain/tiers';
 import { quantile, row, type BenchContext, type BenchRow } from './harness';
 
@@ -56,7 +57,7 @@ export async function run(ctx: Pick<BenchContext, 'dynamodbEndpoint' | 'tables' 
     const firstOfMonth: number[] = [];
     for (let u = 0; u < 3; u++) {
       const userId = randomUUID();
-      await seed(userId, { tier: 'tester', tokensPurchased: 1_000_000 });
+      await seed(userId, { ...adminTierFields('tester', NO_SUBSCRIPTION), tokensPurchased: 1_000_000 });
       const s = store();
       clock.now = new Date('2026-01-15T12:00:00.000Z');
       cold.push(await requestsOf(() => s.consume({ userId, amount: 1, idempotencyKey: nextKey() })));

@@ -9,6 +9,8 @@ import { createReadThroughCache, generationKey } from '../shared/adapters/redis/
 import { createRedisClient } from '../shared/adapters/redis/client';
 import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
 import { newEntitlement } from '../shared/domain/entitlement';
+import { buildTierCatalogue } from '../shared/domain/tiers';
+import { wireAccess } from '../shared/adapters/wiring';
 import { InternalApiKeys } from '../shared/http/auth';
 import { cacheKeys } from '../shared/ports/cache';
 import { interleaved, row, type BenchContext, type BenchRow } from './harness';
@@ -32,7 +34,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const keys = InternalApiKeys.parse(ctx.internalApiKey);
   const handler = createPremiumCheckHandler({
     apiKeys: async () => keys,
-    premium: { users, entitlements, cache, policy: { pastDueGrace: config.policy.PAST_DUE_GRACE } },
+    premium: { users, entitlements, cache, decide: wireAccess(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
   });
 
   // A premium user (admin override), with a unique email so runs never share keys.

@@ -1,7 +1,7 @@
 /**
  * Ops and local admin commands:
  *
- *   npm run admin -- set-premium <email> true|false|clear
+ *   npm run admin -- set-premium <email> true [tier]|false|clear
  *   npm run admin -- show <email>
  *
  * Target: the running local stack (its `stack.json` under LOCAL_STACK_DIR,
@@ -24,14 +24,18 @@ import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
-import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
+import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../shared/config';
+import { wireAccess, wireCatalogue } from '../shared/adapters/wiring';
+import { findTier, type TierName } from '../shared/domain/tiers';
 import { emailField } from '../shared/http/schemas';
 import { cacheKeys } from '../shared/ports/cache';
-import { effectivePremium, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
+import { describeAccess, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const USAGE = `Usage:
-  npm run admin -- set-premium <email> true|false|clear
+  npm run admin -- set-premium <email> true [tier]|false|clear
+      true = grant (the tier's capabilities; default: the user's paid tier, else ADMIN_GRANT_TIER),
+      false = revoke every paid capability, clear = back to what billing says
   npm run admin -- show <email>
 
 Targets the running local stack (LOCAL_STACK_DIR/stack.json, default .local),
@@ -76,21 +80,29 @@ function parseOverride(word: string | undefined): boolean | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, rawEmail, value] = argv;
+  const [command, rawEmail, value, tierWord] = argv;
   if (command !== 'set-premium' && command !== 'show') throw new UsageError(command ? `Unknown command ${command}` : 'No command given');
   const override = command === 'set-premium' ? parseOverride(value) : undefined;
+  if (tierWord !== undefined && override !== true) throw new UsageError('Only a grant (true) takes a tier');
   const parsed = emailField.safeParse(rawEmail ?? '');
   if (!parsed.success) throw new UsageError(`Not a valid email: ${JSON.stringify(rawEmail ?? '')}`);
   const email = parsed.data;
   const { where } = targetEnvironment();
 
 
-  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection });
+  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection, tiers: tiersSection });
+  const catalogue = wireCatalogue(config.tiers);
+  let grantTier: TierName | undefined;
+  if (tierWord !== undefined) {
+    grantTier = findTier(catalogue, tierWord)?.name;
+    if (!grantTier || grantTier === 'free') throw new UsageError(`Unknown paid tier ${JSON.stringify(tierWord)}; one of ${catalogue.filter((t) => t.name !== 'free').map((t) => t.name).join(', ')}`);
+  }
   const dynamo = createDynamoClients(config.aws);
   const secrets = createSecretsClient(config.aws);
   const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
-  const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
+  const { decide } = wireAccess(catalogue, config.policy);
+  const now = () => new Date();
   // An operator can wait longer than a request: a generous timeout, same client code.
   const redisConfig = { ...config.redis, REDIS_COMMAND_TIMEOUT_MS: Math.max(config.redis.REDIS_COMMAND_TIMEOUT_MS, 2000) };
   const redis = await connectRedis(redisConfig, (arn) => resolveSecret({ arn, name: 'redis auth token' }, () => secrets)).catch((err: Error) => {
@@ -103,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     process.stderr.write(`target: ${where}\n`);
     if (command === 'set-premium') {
-      const result = await setPremiumOverride({ users, entitlements, cache, policy }, email, override);
+      const result = await setPremiumOverride({ users, entitlements, cache, decide, now }, email, override, grantTier);
       print(result);
       if (result.outcome === 'unknown-user') {
         process.stderr.write(`No user with the email ${email}.\n`);
@@ -132,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
       email,
       user: user ?? null,
       entitlement: row ?? null,
-      premium: effectivePremium(row, policy) && !user?.deletingAt,
+      access: user?.deletingAt ? { premium: false, accessReason: 'account being deleted' } : describeAccess(row, decide, now()),
       cache: redis ? cached : 'disabled',
     });
     return user ? 0 : 1;

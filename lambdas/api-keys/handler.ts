@@ -1,13 +1,13 @@
 import { awsSection, apiKeysSection, cognitoSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
-import { wireApiKeys, wireAws, wireCatalogue, wireRateLimiter, wireStores } from '../../shared/adapters/wiring';
+import { wireAccess, wireApiKeys, wireAws, wireCatalogue, wireRateLimiter, wireStores } from '../../shared/adapters/wiring';
+import { describeReason } from '../../shared/domain/access';
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../../shared/domain/api-keys';
-import { entitlementView } from '../../shared/domain/entitlement-view';
-import { tokenPeriodOf } from '../../shared/domain/tokens';
-import { apiCallLimitFor, describeApiUsage, secondsUntilReset, usageExpiresAt } from '../../shared/domain/usage';
+import { secondsUntilEnd } from '../../shared/domain/periods';
+import { describeApiUsage, usageExpiresAt } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
+import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { verifyApiKeyBody } from '../../shared/http/schemas';
@@ -31,13 +31,11 @@ const stores = wireStores(aws, config.tables);
 const { keys, usage } = wireApiKeys(aws, config.tables);
 const limiter = wireRateLimiter(aws, config.redis);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
-const catalogue = wireCatalogue(config.tiers);
-const policy = { pastDueGrace: config.policy.PAST_DUE_GRACE };
+const access = wireAccess(wireCatalogue(config.tiers), config.policy, { apiKeys: config.apiKeys });
 
-async function effectiveTier(userId: string, now: Date) {
-  const record = await stores.entitlements.get(userId, { consistent: true });
-  const view = entitlementView(userId, record, catalogue, policy, now);
-  return { tier: view.tier, hasApiAccess: view.features.includes('api-access'), monthlyLimit: apiCallLimitFor(view, catalogue) };
+/** The access decision for a user now, from a strongly consistent read of the row. */
+async function accessOf(userId: string, now: Date) {
+  return access.decide(await stores.entitlements.get(userId, { consistent: true }), now);
 }
 
 /**
@@ -50,12 +48,13 @@ export const handler = httpHandler(async (event) => {
     case 'POST /me/api-keys': {
       const { userId } = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);
       const now = new Date();
-      const { hasApiAccess } = await effectiveTier(userId, now);
-      if (!hasApiAccess) throw new ForbiddenError('API keys need a plan with API access');
+      const decision = await accessOf(userId, now);
+      if (!decision.apiKeys) throw new ForbiddenError(`API keys need a plan with API access: ${describeReason(decision.reason)}`);
       const key = generateApiKey();
       const createdAt = now.toISOString();
       const outcome = await keys.rotate(userId, { keyHash: key.keyHash, prefix: key.prefix, createdAt });
       if (outcome === 'gone') throw new NotFoundError('No account for this user');
+      if (outcome === 'contended') throw new ConflictError('Another API key rotation for this account is in progress; retry');
       return jsonResponse(201, { apiKey: key.apiKey, prefix: key.prefix, createdAt });
     }
     case 'POST /v1/api-keys/verify': {
@@ -67,27 +66,31 @@ export const handler = httpHandler(async (event) => {
       const stored = await keys.findByHash(hashApiKey(apiKey));
       if (!stored) return jsonResponse(200, { valid: false });
       const now = new Date();
-      const { tier, monthlyLimit } = await effectiveTier(stored.userId, now);
+      const decision = await accessOf(stored.userId, now);
+      const monthlyLimit = decision.monthlyApiCalls;
+      const rate = decision.rateLimits.apiCalls;
 
-      let decision: RateDecision;
-      try {
-        decision = await limiter.take(rateLimitKey('api-calls', stored.userId), config.apiKeys.API_KEY_RATE_LIMIT, config.apiKeys.API_KEY_RATE_WINDOW_MS);
-      } catch (err) {
-        if (!(err instanceof RateLimiterUnavailableError)) throw err;
-        // Fails open: the per-second limit protects capacity, the monthly count
-        // (DynamoDB, below) protects billing and still holds without Redis.
-        logger.warn('per-second API rate limit skipped: Redis unavailable');
-        decision = { allowed: true, remaining: 0 };
+      let taken: RateDecision = { allowed: true, remaining: 0 };
+      // Without API access the monthly limit is 0 and the call is refused below; no rate to spend.
+      if (rate) {
+        try {
+          taken = await limiter.take(rateLimitKey('api-calls', stored.userId), rate.limit, rate.windowMs);
+        } catch (err) {
+          if (!(err instanceof RateLimiterUnavailableError)) throw err;
+          // Fails open: the per-second limit protects capacity, the period's count
+          // (DynamoDB, below) protects billing and still holds without Redis.
+          logger.warn('per-second API rate limit skipped: Redis unavailable');
+        }
       }
-      if (!decision.allowed) throw new RateLimitedError('Too many calls for this API key; retry later', decision.retryAfterMs / 1000);
+      if (!taken.allowed) throw new RateLimitedError('Too many calls for this API key; retry later', taken.retryAfterMs / 1000);
 
-      const period = tokenPeriodOf(now);
-      const counted = await usage.count(stored.userId, 'api-calls', period, monthlyLimit, usageExpiresAt(now));
-      const summary = describeApiUsage(counted.used, monthlyLimit, now);
+      const period = decision.period;
+      const counted = await usage.count(stored.userId, 'api-calls', period.id, monthlyLimit, usageExpiresAt(period));
+      const summary = describeApiUsage(counted.used, monthlyLimit, period);
       if (!counted.counted) {
-        throw new RateLimitedError('Monthly API call limit reached for this plan', secondsUntilReset(now), { usage: summary });
+        throw new RateLimitedError('API call limit of this period reached for this plan', secondsUntilEnd(period, now), { usage: summary });
       }
-      return jsonResponse(200, { valid: true, userId: stored.userId, tier, usage: summary });
+      return jsonResponse(200, { valid: true, userId: stored.userId, tier: decision.tier, usage: summary });
     }
     default:
       throw new NotFoundError('No route for this method and path');

@@ -1,5 +1,5 @@
-import { awsSection, loadConfig, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
-import { wireAws, wireCache, wireCatalogue, wireStores, wireTopUps } from '../../shared/adapters/wiring';
+import { awsSection, loadConfig, policySection, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTopUps } from '../../shared/adapters/wiring';
 import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { AppError, InternalError, ValidationError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
@@ -8,11 +8,12 @@ import { jsonResponse } from '../../shared/http/response';
 import { logger } from '../../shared/observability/logger';
 import { handleStripeEvent, type StripeEventLike } from '../../shared/use-cases/stripe-webhook';
 
-const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, tiers: tiersSection });
+const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, tiers: tiersSection, policy: policySection });
 const aws = wireAws(config.aws);
 const stores = wireStores(aws, config.tables);
 const stripe = wireStripe(aws, config.stripe);
 const catalogue = wireCatalogue(config.tiers);
+const access = wireAccess(catalogue, config.policy);
 const deps = {
   users: stores.users,
   entitlements: stores.entitlements,
@@ -20,7 +21,8 @@ const deps = {
   cache: wireCache(aws, config.redis),
   catalogue,
   processed: stores.processedEvents,
-  topUps: wireTopUps(aws, config.tables, catalogue),
+  topUps: wireTopUps(aws, config.tables, catalogue, access.policy),
+  decide: access.decide,
   clock: () => Date.now(),
 };
 
@@ -58,9 +60,10 @@ export const handler = httpHandler(async (event) => {
     logger.info('stripe event handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
     return jsonResponse(200, { received: true });
   } catch (err) {
-    // Anything that failed after verification is worth Stripe's retry: answer 500 (never 4xx).
-    if (err instanceof AppError && err.statusCode === 500) throw err;
-    logger.error('stripe event failed; Stripe will retry', { eventId: stripeEvent.id, type: stripeEvent.type, reason: (err as Error).message });
-    throw new InternalError((err as Error).message);
+    // Anything that failed after verification is worth Stripe's retry: a 5xx, never a 4xx (Stripe
+    // stops on 4xx). The error policy maps dependency failures to 503 and the rest to 500.
+    logger.warn('stripe event failed; Stripe will retry', { eventId: stripeEvent.id, type: stripeEvent.type });
+    if (err instanceof AppError && err.expose) throw new InternalError(err.message);
+    throw err;
   }
 });

@@ -1,62 +1,58 @@
 import { randomBytes } from 'node:crypto';
-import { awsSection, cognitoSection, credentialsSection, loadConfig, redisSection, tablesSection } from '../../shared/config';
-import { wireApiKeys, wireAws, wireCredentialsVendor, wireRateLimiter, wireStores } from '../../shared/adapters/wiring';
+import { awsSection, cognitoSection, credentialsSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
+import { wireAccess, wireApiKeys, wireAws, wireCatalogue, wireCredentialsVendor, wireRateLimiter, wireStores } from '../../shared/adapters/wiring';
 import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
-import { mayReceiveCredentials, roleSessionName, sessionPolicy, sourceIdentity } from '../../shared/domain/aws-credentials';
+import { describeReason } from '../../shared/domain/access';
+import { roleSessionName, sessionPolicy, sourceIdentity } from '../../shared/domain/aws-credentials';
 import { credentialGrantEntry } from '../../shared/domain/usage';
 import { cognitoCaller } from '../../shared/http/auth';
-import { DependencyUnavailableError, ForbiddenError, RateLimitedError } from '../../shared/http/errors';
+import { ForbiddenError, RateLimitedError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
-import { logger } from '../../shared/observability/logger';
-import { CredentialsVendorError } from '../../shared/ports/credentials';
-import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
 
-const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cognito: cognitoSection, credentials: credentialsSection });
+const config = loadConfig({
+  aws: awsSection,
+  tables: tablesSection,
+  redis: redisSection,
+  cognito: cognitoSection,
+  credentials: credentialsSection,
+  tiers: tiersSection,
+  policy: policySection,
+});
 const aws = wireAws(config.aws);
 const stores = wireStores(aws, config.tables);
 const { usage } = wireApiKeys(aws, config.tables);
 const limiter = wireRateLimiter(aws, config.redis);
 const vendor = wireCredentialsVendor(config.aws, config.credentials);
 const policy = sessionPolicy(config.credentials.CREDENTIALS_ALLOWED_ACTIONS);
+const access = wireAccess(wireCatalogue(config.tiers), config.policy, { credentials: config.credentials });
 
 /**
- * POST /me/aws-credentials: short-lived credentials for speech-to-text,
- * for active and trialing subscribers only. Order: entitlement (403 before
+ * POST /me/aws-credentials: short-lived credentials for speech-to-text, when
+ * the access decision allows them (a plan with `aws-credentials`: active or
+ * trialing, a grace, an admin grant or tier; never after a revoke). Order: access (403 before
  * anything else), rate limit (fails closed: without Redis, 503, because a
  * leaked token must not mint credentials in a loop), STS, usage log; the
  * credentials are returned only once the grant is logged.
  */
 export const handler = httpHandler(async (event) => {
   const { userId } = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);
-  const entitlement = await stores.entitlements.get(userId, { consistent: true });
-  if (!entitlement || !mayReceiveCredentials(entitlement.status)) {
-    throw new ForbiddenError('AWS credentials need an active or trialing subscription');
+  const decision = access.decide(await stores.entitlements.get(userId, { consistent: true }), new Date());
+  const perMinute = decision.rateLimits.awsCredentialsPerMinute;
+  if (!decision.awsCredentials || perMinute === null) {
+    throw new ForbiddenError(`AWS credentials need a plan that includes them: ${describeReason(decision.reason)}`);
   }
   const identity = sourceIdentity(userId);
   if (!identity) throw new ForbiddenError('This account cannot receive AWS credentials');
 
-  let decision;
-  try {
-    decision = await limiter.take(rateLimitKey('aws-credentials', userId), config.credentials.CREDENTIALS_RATE_LIMIT_PER_MINUTE, 60_000);
-  } catch (err) {
-    if (err instanceof RateLimiterUnavailableError) throw new DependencyUnavailableError('rate limiter unavailable');
-    throw err;
-  }
-  if (!decision.allowed) throw new RateLimitedError('Too many credential requests; retry later', decision.retryAfterMs / 1000);
+  // Fails closed: without Redis the limiter throws RateLimiterUnavailableError (503 by the error policy).
+  const taken = await limiter.take(rateLimitKey('aws-credentials', userId), perMinute, 60_000);
+  if (!taken.allowed) throw new RateLimitedError('Too many credential requests; retry later', taken.retryAfterMs / 1000);
 
   const sessionName = roleSessionName(userId);
   const durationSeconds = config.credentials.CREDENTIALS_DURATION_SECONDS;
-  let credentials;
-  try {
-    credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
-  } catch (err) {
-    if (err instanceof CredentialsVendorError) {
-      logger.error('AssumeRole failed', { code: err.code, reason: (err.cause as Error | undefined)?.message });
-      throw new DependencyUnavailableError('STS unavailable');
-    }
-    throw err;
-  }
+  // STS hung, throttled or refusing: a port error (503 by the error policy), never partial credentials.
+  const credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
   const now = new Date();
   await usage.logCredentialGrant(
     credentialGrantEntry(

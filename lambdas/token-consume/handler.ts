@@ -1,7 +1,6 @@
-import { awsSection, cognitoSection, internalKeysSection, loadConfig, redisSection, tablesSection, tiersSection } from '../../shared/config';
-import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
+import { awsSection, cognitoSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
 import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAws, wireCache, wireCatalogue } from '../../shared/adapters/wiring';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireTokens } from '../../shared/adapters/wiring';
 import { cacheKeys } from '../../shared/ports/cache';
 import { cognitoCaller } from '../../shared/http/auth';
 import { ConflictError, NotFoundError } from '../../shared/http/errors';
@@ -9,7 +8,7 @@ import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { consumeBody, userPath } from '../../shared/http/schemas';
-import { insufficientTokens, withTokenContention } from '../../shared/http/tokens';
+import { insufficientTokens } from '../../shared/http/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 
 const config = loadConfig({
@@ -19,9 +18,12 @@ const config = loadConfig({
   internalKeys: internalKeysSection,
   cognito: cognitoSection,
   tiers: tiersSection,
+  policy: policySection,
 });
 const aws = wireAws(config.aws);
-const store = new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(config.tables), catalogue: wireCatalogue(config.tiers) });
+const catalogue = wireCatalogue(config.tiers);
+// Allowances come from the one access decision (status, overrides, grace, billing period).
+const store = wireTokens(aws, config.tables, catalogue, wireAccess(catalogue, config.policy).policy);
 const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
 const cache = wireCache(aws, config.redis);
 
@@ -35,14 +37,14 @@ export const handler = httpHandler(async (event) => {
       (await internalKeys()).assert(event);
       const { userId } = parsePathParameters(event, userPath);
       const body = parseJsonBody(event, consumeBody);
-      const result = await withTokenContention(() => store.consume({ userId, ...body }));
+      const result = await store.consume({ userId, ...body });
       if (result.outcome === 'unknown-user') throw new NotFoundError('Unknown user');
       return answer(userId, result);
     }
     case 'POST /me/tokens/consume': {
       const { userId } = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);
       const body = parseJsonBody(event, consumeBody);
-      const result = await withTokenContention(() => store.consume({ userId, ...body }));
+      const result = await store.consume({ userId, ...body });
       // Signed up but never entitled: a free user without tokens.
       if (result.outcome === 'unknown-user') throw insufficientTokens(0);
       return answer(userId, result);

@@ -4,19 +4,39 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsConfig } from '../config';
+import { classifyErrorsOf } from './aws-errors';
 
 /**
  * The one place AWS clients are built: once per process (module load of the
  * handler), then passed into adapters. Endpoint overrides exist only for the
  * local stack.
+ *
+ * Every client gets the same bounds (AWS_CONNECT_TIMEOUT_MS,
+ * AWS_REQUEST_TIMEOUT_MS, AWS_MAX_ATTEMPTS), so a hung dependency (a paused
+ * process accepts the TCP connection and never answers) fails the call within
+ * a few seconds instead of holding the function until its own timeout, and the
+ * error classifier turns the failure into a port-level DependencyUnavailable.
  */
-export function createDynamoClients(aws: AwsConfig): { raw: DynamoDBClient; doc: DynamoDBDocumentClient } {
-  const raw = new DynamoDBClient({
+export function awsClientSettings(aws: AwsConfig) {
+  return {
     region: aws.AWS_REGION,
-    ...(aws.DYNAMODB_ENDPOINT ? { endpoint: aws.DYNAMODB_ENDPOINT } : {}),
-    // Short, bounded retries: callers of a Lambda behind API Gateway have a 29 s budget.
-    maxAttempts: 3,
-  });
+    maxAttempts: aws.AWS_MAX_ATTEMPTS,
+    // The NodeHttpHandler's options, given as an object (the client builds the handler):
+    // requestTimeout only warns unless throwOnRequestTimeout is set (@smithy/node-http-handler 4.x).
+    requestHandler: {
+      connectionTimeout: aws.AWS_CONNECT_TIMEOUT_MS,
+      requestTimeout: aws.AWS_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
+  };
+}
+
+export function createDynamoClients(aws: AwsConfig): { raw: DynamoDBClient; doc: DynamoDBDocumentClient } {
+  const raw = classifyErrorsOf(
+    new DynamoDBClient({ ...awsClientSettings(aws), ...(aws.DYNAMODB_ENDPOINT ? { endpoint: aws.DYNAMODB_ENDPOINT } : {}) }),
+    'dynamodb',
+  );
+  // The document client shares the raw client's middleware stack, classifier included.
   const doc = DynamoDBDocumentClient.from(raw, {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -24,14 +44,17 @@ export function createDynamoClients(aws: AwsConfig): { raw: DynamoDBClient; doc:
 }
 
 export function createSecretsClient(aws: AwsConfig): SecretsManagerClient {
-  return new SecretsManagerClient({ region: aws.AWS_REGION });
+  return classifyErrorsOf(
+    new SecretsManagerClient({ ...awsClientSettings(aws), ...(aws.SECRETS_MANAGER_ENDPOINT ? { endpoint: aws.SECRETS_MANAGER_ENDPOINT } : {}) }),
+    'secrets-manager',
+  );
 }
 
 export function createCognitoClient(aws: AwsConfig, endpoint?: string): CognitoIdentityProviderClient {
-  return new CognitoIdentityProviderClient({ region: aws.AWS_REGION, ...(endpoint ? { endpoint } : {}), maxAttempts: 3 });
+  return classifyErrorsOf(new CognitoIdentityProviderClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'cognito');
 }
 
 /** STS for subscriber credentials; `endpoint` points it at the local emulator. Regional, never the global endpoint. */
 export function createStsClient(aws: AwsConfig, endpoint?: string): STSClient {
-  return new STSClient({ region: aws.AWS_REGION, ...(endpoint ? { endpoint } : {}), maxAttempts: 2 });
+  return classifyErrorsOf(new STSClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'sts');
 }

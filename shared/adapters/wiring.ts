@@ -1,5 +1,6 @@
-import type { AwsConfig, CognitoConfig, CredentialsConfig, RedisConfig, TablesConfig, TiersConfig } from '../config';
+import type { ApiKeysConfig, AwsConfig, CognitoConfig, CredentialsConfig, PolicyConfig, RedisConfig, TablesConfig, TiersConfig } from '../config';
 import { cacheSection, loadConfig, tierSettings } from '../config';
+import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessDecider, type AccessPolicy } from '../domain/access';
 import { buildTierCatalogue, type Tier } from '../domain/tiers';
 import type { ReadThroughCache } from '../ports/cache';
 import type { TopUpCredits } from '../ports/events';
@@ -65,9 +66,38 @@ export function wireCatalogue(tiers: TiersConfig) {
   return buildTierCatalogue(tierSettings(tiers));
 }
 
+/**
+ * The one access decision, bound to this process's catalogue and policy.
+ * Rates come from the sections a function loads (defaults otherwise: a
+ * function that does not serve that capability never reads them).
+ */
+export function wireAccess(
+  catalogue: readonly Tier[],
+  policy: PolicyConfig,
+  rates: { apiKeys?: ApiKeysConfig; credentials?: Pick<CredentialsConfig, 'CREDENTIALS_RATE_LIMIT_PER_MINUTE'> } = {},
+): { policy: AccessPolicy; decide: AccessDecider } {
+  const defaults = DEFAULT_ACCESS_POLICY.rates;
+  const accessPolicy: AccessPolicy = {
+    pastDueGrace: policy.PAST_DUE_GRACE,
+    pastDueGraceDays: policy.PAST_DUE_GRACE_DAYS,
+    grantTier: policy.ADMIN_GRANT_TIER,
+    rates: {
+      apiCallsPerWindow: rates.apiKeys?.API_KEY_RATE_LIMIT ?? defaults.apiCallsPerWindow,
+      apiCallWindowMs: rates.apiKeys?.API_KEY_RATE_WINDOW_MS ?? defaults.apiCallWindowMs,
+      awsCredentialsPerMinute: rates.credentials?.CREDENTIALS_RATE_LIMIT_PER_MINUTE ?? defaults.awsCredentialsPerMinute,
+    },
+  };
+  return { policy: accessPolicy, decide: (state, now) => decideAccess(state, catalogue, accessPolicy, now) };
+}
+
+/** The token store: balances, ledger and idempotency records, with allowances from the access decision. */
+export function wireTokens(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[], policy: AccessPolicy): DynamoTokenStore {
+  return new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(tables), catalogue, policy });
+}
+
 /** Stripe top-ups credit purchased tokens through the token store: one atomic write, once per checkout session. */
-export function wireTopUps(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[]): TopUpCredits {
-  const tokens = new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(tables), catalogue });
+export function wireTopUps(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[], policy: AccessPolicy): TopUpCredits {
+  const tokens = wireTokens(aws, tables, catalogue, policy);
   return {
     credit: async ({ userId, tokens: amount, idempotencyKey, reason }) => {
       const result = await tokens.addPurchasedTokens({ userId, tokens: amount, idempotencyKey, reason, kind: 'top-up' });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { TIER_NAMES } from '../domain/tiers';
 import {
   CREDENTIAL_ACTIONS,
   DEFAULT_CREDENTIAL_DURATION_SECONDS,
@@ -54,10 +55,21 @@ const bool = z
   .transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();
 
-/** AWS SDK settings. Endpoint overrides exist for the local stack only. */
+/**
+ * AWS SDK settings. Endpoint overrides exist for the local stack (and tests) only.
+ * Every AWS client (DynamoDB, Secrets Manager, Cognito, STS) gets the same
+ * bounds, well below the functions' timeouts (5-20 s) and API Gateway's 29 s:
+ * a call that cannot connect within AWS_CONNECT_TIMEOUT_MS, or has no answer
+ * within AWS_REQUEST_TIMEOUT_MS, fails, and is tried AWS_MAX_ATTEMPTS times in
+ * all; worst case about attempts x (connect + request) plus the SDK's back-off.
+ */
 export const awsSection = z.object({
   AWS_REGION: nonEmpty,
   DYNAMODB_ENDPOINT: url.optional(),
+  SECRETS_MANAGER_ENDPOINT: url.optional(),
+  AWS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+  AWS_REQUEST_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+  AWS_MAX_ATTEMPTS: positiveInt.max(5).default(2),
 });
 
 /** Physical table names, set by the CDK stack or the local stack. */
@@ -83,8 +95,10 @@ export const redisSection = z
       .optional(),
     REDIS_AUTH_SECRET_ARN: nonEmpty.optional(),
     REDIS_DISABLED: bool.default(false),
-    REDIS_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
-    REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(50),
+    REDIS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(10_000).default(50),
+    /** Reconnections a queued command waits for before it fails (ioredis maxRetriesPerRequest). */
+    REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(5).default(1),
   })
   .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {
     message: 'REDIS_URL is required unless REDIS_DISABLED=true',
@@ -187,8 +201,14 @@ export const stripeSection = z
     STRIPE_API_HOST: nonEmpty.optional(),
     STRIPE_API_PORT: positiveInt.optional(),
     STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
-    /** Per-call timeout: the post-confirmation trigger must answer Cognito within 5 s. */
-    STRIPE_TIMEOUT_MS: positiveInt.default(2500),
+    /**
+     * Per-attempt timeout (no answer for this long: the attempt fails) and the
+     * SDK's retries of network failures and timeouts (idempotency keys make them
+     * safe). Worst case about (1 + retries) x timeout + ~0.5 s back-off: the
+     * post-confirmation trigger must answer Cognito within 5 s.
+     */
+    STRIPE_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+    STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(3).default(1),
     STRIPE_PRICE_TOKEN_PACK: z.string().optional(),
     /** Tokens one unit of the token-pack price buys. */
     TOKEN_PACK_SIZE: positiveInt.default(100),
@@ -201,10 +221,14 @@ export const stripeSection = z
   });
 export type StripeConfig = z.infer<typeof stripeSection>;
 
-/** Entitlement policy knobs. */
+/** Access policy knobs (shared/domain/access.ts). */
 export const policySection = z.object({
-  /** Keep paid features while Stripe retries a failed payment (past_due). */
+  /** Keep the plan while Stripe retries a failed payment (past_due). Off by default: past_due is free. */
   PAST_DUE_GRACE: bool.default(false),
+  /** How long that grace lasts, in days from the first past_due sighting. */
+  PAST_DUE_GRACE_DAYS: positiveInt.max(60).default(7),
+  /** The tier an admin grant (`set-premium <email> true`) gives when neither the grant nor the user names a paid tier. */
+  ADMIN_GRANT_TIER: z.enum(TIER_NAMES).default('pro'),
 });
 export type PolicyConfig = z.infer<typeof policySection>;
 

@@ -1,5 +1,3 @@
-import type { EntitlementStatus } from './entitlement';
-
 /**
  * Temporary AWS credentials for subscribers: what they may do with them, for
  * how long, and under which names. The one place the allowed actions live:
@@ -16,11 +14,6 @@ export const CREDENTIAL_ACTIONS = ['transcribe:StartStreamTranscription', 'trans
 export const MIN_CREDENTIAL_DURATION_SECONDS = 900;
 export const MAX_CREDENTIAL_DURATION_SECONDS = 3600;
 export const DEFAULT_CREDENTIAL_DURATION_SECONDS = 900;
-
-/** Only paying (or trialing) subscribers get credentials; past_due never does. */
-export function mayReceiveCredentials(status: EntitlementStatus): boolean {
-  return status === 'active' || status === 'trialing';
-}
 
 export interface SessionPolicy {
   Version: '2012-10-17';

@@ -17,7 +17,17 @@ export interface SubscriptionState {
   /** Tier that price buys (free when there is no paid subscription). */
   tier: TierName;
   subscriptionId: string | null;
+  /**
+   * The paid billing period in force (ISO): Stripe's current period of the
+   * subscription item, adopted once its invoice is paid (the allowance period
+   * of Stripe plans). Stripe moves the period at renewal and charges about an
+   * hour later: until then (or while the payment fails) the previous paid
+   * period stays in force.
+   */
+  currentPeriodStart: string | null;
   currentPeriodEnd: string | null;
+  /** False while the subscription's latest invoice is not paid: the stored period is kept, not replaced. */
+  periodPaid: boolean;
   trialEndsAt: string | null;
   cancelAtPeriodEnd: boolean;
 }
@@ -30,7 +40,11 @@ export interface SubscriptionSnapshot {
   priceId: string | null;
   /** Epoch seconds. */
   created: number;
+  /** The subscription item's current period (epoch seconds); Stripe keeps it on the item since API 2025-03-31. */
+  currentPeriodStart: number | null;
   currentPeriodEnd: number | null;
+  /** The latest invoice is paid (or there is none, or it is for nothing). */
+  periodPaid: boolean;
   trialEnd: number | null;
   cancelAtPeriodEnd: boolean;
 }
@@ -40,7 +54,9 @@ export const NO_SUBSCRIPTION: SubscriptionState = {
   plan: null,
   tier: 'free',
   subscriptionId: null,
+  currentPeriodStart: null,
   currentPeriodEnd: null,
+  periodPaid: true,
   trialEndsAt: null,
   cancelAtPeriodEnd: false,
 };
@@ -92,35 +108,35 @@ export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnap
     plan: snap.priceId,
     tier: grantsAccess && paidTier ? paidTier : 'free',
     subscriptionId: snap.id,
+    currentPeriodStart: iso(snap.currentPeriodStart),
     currentPeriodEnd: iso(snap.currentPeriodEnd),
+    periodPaid: snap.periodPaid,
     trialEndsAt: status === 'trialing' ? iso(snap.trialEnd) : null,
     cancelAtPeriodEnd: status === 'canceled' ? false : snap.cancelAtPeriodEnd,
   };
 }
 
-export interface PremiumPolicy {
-  /** Keep paid features during past_due (Stripe is still retrying the payment). Default off. */
-  pastDueGrace: boolean;
-}
-
 /**
- * Paid features: active and trialing (past_due only with the grace policy),
- * unless an admin override says otherwise. Never on by default.
+ * The stored row: subscription state + overrides + token balances (owned by
+ * the token rules). What the user may do is never read from it directly:
+ * shared/domain/access.ts decides.
  */
-export function isPremium(status: EntitlementStatus, policy: PremiumPolicy, override?: boolean): boolean {
-  if (override !== undefined) return override;
-  return status === 'active' || status === 'trialing' || (status === 'past_due' && policy.pastDueGrace);
-}
-
-/** The stored row: subscription state + overrides + token balances (owned by the token rules). */
-export interface EntitlementRecord extends SubscriptionState {
+export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'> {
   userId: string;
   /** Epoch ms when the Stripe state written here was read; an older read never overwrites a newer one. */
   stripeSyncedAt?: number;
-  /** A sticky admin tier: kept when Stripe state is applied (absent = Stripe decides). */
+  /** An admin-set tier, in force while Stripe's state is still the one it was set against (shared/domain/access.ts). */
+  adminTier?: TierName;
+  /** `stripeStateKey` of the row when `adminTier` was set. */
+  adminTierSetOn?: string;
+  /** A sticky admin tier: in force whatever Stripe says (absent = Stripe decides). */
   tierStickyValue?: TierName;
-  /** Admin / Ko-fi premium override; absent = follow the subscription. */
+  /** Admin / Ko-fi premium override: true = grant, false = revoke; absent = follow the subscription. */
   premiumOverride?: boolean;
+  /** The tier a grant gives (absent: see shared/domain/access.ts). */
+  premiumOverrideTier?: TierName;
+  /** When Stripe's state was first seen past_due (ISO); cleared when it is anything else. The grace runs from here. */
+  pastDueSince?: string;
   /** Token fields: see shared/domain/tokens.ts. */
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;
@@ -132,7 +148,9 @@ export interface EntitlementRecord extends SubscriptionState {
 }
 
 export function newEntitlement(userId: string, now: Date): EntitlementRecord {
-  return { userId, ...NO_SUBSCRIPTION, tokensPurchased: 0, tokensUsedThisPeriod: 0, createdAt: now.toISOString(), updatedAt: now.toISOString() };
+  // `periodPaid` tells a Stripe write what to do; it is not stored.
+  const { periodPaid: _unused, ...state } = NO_SUBSCRIPTION;
+  return { userId, ...state, tokensPurchased: 0, tokensUsedThisPeriod: 0, createdAt: now.toISOString(), updatedAt: now.toISOString() };
 }
 
 export function normaliseEmail(email: string): string {

@@ -1,24 +1,28 @@
 import { createHash } from 'node:crypto';
+import { ACCESS_STATE_FIELDS, type Access, type AccessState } from './access';
 import type { EntitlementRecord, EntitlementStatus } from './entitlement';
-import type { Tier } from './tiers';
+import { effectivePeriod, normalisePeriodId, type AllowancePeriod } from './periods';
 
 /**
- * Token rules, pure. The token fields of an entitlement row mean:
+ * Token rules, pure. How much a user may spend comes from the access decision
+ * (shared/domain/access.ts): its monthly allowance and its allowance period
+ * (billing-anchored for Stripe plans, calendar otherwise). The token fields
+ * of an entitlement row mean:
  *
- * - `tokenPeriod`: the UTC month ('YYYY-MM') the period counters below belong
- *   to. Absent until the first token write. A row whose period is older than
- *   the current month is read as a fresh period (allowance unused): the reset
- *   needs no cron, the first token write of a month stores it.
+ * - `tokenPeriod`: the id (ISO start) of the allowance period the counters
+ *   below belong to. Absent until the first token write. A row whose period
+ *   is older than the period in force reads as a fresh period (allowance
+ *   unused): the reset needs no cron, the first token write of a period
+ *   stores it. Old rows hold 'YYYY-MM' (read as that month's start).
  * - `tokensUsedThisPeriod`: every token consumed in `tokenPeriod`, from the
- *   allowance and from purchased tokens (unlimited tiers count here too).
+ *   allowance and from purchased tokens (unlimited allowances count here too).
  * - `tokensAllowanceUsed`: the part of `tokensUsedThisPeriod` taken from the
- *   monthly allowance, so the allowance left is `allowance - tokensAllowanceUsed`
- *   whatever the tier is now (an upgrade mid-month adds the difference, a
- *   downgrade never takes purchased tokens). Absent = all usage came from it.
- * - `tokensPurchased`: purchased (and granted) tokens left. They never reset
- *   and are spent after the allowance.
- * - `tier` is the effective tier (Stripe's, or an admin override);
- *   `tierStickyValue` holds a sticky override that Stripe updates keep.
+ *   allowance, so the allowance left is `allowance - tokensAllowanceUsed`
+ *   whatever the plan is now: an upgrade mid-period adds the difference, a
+ *   downgrade floors what is left at 0 and never takes purchased tokens.
+ *   Absent = all usage came from it.
+ * - `tokensPurchased`: purchased (and granted) tokens left. They never reset,
+ *   are spent after the allowance and stay spendable without a plan.
  */
 
 /** Largest amount one consume or add may carry. */
@@ -36,34 +40,6 @@ const DAY_SECONDS = 24 * 60 * 60;
 
 export type LedgerKind = 'consume' | 'add' | 'reset' | 'top-up';
 
-/** 'YYYY-MM' of a date, in UTC. */
-export function tokenPeriodOf(date: Date): string {
-  return `${date.getUTCFullYear().toString().padStart(4, '0')}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-/** 00:00 UTC on the 1st of a period. */
-export function periodStart(period: string): Date {
-  const [year, month] = period.split('-').map(Number) as [number, number];
-  return new Date(Date.UTC(year, month - 1, 1));
-}
-
-/** When the allowance of `period` resets: 00:00 UTC on the 1st of the next month. */
-export function periodEnd(period: string): Date {
-  const [year, month] = period.split('-').map(Number) as [number, number];
-  return new Date(Date.UTC(year, month, 1));
-}
-
-/** The next reset after `now`: 00:00 UTC on the 1st of the next month. */
-export function resetsAt(now: Date): Date {
-  return periodEnd(tokenPeriodOf(now));
-}
-
-/** Monthly allowance of a tier; null = unlimited. A tier the catalogue does not know gets nothing. */
-export function monthlyAllowance(catalogue: readonly Tier[], tierName: string | undefined): number | null {
-  const tier = catalogue.find((t) => t.name === tierName);
-  return tier ? tier.monthlyTokens : 0;
-}
-
 /** A positive whole number of tokens no larger than MAX_TOKEN_AMOUNT. */
 export function isValidTokenAmount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_TOKEN_AMOUNT;
@@ -74,9 +50,8 @@ function assertWholeTokens(amount: number): void {
   if (!Number.isSafeInteger(amount) || amount < 1) throw new RangeError(`token amounts are positive whole numbers, got ${amount}`);
 }
 
-/** The token fields of a row as stored: what a write is conditioned on. */
-export interface StoredTokenState {
-  tier?: string;
+/** The fields of a row a token write reads: the access state and the counters. What a write is conditioned on. */
+export interface StoredTokenState extends Partial<AccessState> {
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;
   tokensAllowanceUsed?: number;
@@ -91,9 +66,15 @@ export interface TokenCounters {
   tokensPurchased: number;
 }
 
-export const TOKEN_STATE_FIELDS = ['tier', 'tokenPeriod', 'tokensUsedThisPeriod', 'tokensAllowanceUsed', 'tokensPurchased'] as const;
+/**
+ * Every field a token write's plan depends on: the access decision's inputs
+ * (status, tiers, overrides, grace, billing period) and the counters. The
+ * write is conditioned on all of them, so a plan made before a webhook, an
+ * admin change or a reset can never be committed after it.
+ */
+export const TOKEN_STATE_FIELDS = [...ACCESS_STATE_FIELDS, 'tokenPeriod', 'tokensUsedThisPeriod', 'tokensAllowanceUsed', 'tokensPurchased'] as const;
 
-/** Just the token fields of a row (for conditions and in-process hints). */
+/** Just the token-relevant fields of a row (for conditions and in-process hints). */
 export function tokenStateOf(row: StoredTokenState): StoredTokenState {
   const state: StoredTokenState = {};
   for (const field of TOKEN_STATE_FIELDS) {
@@ -103,25 +84,26 @@ export function tokenStateOf(row: StoredTokenState): StoredTokenState {
 }
 
 /**
- * The counters as they stand at `now`: a row from an earlier month reads as a
- * fresh period. A row already in a later month (a clock a little behind at the
- * boundary) keeps its month: periods never go backwards.
+ * The counters as they stand in `period` (the access decision's allowance
+ * period): a row from an earlier period reads as a fresh one. A row already
+ * in a later period (a clock a little behind at a boundary, or a calendar
+ * period that began after the billing period now in force) keeps its
+ * counters: periods never go backwards.
  */
-export function currentCounters(stored: StoredTokenState, now: Date): TokenCounters & { rolledOver: boolean } {
-  const nowPeriod = tokenPeriodOf(now);
-  const storedPeriod = stored.tokenPeriod;
-  const period = storedPeriod !== undefined && storedPeriod > nowPeriod ? storedPeriod : nowPeriod;
+export function currentCounters(stored: StoredTokenState, period: AllowancePeriod): TokenCounters & { rolledOver: boolean; period: AllowancePeriod } {
+  const effective = effectivePeriod(stored.tokenPeriod, period);
   const purchased = stored.tokensPurchased ?? 0;
-  if (storedPeriod !== period) {
-    return { tokenPeriod: period, tokensUsedThisPeriod: 0, tokensAllowanceUsed: 0, tokensPurchased: purchased, rolledOver: true };
+  if (stored.tokenPeriod === undefined || normalisePeriodId(stored.tokenPeriod) !== effective.id) {
+    return { tokenPeriod: effective.id, tokensUsedThisPeriod: 0, tokensAllowanceUsed: 0, tokensPurchased: purchased, rolledOver: true, period: effective };
   }
   const used = stored.tokensUsedThisPeriod ?? 0;
   return {
-    tokenPeriod: period,
+    tokenPeriod: effective.id,
     tokensUsedThisPeriod: used,
     tokensAllowanceUsed: stored.tokensAllowanceUsed ?? used,
     tokensPurchased: purchased,
     rolledOver: false,
+    period: effective,
   };
 }
 
@@ -140,52 +122,56 @@ export function remainingOf(allowance: number | null, counters: Pick<TokenCounte
 export interface TokenSummary {
   /** Allowance left + purchased; null = unlimited. */
   remaining: number | null;
-  /** The tier's monthly allowance; null = unlimited. */
+  /** The allowance of the period in force; null = unlimited. */
   monthlyAllowance: number | null;
   /** Purchased tokens left (they never reset). */
   purchased: number;
   /** Tokens consumed since the last reset, from the allowance and purchased tokens. */
   usedThisPeriod: number;
-  /** ISO time of the next reset: 00:00 UTC on the 1st of next month. */
+  /** ISO time of the next reset: the end of the paid billing period, or 00:00 UTC on the 1st. */
   resetsAt: string;
+  /** What the period follows: the Stripe billing period or the calendar month. */
+  periodAnchor: AllowancePeriod['anchor'];
 }
 
-/**
- * The token view of an entitlement row at `now`. No row = free tier with
- * nothing used or purchased.
- */
-export function describeTokens(record: StoredTokenState | undefined, catalogue: readonly Tier[], now: Date): TokenSummary {
-  const stored: StoredTokenState = record ?? { tier: 'free' };
-  const counters = currentCounters(stored, now);
-  const allowance = monthlyAllowance(catalogue, stored.tier ?? 'free');
+/** The token view of a row under `access` (decided from the same row at the same time). No row = nothing. */
+export function describeTokens(record: StoredTokenState | undefined, access: Access): TokenSummary {
+  const counters = currentCounters(record ?? {}, access.period);
   return {
-    remaining: remainingOf(allowance, counters),
-    monthlyAllowance: allowance,
+    remaining: remainingOf(access.monthlyTokens, counters),
+    monthlyAllowance: access.monthlyTokens,
     purchased: counters.tokensPurchased,
     usedThisPeriod: counters.tokensUsedThisPeriod,
-    resetsAt: periodEnd(counters.tokenPeriod).toISOString(),
+    resetsAt: counters.period.end.toISOString(),
+    periodAnchor: counters.period.anchor,
   };
 }
 
 export interface UserTokenStatus {
   userId: string;
+  /** The tier whose capabilities apply now (from the access decision). */
   tier: string;
   /** The tier is an admin override that Stripe updates keep. */
   tierSticky: boolean;
   status: EntitlementStatus;
-  /** At least one token can be spent now (or the tier is unlimited). */
+  /** Why the access is what it is (shared/domain/access.ts). */
+  accessReason: Access['reason'];
+  premium: boolean;
+  /** At least one token can be spent now (or the allowance is unlimited). */
   canMakeRequest: boolean;
   tokens: TokenSummary;
 }
 
 /** GET /v1/users/{userId}/status. */
-export function describeStatus(record: EntitlementRecord, catalogue: readonly Tier[], now: Date): UserTokenStatus {
-  const tokens = describeTokens(record, catalogue, now);
+export function describeStatus(record: EntitlementRecord, access: Access): UserTokenStatus {
+  const tokens = describeTokens(record, access);
   return {
     userId: record.userId,
-    tier: record.tier,
+    tier: access.tier,
     tierSticky: record.tierStickyValue !== undefined,
     status: record.status,
+    accessReason: access.reason,
+    premium: access.premium,
     canMakeRequest: tokens.remaining === null || tokens.remaining > 0,
     tokens,
   };
@@ -204,7 +190,7 @@ export function splitConsumption(amount: number, left: number | null, purchased:
   return fromPurchased <= purchased ? { fromAllowance, fromPurchased } : undefined;
 }
 
-/** The allowance reset a write stores when it is the first one of a new month. */
+/** The allowance reset a write stores when it is the first one of a new period. */
 export interface PeriodReset {
   period: string;
   previousPeriod: string;
@@ -212,11 +198,12 @@ export interface PeriodReset {
   allowance: number | null;
   /** Remaining right after the reset; null = unlimited. */
   balanceAfter: number | null;
-  /** 00:00 UTC on the 1st: when the reset took effect. */
+  /** The start of the new period: when the reset took effect. */
   at: Date;
+  anchor: AllowancePeriod['anchor'];
 }
 
-function resetOf(stored: StoredTokenState, counters: TokenCounters & { rolledOver: boolean }, allowance: number | null): PeriodReset | undefined {
+function resetOf(stored: StoredTokenState, counters: ReturnType<typeof currentCounters>, allowance: number | null): PeriodReset | undefined {
   // The very first token write starts a period; there is nothing to reset.
   if (!counters.rolledOver || stored.tokenPeriod === undefined) return undefined;
   return {
@@ -224,7 +211,8 @@ function resetOf(stored: StoredTokenState, counters: TokenCounters & { rolledOve
     previousPeriod: stored.tokenPeriod,
     allowance,
     balanceAfter: allowance === null ? null : allowance + counters.tokensPurchased,
-    at: periodStart(counters.tokenPeriod),
+    at: counters.period.start,
+    anchor: counters.period.anchor,
   };
 }
 
@@ -233,13 +221,13 @@ export type ConsumePlan =
   | { ok: false; remaining: number };
 
 /**
- * What consuming `amount` does to a row at `now`: the month's reset folded in,
- * the allowance spent before purchased tokens, never below zero.
+ * What consuming `amount` does to a row under `access`: the period's reset
+ * folded in, the allowance spent before purchased tokens, never below zero.
  */
-export function planConsume(stored: StoredTokenState, amount: number, catalogue: readonly Tier[], now: Date): ConsumePlan {
+export function planConsume(stored: StoredTokenState, amount: number, access: Pick<Access, 'monthlyTokens' | 'period'>): ConsumePlan {
   assertWholeTokens(amount);
-  const counters = currentCounters(stored, now);
-  const allowance = monthlyAllowance(catalogue, stored.tier);
+  const counters = currentCounters(stored, access.period);
+  const allowance = access.monthlyTokens;
   const left = allowanceLeft(allowance, counters.tokensAllowanceUsed);
   const split = splitConsumption(amount, left, counters.tokensPurchased);
   if (!split) return { ok: false, remaining: (left ?? 0) + counters.tokensPurchased };
@@ -258,11 +246,11 @@ export interface AddPlan {
   reset?: PeriodReset;
 }
 
-/** What adding purchased tokens does to a row at `now` (the month's reset folded in, as for a consume). */
-export function planAdd(stored: StoredTokenState, amount: number, catalogue: readonly Tier[], now: Date): AddPlan {
+/** What adding purchased tokens does to a row under `access` (the period's reset folded in, as for a consume). */
+export function planAdd(stored: StoredTokenState, amount: number, access: Pick<Access, 'monthlyTokens' | 'period'>): AddPlan {
   assertWholeTokens(amount);
-  const counters = currentCounters(stored, now);
-  const allowance = monthlyAllowance(catalogue, stored.tier);
+  const counters = currentCounters(stored, access.period);
+  const allowance = access.monthlyTokens;
   const next: TokenCounters = {
     tokenPeriod: counters.tokenPeriod,
     tokensUsedThisPeriod: counters.tokensUsedThisPeriod,
@@ -285,7 +273,7 @@ export interface LedgerEntry {
   amount: number | null;
   /** Allowance left + purchased after this entry; null = unlimited. */
   balanceAfter: number | null;
-  /** The period the entry counts in. */
+  /** The allowance period (its ISO start) the entry counts in. */
   period: string;
   idempotencyKey?: string;
   reason?: string;
@@ -316,7 +304,15 @@ export function ledgerEntry(
 
 export function resetEntry(userId: string, reset: PeriodReset, randomSuffix: string): LedgerEntry {
   return ledgerEntry(
-    { userId, kind: 'reset', amount: reset.allowance, balanceAfter: reset.balanceAfter, period: reset.period, reason: `allowance reset (was ${reset.previousPeriod})`, at: reset.at },
+    {
+      userId,
+      kind: 'reset',
+      amount: reset.allowance,
+      balanceAfter: reset.balanceAfter,
+      period: reset.period,
+      reason: `allowance reset (${reset.anchor} period; was ${reset.previousPeriod})`,
+      at: reset.at,
+    },
     randomSuffix,
   );
 }
@@ -369,17 +365,17 @@ export type TokenWriteDecision<R> =
   | { write: false; remaining: number };
 
 /**
- * A consume as one write: the new counters, the reset entry when this is the
- * month's first write, the consume entry and the answer to remember.
+ * A consume as one write under `access` (decided from `stored` at `now`): the
+ * new counters, the reset entry when this is the period's first write, the consume entry and the answer to remember.
  */
 export function decideConsume(
   request: { userId: string; amount: number; idempotencyKey: string },
   stored: StoredTokenState,
-  catalogue: readonly Tier[],
+  access: Pick<Access, 'monthlyTokens' | 'period'>,
   now: Date,
   randomSuffix: () => string,
 ): TokenWriteDecision<ConsumeResponse> {
-  const plan = planConsume(stored, request.amount, catalogue, now);
+  const plan = planConsume(stored, request.amount, access);
   if (!plan.ok) return { write: false, remaining: plan.remaining };
   const { userId, amount, idempotencyKey } = request;
   const entries = plan.reset ? [resetEntry(userId, plan.reset, randomSuffix())] : [];
@@ -397,11 +393,11 @@ export function decideConsume(
 export function decideAdd(
   request: { userId: string; tokens: number; idempotencyKey: string; reason: string; kind: 'add' | 'top-up' },
   stored: StoredTokenState,
-  catalogue: readonly Tier[],
+  access: Pick<Access, 'monthlyTokens' | 'period'>,
   now: Date,
   randomSuffix: () => string,
 ): TokenWriteDecision<AddResponse> {
-  const plan = planAdd(stored, request.tokens, catalogue, now);
+  const plan = planAdd(stored, request.tokens, access);
   const { userId, tokens, idempotencyKey, reason, kind } = request;
   const entries = plan.reset ? [resetEntry(userId, plan.reset, randomSuffix())] : [];
   entries.push(

@@ -1,13 +1,16 @@
-import { LEDGER_RETENTION_DAYS, periodEnd, tokenPeriodOf } from './tokens';
-import { findTier, type Tier } from './tiers';
+import type { AllowancePeriod } from './periods';
+import { monthOf } from './periods';
+import { LEDGER_RETENTION_DAYS } from './tokens';
 
 /**
  * Usage metering for end-user API keys and the usage log of credential
  * grants. Both live in the ledger table, under the user's partition (so
  * account deletion purges them with the ledger):
- * - `usage#api-calls#<YYYY-MM>`: the month's verified-call counter, one
- *   atomic ADD per counted call. A counter row never expires before the
- *   ledger's own retention, so months can be billed and disputed.
+ * - `usage#api-calls#<period id>`: the allowance period's verified-call
+ *   counter (the access decision's period: the Stripe billing period or the
+ *   calendar month), one atomic ADD per counted call. A counter row never
+ *   expires before the ledger's own retention, so periods can be billed and
+ *   disputed.
  * - `<ISO time>#0#aws-credentials#<random>`: one entry per credential grant.
  */
 const DAY_SECONDS = 86_400;
@@ -18,12 +21,6 @@ export function usageCounterId(kind: UsageKind, period: string): string {
   return `usage#${kind}#${period}`;
 }
 
-/** Monthly API calls of a tier; null = unlimited, 0 = none (free tier or unknown). */
-export function monthlyApiCallLimit(catalogue: readonly Tier[], tierName: string | undefined): number | null {
-  const tier = tierName ? findTier(catalogue, tierName) : undefined;
-  return tier ? tier.monthlyApiCalls : 0;
-}
-
 export interface ApiUsage {
   used: number;
   /** null = unlimited. */
@@ -31,19 +28,14 @@ export interface ApiUsage {
   resetsAt: string;
 }
 
-/** Calls this month, the tier's limit and when the count resets (00:00 UTC on the 1st). */
-export function describeApiUsage(used: number, limit: number | null, now: Date): ApiUsage {
-  return { used, limit, resetsAt: periodEnd(tokenPeriodOf(now)).toISOString() };
+/** Calls this period, the plan's limit and when the count resets (the period's end). */
+export function describeApiUsage(used: number, limit: number | null, period: AllowancePeriod): ApiUsage {
+  return { used, limit, resetsAt: period.end.toISOString() };
 }
 
-/** Seconds until the monthly counter resets: the Retry-After of a monthly 429. */
-export function secondsUntilReset(now: Date): number {
-  return Math.max(1, Math.ceil((periodEnd(tokenPeriodOf(now)).getTime() - now.getTime()) / 1000));
-}
-
-/** Expiry (epoch seconds) of usage rows written at `now`: the ledger's retention after the month ends. */
-export function usageExpiresAt(now: Date): number {
-  return Math.floor(periodEnd(tokenPeriodOf(now)).getTime() / 1000) + LEDGER_RETENTION_DAYS * DAY_SECONDS;
+/** Expiry (epoch seconds) of usage rows of `period`: the ledger's retention after the period ends. */
+export function usageExpiresAt(period: AllowancePeriod): number {
+  return Math.floor(period.end.getTime() / 1000) + LEDGER_RETENTION_DAYS * DAY_SECONDS;
 }
 
 /** A credential grant as written to the usage log: never a secret or session token. */
@@ -72,16 +64,8 @@ export function credentialGrantEntry(
     ...fields,
     entryId: `${at}#0#aws-credentials#${randomSuffix}`,
     kind: 'aws-credentials',
-    period: tokenPeriodOf(now),
+    period: monthOf(now),
     at,
     expiresAt: Math.floor(now.getTime() / 1000) + LEDGER_RETENTION_DAYS * DAY_SECONDS,
   };
-}
-
-/**
- * The monthly API call limit that applies to an entitlement view: the tier's
- * while the plan gives API access (paid and active, or granted), else 0.
- */
-export function apiCallLimitFor(view: { tier: string; features: readonly string[] }, catalogue: readonly Tier[]): number | null {
-  return view.features.includes('api-access') ? monthlyApiCallLimit(catalogue, view.tier) : 0;
 }

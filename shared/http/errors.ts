@@ -1,8 +1,10 @@
 /**
- * Typed application errors. Each carries the HTTP status and the stable `code`
- * of the contract's error body. Handlers throw these; one mapper
- * (`toErrorResponse`) turns them into responses. Never pick a status by
- * matching an error's message text.
+ * Typed HTTP errors. Each carries the HTTP status and the stable `code` of the
+ * contract's error body. Handlers and use cases throw these; adapters never do
+ * (they throw the port-level errors of shared/ports/errors.ts). The error
+ * policy (`./error-policy.ts`) maps every other error type to one of these,
+ * once; `toErrorResponse` renders them. Never pick a status by matching an
+ * error's message text.
  */
 export abstract class AppError extends Error {
   abstract readonly statusCode: number;

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { AppError } from './errors';
+import { Contention, DependencyUnavailable } from '../ports/errors';
+import { errorPolicy } from './error-policy';
 import { toErrorResponse } from './response';
 import { logger } from '../observability/logger';
 
@@ -7,8 +8,10 @@ export type HttpUseCase = (event: APIGatewayProxyEvent, context: Context) => Pro
 
 /**
  * Wraps a thin HTTP handler: correlation ids on every log line, and every
- * error through one catch to one mapper. Expected 4xx are logged at info,
- * anything else at error with the stack (never sent to the caller).
+ * error through one catch to the one error policy (./error-policy.ts), which
+ * maps each error type once. Expected 4xx are logged at info, a dependency
+ * failure at warn with the dependency's name, anything else at error with the
+ * stack (never sent to the caller).
  */
 export function httpHandler(useCase: HttpUseCase): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
   return async (event, context) => {
@@ -22,14 +25,26 @@ export function httpHandler(useCase: HttpUseCase): (event: APIGatewayProxyEvent,
       result.headers = { ...result.headers, 'x-request-id': requestId };
       return result;
     } catch (err) {
-      if (err instanceof AppError && err.expose) {
-        logger.info('request refused', { route: routeKey(event), statusCode: err.statusCode, code: err.code, reason: err.message });
+      const http = errorPolicy.toHttpError(err);
+      if (http.expose) {
+        logger.info('request refused', { route: routeKey(event), statusCode: http.statusCode, code: http.code, reason: http.message });
+      } else if (err instanceof DependencyUnavailable) {
+        logger.warn('dependency unavailable', { route: routeKey(event), dependency: err.dependency, failure: err.failure, cause: describeCause(err.cause) });
+      } else if (err instanceof Contention) {
+        logger.warn('write gave up under contention', { route: routeKey(event), reason: err.message });
       } else {
-        logger.error('request failed', { route: routeKey(event), error: err as Error });
+        logger.error('request failed', { route: routeKey(event), statusCode: http.statusCode, error: err as Error });
       }
-      return toErrorResponse(err, requestId);
+      return toErrorResponse(http, requestId);
     }
   };
+}
+
+/** The SDK error behind a dependency failure, for the logs: its type and code, not a stack per outage. */
+function describeCause(cause: unknown): Record<string, unknown> | undefined {
+  if (typeof cause !== 'object' || cause === null) return undefined;
+  const c = cause as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  return { name: c.name, code: c.code, httpStatusCode: c.$metadata?.httpStatusCode, message: c.message };
 }
 
 /** Dispatch for functions that serve several routes: keyed by `METHOD /resource/{template}`. */

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { AppError, GENERIC_503_MESSAGE, GENERIC_5XX_MESSAGE } from './errors';
+import { errorPolicy } from './error-policy';
+import { GENERIC_503_MESSAGE, GENERIC_5XX_MESSAGE } from './errors';
 
 export interface ErrorBody {
   error: { code: string; message: string } & Record<string, unknown>;
@@ -19,17 +20,16 @@ export function errorBody(code: string, message: string, details?: Record<string
 }
 
 /**
- * The one error -> response mapper. Typed errors below 500 show their message;
- * everything else (including unknown throwables) becomes a generic body.
+ * The one error -> response renderer. The error policy (./error-policy.ts)
+ * picks the HTTP error for any throwable; errors below 500 show their message,
+ * 5xx always get a generic body (details go to the logs only).
  */
 export function toErrorResponse(err: unknown, requestId?: string): APIGatewayProxyResult {
   const extra: Record<string, string> = requestId ? { 'x-request-id': requestId } : {};
-  if (err instanceof AppError) {
-    if (err.expose) {
-      return jsonResponse(err.statusCode, errorBody(err.code, err.message, err.details), { ...err.headers, ...extra });
-    }
-    const message = err.statusCode === 503 ? GENERIC_503_MESSAGE : GENERIC_5XX_MESSAGE;
-    return jsonResponse(err.statusCode, errorBody(err.code, message), { ...err.headers, ...extra });
+  const http = errorPolicy.toHttpError(err);
+  if (http.expose) {
+    return jsonResponse(http.statusCode, errorBody(http.code, http.message, http.details), { ...http.headers, ...extra });
   }
-  return jsonResponse(500, errorBody('internal_error', GENERIC_5XX_MESSAGE), extra);
+  const message = http.statusCode === 503 ? GENERIC_503_MESSAGE : GENERIC_5XX_MESSAGE;
+  return jsonResponse(http.statusCode, errorBody(http.code, message), { ...http.headers, ...extra });
 }

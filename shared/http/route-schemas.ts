@@ -100,8 +100,8 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   'POST /stripe/webhook': {
     body: { ...named('StripeEvent', s.stripeEventBody), description: 'The raw event as Stripe signs it (verified with the Stripe-Signature header)' },
     responses: { 200: { ...named('StripeWebhookAck', s.stripeWebhookResponse), description: 'Handled, or a duplicate already handled' } },
-    // 500 on anything transient after verification, so Stripe retries.
-    errors: { ...BODY, 500: ERROR },
+    // 5xx on any failure after verification, so Stripe retries: 503 for a dependency, 500 otherwise.
+    errors: { ...BODY, ...SERVER },
     example: { body: { id: 'evt_123', type: 'customer.subscription.updated', data: { object: { id: 'sub_123' } } } },
   },
   'GET /me/entitlements': {
@@ -128,7 +128,7 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
   },
   'POST /me/api-keys': {
     responses: { 201: { ...named('ApiKeyCreated', s.apiKeyCreatedResponse), description: 'The new key, shown once; the previous key stops working' } },
-    errors: { ...COGNITO, 404: ERROR, ...SERVER },
+    errors: { ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
   },
   'POST /me/email': {
     body: named('EmailChangeRequest', s.emailChangeBody),

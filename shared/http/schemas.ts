@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ACCESS_REASONS } from '../domain/access';
 import { ENTITLEMENT_STATUSES, normaliseEmail } from '../domain/entitlement';
 import { TIER_NAMES } from '../domain/tiers';
 import { IDEMPOTENCY_KEY_PATTERN, MAX_TOKEN_AMOUNT, isValidTokenAmount } from '../domain/tokens';
@@ -134,7 +135,10 @@ export const tokenSummarySchema = z.object({
   purchased: z.number().int(),
   usedThisPeriod: z.number().int(),
   resetsAt: z.string(),
+  periodAnchor: z.enum(['billing', 'calendar']).describe('billing: the Stripe subscription period; calendar: 00:00 UTC on the 1st'),
 });
+
+const accessReason = z.enum(ACCESS_REASONS).describe('Why the access is what it is (see the access rules in the README)');
 
 const entitlementStatus = z.enum(ENTITLEMENT_STATUSES);
 
@@ -143,6 +147,8 @@ export const userStatusResponse = z.object({
   tier: z.string(),
   tierSticky: z.boolean(),
   status: entitlementStatus,
+  accessReason,
+  premium: z.boolean(),
   canMakeRequest: z.boolean(),
   tokens: tokenSummarySchema,
 });
@@ -165,6 +171,8 @@ export const entitlementsResponse = z.object({
   plan: z.string().nullable(),
   tier: z.enum(TIER_NAMES),
   premium: z.boolean(),
+  accessReason,
+  graceEndsAt: z.string().optional().describe('While a past_due grace applies: when it ends'),
   currentPeriodEnd: z.string().nullable(),
   trialEndsAt: z.string().nullable(),
   cancelAtPeriodEnd: z.boolean(),

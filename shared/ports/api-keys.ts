@@ -8,8 +8,11 @@ export interface StoredApiKey {
 }
 
 export interface ApiKeyStore {
-  /** Replaces the user's key in one transaction: the old one is gone when this resolves. 'gone' = no such user / being deleted. */
-  rotate(userId: string, next: Omit<StoredApiKey, 'userId'>): Promise<'rotated' | 'gone'>;
+  /**
+   * Replaces the user's key in one transaction: the old one is gone when this resolves. 'gone' = no such user / being deleted;
+   * 'contended' = other rotations for the user kept winning (nothing of this one was written).
+   */
+  rotate(userId: string, next: Omit<StoredApiKey, 'userId'>): Promise<'rotated' | 'gone' | 'contended'>;
   /** The key with this hash, by key lookup (GetItem, strongly consistent). */
   findByHash(keyHash: string): Promise<StoredApiKey | undefined>;
 }

@@ -1,4 +1,5 @@
 import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
+import type { TierName } from '../domain/tiers';
 
 export interface EntitlementStore {
   get(userId: string, options?: { consistent?: boolean }): Promise<EntitlementRecord | undefined>;
@@ -16,9 +17,10 @@ export interface EntitlementStore {
 /** The admin / Ko-fi premium override, kept beside the Stripe state in the entitlement row. */
 export interface PremiumOverrides {
   /**
-   * Sets (`true`/`false`) or clears (`undefined`: follow the subscription)
-   * the override, creating the entitlement row when sign-up could not.
-   * 'gone' when the user does not exist or is being deleted.
+   * Grants (`true`, optionally naming the tier the grant gives), revokes
+   * (`false`) or clears (`undefined`: follow the subscription) the override,
+   * creating the entitlement row when sign-up could not. 'gone' when the
+   * user does not exist or is being deleted.
    */
-  setPremiumOverride(userId: string, value: boolean | undefined): Promise<'written' | 'gone'>;
+  setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: TierName): Promise<'written' | 'gone'>;
 }

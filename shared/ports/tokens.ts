@@ -1,5 +1,6 @@
 import type { EntitlementRecord } from '../domain/entitlement';
 import type { TierName } from '../domain/tiers';
+import { Contention } from './errors';
 
 export interface ConsumeTokensRequest {
   userId: string;
@@ -57,7 +58,7 @@ export interface TokenStore {
 }
 
 /** Other writers kept winning the row for longer than a request should wait. Safe to retry. */
-export class TokenContentionError extends Error {
+export class TokenContentionError extends Contention {
   constructor(readonly userId: string, readonly attempts: number) {
     super(`token write for a user lost ${attempts} races in a row`);
     this.name = 'TokenContentionError';

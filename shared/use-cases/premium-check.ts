@@ -1,4 +1,5 @@
-import { isPremium, normaliseEmail, type PremiumPolicy } from '../domain/entitlement';
+import type { AccessDecider } from '../domain/access';
+import { normaliseEmail } from '../domain/entitlement';
 import { cacheKeys, type CacheSource, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
 import type { UserStore } from '../ports/users';
@@ -7,7 +8,9 @@ export interface PremiumCheckDeps {
   users: Pick<UserStore, 'findByEmail'>;
   entitlements: Pick<EntitlementStore, 'get'>;
   cache: ReadThroughCache;
-  policy: PremiumPolicy;
+  /** The one access decision. */
+  decide: AccessDecider;
+  now: () => Date;
 }
 
 export interface PremiumAnswer {
@@ -20,8 +23,8 @@ export interface PremiumAnswer {
  * The truth, from DynamoDB: the profile that owns the address now (its
  * ownership item, then the profile, both strongly consistent: never the
  * eventually consistent byEmail index, which can still list a previous
- * holder), then the entitlement row with a strongly consistent read, then the policy and the
- * admin override. An unknown email, a user being deleted or a missing row are
+ * holder), then the entitlement row with a strongly consistent read, then the
+ * access decision. An unknown email, a user being deleted or a missing row are
  * not premium: paid features are never on by default.
  */
 export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, email: string): Promise<boolean> {
@@ -29,7 +32,7 @@ export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, e
   if (!user || user.deletingAt) return false;
   const entitlement = await deps.entitlements.get(user.userId, { consistent: true });
   if (!entitlement) return false;
-  return isPremium(entitlement.status, deps.policy, entitlement.premiumOverride);
+  return deps.decide(entitlement, deps.now()).premium;
 }
 
 /**

@@ -1,4 +1,6 @@
-import { isPremium, normaliseEmail, type EntitlementRecord, type PremiumPolicy } from '../domain/entitlement';
+import type { AccessDecider } from '../domain/access';
+import { normaliseEmail, type EntitlementRecord } from '../domain/entitlement';
+import type { TierName } from '../domain/tiers';
 import { CacheInvalidationError, cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore, PremiumOverrides } from '../ports/entitlements';
 import type { UserProfile, UserStore } from '../ports/users';
@@ -7,7 +9,8 @@ export interface PremiumOverrideDeps {
   users: Pick<UserStore, 'findByEmail'>;
   entitlements: Pick<EntitlementStore, 'get'> & PremiumOverrides;
   cache: ReadThroughCache;
-  policy: PremiumPolicy;
+  decide: AccessDecider;
+  now: () => Date;
 }
 
 export type OverrideResult =
@@ -18,8 +21,10 @@ export type OverrideResult =
       email: string;
       userId: string;
       premiumOverride: boolean | null;
-      /** Effective premium after the write, read back from DynamoDB. */
+      /** Effective access after the write, read back from DynamoDB. */
       premium: boolean;
+      tier: TierName;
+      accessReason: string;
       /** False when Redis could not be reached: the old answer may be served until the TTL ends. */
       cacheInvalidated: boolean;
     };
@@ -30,15 +35,16 @@ export function userCacheKeys(user: Pick<UserProfile, 'userId' | 'email'>): stri
 }
 
 /**
- * Sets (`true` / `false`) or clears (`undefined`) a user's premium override
- * (ops, the local demo user, Ko-fi), then invalidates the user's cache keys
- * so the very next check sees it.
+ * Grants (`true`, optionally with the tier it gives), revokes (`false`) or
+ * clears (`undefined`) a user's premium override (ops, the local demo user,
+ * Ko-fi), then invalidates the user's cache keys so the very next check sees
+ * it.
  */
-export async function setPremiumOverride(deps: PremiumOverrideDeps, rawEmail: string, value: boolean | undefined): Promise<OverrideResult> {
+export async function setPremiumOverride(deps: PremiumOverrideDeps, rawEmail: string, value: boolean | undefined, grantTier?: TierName): Promise<OverrideResult> {
   const email = normaliseEmail(rawEmail);
   const user = await deps.users.findByEmail(email);
   if (!user) return { outcome: 'unknown-user', email };
-  const written = await deps.entitlements.setPremiumOverride(user.userId, value);
+  const written = await deps.entitlements.setPremiumOverride(user.userId, value, grantTier);
   if (written === 'gone') return { outcome: 'gone', email, userId: user.userId };
   let cacheInvalidated = true;
   try {
@@ -48,16 +54,21 @@ export async function setPremiumOverride(deps: PremiumOverrideDeps, rawEmail: st
     cacheInvalidated = false;
   }
   const row = await deps.entitlements.get(user.userId, { consistent: true });
+  const access = deps.decide(row, deps.now());
   return {
     outcome: 'written',
     email,
     userId: user.userId,
     premiumOverride: row?.premiumOverride ?? null,
-    premium: effectivePremium(row, deps.policy),
+    premium: access.premium,
+    tier: access.tier,
+    accessReason: access.reason,
     cacheInvalidated,
   };
 }
 
-export function effectivePremium(row: EntitlementRecord | undefined, policy: PremiumPolicy): boolean {
-  return row ? isPremium(row.status, policy, row.premiumOverride) : false;
+/** What the access decision says of a stored row now (the admin `show` command). */
+export function describeAccess(row: EntitlementRecord | undefined, decide: AccessDecider, now: Date) {
+  const access = decide(row, now);
+  return { premium: access.premium, tier: access.tier, accessReason: access.reason, features: access.features, monthlyTokens: access.monthlyTokens };
 }

@@ -1,3 +1,4 @@
+import type { AccessDecider } from '../domain/access';
 import { NO_SUBSCRIPTION, deriveSubscriptionState } from '../domain/entitlement';
 import type { Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
@@ -12,6 +13,8 @@ export interface SyncDeps {
   billing: BillingProvider;
   cache: ReadThroughCache;
   catalogue: readonly Tier[];
+  /** The one access decision: what the written state now gives the user. */
+  decide: AccessDecider;
   /** Epoch ms; the guard orders Stripe reads by when they started. */
   clock: () => number;
 }
@@ -61,8 +64,18 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   const state = deriveSubscriptionState(subscriptions, deps.catalogue);
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
   if (result === 'gone') return 'ignored';
-  if (result === 'written') await invalidateUser(deps.cache, profile);
+  if (result === 'written') {
+    await invalidateUser(deps.cache, profile);
+    await logAccess(deps, profile.userId);
+  }
   return result;
+}
+
+/** What the user may do after a Stripe write, in the log (the row as stored: a sticky admin tier or an override still counts). */
+async function logAccess(deps: Pick<SyncDeps, 'entitlements' | 'decide' | 'clock'>, userId: string): Promise<void> {
+  const row = await deps.entitlements.get(userId, { consistent: true });
+  const access = deps.decide(row, new Date(deps.clock()));
+  logger.info('entitlement synced from Stripe', { userId, status: row?.status, tier: access.tier, premium: access.premium, reason: access.reason });
 }
 
 /** Stripe deleted the customer (e.g. from the dashboard): access ends, a new customer is created lazily. */

@@ -6,7 +6,9 @@ import { RedisReadThroughCache } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
+import { wireAccess } from '../../shared/adapters/wiring';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementStatus } from '../../shared/domain/entitlement';
+import { buildTierCatalogue } from '../../shared/domain/tiers';
 import type { BillingProvider } from '../../shared/ports/billing';
 import { cacheKeys } from '../../shared/ports/cache';
 import { premiumFromSource } from '../../shared/use-cases/premium-check';
@@ -34,7 +36,9 @@ const stores = () => {
     entitlements: new DynamoEntitlementStore(d, { entitlements: env.TABLE_ENTITLEMENTS!, users: env.TABLE_USERS! }),
   };
 };
-const policy = { pastDueGrace: false };
+// The functions' own access decision (default policy: no past_due grace).
+const { decide } = wireAccess(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const access = { decide, now: () => new Date() };
 
 /** The cache as another Lambda (the webhook, an admin) sees it: same Redis, own client. */
 const writerCache = () =>
@@ -60,11 +64,11 @@ async function seedUser(status: EntitlementStatus = 'active', emailPrefix = 'pre
 async function webhookDowngrade(user: { userId: string; customerId: string }) {
   const billing = {
     listSubscriptions: async () => [
-      { id: 'sub_1', status: 'canceled', priceId: 'price_pro', created: 1, currentPeriodEnd: null, trialEnd: null, cancelAtPeriodEnd: false },
+      { id: 'sub_1', status: 'canceled', priceId: 'price_pro', created: 1, currentPeriodStart: null, currentPeriodEnd: null, periodPaid: true, trialEnd: null, cancelAtPeriodEnd: false },
     ],
     getCustomer: async () => ({ deleted: false as const, userId: user.userId }),
   } as unknown as BillingProvider;
-  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], clock: () => Date.now() + 1000 }, user.customerId);
+  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], decide, clock: () => Date.now() + 1000 }, user.customerId);
   expect(outcome).toBe('written');
 }
 
@@ -191,7 +195,7 @@ describe('POST /v1/premium/check: answers and the cache', () => {
   it('applies an admin override to the very next check, and clearing it follows the subscription again', async () => {
     const user = await seedUser('none');
     await check(user.email); // warm: false
-    const deps = { ...stores(), cache: writerCache(), policy };
+    const deps = { ...stores(), cache: writerCache(), ...access };
 
     const on = await setPremiumOverride(deps, user.email, true);
     const whileOn = await check(user.email);
@@ -206,7 +210,7 @@ describe('POST /v1/premium/check: answers and the cache', () => {
 
   it('an override of false beats an active subscription', async () => {
     const user = await seedUser('active');
-    await setPremiumOverride({ ...stores(), cache: writerCache(), policy }, user.email, false);
+    await setPremiumOverride({ ...stores(), cache: writerCache(), ...access }, user.email, false);
     expect((await check(user.email)).body.premium).toBe(false);
   });
 
@@ -219,7 +223,7 @@ describe('POST /v1/premium/check: answers and the cache', () => {
     let release!: () => void;
     const stall = new Promise<void>((r) => (release = r));
     const slowCheck = slowLambda.read(cacheKeys.premium(user.email), async () => {
-      const premium = await premiumFromSource({ ...stores(), policy }, user.email);
+      const premium = await premiumFromSource({ ...stores(), ...access }, user.email);
       readDone();
       await stall;
       return premium;

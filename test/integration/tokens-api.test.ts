@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
+import { adminTierFields } from '../../shared/domain/access';
+import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
 import { MAX_TOKEN_AMOUNT } from '../../shared/domain/tokens';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
@@ -44,7 +46,7 @@ async function expectUntouched(userId: string, before: unknown, idempotencyKeys:
 
 describe('internal token routes (x-api-key)', () => {
   it('grant, status, consume: the balance, the ledger and the replay header', async () => {
-    const userId = await seeded({ tier: 'basic' });
+    const userId = await seeded({ tier: 'basic', status: 'active' });
 
     const granted = await add(userId, { amount: 50, reason: 'support goodwill', idempotencyKey: 'grant-1' });
     expect(granted).toMatchObject({ status: 200, body: { remaining: 1050 } });
@@ -64,7 +66,9 @@ describe('internal token routes (x-api-key)', () => {
       body: {
         userId,
         tier: 'basic',
-        status: 'none',
+        status: 'active',
+        accessReason: 'subscription-active',
+        premium: true,
         canMakeRequest: true,
         tokens: { remaining: 30, monthlyAllowance: 1000, purchased: 30, usedThisPeriod: 1020, resetsAt: nextReset },
       },
@@ -156,7 +160,7 @@ describe('bad input: the contract 4xx and nothing written', () => {
   let me: TestUser;
   let mineBefore: unknown;
   beforeAll(async () => {
-    userId = await seeded({ tier: 'tester', tokensPurchased: 10 });
+    userId = await seeded({ ...adminTierFields('tester', NO_SUBSCRIPTION), tokensPurchased: 10 });
     before = (await doc.send(new GetCommand({ TableName: tables.entitlements, Key: { userId }, ConsistentRead: true }))).Item;
     me = await signUpAndSignIn('tokens-bad');
     mineBefore = (await doc.send(new GetCommand({ TableName: tables.entitlements, Key: { userId: me.sub }, ConsistentRead: true }))).Item;

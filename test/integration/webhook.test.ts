@@ -122,15 +122,15 @@ describe('order-proof application of Stripe state', () => {
     expect(await entitlementRow(user.sub)).toMatchObject({ status: 'canceled' });
   });
 
-  it('answers 500 (so Stripe retries) when Stripe is down during the re-read, and does not record the event', async () => {
+  it('answers 503 (so Stripe retries) when Stripe is down during the re-read, and does not record the event', async () => {
     const handler = loadHandler('stripe-webhook');
     const body = JSON.stringify({ ...events[0], id: 'evt_transient' });
     await control('POST', '/delivery/flush');
     await control('POST', '/faults', { method: 'GET', path: '^/v1/subscriptions', status: 500, count: 5 });
     try {
       const res = await handler(apiEvent({ resource: '/stripe/webhook', httpMethod: 'POST', headers: { 'stripe-signature': sign(body) }, body }), noContext);
-      expect(res.statusCode).toBe(500);
-      expect(JSON.parse(res.body).error.code).toBe('internal_error');
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body).error.code).toBe('dependency_unavailable');
     } finally {
       await control('POST', '/reset-faults');
     }

@@ -1,8 +1,10 @@
+import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessState } from '../../shared/domain/access';
+import { ENTITLEMENT_STATUSES } from '../../shared/domain/entitlement';
+import { buildTierCatalogue } from '../../shared/domain/tiers';
 import fc from 'fast-check';
 import { apiKeysSection, credentialsSection, loadConfig } from '../../shared/config';
 import {
   CREDENTIAL_ACTIONS,
-  mayReceiveCredentials,
   roleSessionName,
   sessionPolicy,
   sourceIdentity,
@@ -12,8 +14,12 @@ const ROLE = 'arn:aws:iam::123456789012:role/subscriber-credentials';
 const STS_NAME = /^[\w+=,.@-]{2,64}$/;
 
 describe('credential policy', () => {
-  it('grants credentials to active and trialing subscribers only', () => {
-    expect(['active', 'trialing', 'past_due', 'canceled', 'none'].filter((s) => mayReceiveCredentials(s as never))).toEqual(['active', 'trialing']);
+  it('grants credentials through the access decision: active and trialing plans, never past_due without grace or after a revoke', () => {
+    const catalogue = buildTierCatalogue();
+    const may = (state: AccessState) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, new Date('2026-11-30T00:00:00Z')).awsCredentials;
+    expect(ENTITLEMENT_STATUSES.filter((status) => may({ status, tier: 'basic' }))).toEqual(['active', 'trialing']);
+    expect(may({ status: 'active', tier: 'basic', premiumOverride: false })).toBe(false);
+    expect(may({ status: 'none', tier: 'free' })).toBe(false);
   });
 
   it('builds a session policy allowing exactly the given actions', () => {

@@ -1,4 +1,4 @@
-import { deriveSubscriptionState, isPremium, mapStripeStatus, NO_SUBSCRIPTION, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
+import { deriveSubscriptionState, mapStripeStatus, NO_SUBSCRIPTION, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
 import { DEFAULT_TIER_SETTINGS, buildTierCatalogue } from '../../shared/domain/tiers';
 
 const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: 'price_basic', pro: 'price_pro', enterprise: 'price_ent' } });
@@ -7,7 +7,9 @@ const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
   status: 'active',
   priceId: 'price_basic',
   created: 1_700_000_000,
+  currentPeriodStart: 1_700_000_000,
   currentPeriodEnd: 1_702_592_000,
+  periodPaid: true,
   trialEnd: null,
   cancelAtPeriodEnd: false,
   ...over,
@@ -24,7 +26,9 @@ describe('deriveSubscriptionState', () => {
       plan: 'price_pro',
       tier: 'pro',
       subscriptionId: 'sub_1',
+      currentPeriodStart: new Date(1_700_000_000_000).toISOString(),
       currentPeriodEnd: new Date(1_702_592_000_000).toISOString(),
+      periodPaid: true,
       trialEndsAt: null,
       cancelAtPeriodEnd: false,
     });
@@ -63,7 +67,7 @@ describe('deriveSubscriptionState', () => {
   });
 });
 
-describe('status and premium', () => {
+describe('Stripe status', () => {
   it.each([
     ['active', 'active'],
     ['trialing', 'trialing'],
@@ -75,17 +79,5 @@ describe('status and premium', () => {
     ['incomplete', 'none'],
   ])('Stripe %s -> %s', (stripe, ours) => {
     expect(mapStripeStatus(stripe)).toBe(ours);
-  });
-
-  it('is premium for active and trialing; past_due only with the grace policy; overrides win', () => {
-    const strict = { pastDueGrace: false };
-    expect(isPremium('active', strict)).toBe(true);
-    expect(isPremium('trialing', strict)).toBe(true);
-    expect(isPremium('past_due', strict)).toBe(false);
-    expect(isPremium('past_due', { pastDueGrace: true })).toBe(true);
-    expect(isPremium('canceled', strict)).toBe(false);
-    expect(isPremium('none', strict)).toBe(false);
-    expect(isPremium('none', strict, true)).toBe(true);
-    expect(isPremium('active', strict, false)).toBe(false);
   });
 });

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
+import type { EntitlementRecord } from '../../shared/domain/entitlement';
 import { describeTokens } from '../../shared/domain/tokens';
-import { InMemoryTokenStore, ReferenceModel, SMALL_CATALOGUE, nextBoundary, tokenHistory, type TokenHistory } from '../fixtures/tokens';
+import { BILLING_PERIOD_MS, InMemoryTokenStore, ReferenceModel, SMALL_CATALOGUE, initialRow, nextBoundary, tokenHistory, type TokenHistory } from '../fixtures/tokens';
+
+const summaryOf = (row: EntitlementRecord | undefined, now: Date) => describeTokens(row, decideAccess(row, SMALL_CATALOGUE, DEFAULT_ACCESS_POLICY, now));
 
 const userId = (i: number) => `user-${i}`;
 
@@ -9,7 +13,8 @@ async function replay(history: TokenHistory) {
   let clock = history.start;
   const store = new InMemoryTokenStore(SMALL_CATALOGUE, () => clock);
   const reference = new ReferenceModel(SMALL_CATALOGUE, history.users, history.start);
-  history.users.forEach((u, i) => store.createUser(userId(i), { tier: u.tier, tokensPurchased: u.purchased }));
+  history.users.forEach((u, i) => store.createUser(userId(i), initialRow(u, history.start)));
+  const renewals = history.users.map(() => [] as string[]);
   const consumed: Array<{ user: number; key: string; amount: number }> = [];
   const added = history.users.map((u) => u.purchased);
 
@@ -22,8 +27,18 @@ async function replay(history: TokenHistory) {
         clock = nextBoundary(clock, op.offsetMs);
         break;
       case 'tier':
-        await store.setTier({ userId: userId(op.user), tier: op.tier, sticky: false });
+        // A calendar user's tier is an admin's; a subscriber changes plan in Stripe, keeping the paid period.
+        if (reference.isBilling(op.user)) store.applyStripe(userId(op.user), { tier: op.tier });
+        else await store.setTier({ userId: userId(op.user), tier: op.tier, sticky: false });
         reference.setTier(op.user, op.tier);
+        break;
+      case 'renew':
+        if (reference.renew(op.user, clock)) {
+          const start = reference.periodStartOf(op.user);
+          const periodStart = new Date(start).toISOString();
+          store.applyStripe(userId(op.user), { currentPeriodStart: periodStart, currentPeriodEnd: new Date(start + BILLING_PERIOD_MS).toISOString() });
+          renewals[op.user]!.push(periodStart);
+        }
         break;
       case 'consume': {
         const got = await store.consume({ userId: userId(op.user), amount: op.amount, idempotencyKey: op.key });
@@ -46,17 +61,17 @@ async function replay(history: TokenHistory) {
     for (const [i] of history.users.entries()) {
       const row = store.rows.get(userId(i))!;
       expect(row.tokensPurchased).toBeGreaterThanOrEqual(0);
-      expect(describeTokens(row, SMALL_CATALOGUE, clock).remaining ?? 0).toBeGreaterThanOrEqual(0);
+      expect(summaryOf(row, clock).remaining ?? 0).toBeGreaterThanOrEqual(0);
     }
   }
-  return { store, reference, clock, consumed, added };
+  return { store, reference, clock, consumed, added, renewals };
 }
 
 describe('token rules under random histories (in-memory model, fast-check)', () => {
   it('never go negative, never charge a key twice, and end at the reference balance', async () => {
     await fc.assert(
       fc.asyncProperty(tokenHistory({ maxUsers: 4, maxOps: 60, tierChanges: true }), async (history) => {
-        const { store, reference, clock, consumed, added } = await replay(history);
+        const { store, reference, clock, consumed, added, renewals } = await replay(history);
 
         for (const [i] of history.users.entries()) {
           const id = userId(i);
@@ -70,27 +85,30 @@ describe('token rules under random histories (in-memory model, fast-check)', () 
           const fromPurchased = consumes.reduce((s, e) => s + (e.fromPurchased ?? 0), 0);
           expect(row.tokensPurchased).toBe(added[i]! - fromPurchased);
           // usedThisPeriod = the consumes recorded in the current period.
-          const summary = describeTokens(row, SMALL_CATALOGUE, clock);
-          const period = clock.toISOString().slice(0, 7);
+          const summary = summaryOf(row, clock);
+          const period = history.users[i]!.billing ? new Date(reference.periodStartOf(i)).toISOString() : `${clock.toISOString().slice(0, 7)}-01T00:00:00.000Z`;
           expect(summary.usedThisPeriod).toBe(consumes.filter((e) => e.period === period).reduce((s, e) => s + (e.amount ?? 0), 0));
           expect(summary.remaining).toBe(reference.remaining(i, clock));
-          // Resets: at most one per period, each one month after some earlier period.
+          // Resets: at most one per period. A subscriber's resets happen only at renewals
+          // (a paid period), never at a calendar boundary: one allowance per payment.
           const resets = entries.filter((e) => e.kind === 'reset').map((e) => e.period);
           expect(new Set(resets).size).toBe(resets.length);
+          if (history.users[i]!.billing) for (const reset of resets) expect(renewals[i]).toContain(reset);
+          else for (const reset of resets) expect(reset).toMatch(/^\d{4}-\d{2}-01T00:00:00\.000Z$/);
         }
       }),
       { numRuns: 400 },
     );
   });
 
-  it('end, within one month, at allowance + purchased - successful consumes', async () => {
+  it('end, within one period, at allowance + purchased - successful consumes', async () => {
     await fc.assert(
       fc.asyncProperty(tokenHistory({ maxUsers: 5, maxOps: 60, clockMoves: false }), async (history) => {
         const { store, clock, consumed, added } = await replay(history);
         for (const [i, user] of history.users.entries()) {
           const allowance = SMALL_CATALOGUE.find((t) => t.name === user.tier)!.monthlyTokens;
           const spent = consumed.filter((c) => c.user === i).reduce((s, c) => s + c.amount, 0);
-          const summary = describeTokens(store.rows.get(userId(i)), SMALL_CATALOGUE, clock);
+          const summary = summaryOf(store.rows.get(userId(i)), clock);
           expect(summary.remaining).toBe(allowance === null ? null : allowance + added[i]! - spent);
           expect(summary.usedThisPeriod).toBe(spent);
         }

@@ -50,7 +50,7 @@ function fakeBilling(overrides: Partial<BillingProvider> = {}): BillingProvider 
   return {
     calls,
     createCustomer: async () => (record('createCustomer'), { customerId: 'cus_1' }),
-    listSubscriptions: async () => (record('listSubscriptions'), [{ id: 'sub_1', status: 'active', priceId: 'p', created: 1, currentPeriodEnd: 2, trialEnd: null, cancelAtPeriodEnd: false }]),
+    listSubscriptions: async () => (record('listSubscriptions'), [{ id: 'sub_1', status: 'active', priceId: 'p', created: 1, currentPeriodStart: 1, currentPeriodEnd: 2, periodPaid: true, trialEnd: null, cancelAtPeriodEnd: false }]),
     getCustomer: async () => ({ deleted: false }),
     cancelSubscription: async () => void record('cancelSubscription'),
     deleteCustomer: async () => void record('deleteCustomer'),

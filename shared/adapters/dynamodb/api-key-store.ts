@@ -24,7 +24,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     private readonly tables: { apiKeys: string; users: string },
   ) {}
 
-  async rotate(userId: string, next: Omit<StoredApiKey, 'userId'>): Promise<'rotated' | 'gone'> {
+  async rotate(userId: string, next: Omit<StoredApiKey, 'userId'>): Promise<'rotated' | 'gone' | 'contended'> {
     for (let attempt = 1; ; attempt += 1) {
       const owner = await this.doc.send(new GetCommand({ TableName: this.tables.apiKeys, Key: { keyHash: ownerKey(userId) }, ConsistentRead: true }));
       const previous = owner.Item?.currentKeyHash as string | undefined;
@@ -60,7 +60,9 @@ export class DynamoApiKeyStore implements ApiKeyStore {
         if (user?.Code === 'ConditionalCheckFailed') return 'gone';
         // Another rotation won the owner row (or a transaction conflict): read it again.
         const retryable = ownerRow?.Code === 'ConditionalCheckFailed' || (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
-        if (!retryable || attempt >= ROTATE_ATTEMPTS) throw err;
+        if (!retryable) throw err;
+        // Several rotations at once for one user: the ones that kept losing are told so (never two live keys).
+        if (attempt >= ROTATE_ATTEMPTS) return 'contended';
         await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
       }
     }

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
+import type { TierName } from '../../domain/tiers';
 import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
 
 /**
@@ -55,7 +56,6 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       ':status': state.status,
       ':plan': state.plan,
       ':sub': state.subscriptionId,
-      ':cpe': state.currentPeriodEnd,
       ':trial': state.trialEndsAt,
       ':cape': state.cancelAtPeriodEnd,
       ':synced': syncedAt,
@@ -63,13 +63,28 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       ':tier': state.tier,
       ':zero': 0,
     };
-    // A sticky admin tier survives; otherwise the Stripe tier wins.
-    const tierUpdate = 'tier = if_not_exists(tierStickyValue, :tier)';
+    const sets = [
+      '#status = :status, #plan = :plan, subscriptionId = :sub, trialEndsAt = :trial, cancelAtPeriodEnd = :cape, tier = :tier',
+      'stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      'tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)',
+    ];
+    // A period is adopted once paid; until then the previous paid period stays in force.
+    if (state.periodPaid) {
+      values[':cps'] = state.currentPeriodStart;
+      values[':cpe'] = state.currentPeriodEnd;
+      sets.push('currentPeriodStart = :cps, currentPeriodEnd = :cpe');
+    }
+    // The past_due grace runs from the first read that saw past_due (kept across later past_due reads).
+    let remove = '';
+    if (state.status === 'past_due') {
+      values[':pastDueSince'] = new Date(syncedAt).toISOString();
+      sets.push('pastDueSince = if_not_exists(pastDueSince, :pastDueSince)');
+    } else {
+      remove = ' REMOVE pastDueSince';
+    }
+    // Admin tiers are not touched: one set against an older Stripe state simply stops applying (shared/domain/access.ts).
     return this.updateLiveRow(userId, {
-      UpdateExpression:
-        `SET #status = :status, #plan = :plan, subscriptionId = :sub, currentPeriodEnd = :cpe, trialEndsAt = :trial, ` +
-        `cancelAtPeriodEnd = :cape, stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), ` +
-        `tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero), ${tierUpdate}`,
+      UpdateExpression: `SET ${sets.join(', ')}${remove}`,
       ConditionExpression: 'attribute_not_exists(stripeSyncedAt) OR stripeSyncedAt < :synced',
       ExpressionAttributeValues: values,
     });
@@ -120,12 +135,12 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    * be being deleted; the row is created with the no-subscription defaults
    * when sign-up could not, and nothing else in it changes.
    */
-  async setPremiumOverride(userId: string, value: boolean | undefined): Promise<'written' | 'gone'> {
+  async setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: TierName): Promise<'written' | 'gone'> {
     const now = this.now().toISOString();
     const defaults =
       'createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :none), #plan = if_not_exists(#plan, :null), ' +
       'tier = if_not_exists(tier, :free), subscriptionId = if_not_exists(subscriptionId, :null), ' +
-      'currentPeriodEnd = if_not_exists(currentPeriodEnd, :null), trialEndsAt = if_not_exists(trialEndsAt, :null), ' +
+      'currentPeriodStart = if_not_exists(currentPeriodStart, :null), currentPeriodEnd = if_not_exists(currentPeriodEnd, :null), trialEndsAt = if_not_exists(trialEndsAt, :null), ' +
       'cancelAtPeriodEnd = if_not_exists(cancelAtPeriodEnd, :false), tokensPurchased = if_not_exists(tokensPurchased, :zero), ' +
       'tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)';
     const values: Record<string, unknown> = {
@@ -136,11 +151,14 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       ':false': false,
       ':zero': 0,
       ...(value === undefined ? {} : { ':override': value }),
+      ...(value === true && grantTier ? { ':grantTier': grantTier } : {}),
     };
     const update =
       value === undefined
-        ? `SET updatedAt = :now, ${defaults} REMOVE premiumOverride`
-        : `SET premiumOverride = :override, updatedAt = :now, ${defaults}`;
+        ? `SET updatedAt = :now, ${defaults} REMOVE premiumOverride, premiumOverrideTier`
+        : value === true && grantTier
+          ? `SET premiumOverride = :override, premiumOverrideTier = :grantTier, updatedAt = :now, ${defaults}`
+          : `SET premiumOverride = :override, updatedAt = :now, ${defaults} REMOVE premiumOverrideTier`;
     const result = await this.updateLiveRow(userId, { UpdateExpression: update, ExpressionAttributeValues: values });
     // The override has no condition of its own: only the live-user check can refuse it.
     return result === 'written' ? 'written' : 'gone';

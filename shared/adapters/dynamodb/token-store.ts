@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TablesConfig } from '../../config';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import type { Tier } from '../../domain/tiers';
 import {
@@ -47,6 +48,8 @@ export function tokenTables(tables: TablesConfig): TokenTables {
 export interface DynamoTokenStoreOptions {
   tables: TokenTables;
   catalogue: readonly Tier[];
+  /** The access policy (past_due grace...): allowances come from the one access decision. */
+  policy?: AccessPolicy;
   now?: () => Date;
   /**
    * Lost races (another writer changed the row first) are retried at once on
@@ -94,7 +97,8 @@ const randomSuffix = () => randomBytes(6).toString('hex');
 /**
  * Token writes as compare-and-set transactions. Each consume or add is ONE
  * TransactWriteItems: an Update of the entitlement row conditioned on the
- * exact token state it was planned on (tier, period and counters), a check
+ * exact state it was planned on (the access decision's inputs: status, tiers,
+ * overrides, grace and billing period; and the counters), a check
  * that the user's account deletion has not started (so no ledger entry can
  * land after deletion purged the ledger), the ledger entries, and the
  * idempotency record (conditioned on not existing).
@@ -112,6 +116,7 @@ const randomSuffix = () => randomBytes(6).toString('hex');
 export class DynamoTokenStore implements TokenStore {
   private readonly tables: TokenTables;
   private readonly catalogue: readonly Tier[];
+  private readonly policy: AccessPolicy;
   private readonly now: () => Date;
   private readonly maxRaces: number;
   private readonly raceBudgetMs: number;
@@ -128,6 +133,7 @@ export class DynamoTokenStore implements TokenStore {
   ) {
     this.tables = options.tables;
     this.catalogue = options.catalogue;
+    this.policy = options.policy ?? DEFAULT_ACCESS_POLICY;
     this.now = options.now ?? (() => new Date());
     this.maxRaces = options.maxRaces ?? 200;
     this.raceBudgetMs = options.raceBudgetMs ?? 5000;
@@ -145,7 +151,7 @@ export class DynamoTokenStore implements TokenStore {
         operation: 'tokens-consume',
         fingerprint: consumeFingerprint(amount),
         retentionDays: CONSUME_KEY_RETENTION_DAYS,
-        decide: (state, now) => decideConsume(request, state, this.catalogue, now, randomSuffix),
+        decide: (state, now) => decideConsume(request, state, this.accessOf(state, now), now, randomSuffix),
       }),
     );
     switch (outcome.kind) {
@@ -170,7 +176,7 @@ export class DynamoTokenStore implements TokenStore {
         operation: 'tokens-add',
         fingerprint: addFingerprint(add),
         retentionDays: ADD_KEY_RETENTION_DAYS,
-        decide: (state, now) => decideAdd(add, state, this.catalogue, now, randomSuffix),
+        decide: (state, now) => decideAdd(add, state, this.accessOf(state, now), now, randomSuffix),
       }),
     );
     switch (outcome.kind) {
@@ -186,28 +192,54 @@ export class DynamoTokenStore implements TokenStore {
     }
   }
 
+  /** The one access decision, on the state a write is planned on, at the write's time. */
+  private accessOf(state: StoredTokenState, now: Date) {
+    return decideAccess({ status: 'none', tier: 'free', ...state }, this.catalogue, this.policy, now);
+  }
+
+  /**
+   * An admin tier. Sticky: in force whatever Stripe says. Otherwise set
+   * against the row's Stripe state (status, plan, subscription): read, then
+   * written on the condition that this state is still the one read, so a
+   * Stripe change landing in between is never mistaken for the state the
+   * admin saw.
+   */
   async setTier({ userId, tier, sticky }: TierOverride): Promise<EntitlementRecord | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tables.entitlements,
-          Key: { userId },
-          UpdateExpression: sticky ? 'SET #tier = :tier, tierStickyValue = :tier, updatedAt = :now' : 'SET #tier = :tier, updatedAt = :now REMOVE tierStickyValue',
-          ConditionExpression: 'attribute_exists(userId)',
-          ExpressionAttributeNames: { '#tier': 'tier' },
-          ExpressionAttributeValues: { ':tier': tier, ':now': this.now().toISOString() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const row = out.Attributes as EntitlementRecord;
-      this.remember(userId, row);
-      return row;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.getEntitlement(userId);
+      if (!current) return undefined;
+      const fields = adminTierFields(tier, current, sticky);
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':now': this.now().toISOString() };
+      const sets = Object.entries(fields).map(([field, value]) => {
+        names[`#${field}`] = field;
+        values[`:${field}`] = value;
+        return `#${field} = :${field}`;
+      });
+      const removed = sticky ? ['adminTier', 'adminTierSetOn'] : ['tierStickyValue'];
+      const conditions = ['attribute_exists(userId)'];
+      for (const field of ['status', 'plan', 'subscriptionId'] as const) conditions.push(equalsCondition(field, current[field], names, values));
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tables.entitlements,
+            Key: { userId },
+            UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now REMOVE ${removed.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        const row = out.Attributes as EntitlementRecord;
+        this.remember(userId, row);
+        return row;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
         this.hints.delete(userId);
-        return undefined;
+        // The row went (deleted) or Stripe's state changed in between: read again.
+        if (attempt >= this.maxConflictRetries) throw new TokenContentionError(userId, attempt);
       }
-      throw err;
     }
   }
 
@@ -305,15 +337,7 @@ export class DynamoTokenStore implements TokenStore {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': now.toISOString() };
     const conditions = ['attribute_exists(userId)'];
-    for (const field of TOKEN_STATE_FIELDS) {
-      names[`#${field}`] = field;
-      const was = planned[field];
-      if (was === undefined) conditions.push(`attribute_not_exists(#${field})`);
-      else {
-        conditions.push(`#${field} = :was_${field}`);
-        values[`:was_${field}`] = was;
-      }
-    }
+    for (const field of TOKEN_STATE_FIELDS) conditions.push(equalsCondition(field, planned[field], names, values));
     const counters = decision.counters;
     const sets = (Object.keys(counters) as Array<keyof typeof counters>).map((field) => {
       values[`:${field}`] = counters[field];
@@ -394,6 +418,18 @@ export class DynamoTokenStore implements TokenStore {
   private backoff(attempt: number): Promise<void> {
     return this.sleep(Math.random() * Math.min(50, 4 * 2 ** attempt));
   }
+}
+
+/** `field` still holds `was` (absent: still absent; null: still NULL), for a compare-and-set. */
+function equalsCondition(field: string, was: unknown, names: Record<string, string>, values: Record<string, unknown>): string {
+  names[`#${field}`] = field;
+  if (was === undefined) return `attribute_not_exists(#${field})`;
+  if (was === null) {
+    values[':nullType'] = 'NULL';
+    return `attribute_type(#${field}, :nullType)`;
+  }
+  values[`:was_${field}`] = was;
+  return `#${field} = :was_${field}`;
 }
 
 function hasConflict(err: TransactionCanceledException): boolean {

@@ -20,13 +20,17 @@ export async function closeRedisClients(): Promise<void> {
   await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
 }
 
-export function createRedisClient(config: RedisConfig, authToken?: string): Redis | undefined {
+/** The Redis section; the retry bound may be left out by tools that build a client by hand (default 1). */
+export type RedisClientSettings = Omit<RedisConfig, 'REDIS_MAX_RETRIES_PER_REQUEST'> & { REDIS_MAX_RETRIES_PER_REQUEST?: number };
+
+export function createRedisClient(config: RedisClientSettings, authToken?: string): Redis | undefined {
   if (config.REDIS_DISABLED || !config.REDIS_URL) return undefined;
   const client = new Redis(config.REDIS_URL, {
     ...(authToken ? { password: authToken } : {}),
     connectTimeout: config.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-    maxRetriesPerRequest: 1,
+    // commandTimeout also bounds commands queued while (re)connecting: a paused Redis fails fast.
+    maxRetriesPerRequest: config.REDIS_MAX_RETRIES_PER_REQUEST ?? 1,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     // Reads are optional; a failed connect must not crash the function.
     lazyConnect: false,

@@ -1,33 +1,51 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
-import { DependencyUnavailableError } from '../../http/errors';
+import { dependencyFailure, type DependencyFailure } from '../../ports/errors';
 import type { BillingProvider } from '../../ports/billing';
 
-/** Stripe failures that a retry may fix become 503s (or 500s to Stripe on webhooks). */
-function translate(err: unknown): never {
-  if (
-    err instanceof Stripe.errors.StripeConnectionError ||
-    err instanceof Stripe.errors.StripeAPIError ||
-    err instanceof Stripe.errors.StripeRateLimitError ||
-    (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500)
-  ) {
-    throw new DependencyUnavailableError(`Stripe unavailable: ${err.message}`);
+/** What kind of Stripe failure `err` is (by the SDK's error classes and status), or undefined for an answer about the request. */
+export function stripeFailureKind(err: unknown): DependencyFailure | undefined {
+  if (err instanceof Stripe.errors.StripeConnectionError) {
+    // The SDK keeps the socket error as `detail`: ETIMEDOUT when STRIPE_TIMEOUT_MS passed without an answer.
+    return (err.detail as { code?: unknown } | undefined)?.code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
   }
+  if (err instanceof Stripe.errors.StripeRateLimitError) return 'throttled';
+  if (err instanceof Stripe.errors.StripeAPIError) return 'failing';
+  if (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500) return 'failing';
+  return undefined;
+}
+
+/** Stripe failures a retry may fix become the port-level DependencyUnavailable; anything else is rethrown as it is. */
+function translate(err: unknown): never {
+  const kind = stripeFailureKind(err);
+  if (kind) throw dependencyFailure('stripe', kind, err);
   throw err;
 }
 
 const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
 
+/**
+ * Whether the subscription's latest invoice is paid. At renewal Stripe moves
+ * the period first and charges about an hour later (and may fail): a period is
+ * only adopted once paid. Unexpanded or absent: nothing to wait for.
+ */
+function isPaid(latest: Stripe.Subscription['latest_invoice']): boolean {
+  if (latest === null || latest === undefined || typeof latest === 'string') return true;
+  return latest.status === 'paid';
+}
+
 export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
   const item = sub.items?.data?.[0];
   // Newer API versions keep the period on the item; older ones on the subscription.
-  const legacy = sub as unknown as { current_period_end?: number };
+  const legacy = sub as unknown as { current_period_start?: number; current_period_end?: number };
   return {
     id: sub.id,
     status: sub.status,
     priceId: item?.price?.id ?? null,
     created: sub.created,
+    currentPeriodStart: item?.current_period_start ?? legacy.current_period_start ?? null,
     currentPeriodEnd: item?.current_period_end ?? legacy.current_period_end ?? null,
+    periodPaid: isPaid(sub.latest_invoice),
     trialEnd: sub.trial_end ?? null,
     // The billing portal may schedule the end with `cancel_at` instead of the flag.
     cancelAtPeriodEnd: sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at !== undefined),
@@ -50,7 +68,8 @@ export class StripeBilling implements BillingProvider {
     const out: SubscriptionSnapshot[] = [];
     try {
       // A customer has a handful of subscriptions; auto-pagination covers the rest.
-      for await (const sub of stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100 })) out.push(toSnapshot(sub));
+      // The latest invoice says whether the current period is paid (see isPaid).
+      for await (const sub of stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 100, expand: ['data.latest_invoice'] })) out.push(toSnapshot(sub));
     } catch (err) {
       translate(err);
     }
@@ -116,7 +135,7 @@ export class StripeBilling implements BillingProvider {
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
       )
       .catch(translate);
-    if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
+    if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
   }
 
@@ -141,7 +160,7 @@ export class StripeBilling implements BillingProvider {
         metadata: { userId: input.userId, kind: 'top-up', tokens: String(input.tokens) },
       })
       .catch(translate);
-    if (!session.url) throw new DependencyUnavailableError('Stripe returned a checkout session without a URL');
+    if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
   }
 

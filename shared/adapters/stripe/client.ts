@@ -16,11 +16,15 @@ export async function resolveStripeKeys(config: StripeConfig, readSecret: (arn: 
   return { secretKey: config.STRIPE_SECRET_KEY as string, webhookSecret: config.STRIPE_WEBHOOK_SECRET as string };
 }
 
-/** The process's one Stripe client: short timeouts, one quick retry (idempotency keys make retries safe). */
+/**
+ * The process's one Stripe client: a per-attempt timeout (STRIPE_TIMEOUT_MS)
+ * and few retries (STRIPE_MAX_NETWORK_RETRIES; idempotency keys make them
+ * safe), so a hung Stripe fails the call within a few seconds.
+ */
 export function createStripeClient(config: StripeConfig, secretKey: string): Stripe {
   return new Stripe(secretKey, {
     timeout: config.STRIPE_TIMEOUT_MS,
-    maxNetworkRetries: 1,
+    maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
     ...(config.STRIPE_API_HOST ? { host: config.STRIPE_API_HOST } : {}),
     ...(config.STRIPE_API_PORT ? { port: config.STRIPE_API_PORT } : {}),
     ...(config.STRIPE_API_PROTOCOL ? { protocol: config.STRIPE_API_PROTOCOL } : {}),

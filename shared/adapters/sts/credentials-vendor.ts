@@ -1,5 +1,6 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { SessionPolicy } from '../../domain/aws-credentials';
+import { DependencyUnavailable } from '../../ports/errors';
 import { CredentialsVendorError, type CredentialsVendor, type TemporaryCredentials } from '../../ports/credentials';
 
 /** STS AssumeRole on the one role subscribers' sessions are cut from. */
@@ -22,6 +23,9 @@ export class StsCredentialsVendor implements CredentialsVendor {
         }),
       );
     } catch (err) {
+      // Timeouts, throttling and outages were classified by the client (shared/adapters/aws-errors.ts).
+      if (err instanceof DependencyUnavailable) throw err;
+      // STS answered with a refusal (access denied, region disabled...): the vendor could not issue credentials.
       throw new CredentialsVendorError((err as { name?: string }).name ?? 'unknown', { cause: err });
     }
     const c = out.Credentials;

@@ -1,0 +1,238 @@
+import type { EntitlementStatus } from './entitlement';
+import { billingPeriod, calendarPeriod, type AllowancePeriod } from './periods';
+import { findTier, type Feature, type Tier, type TierName } from './tiers';
+
+/**
+ * THE access decision: what a user may do now, from the stored entitlement
+ * row and the time. Every route, token consume, the webhook and the premium
+ * check ask this function; nothing else decides access.
+ *
+ * | state                                  | access                                         |
+ * | -------------------------------------- | ---------------------------------------------- |
+ * | admin override revoke                  | free (purchased tokens stay spendable)         |
+ * | admin override grant                   | the override tier's everything                 |
+ * | admin-set tier (PUT tier)              | that tier's everything                         |
+ * | active, trialing                       | the plan's everything                          |
+ * | past_due, grace off (default)          | free: premium false, allowance 0               |
+ * | past_due, grace on, within grace       | the plan's everything until the grace ends     |
+ * | canceled, none (unpaid, paused, ...)   | free                                           |
+ *
+ * Revoke beats everything; a grant beats billing; an admin-set tier beats
+ * billing until Stripe's state of the user changes (status, plan or
+ * subscription), or for good when it is sticky. Purchased tokens are not an
+ * access right: they were paid for and stay spendable whatever this says.
+ *
+ * The allowance period does not depend on which row above applies: while a
+ * subscription is in force (active, trialing, past_due) it is the paid
+ * billing period; otherwise the calendar month. So a revoke, a grant, an
+ * admin tier or a past_due spell never moves a subscriber's counters to
+ * another period, and clearing it finds them where they were.
+ */
+
+/** The fields of an entitlement row the decision reads (and token writes are conditioned on). */
+export interface AccessState {
+  status: EntitlementStatus;
+  /** Stripe's plan tier (free without a paid subscription). */
+  tier: string;
+  /** Stripe's price and subscription: with `status`, the Stripe state an admin tier was set against. */
+  plan?: string | null;
+  subscriptionId?: string | null;
+  /** An admin-set tier (PUT /v1/users/{userId}/tier), in force while Stripe's state is still `adminTierSetOn`. */
+  adminTier?: string;
+  /** `stripeStateKey` of the row when the admin tier was set. */
+  adminTierSetOn?: string;
+  /** A sticky admin tier: in force whatever Stripe says. */
+  tierStickyValue?: string;
+  /** Admin (or Ko-fi) override: true = grant, false = revoke, absent = billing decides. */
+  premiumOverride?: boolean;
+  /** The tier a grant gives; absent = the row's paid tier, else the policy's grant tier. */
+  premiumOverrideTier?: string;
+  /** When the subscription was first seen past_due (ISO); the grace runs from here. */
+  pastDueSince?: string;
+  /** The paid billing period in force: Stripe's current period of the subscription item once its invoice is paid (ISO). */
+  currentPeriodStart?: string | null;
+  currentPeriodEnd?: string | null;
+}
+
+export const ACCESS_STATE_FIELDS = [
+  'status',
+  'tier',
+  'plan',
+  'subscriptionId',
+  'adminTier',
+  'adminTierSetOn',
+  'tierStickyValue',
+  'premiumOverride',
+  'premiumOverrideTier',
+  'pastDueSince',
+  'currentPeriodStart',
+  'currentPeriodEnd',
+] as const satisfies ReadonlyArray<keyof AccessState>;
+
+export interface AccessPolicy {
+  /** Keep the plan while Stripe retries a failed payment (past_due). Off by default. */
+  pastDueGrace: boolean;
+  /** How long that grace lasts from the first past_due sighting. */
+  pastDueGraceDays: number;
+  /** The tier an admin grant gives when neither the grant nor the row names a paid tier. */
+  grantTier: TierName;
+  /** Per-user request rates of the paid capabilities (apply only where the capability is granted). */
+  rates: { apiCallsPerWindow: number; apiCallWindowMs: number; awsCredentialsPerMinute: number };
+}
+
+export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
+  pastDueGrace: false,
+  pastDueGraceDays: 7,
+  grantTier: 'pro',
+  rates: { apiCallsPerWindow: 10, apiCallWindowMs: 1000, awsCredentialsPerMinute: 10 },
+};
+
+/** Why the access is what it is: served to callers (`accessReason`) and logged. */
+export const ACCESS_REASONS = [
+  'admin-revoke',
+  'admin-grant',
+  'admin-tier',
+  'subscription-active',
+  'subscription-trialing',
+  'past-due-grace',
+  'past-due',
+  'subscription-ended',
+  'no-subscription',
+] as const;
+export type AccessReason = (typeof ACCESS_REASONS)[number];
+
+export type AccessSource = 'admin' | 'stripe' | 'none';
+
+export interface Access {
+  /** The tier whose capabilities apply now (free when nothing paid applies). */
+  tier: TierName;
+  premium: boolean;
+  features: Feature[];
+  /** Monthly token allowance of the period; null = unlimited. Purchased tokens come on top. */
+  monthlyTokens: number | null;
+  /** Verified API calls per period; null = unlimited. */
+  monthlyApiCalls: number | null;
+  awsCredentials: boolean;
+  apiKeys: boolean;
+  /** null where the capability is not granted. */
+  rateLimits: { apiCalls: { limit: number; windowMs: number } | null; awsCredentialsPerMinute: number | null };
+  /** The allowance period in force: billing-anchored for Stripe plans, calendar otherwise. */
+  period: AllowancePeriod;
+  reason: AccessReason;
+  source: AccessSource;
+  /** While a past_due grace applies: when it ends (ISO). */
+  graceEndsAt?: string;
+}
+
+const DAY_MS = 86_400_000;
+
+function tierOrFree(catalogue: readonly Tier[], name: string | undefined): Tier {
+  const tier = name ? findTier(catalogue, name) : undefined;
+  return tier ?? freeTier(catalogue);
+}
+
+function freeTier(catalogue: readonly Tier[]): Tier {
+  const free = findTier(catalogue, 'free');
+  if (!free) throw new Error('the tier catalogue has no free tier');
+  return free;
+}
+
+function build(tier: Tier, reason: AccessReason, source: AccessSource, period: AllowancePeriod, policy: AccessPolicy, graceEndsAt?: string): Access {
+  const features = [...tier.features];
+  const apiKeys = features.includes('api-access');
+  const awsCredentials = features.includes('aws-credentials');
+  return {
+    tier: tier.name,
+    premium: features.includes('premium'),
+    features,
+    monthlyTokens: tier.monthlyTokens,
+    monthlyApiCalls: apiKeys ? tier.monthlyApiCalls : 0,
+    awsCredentials,
+    apiKeys,
+    rateLimits: {
+      apiCalls: apiKeys ? { limit: policy.rates.apiCallsPerWindow, windowMs: policy.rates.apiCallWindowMs } : null,
+      awsCredentialsPerMinute: awsCredentials ? policy.rates.awsCredentialsPerMinute : null,
+    },
+    period,
+    reason,
+    source,
+    ...(graceEndsAt ? { graceEndsAt } : {}),
+  };
+}
+
+/** When a past_due grace ends; undefined when grace is off or the start is unknown. */
+function graceEnd(state: AccessState, policy: AccessPolicy): Date | undefined {
+  if (!policy.pastDueGrace || !state.pastDueSince) return undefined;
+  const since = Date.parse(state.pastDueSince);
+  return Number.isNaN(since) ? undefined : new Date(since + policy.pastDueGraceDays * DAY_MS);
+}
+
+/** Stripe's state of a user as one value: an admin tier set against it lasts until it changes. */
+export function stripeStateKey(state: Pick<AccessState, 'status' | 'plan' | 'subscriptionId'>): string {
+  return [state.status, state.plan ?? '-', state.subscriptionId ?? '-'].join('|');
+}
+
+/** The row fields of an admin-set tier, set against the row's Stripe state (sticky: whatever Stripe does). */
+export function adminTierFields(
+  tier: TierName,
+  row: Pick<AccessState, 'status' | 'plan' | 'subscriptionId'>,
+  sticky = false,
+): { tierStickyValue: TierName } | { adminTier: TierName; adminTierSetOn: string } {
+  return sticky ? { tierStickyValue: tier } : { adminTier: tier, adminTierSetOn: stripeStateKey(row) };
+}
+
+const SUBSCRIBED: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'past_due']);
+
+/** The decision. No row = a user without any right: free. */
+export function decideAccess(state: AccessState | undefined, catalogue: readonly Tier[], policy: AccessPolicy, now: Date): Access {
+  const calendar = calendarPeriod(now);
+  const free = freeTier(catalogue);
+  if (!state) return build(free, 'no-subscription', 'none', calendar, policy);
+  const period = (SUBSCRIBED.has(state.status) ? billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) : undefined) ?? calendar;
+
+  if (state.premiumOverride === false) return build(free, 'admin-revoke', 'admin', period, policy);
+
+  const adminTier = state.tierStickyValue ?? (state.adminTier !== undefined && state.adminTierSetOn === stripeStateKey(state) ? state.adminTier : undefined);
+  if (state.premiumOverride === true) {
+    const named = state.premiumOverrideTier ?? adminTier ?? (state.tier !== free.name ? state.tier : undefined);
+    const tier = tierOrFree(catalogue, named);
+    return build(tier.name === free.name ? tierOrFree(catalogue, policy.grantTier) : tier, 'admin-grant', 'admin', period, policy);
+  }
+  if (adminTier !== undefined) return build(tierOrFree(catalogue, adminTier), 'admin-tier', 'admin', period, policy);
+
+  const plan = tierOrFree(catalogue, state.tier);
+  switch (state.status) {
+    case 'active':
+      return build(plan, 'subscription-active', 'stripe', period, policy);
+    case 'trialing':
+      return build(plan, 'subscription-trialing', 'stripe', period, policy);
+    case 'past_due': {
+      const ends = graceEnd(state, policy);
+      if (ends && now.getTime() < ends.getTime()) return build(plan, 'past-due-grace', 'stripe', period, policy, ends.toISOString());
+      return build(free, 'past-due', 'stripe', period, policy);
+    }
+    case 'canceled':
+      return build(free, 'subscription-ended', 'stripe', period, policy);
+    default:
+      return build(free, 'no-subscription', 'none', period, policy);
+  }
+}
+
+/** A short, caller-safe sentence for a refusal (403s name the reason, never internals). */
+export function describeReason(reason: AccessReason): string {
+  switch (reason) {
+    case 'admin-revoke':
+      return 'paid features were revoked for this account';
+    case 'past-due':
+      return 'the subscription payment is past due';
+    case 'subscription-ended':
+      return 'the subscription has ended';
+    case 'no-subscription':
+      return 'there is no active subscription';
+    default:
+      return 'the current plan does not include this';
+  }
+}
+
+/** The decision bound to a catalogue and a policy (built once, in the wiring). */
+export type AccessDecider = (state: AccessState | undefined, now: Date) => Access;

@@ -1,0 +1,115 @@
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, describeReason, type AccessPolicy, type AccessReason, type AccessState } from '../../shared/domain/access';
+import { ENTITLEMENT_STATUSES, type EntitlementStatus } from '../../shared/domain/entitlement';
+import { buildTierCatalogue, TIER_NAMES, type TierName } from '../../shared/domain/tiers';
+
+const catalogue = buildTierCatalogue({ basicMonthlyTokens: 1000, proMonthlyTokens: 5000, enterpriseMonthlyTokens: null, stripePrices: {} });
+const NOW = new Date('2026-11-30T12:00:00.000Z');
+const PERIOD = { currentPeriodStart: '2026-11-20T08:00:00.000Z', currentPeriodEnd: '2026-12-20T08:00:00.000Z' };
+
+type Override = 'revoke' | 'grant' | 'clear';
+type TierSource = 'stripe' | 'admin-set' | 'sticky';
+type Grace = 'off' | 'within' | 'expired';
+
+const policyFor = (grace: Grace): AccessPolicy => ({ ...DEFAULT_ACCESS_POLICY, pastDueGrace: grace !== 'off', pastDueGraceDays: 7 });
+const pastDueSince = (grace: Grace) => (grace === 'expired' ? '2026-11-20T12:00:00.000Z' : '2026-11-28T12:00:00.000Z');
+
+function stateOf(status: EntitlementStatus, tier: TierName, override: Override, source: TierSource, grace: Grace): AccessState {
+  return {
+    status,
+    tier,
+    ...PERIOD,
+    ...(source === 'admin-set' ? adminTierFields(tier, { status, plan: null, subscriptionId: null }) : {}),
+    ...(source === 'sticky' ? adminTierFields(tier, { status }, true) : {}),
+    ...(override === 'revoke' ? { premiumOverride: false } : override === 'grant' ? { premiumOverride: true } : {}),
+    ...(status === 'past_due' ? { pastDueSince: pastDueSince(grace) } : {}),
+  };
+}
+
+/** The rules of the README's access table, written out independently of the implementation. */
+function expected(status: EntitlementStatus, tier: TierName, override: Override, source: TierSource, grace: Grace): { tier: TierName; reason: AccessReason; anchor: 'billing' | 'calendar' } {
+  // The period follows the subscription in force, whichever rule decides the capabilities.
+  const anchor = status === 'active' || status === 'trialing' || status === 'past_due' ? 'billing' : 'calendar';
+  if (override === 'revoke') return { tier: 'free', reason: 'admin-revoke', anchor };
+  if (override === 'grant') return { tier: tier === 'free' ? DEFAULT_ACCESS_POLICY.grantTier : tier, reason: 'admin-grant', anchor };
+  if (source !== 'stripe') return { tier, reason: 'admin-tier', anchor };
+  switch (status) {
+    case 'active':
+      return { tier, reason: 'subscription-active', anchor };
+    case 'trialing':
+      return { tier, reason: 'subscription-trialing', anchor };
+    case 'past_due':
+      return grace === 'within' ? { tier, reason: 'past-due-grace', anchor } : { tier: 'free', reason: 'past-due', anchor };
+    case 'canceled':
+      return { tier: 'free', reason: 'subscription-ended', anchor };
+    case 'none':
+      return { tier: 'free', reason: 'no-subscription', anchor };
+  }
+}
+
+const cases: Array<[EntitlementStatus, TierName, Override, TierSource, Grace]> = [];
+for (const status of ENTITLEMENT_STATUSES)
+  for (const tier of TIER_NAMES)
+    for (const override of ['revoke', 'grant', 'clear'] as const)
+      for (const source of ['stripe', 'admin-set', 'sticky'] as const)
+        for (const grace of ['off', 'within', 'expired'] as const) cases.push([status, tier, override, source, grace]);
+
+describe('the access decision: every status x tier x override x tier source x grace', () => {
+  it('covers all 810 combinations', () => expect(cases).toHaveLength(5 * 6 * 3 * 3 * 3));
+
+  it.each(cases)('%s %s override=%s tier=%s grace=%s', (status, tier, override, source, grace) => {
+    const want = expected(status, tier, override, source, grace);
+    const plan = catalogue.find((t) => t.name === want.tier)!;
+    const access = decideAccess(stateOf(status, tier, override, source, grace), catalogue, policyFor(grace), NOW);
+
+    expect(access.tier).toBe(want.tier);
+    expect(access.reason).toBe(want.reason);
+    expect(access.period.anchor).toBe(want.anchor);
+    // Everything follows from the one tier: nothing paid leaks from the stored tier when access is free.
+    expect(access.features).toEqual(plan.features);
+    expect(access.premium).toBe(plan.features.includes('premium'));
+    expect(access.premium).toBe(want.tier !== 'free');
+    expect(access.monthlyTokens).toBe(plan.monthlyTokens);
+    expect(access.monthlyApiCalls).toBe(plan.features.includes('api-access') ? plan.monthlyApiCalls : 0);
+    expect(access.awsCredentials).toBe(plan.features.includes('aws-credentials'));
+    expect(access.apiKeys).toBe(plan.features.includes('api-access'));
+    expect(access.rateLimits.apiCalls).toEqual(access.apiKeys ? { limit: 10, windowMs: 1000 } : null);
+    expect(access.rateLimits.awsCredentialsPerMinute).toBe(access.awsCredentials ? 10 : null);
+    if (want.anchor === 'billing') expect(access.period).toMatchObject({ id: PERIOD.currentPeriodStart, end: new Date(PERIOD.currentPeriodEnd) });
+    else expect(access.period).toMatchObject({ id: '2026-11-01T00:00:00.000Z', end: new Date('2026-12-01T00:00:00.000Z') });
+    expect(access.graceEndsAt).toBe(want.reason === 'past-due-grace' ? '2026-12-05T12:00:00.000Z' : undefined);
+  });
+});
+
+describe('the access decision, edges', () => {
+  it('gives nothing without a row, and never defaults paid features on', () => {
+    const access = decideAccess(undefined, catalogue, DEFAULT_ACCESS_POLICY, NOW);
+    expect(access).toMatchObject({ tier: 'free', premium: false, monthlyTokens: 0, monthlyApiCalls: 0, awsCredentials: false, apiKeys: false, reason: 'no-subscription' });
+  });
+
+  it('ends the grace at its exact instant', () => {
+    const policy = { ...DEFAULT_ACCESS_POLICY, pastDueGrace: true, pastDueGraceDays: 3 };
+    const state: AccessState = { status: 'past_due', tier: 'pro', pastDueSince: '2026-11-27T12:00:00.000Z', ...PERIOD };
+    expect(decideAccess(state, catalogue, policy, new Date('2026-11-30T11:59:59.999Z')).premium).toBe(true);
+    expect(decideAccess(state, catalogue, policy, new Date('2026-11-30T12:00:00.000Z')).premium).toBe(false);
+    // Grace on but the start unknown (a row written before grace existed): no grace rather than an endless one.
+    expect(decideAccess({ status: 'past_due', tier: 'pro' }, catalogue, policy, NOW).premium).toBe(false);
+  });
+
+  it('grants the named tier, and the policy grant tier when nothing paid is named', () => {
+    expect(decideAccess({ status: 'none', tier: 'free', premiumOverride: true, premiumOverrideTier: 'enterprise' }, catalogue, DEFAULT_ACCESS_POLICY, NOW).tier).toBe('enterprise');
+    expect(decideAccess({ status: 'none', tier: 'free', premiumOverride: true }, catalogue, { ...DEFAULT_ACCESS_POLICY, grantTier: 'basic' }, NOW).tier).toBe('basic');
+    // A sticky admin tier is what a grant gives when the grant names none.
+    expect(decideAccess({ status: 'canceled', tier: 'free', tierStickyValue: 'tester', premiumOverride: true }, catalogue, DEFAULT_ACCESS_POLICY, NOW).tier).toBe('tester');
+  });
+
+  it('treats a tier the catalogue does not know as free, and a billing period that is not one as the calendar', () => {
+    expect(decideAccess({ status: 'active', tier: 'platinum' }, catalogue, DEFAULT_ACCESS_POLICY, NOW)).toMatchObject({ tier: 'free', premium: false });
+    const broken = decideAccess({ status: 'active', tier: 'pro', currentPeriodStart: '2026-12-20T00:00:00Z', currentPeriodEnd: '2026-11-20T00:00:00Z' }, catalogue, DEFAULT_ACCESS_POLICY, NOW);
+    expect(broken.period.anchor).toBe('calendar');
+  });
+
+  it('explains refusals without internals', () => {
+    expect(describeReason('past-due')).toMatch(/past due/);
+    expect(describeReason('admin-revoke')).toMatch(/revoked/);
+  });
+});
