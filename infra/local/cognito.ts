@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CognitoIdentityProviderClient,
@@ -36,6 +36,21 @@ export interface LocalCognito {
   issuer: string;
   jwksUri: string;
   process: OwnedProcess;
+}
+
+/**
+ * The attribute verification code cognito-local last sent a user (real Cognito
+ * emails it to the new address): read from its data file under the stack's
+ * state directory, the local stack's mailbox. `username` is the pool's user
+ * name, the sub in this email-sign-in pool.
+ */
+export function attributeVerificationCodeOf(stateDir: string, userPoolId: string, username: string): string {
+  const db = JSON.parse(readFileSync(join(stateDir, 'cognito', '.cognito', 'db', `${userPoolId}.json`), 'utf8')) as {
+    Users?: Record<string, { AttributeVerificationCode?: string }>;
+  };
+  const code = db.Users?.[username]?.AttributeVerificationCode;
+  if (!code) throw new Error(`cognito-local holds no attribute verification code for ${username}`);
+  return code;
 }
 
 export function localCognitoClient(endpoint: string): CognitoIdentityProviderClient {
