@@ -78,6 +78,7 @@ function handlerEnv(ctx: BenchContext): Record<string, string> {
     APP_BASE_URL: 'https://app.example.com',
     CREDENTIALS_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench-subscriber-credentials',
     STS_ENDPOINT: 'http://127.0.0.1:9',
+    DELETION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench-deletion',
   };
 }
 

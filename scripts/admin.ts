@@ -3,6 +3,14 @@
  *
  *   npm run admin -- set-premium <email> true [tier]|false|clear
  *   npm run admin -- show <email>
+ *   npm run admin -- reconcile [--user <userId>]
+ *
+ * `reconcile` runs every sweep once (the scheduled job calls the same
+ * use-case code): profiles whose Cognito user is gone (deleted with the
+ * user's own token, `DeleteUser`) and deletions that stopped are deleted to
+ * the end, inline, with the same saga as DELETE /me/account. `--user` checks
+ * one profile only. Exit 0 when everything found was finished, 3 when some
+ * deletion could not finish (see `failed`; run it again).
  *
  * Target: the running local stack (its `stack.json` under LOCAL_STACK_DIR,
  * default `.local`) unless TABLE_USERS is set, in which case the environment
@@ -24,9 +32,13 @@ import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
-import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../shared/config';
+import { awsSection, cacheSection, cognitoSection, deletionSection, loadConfig, policySection, redisSection, stripeSection, tablesSection, tiersSection } from '../shared/config';
+import { wireDeletion } from '../shared/adapters/deletion-wiring';
 import { wireAccess, wireCatalogue } from '../shared/adapters/wiring';
 import { findTier, type TierName } from '../shared/domain/tiers';
+import type { ProfileSweep } from '../shared/ports/account-deletion';
+import { runAccountDeletion } from '../shared/use-cases/delete-account';
+import { reconcileIdentities } from '../shared/use-cases/reconcile-identities';
 import { emailField } from '../shared/http/schemas';
 import { cacheKeys } from '../shared/ports/cache';
 import { describeAccess, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
@@ -37,6 +49,7 @@ const USAGE = `Usage:
       true = grant (the tier's capabilities; default: the user's paid tier, else ADMIN_GRANT_TIER),
       false = revoke every paid capability, clear = back to what billing says
   npm run admin -- show <email>
+  npm run admin -- reconcile [--user <userId>]
 
 Targets the running local stack (LOCAL_STACK_DIR/stack.json, default .local),
 or, when TABLE_USERS is set, the AWS resources named by the environment.`;
@@ -79,7 +92,53 @@ function parseOverride(word: string | undefined): boolean | undefined {
   }
 }
 
+/** Every sweep once, deletions run inline to the end. */
+async function reconcile(args: string[]): Promise<number> {
+  const [flag, onlyUser, ...rest] = args;
+  if ((flag !== undefined && flag !== '--user') || (flag === '--user' && !onlyUser) || rest.length > 0) {
+    throw new UsageError('reconcile takes no argument, or --user <userId>');
+  }
+  const { where } = targetEnvironment();
+  process.stderr.write(`target: ${where}\n`);
+  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, cognito: cognitoSection, deletion: deletionSection });
+  const { deps, profiles, aws } = wireDeletion(config);
+  const oneProfile: ProfileSweep = {
+    page: async () => {
+      const profile = await deps.users.get(onlyUser!, { consistent: true });
+      return { profiles: profile ? [{ userId: profile.userId, createdAt: profile.createdAt, deletingAt: profile.deletingAt }] : [] };
+    },
+  };
+  const finished: string[] = [];
+  const failed: Array<{ userId: string; error: string }> = [];
+  try {
+    const report = await reconcileIdentities({
+      profiles: onlyUser ? oneProfile : profiles,
+      identity: deps.identity,
+      jobs: deps.jobs,
+      now: deps.now,
+      stallAfterMs: config.deletion.DELETION_STALL_AFTER_MS,
+      startDeletion: async (userId) => {
+        // An operator's run has no function timeout: one run to the end (a lease of an hour keeps the worker off meanwhile).
+        const now = Date.now();
+        try {
+          const progress = await runAccountDeletion(deps, { userId, source: 'sweep' }, { deadline: new Date(now + 3_600_000), leaseUntil: new Date(now + 3_600_000) });
+          if (progress.state === 'deleted') finished.push(userId);
+          else failed.push({ userId, error: 'another runner holds this deletion; it finishes it' });
+        } catch (err) {
+          failed.push({ userId, error: (err as Error).message });
+        }
+      },
+    });
+    process.stdout.write(`${JSON.stringify({ ...report, deleted: finished, failed }, null, 2)}\n`);
+    return failed.length > 0 ? 3 : 0;
+  } finally {
+    await closeRedisClients();
+    aws.dynamo.raw.destroy();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'reconcile') return reconcile(argv.slice(1));
   const [command, rawEmail, value, tierWord] = argv;
   if (command !== 'set-premium' && command !== 'show') throw new UsageError(command ? `Unknown command ${command}` : 'No command given');
   const override = command === 'set-premium' ? parseOverride(value) : undefined;

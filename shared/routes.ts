@@ -32,6 +32,10 @@ export interface FunctionDefinition {
   cognitoAdmin?: boolean;
   /** May read a user and start an email change in the pool (AdminGetUser, AdminUpdateUserAttributes). */
   cognitoEmail?: boolean;
+  /** Sends work to the deletion worker's queue (`send`), or is that worker (`consume`, which also sends continuations). */
+  deletionQueue?: 'send' | 'consume';
+  /** Runs the identity sweep: Scan of the users table and cognito-idp:AdminGetUser on the pool. */
+  identitySweep?: boolean;
   /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
   awsCredentials?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
@@ -51,6 +55,7 @@ export type FunctionName =
   | 'token-consume'
   | 'sts-credentials'
   | 'api-keys'
+  | 'deletion-worker'
   | 'account-email';
 
 export interface RouteDefinition {
@@ -108,13 +113,26 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   },
   'delete-account': {
     name: 'delete-account',
-    description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; resumable.',
+    description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; checkpointed, the worker finishes it.',
     tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
     cognitoAdmin: true,
+    deletionQueue: 'send',
     timeoutSeconds: 20,
+  },
+  'deletion-worker': {
+    name: 'deletion-worker',
+    description: 'Deletion queue worker: continues checkpointed account deletions and runs the identity sweep (Cognito users deleted behind our back).',
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    stripe: true,
+    cognitoAdmin: true,
+    deletionQueue: 'consume',
+    identitySweep: true,
+    timeoutSeconds: 60,
   },
   'premium-check': {
     name: 'premium-check',
@@ -140,7 +158,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'sts-credentials': {
     name: 'sts-credentials',
     description: 'POST /me/aws-credentials: short-lived, speech-to-text-only AWS credentials for active subscribers.',
-    tables: { entitlements: 'read', ledger: 'readWrite' },
+    tables: { users: 'read', entitlements: 'read', ledger: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     awsCredentials: true,
@@ -189,6 +207,10 @@ export const ROUTES: readonly RouteDefinition[] = [
  */
 export type CognitoTrigger = 'PostConfirmation';
 export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = { PostConfirmation: 'post-confirmation' };
+
+/** Queues -> the function that consumes them (an SQS event source on AWS; infra/local/queue.ts locally). */
+export type QueueName = 'deletion';
+export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = { deletion: 'deletion-worker' };
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

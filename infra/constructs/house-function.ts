@@ -5,7 +5,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -210,6 +212,30 @@ export class HouseFunction extends Construct {
     this.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cognito-idp:AdminDeleteUser'], resources: [userPool.userPoolArn] }),
     );
+    return this;
+  }
+
+  /**
+   * Sends to the deletion worker's queue (and sets DELETION_QUEUE_URL); the
+   * consumer also gets the queue as its event source: one message per
+   * invocation, failed messages reported individually (SQS retries them, then
+   * the queue's redrive policy moves them to the DLQ).
+   */
+  public useDeletionQueue(queue: sqs.IQueue, mode: 'send' | 'consume'): this {
+    this.function.addEnvironment('DELETION_QUEUE_URL', queue.queueUrl);
+    queue.grantSendMessages(this.function);
+    if (mode === 'consume') this.function.addEventSource(new SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true }));
+    return this;
+  }
+
+  /**
+   * The identity sweep: looks each profile's sub up in the pool
+   * (AdminGetUser, this pool only) and pages through the users table (Scan on
+   * that table only: the sweep is a background job, never a request path).
+   */
+  public allowIdentitySweep(userPool: cognito.IUserPool, usersTable: dynamodb.ITable): this {
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['cognito-idp:AdminGetUser'], resources: [userPool.userPoolArn] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [usersTable.tableArn] }));
     return this;
   }
 }

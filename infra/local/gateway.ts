@@ -13,7 +13,7 @@ const INTEGRATION_TIMEOUT_MS = 29_000;
 type LambdaHandler = (event: any, context: Context) => Promise<any>;
 export type HandlerTable = Partial<Record<FunctionName, LambdaHandler>>;
 
-function lambdaContext(functionName: string, requestId: string, timeoutMs = INTEGRATION_TIMEOUT_MS): Context {
+export function lambdaContext(functionName: string, requestId: string, timeoutMs = INTEGRATION_TIMEOUT_MS): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -26,6 +26,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     `  cognito-local      ${s.cognito.endpoint}  pool ${s.cognito.userPoolId}  client ${s.cognito.clientId}`,
     `  Lambda invoke      ${s.lambdaInvokeUrl}  (Cognito triggers)`,
     ...Object.entries(s.services).map(([name, url]) => `  ${name.padEnd(18)} ${url}`),
+    ...Object.entries(s.queues ?? {}).map(([name, url]) => `  ${`${name} queue`.padEnd(18)} ${url}  (delivers to its worker in-process)`),
     '',
     `  Internal API key   ${s.internalApiKey}`,
     s.demoUser && 'userId' in s.demoUser

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
-import { COGNITO_TRIGGERS, FUNCTIONS, handlerEntry, type FunctionName } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, handlerEntry, type FunctionName } from '../../shared/routes';
 import { createLocalCognitoAuthorizer } from './authorizer';
 import { startCognitoLocal } from './cognito';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from './dynamodb';
 import { docsRoutes } from './docs';
-import { close, createGateway, createLambdaInvokeServer, listen, type HandlerTable } from './gateway';
+import { close, createGateway, createLambdaInvokeServer, lambdaContext, listen, type HandlerTable } from './gateway';
+import { startLocalQueue, type LocalQueue } from './queue';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
@@ -61,6 +62,8 @@ export interface StackState {
   cognito: { endpoint: string; userPoolId: string; clientId: string; issuer: string };
   internalApiKey: string;
   services: Record<string, string>;
+  /** In-process queues (SQS stand-ins) by name -> queue URL. */
+  queues: Record<string, string>;
   /** The environment the handlers run with: use it to run a handler in-process against this stack. */
   handlerEnv: Record<string, string>;
   pid: number;
@@ -68,7 +71,7 @@ export interface StackState {
   demoUser?: SeededUser | { error: string };
 }
 
-const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380 };
+const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380, deletionQueue: 9324 };
 
 export interface RunningStack {
   state: StackState;
@@ -90,8 +93,10 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   const processes: OwnedProcess[] = [];
   const servers: Server[] = [];
   const services: LocalService[] = [];
+  const queues: LocalQueue[] = [];
   const stop = async () => {
     rmSync(join(options.stateDir, 'stack.json'), { force: true });
+    await Promise.all(queues.map((q) => q.stop()));
     await Promise.all(servers.map(close));
     await closeRedisClients();
     await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
@@ -112,6 +117,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       dynamodb: await port(DEFAULT_PORTS.dynamodb),
       cognito: await port(DEFAULT_PORTS.cognito),
       redis: await port(DEFAULT_PORTS.redis),
+      deletionQueue: await port(DEFAULT_PORTS.deletionQueue),
     };
     const lambdaInvokeUrl = `http://127.0.0.1:${ports.lambda}`;
     const cognitoDir = join(options.stateDir, 'cognito');
@@ -137,6 +143,20 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       }));
     }
 
+    // The deletion queue delivers to the worker like Lambda's SQS event source; the handler is bound once loaded.
+    let handlers: HandlerTable = {};
+    const consumer = QUEUE_CONSUMERS.deletion;
+    const deletionQueue = await startLocalQueue({
+      name: 'deletion',
+      port: ports.deletionQueue,
+      deliver: async (event) => {
+        const worker = handlers[consumer];
+        if (!worker) throw new Error(`${consumer} is not loaded yet`);
+        return worker(event, lambdaContext(consumer, randomBytes(8).toString('hex'), (FUNCTIONS[consumer].timeoutSeconds ?? 10) * 1000));
+      },
+    });
+    queues.push(deletionQueue);
+
     const internalApiKey = options.internalApiKey ?? `local_${randomBytes(24).toString('base64url')}`;
     const handlerEnv: Record<string, string> = {
       AWS_REGION: LOCAL_AWS.region,
@@ -151,13 +171,15 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       COGNITO_ENDPOINT: cognito.endpoint,
       // Where Checkout sends users back to: your app's dev server.
       APP_BASE_URL: process.env.APP_BASE_URL ?? 'http://localhost:5173/',
+      DELETION_QUEUE_URL: deletionQueue.url,
+      SQS_ENDPOINT: deletionQueue.endpoint,
       POWERTOOLS_SERVICE_NAME: 'entitlements-local',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...services.map((s) => s.env)),
     };
     // Handlers read their configuration at module load, as on Lambda.
     Object.assign(process.env, handlerEnv);
-    const handlers = await loadHandlers(Object.keys(FUNCTIONS) as FunctionName[]);
+    handlers = await loadHandlers(Object.keys(FUNCTIONS) as FunctionName[]);
 
     const authorize = await createLocalCognitoAuthorizer({ issuer: cognito.issuer, jwksUri: cognito.jwksUri });
     const gateway = createGateway({ handlers, authorize, extraRoutes: docsRoutes(`http://127.0.0.1:${ports.gateway}`) });
@@ -184,6 +206,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       cognito: { endpoint: cognito.endpoint, userPoolId: cognito.userPoolId, clientId: cognito.clientId, issuer: cognito.issuer },
       internalApiKey,
       services: Object.fromEntries(services.map((s) => [s.name, s.url])),
+      queues: { deletion: deletionQueue.url },
       handlerEnv,
       pid: process.pid,
       demoUser,

@@ -1,4 +1,8 @@
-import { CfnOutput, CrossStackReferences, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -78,6 +82,9 @@ export class StatelessStack extends Stack {
   public readonly accessLogGroup: logs.LogGroup;
   /** The subscriber credentials role, by the function that vends it (one today: sts-credentials). */
   public readonly credentialsRoles: Record<string, iam.Role> = {};
+  /** The deletion worker's queue and its dead-letter queue (when a function uses them). */
+  public deletionQueue?: sqs.Queue;
+  public deletionDeadLetters?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -88,7 +95,10 @@ export class StatelessStack extends Stack {
     const functionDefinitions = props.functions ?? FUNCTIONS;
     const routes = props.routes ?? ROUTES;
 
-    this.functions = this.createFunctions(props, Object.values(functionDefinitions));
+    const definitions = Object.values(functionDefinitions);
+    const worker = definitions.find((d) => d.deletionQueue === 'consume');
+    if (worker) this.createDeletionQueue(worker);
+    this.functions = this.createFunctions(props, definitions);
 
     this.accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: settings.logRetention,
@@ -179,11 +189,60 @@ export class StatelessStack extends Stack {
       if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
       if (def.stripe) fn.useStripe(stateful.stripeSecret);
       if (def.cognitoAdmin) fn.allowUserDeletion(stateful.userPool);
+      if (def.deletionQueue) {
+        if (!this.deletionQueue) throw new Error(`${def.name} uses the deletion queue, but no function consumes it`);
+        fn.useDeletionQueue(this.deletionQueue, def.deletionQueue);
+      }
+      if (def.identitySweep) fn.allowIdentitySweep(stateful.userPool, stateful.tables.users);
       if (def.cognitoEmail) fn.allowEmailChange(stateful.userPool);
       if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }
     return functions;
+  }
+
+  /**
+   * The queue that drives the deletion worker, with a DLQ after 5 receives,
+   * and the EventBridge rule that puts every Cognito `DeleteUser` call (a user
+   * deleting themself with their own access token) on it, so the worker runs
+   * the identity sweep. CloudTrail delivers these events to EventBridge only
+   * when the account has a trail logging management events, and on a best
+   * effort basis: the scheduled sweep stays the guarantee.
+   */
+  private createDeletionQueue(worker: FunctionDefinition): void {
+    this.deletionDeadLetters = new sqs.Queue(this, 'DeletionDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(this.deletionDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the deletion queue; its messages are inspected and redriven by an operator, an alarm fires on the first one.',
+    });
+    this.deletionQueue = new sqs.Queue(this, 'DeletionQueue', {
+      // AWS's advice for a Lambda event source: at least six times the function timeout.
+      visibilityTimeout: Duration.seconds(6 * (worker.timeoutSeconds ?? 10)),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deletionDeadLetters, maxReceiveCount: 5 },
+    });
+    new events.Rule(this, 'CognitoSelfDeletionRule', {
+      description: 'A Cognito user deleted themself (DeleteUser with their access token): run the identity sweep.',
+      eventPattern: {
+        source: ['aws.cognito-idp'],
+        detailType: ['AWS API Call via CloudTrail'],
+        detail: { eventSource: ['cognito-idp.amazonaws.com'], eventName: ['DeleteUser'] },
+      },
+      targets: [new eventTargets.SqsQueue(this.deletionQueue)],
+    });
+    new cloudwatch.Alarm(this, 'DeletionDeadLettersAlarm', {
+      alarmDescription: 'An account deletion or identity sweep failed five times: inspect the deletion DLQ (the job row names the failed step).',
+      metric: this.deletionDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   private addRoutes(routes: readonly RouteDefinition[], stateful: StatefulResources): void {

@@ -86,6 +86,8 @@ export const handler = httpHandler(async (event) => {
 
       const period = decision.period;
       const counted = await usage.count(stored.userId, 'api-calls', period.id, monthlyLimit, usageExpiresAt(period));
+      // The account is being deleted: its key is as good as gone.
+      if (counted.userGone) return jsonResponse(200, { valid: false });
       const summary = describeApiUsage(counted.used, monthlyLimit, period);
       if (!counted.counted) {
         throw new RateLimitedError('API call limit of this period reached for this plan', secondsUntilEnd(period, now), { usage: summary });

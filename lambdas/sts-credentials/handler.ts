@@ -54,7 +54,7 @@ export const handler = httpHandler(async (event) => {
   // STS hung, throttled or refusing: a port error (503 by the error policy), never partial credentials.
   const credentials = await vendor.assumeRole({ roleSessionName: sessionName, sourceIdentity: identity, durationSeconds, policy });
   const now = new Date();
-  await usage.logCredentialGrant(
+  const logged = await usage.logCredentialGrant(
     credentialGrantEntry(
       {
         userId,
@@ -68,6 +68,8 @@ export const handler = httpHandler(async (event) => {
       randomBytes(6).toString('hex'),
     ),
   );
+  // Being deleted (or gone): the grant is not recorded and the credentials are never handed out.
+  if (logged === 'gone') throw new ForbiddenError('This account is being deleted');
   return jsonResponse(200, {
     accessKeyId: credentials.accessKeyId,
     secretAccessKey: credentials.secretAccessKey,

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { STSClient } from '@aws-sdk/client-sts';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsConfig } from '../config';
 import { classifyErrorsOf } from './aws-errors';
 
@@ -57,4 +58,9 @@ export function createCognitoClient(aws: AwsConfig, endpoint?: string): CognitoI
 /** STS for subscriber credentials; `endpoint` points it at the local emulator. Regional, never the global endpoint. */
 export function createStsClient(aws: AwsConfig, endpoint?: string): STSClient {
   return classifyErrorsOf(new STSClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'sts');
+}
+
+/** SQS for the deletion worker's queue; `endpoint` points it at the local stack's in-process queue. */
+export function createSqsClient(aws: AwsConfig, endpoint?: string): SQSClient {
+  return classifyErrorsOf(new SQSClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'sqs');
 }

@@ -133,6 +133,6 @@ export function wireCredentialsVendor(aws: AwsConfig, config: CredentialsConfig)
 export function wireApiKeys(aws: ReturnType<typeof wireAws>, tables: TablesConfig) {
   return {
     keys: new DynamoApiKeyStore(aws.dynamo.doc, { apiKeys: tables.TABLE_API_KEYS, users: tables.TABLE_USERS }),
-    usage: new DynamoUsageStore(aws.dynamo.doc, tables.TABLE_LEDGER),
+    usage: new DynamoUsageStore(aws.dynamo.doc, { ledger: tables.TABLE_LEDGER, users: tables.TABLE_USERS }),
   };
 }

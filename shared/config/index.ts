@@ -276,3 +276,20 @@ export const apiKeysSection = z.object({
   API_KEY_RATE_WINDOW_MS: positiveInt.default(1000),
 });
 export type ApiKeysConfig = z.infer<typeof apiKeysSection>;
+
+/**
+ * Account deletion (delete-account, deletion-worker): the worker's queue, how
+ * long one run works before it checkpoints and hands over to the worker
+ * (`DELETION_TIME_BUDGET_MS`, well below the function timeout), and how many
+ * rows the purge deletes between two checkpoints. `SQS_ENDPOINT` exists for
+ * the local stack's in-process queue only.
+ */
+export const deletionSection = z.object({
+  DELETION_QUEUE_URL: z.url(),
+  SQS_ENDPOINT: url.optional(),
+  DELETION_TIME_BUDGET_MS: z.coerce.number().int().min(0).default(8000),
+  DELETION_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+  /** The reconcile sweep resumes a deletion whose job has not moved for this long. */
+  DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
+});
+export type DeletionConfig = z.infer<typeof deletionSection>;

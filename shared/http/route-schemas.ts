@@ -119,7 +119,13 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     errors: { ...COGNITO, 404: ERROR, ...SERVER },
   },
   'DELETE /me/account': {
-    responses: { 200: { ...named('AccountDeleted', s.deleteAccountResponse), description: 'Deleted everywhere; safe to call again' } },
+    responses: {
+      200: { ...named('AccountDeleted', s.deleteAccountResponse), description: 'Deleted everywhere (Stripe, every row, the cache, the Cognito user); safe to call again' },
+      202: {
+        ...named('AccountDeletionInProgress', s.deletionInProgressResponse),
+        description: 'Deletion started and checkpointed: the deletion worker finishes it; call again to see where it stands (safe at any time)',
+      },
+    },
     errors: { ...COGNITO, ...SERVER },
   },
   'POST /me/aws-credentials': {

@@ -182,7 +182,19 @@ export const entitlementsResponse = z.object({
 });
 
 export const redirectUrlResponse = z.object({ url: z.string() });
-export const deleteAccountResponse = z.object({ deleted: z.literal(true) });
+const deletionStep = z.enum(['marked', 'billing', 'data', 'cache', 'profile', 'identity', 'done']);
+/** Where an account deletion stands: never an email or a Stripe id. */
+export const deletionJobSchema = z.object({
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  completedSteps: z.array(deletionStep),
+  nextStep: deletionStep.nullable(),
+  purged: z.object({ ledgerEntries: z.number().int(), apiKeys: z.number().int() }),
+  attempts: z.number().int(),
+});
+export const deleteAccountResponse = z.object({ deleted: z.literal(true), status: z.literal('deleted'), job: deletionJobSchema.nullable() });
+export const deletionInProgressResponse = z.object({ deleted: z.literal(false), status: z.literal('in-progress'), job: deletionJobSchema.nullable() });
 export const stripeWebhookResponse = z.object({ received: z.literal(true) });
 
 export const awsCredentialsResponse = z.object({

@@ -17,15 +17,18 @@ export interface ApiKeyStore {
   findByHash(keyHash: string): Promise<StoredApiKey | undefined>;
 }
 
+/** `userGone`: the user no longer exists or is being deleted, and nothing was written. */
+export type CountResult = { counted: boolean; used: number; userGone?: true };
+
 export interface UsageStore {
   /**
    * Counts one call in the month's counter, atomically, unless it would pass
-   * `limit` (null = unlimited). Returns the count after the call, or the
-   * current count when refused.
+   * `limit` (null = unlimited) or the user is gone or being deleted. Returns
+   * the count after the call, or the current count when refused.
    */
-  count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<{ counted: boolean; used: number }>;
+  count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<CountResult>;
   /** The month's count (0 when nothing was counted). */
   used(userId: string, kind: UsageKind, period: string): Promise<number>;
-  /** Appends a credential grant to the usage log. */
-  logCredentialGrant(entry: CredentialGrantEntry): Promise<void>;
+  /** Appends a credential grant to the usage log; 'gone' (nothing written) when the user is gone or being deleted. */
+  logCredentialGrant(entry: CredentialGrantEntry): Promise<'logged' | 'gone'>;
 }

@@ -247,7 +247,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
             continue;
           }
           expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
-          expect(actions).not.toContain('dynamodb:Scan');
+          // The identity sweep pages through the users table; nothing else ever scans.
+          if (!(def.identitySweep && table.id === 'users')) expect(actions).not.toContain('dynamodb:Scan');
           if (access === 'read') expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
           else expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
           // Indexes are granted by name, never as index/*.
@@ -349,6 +350,55 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         // Only the route that starts a change may write attributes; the trigger only reads.
         expect({ fn: def.name, updating: updating.length }).toEqual({ fn: def.name, updating: def.name === 'account-email' ? 1 : 0 });
       }
+    });
+  });
+
+  describe('account deletion', () => {
+    const queueId = () => logicalId(synth.built.stateless.deletionQueue!);
+    const dlqId = () => logicalId(synth.built.stateless.deletionDeadLetters!);
+
+    it('drives the deletion worker from an encrypted, TLS-only queue with a DLQ after 5 receives', () => {
+      const queue = synth.stateless.toJSON().Resources[queueId()];
+      expect(queue.Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(), 'Arn'] }, maxReceiveCount: 5 },
+        VisibilityTimeout: 6 * FUNCTIONS['deletion-worker'].timeoutSeconds!,
+      });
+      const worker = logicalId(synth.built.stateless.functions['deletion-worker']!.function);
+      synth.stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: worker },
+        EventSourceArn: { 'Fn::GetAtt': [queueId(), 'Arn'] },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+      synth.stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      synth.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 0, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId(), 'QueueName'] } }] });
+    });
+
+    it('grants queue access per FUNCTIONS: send for deletion, consume only for the worker, none elsewhere', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const trigger = synth.built.stateful.triggerFunctions[def.name];
+        const fn = trigger ?? synth.built.stateless.functions[def.name]!;
+        const statements = statementsOf(trigger ? synth.stateful : synth.stateless, logicalId(fn.function.role!));
+        const onQueue = statements.filter((st) => JSON.stringify(st.Resource).includes(queueId()));
+        const actions = onQueue.flatMap((st) => asArray(st.Action as string | string[]));
+        if (!def.deletionQueue) expect({ fn: def.name, actions }).toEqual({ fn: def.name, actions: [] });
+        else expect(actions).toContain('sqs:SendMessage');
+        if (def.deletionQueue !== 'consume') expect(actions).not.toContain('sqs:ReceiveMessage');
+        const sweeping = statements.filter((st) => asArray(st.Action as string | string[]).includes('cognito-idp:AdminGetUser'));
+        expect({ fn: def.name, sweeping: sweeping.length }).toEqual({ fn: def.name, sweeping: def.identitySweep ? 1 : 0 });
+      }
+    });
+
+    it('puts every Cognito DeleteUser call seen by CloudTrail on the queue', () => {
+      synth.stateless.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.cognito-idp'],
+          'detail-type': ['AWS API Call via CloudTrail'],
+          detail: { eventSource: ['cognito-idp.amazonaws.com'], eventName: ['DeleteUser'] },
+        },
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [queueId(), 'Arn'] } })],
+      });
     });
   });
 

@@ -1,8 +1,11 @@
-import type { DeletionJob } from '../../shared/ports/account-deletion';
+import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
 import type { EntitlementStore } from '../../shared/ports/entitlements';
 import type { EmailOwnership, UserProfile, UserStore } from '../../shared/ports/users';
-import { deleteAccount, type DeletionDeps } from '../../shared/use-cases/delete-account';
+import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
+import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
+import { deletionBudget } from '../../shared/adapters/deletion-wiring';
+import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
@@ -94,23 +97,62 @@ describe('onSignUpConfirmed', () => {
   });
 });
 
-describe('deleteAccount', () => {
-  function deps(billing: BillingProvider) {
+/** In-memory deletion jobs with the same lease rules as DynamoDeletionJobs. */
+function fakeJobs(now: () => Date) {
+  const rows = new Map<string, { job?: DeletionJob; owner?: string; until?: number }>();
+  const jobs: DeletionJobs = {
+    get: async (id) => rows.get(id)?.job,
+    acquire: async (id, owner, until) => {
+      const row = rows.get(id) ?? {};
+      if (row.until !== undefined && row.until >= now().getTime()) return { acquired: false, job: row.job, leaseUntil: new Date(row.until) };
+      rows.set(id, { ...row, owner, until: until.getTime() });
+      return { acquired: true, job: row.job };
+    },
+    save: async (job, owner) => {
+      const row = rows.get(job.userId);
+      if (row?.owner !== owner) throw new DeletionLeaseLostError(job.userId);
+      rows.set(job.userId, { ...row, job: structuredClone(job) });
+    },
+    release: async (id, owner) => {
+      const row = rows.get(id);
+      if (row?.owner === owner) rows.set(id, { job: row.job });
+    },
+  };
+  return { jobs, rows };
+}
+
+describe('runAccountDeletion', () => {
+  const at = new Date('2026-11-23T00:00:00Z');
+  const plenty = { deadline: new Date(at.getTime() + 60_000), leaseUntil: new Date(at.getTime() + 90_000) };
+  const noTime = { deadline: at, leaseUntil: new Date(at.getTime() + 90_000) };
+  const request = { userId: 'u1', username: 'u1', source: 'api' as const };
+
+  function deps(billing: BillingProvider, rowsToPurge = 0) {
     const users = fakeUsers();
     users.rows.set('u1', { userId: 'u1', email: 'a@example.com', stripeCustomerId: 'cus_1', createdAt: 'x' });
-    const jobs = new Map<string, DeletionJob>();
+    let clock = at;
+    const now = () => clock;
+    const { jobs, rows } = fakeJobs(now);
     const identityDeleted: string[] = [];
+    let left = rowsToPurge;
     const d: DeletionDeps = {
       users,
       entitlements: fakeEntitlements(),
       billing,
       cache: { read: async (_k, load) => ({ value: await load(), source: 'db' }), invalidate: async () => undefined, invalidateBestEffort: async () => undefined },
-      purger: { purge: async () => ({ ledgerEntries: 0, apiKeys: 0 }) },
-      identity: { deleteUser: async (u) => void identityDeleted.push(u) },
-      jobs: { get: async (id) => jobs.get(id), save: async (j) => void jobs.set(j.userId, structuredClone(j)) },
-      now: () => new Date('2026-11-23T00:00:00Z'),
+      purger: {
+        purgeBatch: async (_id, size) => {
+          const n = Math.min(size, left);
+          left -= n;
+          return { ledgerEntries: n, apiKeys: 0, done: n === 0 };
+        },
+      },
+      identity: { deleteUser: async (u) => void identityDeleted.push(u), userExists: async () => false },
+      jobs,
+      now,
+      batchSize: 10,
     };
-    return { d, users, jobs, identityDeleted };
+    return { d, users, rows, identityDeleted, tick: (ms: number) => (clock = new Date(clock.getTime() + ms)) };
   }
 
   it('records where it failed and resumes there; the identity goes last', async () => {
@@ -120,20 +162,122 @@ describe('deleteAccount', () => {
         if (failDelete) throw new Error('stripe down');
       },
     });
-    const { d, users, jobs, identityDeleted } = deps(billing);
-    await expect(deleteAccount(d, { userId: 'u1', username: 'u1' })).rejects.toThrow('stripe down');
-    expect(jobs.get('u1')).toMatchObject({ completed: ['marked'], lastError: 'billing: stripe down', attempts: 1 });
+    const { d, users, rows, identityDeleted } = deps(billing);
+    await expect(runAccountDeletion(d, request, plenty)).rejects.toThrow('stripe down');
+    expect(rows.get('u1')?.job).toMatchObject({ completed: ['marked'], lastError: 'billing: stripe down', attempts: 1 });
+    expect(rows.get('u1')?.owner).toBeUndefined(); // the lease is released on failure
     expect(users.rows.get('u1')?.deletingAt).toBeDefined();
     expect(identityDeleted).toEqual([]);
 
     failDelete = false;
-    await expect(deleteAccount(d, { userId: 'u1', username: 'u1' })).resolves.toEqual({ deleted: true, resumed: true });
-    expect(jobs.get('u1')).toMatchObject({ completed: ['marked', 'billing', 'data', 'cache', 'profile', 'identity', 'done'], attempts: 2 });
-    expect(jobs.get('u1')).not.toHaveProperty('lastError');
+    await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
+    expect(rows.get('u1')?.job).toMatchObject({ completed: ['marked', 'billing', 'data', 'cache', 'profile', 'identity', 'done'], attempts: 2 });
+    expect(rows.get('u1')?.job).not.toHaveProperty('lastError');
     expect(users.rows.has('u1')).toBe(false);
     expect(identityDeleted).toEqual(['u1']);
 
-    await expect(deleteAccount(d, { userId: 'u1', username: 'u1' })).resolves.toEqual({ deleted: true, resumed: false });
+    await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
     expect(billing.calls.filter((c) => c === 'cancelSubscription')).toHaveLength(2);
+  });
+
+  it('keeps no email or Stripe customer id in the finished job', async () => {
+    const { d, rows } = deps(fakeBilling());
+    const done = await runAccountDeletion(d, request, plenty);
+    expect(done.state).toBe('deleted');
+    const stored = rows.get('u1')?.job;
+    expect(stored).toBeDefined();
+    expect(JSON.stringify(stored)).not.toContain('a@example.com');
+    expect(JSON.stringify(stored)).not.toContain('cus_1');
+    expect(stored).toMatchObject({ finishedAt: at.toISOString(), purged: { ledgerEntries: 0, apiKeys: 0 } });
+  });
+
+  it('with no time left does one unit of work per run, checkpointed, until done', async () => {
+    const { d, rows, users } = deps(fakeBilling(), 35);
+    const runs: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const progress = await runAccountDeletion(d, request, noTime);
+      runs.push(progress.state);
+      if (progress.state === 'deleted') break;
+      expect(progress).toMatchObject({ busy: false });
+    }
+    // marked, billing, 4 purge batches of 10 (the 4th finds 5 and the 5th finds none), cache, profile, identity, done.
+    expect(runs.filter((r) => r === 'in-progress').length).toBeGreaterThanOrEqual(8);
+    expect(runs[runs.length - 1]).toBe('deleted');
+    expect(rows.get('u1')?.job?.purged).toEqual({ ledgerEntries: 35, apiKeys: 0 });
+    expect(users.rows.has('u1')).toBe(false);
+  });
+
+  it('answers from the stored job while another runner holds it', async () => {
+    const { d, rows } = deps(fakeBilling(), 100);
+    await runAccountDeletion(d, request, noTime);
+    rows.set('u1', { ...rows.get('u1'), owner: 'someone-else', until: at.getTime() + 1000 });
+    const busy = await runAccountDeletion(d, request, plenty);
+    expect(busy).toMatchObject({ state: 'in-progress', busy: true, job: { completed: ['marked'] } });
+    expect(describeDeletion(busy)).toEqual({
+      deleted: false,
+      status: 'in-progress',
+      job: { startedAt: at.toISOString(), updatedAt: at.toISOString(), completedSteps: ['marked'], nextStep: 'billing', purged: { ledgerEntries: 0, apiKeys: 0 }, attempts: 1 },
+    });
+  });
+});
+
+describe('reconcileIdentities', () => {
+  const at = new Date('2026-11-23T12:00:00Z');
+  function sweepDeps(profiles: Array<{ userId: string; deletingAt?: string }>, alive: string[], jobs: Record<string, Partial<DeletionJob>> = {}) {
+    const started: Array<[string, string]> = [];
+    const pages = [profiles.slice(0, 2), profiles.slice(2)];
+    return {
+      started,
+      deps: {
+        profiles: { page: async (cursor?: string) => (cursor ? { profiles: pages[1]! } : { profiles: pages[0]!, ...(pages[1]!.length ? { cursor: 'p2' } : {}) }) },
+        identity: { deleteUser: async () => undefined, userExists: async (sub: string) => alive.includes(sub) },
+        jobs: { get: async (id: string) => jobs[id] as DeletionJob | undefined, acquire: async () => ({ acquired: true as const }), save: async () => undefined, release: async () => undefined },
+        now: () => at,
+        stallAfterMs: 15 * 60_000,
+        startDeletion: async (userId: string, reason: string) => void started.push([userId, reason]),
+      },
+    };
+  }
+
+  it('deletes profiles whose Cognito user is gone and resumes stalled deletions, across pages', async () => {
+    const { deps, started } = sweepDeps(
+      [{ userId: 'alive' }, { userId: 'gone' }, { userId: 'stalled', deletingAt: '2026-11-23T11:00:00Z' }, { userId: 'running', deletingAt: '2026-11-23T11:00:00Z' }],
+      ['alive'],
+      { stalled: { updatedAt: '2026-11-23T11:40:00Z', completed: ['marked'] }, running: { updatedAt: '2026-11-23T11:59:00Z', completed: ['marked'] } },
+    );
+    const report = await reconcileIdentities(deps);
+    expect(report).toEqual({ checked: 4, identityGone: ['gone'], stalled: ['stalled'] });
+    expect(started).toEqual([
+      ['gone', 'identity-gone'],
+      ['stalled', 'stalled'],
+    ]);
+  });
+
+  it('stops at the deadline and hands back a cursor', async () => {
+    const { deps } = sweepDeps([{ userId: 'a' }, { userId: 'b' }, { userId: 'c' }], ['a', 'b', 'c']);
+    expect(await reconcileIdentities(deps, { deadline: at })).toEqual({ checked: 2, identityGone: [], stalled: [], cursor: 'p2' });
+  });
+});
+
+describe('deletion worker messages', () => {
+  it('reads its own work items and turns a CloudTrail DeleteUser event into the identity sweep', () => {
+    expect(parseDeletionWork(JSON.stringify({ kind: 'continue-deletion', userId: 'u1' }))).toEqual({ kind: 'continue-deletion', userId: 'u1' });
+    expect(parseDeletionWork(JSON.stringify({ kind: 'reconcile-identities', cursor: 'c' }))).toEqual({ kind: 'reconcile-identities', cursor: 'c' });
+    const cloudTrail = {
+      version: '0',
+      source: 'aws.cognito-idp',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: { eventSource: 'cognito-idp.amazonaws.com', eventName: 'DeleteUser', requestParameters: { accessToken: 'HIDDEN_DUE_TO_SECURITY_REASONS' } },
+    };
+    expect(parseDeletionWork(JSON.stringify(cloudTrail))).toEqual({ kind: 'reconcile-identities' });
+    expect(parseDeletionWork(JSON.stringify({ kind: 'something-else' }))).toBeUndefined();
+  });
+});
+
+describe('deletionBudget', () => {
+  it('works until the budget or 5 s before the function times out, and holds the job until the function cannot run', () => {
+    expect(deletionBudget(8000, 20_000, 0)).toEqual({ deadline: new Date(8000), leaseUntil: new Date(21_000) });
+    expect(deletionBudget(8000, 9000, 0)).toEqual({ deadline: new Date(4000), leaseUntil: new Date(10_000) });
+    expect(deletionBudget(0, undefined, 0).deadline).toEqual(new Date(0));
   });
 });

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ApiKeyStore, StoredApiKey, UsageStore } from '../../ports/api-keys';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ApiKeyStore, CountResult, StoredApiKey, UsageStore } from '../../ports/api-keys';
 import type { CredentialGrantEntry, UsageKind } from '../../domain/usage';
 import { usageCounterId } from '../../domain/usage';
 import { liveUserCheck } from './entitlements-store';
@@ -17,6 +17,9 @@ import { liveUserCheck } from './entitlements-store';
  */
 const ownerKey = (userId: string) => `owner#${userId}`;
 const ROTATE_ATTEMPTS = 3;
+/** A verify losing this many races in a row (the per-second limit keeps one user's calls far below) gives up. */
+const MAX_COUNT_RACES = 50;
+const MAX_COUNT_CONFLICTS = 5;
 
 export class DynamoApiKeyStore implements ApiKeyStore {
   constructor(
@@ -76,42 +79,98 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   }
 }
 
-/** Monthly usage counters and the credential-grant log, in the ledger table (see shared/domain/usage.ts). */
+/**
+ * Monthly usage counters and the credential-grant log, in the ledger table
+ * (see shared/domain/usage.ts). Both are writes into the user's ledger
+ * partition, which account deletion purges, so each is one transaction with
+ * the live-user check: once deletion has marked the profile, nothing lands
+ * in the partition again (a plain ADD would recreate a purged counter).
+ */
 export class DynamoUsageStore implements UsageStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly ledgerTable: string,
+    private readonly tables: { ledger: string; users: string },
   ) {}
 
-  async count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<{ counted: boolean; used: number }> {
-    if (limit !== null && limit <= 0) return { counted: false, used: await this.used(userId, kind, period) };
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.ledgerTable,
-          Key: { userId, entryId: usageCounterId(kind, period) },
-          UpdateExpression: 'ADD #calls :one SET #kind = :kind, #period = :period, #expiresAt = :expiresAt',
-          ...(limit === null ? {} : { ConditionExpression: 'attribute_not_exists(#calls) OR #calls < :limit' }),
-          ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
-          ExpressionAttributeValues: { ':one': 1, ':kind': `usage:${kind}`, ':period': period, ':expiresAt': expiresAt, ...(limit === null ? {} : { ':limit': limit }) },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      return { counted: true, used: Number(out.Attributes?.calls ?? 0) };
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return { counted: false, used: await this.used(userId, kind, period) };
-      throw err;
+  /**
+   * Compare-and-set, like the token store's consume: the count read, then one
+   * transaction of the live-user check and `calls = known + 1` conditioned on
+   * `calls` still being `known` (and below the limit). A lost race returns the
+   * current row with the refusal and is planned again on it without another
+   * read. So each call learns its own position (1, 2, 3... under parallel
+   * calls) and nothing is ever written for a user being deleted.
+   */
+  async count(userId: string, kind: UsageKind, period: string, limit: number | null, expiresAt: number): Promise<CountResult> {
+    let known = await this.used(userId, kind, period);
+    let conflicts = 0;
+    for (let races = 0; ; ) {
+      if (limit !== null && known >= limit) return { counted: false, used: known };
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              liveUserCheck(this.tables.users, userId),
+              {
+                Update: {
+                  TableName: this.tables.ledger,
+                  Key: { userId, entryId: usageCounterId(kind, period) },
+                  UpdateExpression: 'SET #calls = :next, #kind = :kind, #period = :period, #expiresAt = :expiresAt',
+                  ConditionExpression: known === 0 ? 'attribute_not_exists(#calls) OR #calls = :zero' : '#calls = :known',
+                  ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
+                  ExpressionAttributeValues: {
+                    ':next': known + 1,
+                    ':kind': `usage:${kind}`,
+                    ':period': period,
+                    ':expiresAt': expiresAt,
+                    ...(known === 0 ? { ':zero': 0 } : { ':known': known }),
+                  },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+            ],
+          }),
+        );
+        return { counted: true, used: known + 1 };
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const [user, counter] = err.CancellationReasons ?? [];
+        if (user?.Code === 'ConditionalCheckFailed') return { counted: false, used: 0, userGone: true };
+        if (counter?.Code === 'ConditionalCheckFailed') {
+          known = Number(counter.Item?.calls?.N ?? 0);
+          if ((races += 1) > MAX_COUNT_RACES) throw err;
+          continue;
+        }
+        if ((err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict') && (conflicts += 1) <= MAX_COUNT_CONFLICTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 4 * 2 ** conflicts)));
+          known = await this.used(userId, kind, period);
+          continue;
+        }
+        throw err;
+      }
     }
   }
 
   async used(userId: string, kind: UsageKind, period: string): Promise<number> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.ledgerTable, Key: { userId, entryId: usageCounterId(kind, period) }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tables.ledger, Key: { userId, entryId: usageCounterId(kind, period) }, ConsistentRead: true }),
     );
     return Number(out.Item?.calls ?? 0);
   }
 
-  async logCredentialGrant(entry: CredentialGrantEntry): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.ledgerTable, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' }));
+  async logCredentialGrant(entry: CredentialGrantEntry): Promise<'logged' | 'gone'> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            liveUserCheck(this.tables.users, entry.userId),
+            { Put: { TableName: this.tables.ledger, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' } },
+          ],
+        }),
+      );
+      return 'logged';
+    } catch (err) {
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'gone';
+      throw err;
+    }
   }
 }
