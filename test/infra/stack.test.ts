@@ -333,7 +333,7 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect([...writable].sort()).toEqual([...USER_WRITABLE_ATTRIBUTE_NAMES].sort());
     });
 
-    it('lets only the email functions read users and start email changes, and only in this pool', () => {
+    it('lets only the email functions (and the identity sweep) read users, only account-email start email changes, and only in this pool', () => {
       for (const def of FUNCTION_DEFINITIONS) {
         const trigger = synth.built.stateful.triggerFunctions[def.name];
         const fn = trigger ?? synth.built.stateless.functions[def.name]!;
@@ -341,7 +341,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         const actions = (action: string) => statements.filter((st) => asArray(st.Action as string | string[]).includes(action));
         const reading = actions('cognito-idp:AdminGetUser');
         const updating = actions('cognito-idp:AdminUpdateUserAttributes');
-        if (def.cognitoEmail) {
+        // The identity sweep reads users too (see 'account deletion').
+        if (def.cognitoEmail || def.identitySweep) {
           expect({ fn: def.name, reading: reading.length }).toEqual({ fn: def.name, reading: 1 });
           expect(JSON.stringify(reading[0]!.Resource)).toContain(logicalId(synth.built.stateful.userPool));
         } else {
@@ -386,7 +387,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         else expect(actions).toContain('sqs:SendMessage');
         if (def.deletionQueue !== 'consume') expect(actions).not.toContain('sqs:ReceiveMessage');
         const sweeping = statements.filter((st) => asArray(st.Action as string | string[]).includes('cognito-idp:AdminGetUser'));
-        expect({ fn: def.name, sweeping: sweeping.length }).toEqual({ fn: def.name, sweeping: def.identitySweep ? 1 : 0 });
+        // The email functions read users too (their own statement; see 'Cognito wiring').
+        expect({ fn: def.name, sweeping: sweeping.length }).toEqual({ fn: def.name, sweeping: def.identitySweep || def.cognitoEmail ? 1 : 0 });
       }
     });
 
