@@ -55,6 +55,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     catalogue,
     processed: new DynamoProcessedEvents(doc, ctx.tables.idempotency),
     topUps: { credit: async () => 'applied' as const },
+    // The benchmark sends subscription events only; refunds and disputes never reach this port.
+    tokenAdjustments: {
+      adjust: async () => {
+        throw new Error('the webhook benchmark sends no refund or dispute events');
+      },
+      adjustmentOf: async () => undefined,
+    },
     decide: (state: AccessState | undefined, at: Date) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, at),
     clock: () => Date.now(),
   };

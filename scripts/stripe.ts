@@ -12,15 +12,27 @@ import type { StackState } from '../infra/local/stack';
 
 const HELP = `usage: npm run stripe -- <command>
 
-  subscribe <email> <tier> [--trial-days N]   the customer subscribes (tier: basic, pro, enterprise)
+  subscribe <email> <tier> [--trial-days N] [--another]
+                                              the customer subscribes (tier: basic, pro, enterprise);
+                                              --another: a second subscription beside a live one (as the dashboard allows)
   upgrade <email> <tier>                      switch the current subscription's plan (down works too)
   cancel <email> [--at-period-end]            cancel now, or at the end of the period
   resume <email>                              undo a cancellation scheduled for period end
   renew <email>                               the period ends: next period, invoice paid
   fail-payment <email> [--final]              the renewal payment fails: past_due (--final: unpaid)
   recover <email>                             the open invoice gets paid: active again
-  complete-checkout <sessionId|url> [--email E]   pay a Checkout Session
+  complete-checkout <sessionId|url> [--email E]   pay a Checkout Session (card: paid at once)
+  checkout-delayed <sessionId|url> [--email E]    pay it by bank debit: completes 'unpaid' (a subscription
+                                              starts incomplete) until async-succeed or async-fail
+  async-succeed <sessionId|url>               the bank debit settles: checkout.session.async_payment_succeeded
+  async-fail <sessionId|url>                  the bank debit bounces: checkout.session.async_payment_failed
+  refund <email|ch_|pi_|cs_> [--amount CENTS] refund a charge (email: the customer's newest paid charge),
+                                              all that is left of it by default: charge.refunded, refund.created
+  dispute <email|ch_|pi_|cs_> [open|won|lost] the bank opens a dispute on the charge (default), or decides
+                                              its open dispute: charge.dispute.created / charge.dispute.closed
   customers <email>                           customers with that email and their subscriptions
+  delete-customer <email>                     delete the newest customer with that email, as in the dashboard
+                                              (its subscriptions are canceled; customer.deleted is sent)
   events [--type T] [--limit N]               recent webhook events and their delivery
   resend <eventId>                            deliver an event again
   delivery [--duplicate|--no-duplicate] [--delay MS] [--reorder|--no-reorder] [--pause|--resume]
@@ -30,6 +42,7 @@ const HELP = `usage: npm run stripe -- <command>
                                               make the next API calls fail (e.g. fault POST '^/v1/customers$')
   reset-faults                                disarm all faults
   calls [--reset]                             API calls received, by method and path
+  clock [--advance 24h|2d|90m|SECONDS]        the emulator's clock (advance it: idempotency keys expire after 24h)
   help                                        this text
 `;
 
@@ -91,6 +104,13 @@ function numberFlag(flags: Map<string, string | true>, name: string): number | u
   return n;
 }
 
+/** `24h`, `2d`, `90m`, `30s` or plain seconds. */
+function durationSeconds(raw: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  if (!m) throw new Error(`not a duration: ${raw} (e.g. 24h, 2d, 90m, 3600)`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
 const day = (unix: number | null | undefined) => (unix ? new Date(unix * 1000).toISOString().replace('T', ' ').slice(0, 16) + 'Z' : '-');
 
 function describeSubscription(sub: StripeObject): string {
@@ -110,6 +130,16 @@ function describeEvent(e: EventLogEntry): string {
   return `${day(e.created)}  ${e.id}  ${e.type.padEnd(34)} ${String(e.objectId ?? '').padEnd(22)} ${e.state} (${e.attempts.length} attempt${e.attempts.length === 1 ? '' : 's'}, last ${outcome})`;
 }
 
+/** `refund` / `dispute` targets: an email, or a charge, payment intent or Checkout Session id. */
+function chargeSelector(target: string): { email?: string; charge?: string; paymentIntent?: string; session?: string } {
+  if (target.includes('@')) return { email: target };
+  if (target.startsWith('ch_')) return { charge: target };
+  if (target.startsWith('pi_')) return { paymentIntent: target };
+  const session = /cs_[A-Za-z0-9_]+/.exec(target)?.[0];
+  if (session) return { session };
+  throw new Error(`not an email, charge (ch_), payment intent (pi_) or Checkout Session (cs_): ${target}`);
+}
+
 /** The customer's subscription that is not over, newest first. */
 async function currentSubscription(control: StripeEmulatorControl, email: string): Promise<StripeObject> {
   const customers = await control.customers(email);
@@ -127,7 +157,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count']);
+  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance', 'amount']);
   const control = new StripeEmulatorControl(emulatorUrl(stackState()));
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -135,7 +165,7 @@ async function run(argv: string[]): Promise<void> {
     case 'subscribe': {
       const email = need(positional[0], '<email>');
       const tier = need(positional[1], '<tier>');
-      const { customer, subscription } = await control.subscribe({ email, tier, trialDays: numberFlag(flags, 'trial-days') });
+      const { customer, subscription } = await control.subscribe({ email, tier, trialDays: numberFlag(flags, 'trial-days'), another: flags.has('another') });
       out(`${customer.email} (${customer.id}) subscribed:`);
       out(`  ${describeSubscription(subscription)}`);
       if (!customer.metadata?.userId) {
@@ -192,6 +222,41 @@ async function run(argv: string[]): Promise<void> {
       if (done.subscription) out(`  ${describeSubscription(done.subscription)}`);
       break;
     }
+    case 'checkout-delayed':
+    case 'async-succeed':
+    case 'async-fail': {
+      const target = need(positional[0], '<sessionId|url>');
+      const sessionId = /cs_[A-Za-z0-9_]+/.exec(target)?.[0] ?? target;
+      const email = flags.get('email');
+      const done =
+        command === 'checkout-delayed'
+          ? await control.completeCheckout(sessionId, { email: typeof email === 'string' ? email : undefined, delayed: true })
+          : await control.asyncPayment(sessionId, command === 'async-succeed' ? 'succeeded' : 'failed');
+      out(`${done.session.id} ${done.session.status} (${done.session.payment_status})`);
+      if (done.customer) out(`  customer ${done.customer.id} ${done.customer.email ?? ''}`);
+      if (done.subscription) out(`  ${describeSubscription(done.subscription)}`);
+      break;
+    }
+    case 'refund': {
+      const target = chargeSelector(need(positional[0], '<email|ch_|pi_|cs_>'));
+      const { refund, charge } = await control.refund({ ...target, amount: numberFlag(flags, 'amount') });
+      out(`${refund.id} $${(refund.amount / 100).toFixed(2)} of ${charge.id} (refunded $${(charge.amount_refunded / 100).toFixed(2)} of $${(charge.amount / 100).toFixed(2)})`);
+      break;
+    }
+    case 'dispute': {
+      const target = chargeSelector(need(positional[0], '<email|ch_|pi_|cs_>'));
+      const action = positional[1] ?? 'open';
+      if (action === 'open') {
+        const { dispute, charge } = await control.openDispute(target);
+        out(`${dispute.id} ${dispute.status} on ${charge.id} ($${(dispute.amount / 100).toFixed(2)}, ${dispute.reason})`);
+      } else if (action === 'won' || action === 'lost') {
+        const { dispute, charge } = await control.closeDispute(target, action);
+        out(`${dispute.id} ${dispute.status} on ${charge.id}`);
+      } else {
+        throw new Error(`dispute action must be open, won or lost, not ${action}`);
+      }
+      break;
+    }
     case 'customers': {
       const email = need(positional[0], '<email>');
       const found = await control.customers(email);
@@ -201,6 +266,15 @@ async function run(argv: string[]): Promise<void> {
         for (const sub of subscriptions) out(`  ${describeSubscription(sub)}`);
         if (subscriptions.length === 0) out('  no subscriptions');
       }
+      break;
+    }
+    case 'delete-customer': {
+      const email = need(positional[0], '<email>');
+      const [newest] = await control.customers(email);
+      if (!newest) throw new Error(`No Stripe customer with email ${email}.`);
+      const { subscriptions } = await control.deleteCustomer(newest.customer.id);
+      out(`${newest.customer.id} deleted`);
+      for (const sub of subscriptions) out(`  ${describeSubscription(sub)}`);
       break;
     }
     case 'events': {
@@ -252,6 +326,13 @@ async function run(argv: string[]): Promise<void> {
       const calls = flags.has('reset') ? await control.resetCalls() : await control.calls();
       for (const [key, n] of Object.entries(calls.counts)) out(`${String(n).padStart(5)}  ${key}`);
       out(`${String(calls.total).padStart(5)}  total${flags.has('reset') ? ' (now reset)' : ''}`);
+      break;
+    }
+    case 'clock': {
+      const advance = flags.get('advance');
+      if (advance === true) throw new Error('--advance needs a duration');
+      const clock = await control.clock(advance === undefined ? undefined : { advanceSeconds: durationSeconds(advance) });
+      out(`emulator time ${new Date(clock.now * 1000).toISOString()} (${clock.offsetSeconds}s ahead of real time)`);
       break;
     }
     default:

@@ -1,5 +1,5 @@
 import { awsSection, loadConfig, policySection, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
-import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTopUps } from '../../shared/adapters/wiring';
+import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTokenAdjustments, wireTopUps } from '../../shared/adapters/wiring';
 import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { AppError, InternalError, ValidationError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
@@ -22,6 +22,7 @@ const deps = {
   catalogue,
   processed: stores.processedEvents,
   topUps: wireTopUps(aws, config.tables, catalogue, access.policy),
+  tokenAdjustments: wireTokenAdjustments(aws, config.tables, catalogue, access.policy),
   decide: access.decide,
   clock: () => Date.now(),
 };

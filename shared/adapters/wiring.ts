@@ -3,7 +3,7 @@ import { cacheSection, loadConfig, tierSettings } from '../config';
 import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessDecider, type AccessPolicy } from '../domain/access';
 import { buildTierCatalogue, type Tier } from '../domain/tiers';
 import type { ReadThroughCache } from '../ports/cache';
-import type { TopUpCredits } from '../ports/events';
+import type { PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
 import { createCognitoClient, createDynamoClients, createSecretsClient, createStsClient } from './clients';
 import { CognitoIdentityDirectory } from './cognito/identity';
 import { CognitoEmailIdentity } from './cognito/email-identity';
@@ -93,6 +93,18 @@ export function wireAccess(
 /** The token store: balances, ledger and idempotency records, with allowances from the access decision. */
 export function wireTokens(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[], policy: AccessPolicy): DynamoTokenStore {
   return new DynamoTokenStore(aws.dynamo.doc, { tables: tokenTables(tables), catalogue, policy });
+}
+
+/** Refunds and disputes of top-ups take purchased tokens back (and a won dispute returns them). */
+export function wireTokenAdjustments(aws: ReturnType<typeof wireAws>, tables: TablesConfig, catalogue: readonly Tier[], policy: AccessPolicy): PurchasedTokenAdjustments {
+  const tokens = wireTokens(aws, tables, catalogue, policy);
+  return {
+    adjust: async (input) => {
+      const result = await tokens.adjustPurchasedTokens(input);
+      return result.outcome === 'applied' || result.outcome === 'duplicate' ? { outcome: result.outcome, applied: result.applied, shortfall: result.shortfall } : result;
+    },
+    adjustmentOf: (userId, key) => tokens.adjustmentOf(userId, key),
+  };
 }
 
 /** Stripe top-ups credit purchased tokens through the token store: one atomic write, once per checkout session. */

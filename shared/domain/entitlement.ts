@@ -156,3 +156,19 @@ export function newEntitlement(userId: string, now: Date): EntitlementRecord {
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
+
+/**
+ * A subscription that grants access but whose price the catalogue does not
+ * know (a price made in the dashboard, a catalogue missing an env var) must
+ * never downgrade a paying customer silently: the derived state keeps the
+ * tier the user had, and the price is returned so the caller reports it.
+ */
+export function keepTierOnUnknownPrice(
+  state: SubscriptionState,
+  previousTier: TierName | undefined,
+  catalogue: readonly Tier[],
+): { state: SubscriptionState; unknownPrice: string | null } {
+  const grantsAccess = state.status === 'active' || state.status === 'trialing' || state.status === 'past_due';
+  if (!grantsAccess || !state.plan || tierForPrice(catalogue, state.plan)) return { state, unknownPrice: null };
+  return { state: { ...state, tier: previousTier ?? state.tier }, unknownPrice: state.plan };
+}

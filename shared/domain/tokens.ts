@@ -38,7 +38,7 @@ export const ADD_KEY_RETENTION_DAYS = 35;
 
 const DAY_SECONDS = 24 * 60 * 60;
 
-export type LedgerKind = 'consume' | 'add' | 'reset' | 'top-up';
+export type LedgerKind = 'consume' | 'add' | 'reset' | 'top-up' | 'refund' | 'dispute' | 'dispute-reversal';
 
 /** A positive whole number of tokens no larger than MAX_TOKEN_AMOUNT. */
 export function isValidTokenAmount(value: unknown): value is number {
@@ -317,7 +317,7 @@ export function resetEntry(userId: string, reset: PeriodReset, randomSuffix: str
   );
 }
 
-export type IdempotentOperation = 'tokens-consume' | 'tokens-add';
+export type IdempotentOperation = 'tokens-consume' | 'tokens-add' | 'tokens-adjust';
 
 /** What an idempotency record remembers: who asked what, and the first answer. */
 export interface IdempotencyRecord<R> {

@@ -9,3 +9,23 @@ export interface ProcessedEvents {
 export interface TopUpCredits {
   credit(input: { userId: string; tokens: number; idempotencyKey: string; reason: string }): Promise<'applied' | 'duplicate' | 'unknown-user'>;
 }
+
+/** Takes back / gives back purchased tokens for refunds and disputes of top-ups (rules: shared/domain/token-refunds.ts). */
+export interface PurchasedTokenAdjustments {
+  /**
+   * Once per `idempotencyKey`. `take` never goes below zero: `applied` is what
+   * was taken, `shortfall` what was already spent. `conflict`: the key holds
+   * another adjustment (e.g. a 0-token marker written first); nothing done.
+   */
+  adjust(input: {
+    userId: string;
+    idempotencyKey: string;
+    kind: 'refund' | 'dispute' | 'dispute-reversal';
+    direction: 'take' | 'give';
+    tokens: number;
+    stripeId: string;
+    reason: string;
+  }): Promise<{ outcome: 'applied' | 'duplicate'; applied: number; shortfall: number } | { outcome: 'conflict' } | { outcome: 'unknown-user' }>;
+  /** What the adjustment under this key did, if it happened. */
+  adjustmentOf(userId: string, idempotencyKey: string): Promise<{ applied: number; shortfall: number } | undefined>;
+}

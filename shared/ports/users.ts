@@ -10,6 +10,12 @@ export interface UserProfile {
   /** An address change started through POST /me/email, waiting for its code. */
   pendingEmail?: string;
   stripeCustomerId?: string;
+  /**
+   * How many of the user's Stripe customers were deleted (in Stripe): part of
+   * the customer idempotency key, so a re-creation is a new customer, not a
+   * replay of the deleted one. Absent = 0.
+   */
+  stripeCustomerGeneration?: number;
   createdAt: string;
   /** Set when account deletion starts: webhooks and writes for this user stop. */
   deletingAt?: string;
@@ -42,7 +48,7 @@ export interface UserStore {
   findByStripeCustomer(customerId: string): Promise<UserProfile | undefined>;
   /** Records the customer id unless one is already set; returns the id that is stored. */
   attachStripeCustomer(userId: string, customerId: string): Promise<string>;
-  /** Forgets the customer id if it is still `customerId` (the customer was deleted in Stripe). */
+  /** Forgets the customer id if it is still `customerId` (the customer was deleted in Stripe) and bumps the generation. */
   detachStripeCustomer(userId: string, customerId: string): Promise<void>;
   markDeleting(userId: string, at: string): Promise<void>;
   /** Deletes the profile and releases the address it owns, in one write. */

@@ -1,6 +1,7 @@
 import type { Tier } from '../domain/tiers';
 import { findTier } from '../domain/tiers';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors';
+import { BillingCustomerGoneError } from '../ports/billing';
 import { ensureStripeCustomer, type AccountDeps } from './sign-up';
 
 export interface BillingDeps extends AccountDeps {
@@ -22,39 +23,90 @@ export async function startCheckout(deps: BillingDeps, userId: string, request: 
     if (!tier || !tier.purchasable) throw new ValidationError(`tier: must be one of ${deps.catalogue.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
     const priceId = tier.stripePriceIds[0];
     if (!priceId) throw new ValidationError(`tier: ${tier.name} has no Stripe price configured`);
-    const current = await deps.entitlements.get(userId, { consistent: true });
-    if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
-      throw new ConflictError('You already have a subscription; change or cancel it in the billing portal');
-    }
-    const customerId = await customerFor(deps, userId);
-    const session = await deps.billing.createSubscriptionCheckout({
-      customerId,
-      userId,
-      priceId,
-      successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
-      cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
-    });
-    return { url: session.url };
+    return subscriptionCheckout(deps, userId, priceId);
   }
   const { priceId, size } = deps.tokenPack;
   if (!priceId) throw new ValidationError('topUp: token top-ups are not configured');
   if (request.topUp % size !== 0) throw new ValidationError(`topUp: must be a multiple of ${size} tokens`);
-  const customerId = await customerFor(deps, userId);
-  const session = await deps.billing.createTopUpCheckout({
+  return withLiveCustomer(deps, userId, async (customerId) => {
+    const session = await deps.billing.createTopUpCheckout({
+      customerId,
+      userId,
+      priceId,
+      packs: request.topUp / size,
+      tokens: request.topUp,
+      successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
+      cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+    });
+    return { url: session.url };
+  });
+}
+
+const ALREADY_SUBSCRIBED = 'You already have a subscription; change or cancel it in the billing portal';
+
+/** Stripe statuses of a subscription that still exists and bills (or is about to): a second one would double-bill. */
+const LIVE_STRIPE_STATUSES = new Set(['active', 'trialing', 'past_due', 'unpaid', 'incomplete', 'paused']);
+
+/**
+ * One paid subscription per user:
+ * 1. the stored entitlement or Stripe itself already has a live subscription -> 409;
+ * 2. an open Checkout for the same price -> its URL again (a double click, a second tab);
+ * 3. open Checkouts for another price are expired first (one paid in the meantime -> 409);
+ * 4. a new Checkout, with an idempotency key naming the newest session seen (of
+ *    any mode), so concurrent requests that saw the same state get one session;
+ *    the session it creates becomes the newest, so the next request uses a new key.
+ */
+async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: string): Promise<{ url: string }> {
+  const current = await deps.entitlements.get(userId, { consistent: true });
+  if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
+    throw new ConflictError(ALREADY_SUBSCRIBED);
+  }
+  return withLiveCustomer(deps, userId, (customerId) => subscriptionCheckoutFor(deps, userId, customerId, priceId));
+}
+
+async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, customerId: string, priceId: string): Promise<{ url: string }> {
+  // Stripe, not our row, is the truth here: the webhook of a just-paid Checkout may not have landed yet.
+  const subscriptions = await deps.billing.listSubscriptions(customerId);
+  if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new ConflictError(ALREADY_SUBSCRIBED);
+
+  const recent = await deps.billing.recentCheckouts(customerId);
+  const open = recent.filter((s) => s.mode === 'subscription' && s.status === 'open');
+  const same = open.find((s) => s.priceId === priceId && s.url);
+  if (same?.url) return { url: same.url };
+  for (const other of open) {
+    if ((await deps.billing.expireCheckout(other.sessionId)) === 'complete') throw new ConflictError(ALREADY_SUBSCRIBED);
+  }
+  const session = await deps.billing.createSubscriptionCheckout({
     customerId,
     userId,
     priceId,
-    packs: request.topUp / size,
-    tokens: request.topUp,
     successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
     cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
+    // Per customer: a re-created customer (see withLiveCustomer) must not meet the old customer's keys.
+    idempotencyKey: `checkout:${customerId}:${priceId}:after:${recent[0]?.sessionId ?? 'none'}`,
   });
   return { url: session.url };
 }
 
 export async function openBillingPortal(deps: BillingDeps, userId: string): Promise<{ url: string }> {
+  return withLiveCustomer(deps, userId, (customerId) => deps.billing.createPortalSession({ customerId, returnUrl: url(deps.appBaseUrl, 'account') }));
+}
+
+/**
+ * Runs `use` with the user's Stripe customer. When Stripe says that customer
+ * was deleted (in the dashboard, before its customer.deleted webhook reached
+ * us), it is forgotten the way the webhook would (next key generation) and
+ * `use` runs once more with a new customer.
+ */
+async function withLiveCustomer<T>(deps: BillingDeps, userId: string, use: (customerId: string) => Promise<T>): Promise<T> {
   const customerId = await customerFor(deps, userId);
-  return deps.billing.createPortalSession({ customerId, returnUrl: url(deps.appBaseUrl, 'account') });
+  try {
+    return await use(customerId);
+  } catch (err) {
+    if (!(err instanceof BillingCustomerGoneError)) throw err;
+    await deps.users.detachStripeCustomer(userId, customerId);
+    return use(await customerFor(deps, userId));
+  }
 }
 
 async function customerFor(deps: BillingDeps, userId: string): Promise<string> {

@@ -12,8 +12,13 @@ export interface AccountDeps {
   now: () => Date;
 }
 
-/** The Stripe idempotency key for a user's customer: any retry, anywhere, gets the same customer. */
-export const customerIdempotencyKey = (userId: string) => `customer:${userId}`;
+/**
+ * The Stripe idempotency key for a user's customer: any retry, anywhere, gets
+ * the same customer. After a customer was deleted in Stripe the generation
+ * moves on, so the re-creation is a new customer instead of Stripe replaying
+ * the deleted one (it would for 24 hours).
+ */
+export const customerIdempotencyKey = (userId: string, generation = 0) => (generation > 0 ? `customer:${userId}:${generation}` : `customer:${userId}`);
 
 /**
  * The Stripe customer of a user, created when missing (sign-up could not, or
@@ -24,7 +29,11 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
   const profile = await deps.users.get(userId, { consistent: true });
   if (!profile) throw new Error(`user ${userId} has no profile`);
   if (profile.stripeCustomerId) return profile.stripeCustomerId;
-  const { customerId } = await deps.billing.createCustomer({ userId, email: profile.email, idempotencyKey: customerIdempotencyKey(userId) });
+  const { customerId } = await deps.billing.createCustomer({
+    userId,
+    email: profile.email,
+    idempotencyKey: customerIdempotencyKey(userId, profile.stripeCustomerGeneration ?? 0),
+  });
   return deps.users.attachStripeCustomer(userId, customerId);
 }
 

@@ -1,11 +1,12 @@
 import type { AccessDecider } from '../domain/access';
-import { NO_SUBSCRIPTION, deriveSubscriptionState } from '../domain/entitlement';
-import type { Tier } from '../domain/tiers';
+import { NO_SUBSCRIPTION, deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
+import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
 import type { UserProfile, UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
+import { countAnomaly } from '../observability/metrics';
 
 export interface SyncDeps {
   users: UserStore;
@@ -43,6 +44,36 @@ export async function ownerOfCustomer(deps: Pick<SyncDeps, 'users' | 'billing'>,
   return profile;
 }
 
+/**
+ * One paid subscription per user is the rule; Stripe still allows a second
+ * (created in the dashboard, or two Checkouts raced). The entitlement takes the
+ * best one (deriveSubscriptionState); the extra one is NOT canceled here: it may
+ * be an operator's deliberate change, and canceling does not refund what was
+ * charged. Operators are told instead: an error log naming both, and a metric.
+ */
+function reportDuplicateSubscriptions(userId: string, customerId: string, subscriptions: readonly SubscriptionSnapshot[]): void {
+  const granting = subscriptions.filter((s) => ['active', 'trialing', 'past_due'].includes(s.status));
+  if (granting.length < 2) return;
+  logger.error('Stripe customer has more than one live subscription; the best one decides access, the others still bill', {
+    userId,
+    customerId,
+    subscriptions: granting.map((s) => ({ id: s.id, status: s.status, priceId: s.priceId, created: s.created })),
+  });
+  countAnomaly('DuplicateSubscriptions');
+}
+
+/** An unknown price keeps the user's current tier (see keepTierOnUnknownPrice) and is reported loudly. */
+async function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState): Promise<SubscriptionState> {
+  if (!derived.plan || tierForPrice(deps.catalogue, derived.plan)) return derived;
+  const current = await deps.entitlements.get(userId, { consistent: true });
+  const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
+  if (unknownPrice) {
+    logger.error('Stripe price is not in the tier catalogue; the previous tier is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
+    countAnomaly('UnknownStripePrice');
+  }
+  return state;
+}
+
 export async function invalidateUser(cache: ReadThroughCache, profile: Pick<UserProfile, 'userId' | 'email'>): Promise<void> {
   await cache.invalidate([cacheKeys.entitlement(profile.userId), cacheKeys.premium(profile.email)]);
 }
@@ -61,7 +92,8 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   }
   const readStartedAt = deps.clock();
   const subscriptions = await deps.billing.listSubscriptions(customerId);
-  const state = deriveSubscriptionState(subscriptions, deps.catalogue);
+  reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
+  const state = await withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue));
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {

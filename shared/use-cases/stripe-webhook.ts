@@ -1,5 +1,6 @@
-import type { ProcessedEvents, TopUpCredits } from '../ports/events';
+import type { ProcessedEvents, PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
+import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
 import { invalidateUser, onCustomerDeleted, ownerOfCustomer, syncCustomer, type SyncDeps } from './stripe-sync';
 
 /** The fields of a verified Stripe event the rules read (the adapter checked the signature). */
@@ -12,11 +13,30 @@ export interface StripeEventLike {
 export interface WebhookDeps extends SyncDeps {
   processed: ProcessedEvents;
   topUps: TopUpCredits;
+  tokenAdjustments: PurchasedTokenAdjustments;
 }
+
+/** Events about refunds: each leads to the charge whose refunds are re-read. */
+const REFUND_EVENTS = new Set(['charge.refunded', 'charge.refund.updated', 'refund.created', 'refund.updated', 'refund.failed']);
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'stale';
 
 const SYNC_PREFIXES = ['customer.subscription.', 'invoice.', 'checkout.session.'];
+
+/**
+ * Events that can say a Checkout's money arrived: `completed` (a card pays at
+ * once) and `async_payment_succeeded` (a bank debit settled days later). Each
+ * credits only when it says `payment_status: paid`; the credit is keyed by
+ * the session, so whichever comes first credits and the other is a no-op.
+ */
+const CHECKOUT_PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+
+/** An id, or the id of an expanded object. */
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string') return (value as { id: string }).id;
+  return undefined;
+}
 
 function customerOf(object: Record<string, unknown>): string | undefined {
   const customer = object.customer;
@@ -38,12 +58,22 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
   if (event.type === 'customer.deleted') {
     const id = typeof object.id === 'string' ? object.id : undefined;
     outcome = id ? toOutcome(await onCustomerDeleted(deps, id)) : 'ignored';
+  } else if (REFUND_EVENTS.has(event.type)) {
+    // A charge.* event carries the charge; a refund.* event the refund (its `charge`).
+    const chargeId = idOf(event.type.startsWith('charge.') && event.type !== 'charge.refund.updated' ? object.id : object.charge);
+    outcome = chargeId ? await onChargeRefundsChanged(deps, chargeId) : 'ignored';
+  } else if (event.type.startsWith('charge.dispute.')) {
+    const disputeId = idOf(object.id);
+    outcome = disputeId ? await onDisputeChanged(deps, disputeId) : 'ignored';
   } else if (SYNC_PREFIXES.some((p) => event.type.startsWith(p))) {
     const customerId = customerOf(object);
     const metadata = (object.metadata ?? {}) as Record<string, string>;
     if (customerId) {
-      if (event.type === 'checkout.session.completed' && metadata.kind === 'top-up') {
+      if (CHECKOUT_PAID_EVENTS.has(event.type) && metadata.kind === 'top-up') {
         outcome = await creditTopUp(deps, customerId, object, metadata);
+      }
+      if (event.type === 'checkout.session.async_payment_failed' && object.mode === 'subscription') {
+        await abandonUnpaidSubscription(deps, customerId, object);
       }
       const synced = toOutcome(await syncCustomer(deps, customerId, metadata.userId));
       if (outcome !== 'applied') outcome = synced;
@@ -54,6 +84,22 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
 
   await deps.processed.record(event.id, event.type);
   return outcome;
+}
+
+/**
+ * The bank debit for a subscription's first invoice bounced: the subscription
+ * would sit `incomplete` (no access) for 23 h and block a new checkout (one
+ * subscription per user). It is canceled now, only while still incomplete,
+ * so the user can start again with another payment method.
+ */
+async function abandonUnpaidSubscription(deps: WebhookDeps, customerId: string, session: Record<string, unknown>): Promise<void> {
+  const raw = session.subscription;
+  const subscriptionId = typeof raw === 'string' ? raw : raw && typeof raw === 'object' ? (raw as { id?: string }).id : undefined;
+  if (!subscriptionId) return;
+  const current = (await deps.billing.listSubscriptions(customerId)).find((s) => s.id === subscriptionId);
+  if (current?.status !== 'incomplete') return;
+  await deps.billing.cancelSubscription(subscriptionId);
+  logger.info('canceled a subscription whose first (delayed) payment failed', { customerId, subscriptionId });
 }
 
 function toOutcome(sync: 'written' | 'stale' | 'ignored'): WebhookOutcome {

@@ -80,8 +80,9 @@ afterAll(async () => {
 async function deliveredAbout(...objectIds: string[]): Promise<Received[]> {
   await control.flush();
   return received.filter((r) => {
-    const object = r.event.data.object as unknown as Record<string, unknown>;
-    return objectIds.some((id) => object.id === id || object.customer === id || object.subscription === id);
+    const object = r.event.data.object as unknown as Record<string, any>;
+    const subscription = object.subscription ?? object.parent?.subscription_details?.subscription;
+    return objectIds.some((id) => object.id === id || object.customer === id || subscription === id);
   });
 }
 
@@ -111,6 +112,51 @@ describe('the API, through the real stripe SDK', () => {
     });
     const events = await deliveredAbout(first.id);
     expect(events.map((r) => r.event.type)).toEqual(['customer.created']);
+  });
+
+  /** A raw POST, so status, body and replay headers are seen exactly as sent. */
+  const rawPost = async (path: string, form: Record<string, string>, idempotencyKey: string) => {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${emulator.secretKey}`, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': idempotencyKey },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: res.status, body: (await res.json()) as any, replayed: res.headers.get('idempotent-replayed'), original: res.headers.get('original-request') };
+  };
+
+  it('replays a saved error for a reused key, status code and body included, like Stripe', async () => {
+    const customer = await stripe.customers.create({ email: unique('idem-error') });
+    await stripe.customers.del(customer.id);
+    const key = `key-error-${customer.id}`;
+    const first = await rawPost(`/v1/customers/${customer.id}`, { description: 'x' }, key);
+    expect(first.status).toBe(404);
+    expect(first.replayed).toBeNull();
+    const again = await rawPost(`/v1/customers/${customer.id}`, { description: 'x' }, key);
+    expect(again).toMatchObject({ status: 404, body: first.body, replayed: 'true' });
+    expect(again.original).toMatch(/^req_/);
+  });
+
+  it('saves nothing for parameters refused before the endpoint ran: the key stays free', async () => {
+    const email = unique('idem-validation');
+    const key = `key-validation-${email}`;
+    const refused = await rawPost('/v1/customers', { emial: email }, key);
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'parameter_unknown', param: 'emial' } } });
+    const fixed = await rawPost('/v1/customers', { email }, key);
+    expect(fixed).toMatchObject({ status: 200, body: { object: 'customer', email }, replayed: null });
+  });
+
+  it('expires a key 24 hours after its first use on the emulator clock: the request then runs again', async () => {
+    const email = unique('idem-expiry');
+    const key = `key-expiry-${email}`;
+    const first = await stripe.customers.create({ email }, { idempotencyKey: key });
+    await control.clock({ advanceSeconds: 23 * 3600 });
+    expect((await stripe.customers.create({ email }, { idempotencyKey: key })).id).toBe(first.id);
+    const before = await control.clock();
+    await control.clock({ advanceSeconds: 3600 });
+    expect((await control.clock()).now).toBeGreaterThanOrEqual(before.now + 3600);
+    const after = await stripe.customers.create({ email }, { idempotencyKey: key });
+    expect(after.id).not.toBe(first.id);
+    expect(after.created).toBeGreaterThanOrEqual(before.now + 3600);
   });
 
   it('serves the seeded catalogue', async () => {
@@ -313,6 +359,132 @@ describe('changing and ending subscriptions', () => {
       'invoice.paid',
       'customer.subscription.updated',
     ]);
+  });
+});
+
+describe('delayed payment methods, refunds, disputes, dashboard changes', () => {
+  const topUpSession = async (customer: string) =>
+    stripe.checkout.sessions.create({ mode: 'payment', customer, line_items: [{ price: emulator.prices.tokenPack, quantity: 2 }], success_url: 'http://127.0.0.1:3000/done' });
+  const subscriptionSession = async (customer: string) =>
+    stripe.checkout.sessions.create({ mode: 'subscription', customer, line_items: [{ price: emulator.prices.basic, quantity: 1 }], success_url: 'http://127.0.0.1:3000/done' });
+
+  it('a bank debit completes the top-up Checkout unpaid, then async_payment_succeeded makes it paid', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-pay') });
+    const session = await topUpSession(customer.id);
+    const done = await control.completeCheckout(session.id, { delayed: true });
+    expect(done.session).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
+    expect((await stripe.paymentIntents.retrieve(done.session.payment_intent)).status).toBe('processing');
+    await expect(control.refund({ session: session.id })).rejects.toThrow(/has not succeeded/);
+    const settled = await control.asyncPayment(session.id, 'succeeded');
+    expect(settled.session.payment_status).toBe('paid');
+    expect((await stripe.paymentIntents.retrieve(done.session.payment_intent)).status).toBe('succeeded');
+    const events = (await deliveredAbout(session.id)).map((r) => [r.event.type, (r.event.data.object as Stripe.Checkout.Session).payment_status]);
+    expect(events).toEqual([
+      ['checkout.session.completed', 'unpaid'],
+      ['checkout.session.async_payment_succeeded', 'paid'],
+    ]);
+    await expect(control.asyncPayment(session.id, 'failed')).rejects.toThrow(/no delayed payment waiting/);
+  });
+
+  it('the Checkout page has a Pay by bank debit button that completes the session unpaid', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-page') });
+    const session = await topUpSession(customer.id);
+    expect(await (await fetch(session.url as string)).text()).toContain('name="delayed" value="true"');
+    const res = await fetch(`${emulator.url}/_emulator/checkout/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ redirect: '1', delayed: 'true' }).toString(),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(await stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
+  });
+
+  it('a bounced bank debit sends async_payment_failed and the session stays unpaid', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-fail') });
+    const session = await topUpSession(customer.id);
+    await control.completeCheckout(session.id, { delayed: true });
+    const failed = await control.asyncPayment(session.id, 'failed');
+    expect(failed.session.payment_status).toBe('unpaid');
+    const intent = await stripe.paymentIntents.retrieve(failed.session.payment_intent);
+    expect(intent.status).toBe('requires_payment_method');
+    expect((await stripe.charges.retrieve(intent.latest_charge as string)).status).toBe('failed');
+    expect((await deliveredAbout(session.id)).map((r) => r.event.type)).toEqual(['checkout.session.completed', 'checkout.session.async_payment_failed']);
+  });
+
+  it('a subscription paid by bank debit starts incomplete and turns active when its first invoice is paid', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-sub') });
+    const session = await subscriptionSession(customer.id);
+    const done = await control.completeCheckout(session.id, { delayed: true });
+    expect(done.session.payment_status).toBe('unpaid');
+    expect(done.subscription).toMatchObject({ status: 'incomplete' });
+    expect(done.invoice).toMatchObject({ status: 'open' });
+    await control.asyncPayment(session.id, 'succeeded');
+    expect((await stripe.subscriptions.retrieve(done.subscription!.id)).status).toBe('active');
+    const types = (await deliveredAbout(customer.id)).map((r) => r.event.type);
+    expect(types).toEqual(['customer.created', 'customer.subscription.created', 'checkout.session.completed', 'invoice.paid', 'customer.subscription.updated', 'checkout.session.async_payment_succeeded']);
+  });
+
+  it('a bounced first payment leaves the subscription incomplete with the invoice open', async () => {
+    const customer = await stripe.customers.create({ email: unique('delayed-sub-fail') });
+    const session = await subscriptionSession(customer.id);
+    const done = await control.completeCheckout(session.id, { delayed: true });
+    await control.asyncPayment(session.id, 'failed');
+    expect((await stripe.subscriptions.retrieve(done.subscription!.id)).status).toBe('incomplete');
+    expect((await stripe.invoices.retrieve(done.invoice!.id)).status).toBe('open');
+    const types = (await deliveredAbout(customer.id)).map((r) => r.event.type);
+    expect(types.slice(-2)).toEqual(['invoice.payment_failed', 'checkout.session.async_payment_failed']);
+  });
+
+  it('refunds part of a charge, then the rest; never more than was paid', async () => {
+    const customer = await stripe.customers.create({ email: unique('refund') });
+    const session = await topUpSession(customer.id);
+    const done = await control.completeCheckout(session.id);
+    const intent = await stripe.paymentIntents.retrieve(done.session.payment_intent);
+    const part = await control.refund({ session: session.id, amount: 400 });
+    expect(part.charge).toMatchObject({ amount: 1000, amount_refunded: 400, refunded: false, payment_intent: intent.id });
+    await expect(stripe.refunds.create({ charge: intent.latest_charge as string, amount: 700 })).rejects.toMatchObject({ statusCode: 400, param: 'amount' });
+    const rest = await stripe.refunds.create({ payment_intent: intent.id });
+    expect(rest).toMatchObject({ object: 'refund', amount: 600, charge: intent.latest_charge, status: 'succeeded' });
+    expect((await stripe.charges.retrieve(intent.latest_charge as string)).refunded).toBe(true);
+    expect((await stripe.refunds.list({ charge: intent.latest_charge as string })).data.map((r) => r.amount)).toEqual([600, 400]);
+    const events = (await deliveredAbout(customer.id)).filter((r) => r.event.type.startsWith('charge.') || r.event.type.startsWith('refund.'));
+    const amounts = (o: unknown) => o as { amount_refunded?: number; amount: number };
+    expect(events.map((r) => [r.event.type, amounts(r.event.data.object).amount_refunded ?? amounts(r.event.data.object).amount])).toEqual([
+      ['charge.refunded', 400],
+      ['refund.created', 400],
+      ['charge.refunded', 1000],
+      ['refund.created', 600],
+    ]);
+  });
+
+  it('opens a dispute on a charge and closes it won or lost', async () => {
+    const customer = await stripe.customers.create({ email: unique('dispute') });
+    const session = await topUpSession(customer.id);
+    await control.completeCheckout(session.id);
+    const { dispute, charge } = await control.openDispute({ email: customer.email as string });
+    expect(dispute).toMatchObject({ object: 'dispute', status: 'needs_response', amount: 1000, charge: charge.id });
+    expect(charge.disputed).toBe(true);
+    await expect(control.openDispute({ charge: charge.id })).rejects.toThrow(/already has an open dispute/);
+    const closed = await control.closeDispute({ session: session.id }, 'won');
+    expect(closed.dispute).toMatchObject({ id: dispute.id, status: 'won' });
+    expect((await stripe.disputes.retrieve(dispute.id)).status).toBe('won');
+    await control.flush();
+    const types = received.filter((r) => (r.event.data.object as { charge?: unknown }).charge === charge.id).map((r) => r.event.type);
+    expect(types).toEqual(['charge.dispute.created', 'charge.dispute.closed']);
+  });
+
+  it('a second subscription from the dashboard, and a customer deleted in the dashboard', async () => {
+    const customer = await stripe.customers.create({ email: unique('dashboard') });
+    await control.subscribe({ customer: customer.id, tier: 'basic' });
+    await expect(control.subscribe({ customer: customer.id, tier: 'pro' })).rejects.toThrow(/already has subscription/);
+    await control.subscribe({ customer: customer.id, tier: 'pro', another: true });
+    expect((await stripe.subscriptions.list({ customer: customer.id })).data).toHaveLength(2);
+    const deleted = await control.deleteCustomer(customer.id);
+    expect(deleted.customer).toEqual({ id: customer.id, object: 'customer', deleted: true });
+    expect(deleted.subscriptions.map((s) => s.status)).toEqual(['canceled', 'canceled']);
+    const types = (await deliveredAbout(customer.id)).map((r) => r.event.type);
+    expect(types.slice(-3)).toEqual(['customer.subscription.deleted', 'customer.subscription.deleted', 'customer.deleted']);
   });
 });
 

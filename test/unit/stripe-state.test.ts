@@ -38,9 +38,12 @@ describe('emulated Stripe account', () => {
     expect(item.price.id).toBe(PRICE_IDS.basic);
     expect(iso(item.current_period_start)).toBe('2025-01-31T12:00:00.000Z');
     expect(iso(item.current_period_end)).toBe('2025-02-28T12:00:00.000Z');
-    expect(sub.current_period_end).toBe(item.current_period_end);
+    // API 2025-03-31.basil removed the top-level period from subscriptions and `subscription` from invoices.
+    expect(sub).not.toHaveProperty('current_period_end');
+    expect(sub).not.toHaveProperty('current_period_start');
     const inv = state.renderInvoice(invoice.id);
-    expect(inv).toMatchObject({ status: 'paid', amount_paid: 999, subscription: subscription.id, billing_reason: 'subscription_create' });
+    expect(inv).not.toHaveProperty('subscription');
+    expect(inv).toMatchObject({ status: 'paid', amount_paid: 999, billing_reason: 'subscription_create' });
     expect(inv.parent).toEqual({ quote_details: null, subscription_details: { metadata: { userId: 'u1' }, subscription: subscription.id }, type: 'subscription_details' });
     expect(take()).toEqual(['customer.created', 'customer.subscription.created', 'invoice.paid']);
     expect(events).toHaveLength(0);

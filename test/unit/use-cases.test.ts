@@ -60,6 +60,11 @@ function fakeBilling(overrides: Partial<BillingProvider> = {}): BillingProvider 
     createSubscriptionCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createTopUpCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createPortalSession: async () => ({ url: 'u' }),
+    recentCheckouts: async () => [],
+    chargeOf: async () => undefined,
+    disputeOf: async () => undefined,
+    checkoutOfPayment: async () => undefined,
+    expireCheckout: async () => 'expired',
     ...overrides,
   };
 }

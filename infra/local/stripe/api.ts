@@ -3,7 +3,7 @@
  * checks them, objects rendered by state.ts, `expand[]` applied last.
  */
 import type { StripeEvent } from './delivery';
-import { invalidRequest, resourceMissing } from './errors';
+import { invalidParam, resourceMissing } from './errors';
 import { isFormObject, type FormObject, type FormValue } from './form';
 import { newId } from './ids';
 import {
@@ -98,7 +98,7 @@ export function pathTemplate(pathname: string): string {
 function applyExpand(value: Json, paths: string[], state: StripeState): Json {
   for (const path of paths) {
     const segments = path.split('.');
-    if (segments.length > 4) throw invalidRequest(`You cannot expand more than 4 levels of a property. Property: ${path}`, 'expand');
+    if (segments.length > 4) throw invalidParam(`You cannot expand more than 4 levels of a property. Property: ${path}`, 'expand');
     expandAt(value, segments, state, path);
   }
   return value;
@@ -112,11 +112,11 @@ function expandAt(value: unknown, segments: string[], state: StripeState, path: 
   if (typeof value !== 'object' || value === null || segments.length === 0) return;
   const [head, ...rest] = segments as [string, ...string[]];
   const target = value as Json;
-  if (!(head in target)) throw invalidRequest(`This property cannot be expanded (${path}).`, 'expand');
+  if (!(head in target)) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
   let child = target[head];
   if (typeof child === 'string') {
     const found = state.renderById(child);
-    if (!found) throw invalidRequest(`This property cannot be expanded (${path}).`, 'expand');
+    if (!found) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
     child = found;
     target[head] = child;
   }
@@ -148,7 +148,7 @@ function paginate<T extends { id: string }>(records: T[], params: FormObject, ur
 
 function validEmail(value: string | undefined, param = 'email'): string | undefined {
   if (value !== undefined && (!/^[^\s@]+@[^\s@]+$/.test(value) || value.length > 512)) {
-    throw invalidRequest(`Invalid email address: ${value}`, param, 'email_invalid');
+    throw invalidParam(`Invalid email address: ${value}`, param, 'email_invalid');
   }
   return value;
 }
@@ -161,18 +161,18 @@ function nullable(params: FormObject, name: string): string | null | undefined {
 /** `price_data` on Checkout line items and subscription items: an ad-hoc price. */
 function adHocPrice(state: StripeState, raw: FormValue | undefined, label: string, { recurringAllowed }: { recurringAllowed: boolean }): string | undefined {
   if (raw === undefined) return undefined;
-  if (!isFormObject(raw)) throw invalidRequest(`Invalid object: ${label}`, label);
+  if (!isFormObject(raw)) throw invalidParam(`Invalid object: ${label}`, label);
   const currency = requiredStr(raw, 'currency', `${label}[currency]`);
-  if (currency.toLowerCase() !== 'usd') throw invalidRequest('The local Stripe emulator only bills in usd.', `${label}[currency]`);
+  if (currency.toLowerCase() !== 'usd') throw invalidParam('The local Stripe emulator only bills in usd.', `${label}[currency]`);
   const unitAmount = int(raw, 'unit_amount', { min: 0, label: `${label}[unit_amount]` });
-  if (unitAmount === undefined) throw invalidRequest(`Missing required param: ${label}[unit_amount].`, `${label}[unit_amount]`, 'parameter_missing');
+  if (unitAmount === undefined) throw invalidParam(`Missing required param: ${label}[unit_amount].`, `${label}[unit_amount]`, 'parameter_missing');
   const productData = obj(raw, 'product_data', `${label}[product_data]`);
   const product = str(raw, 'product', `${label}[product]`);
-  if (!product && !productData) throw invalidRequest(`Missing required param: ${label}[product_data].`, `${label}[product_data]`, 'parameter_missing');
+  if (!product && !productData) throw invalidParam(`Missing required param: ${label}[product_data].`, `${label}[product_data]`, 'parameter_missing');
   const recurringRaw = obj(raw, 'recurring', `${label}[recurring]`);
-  if (recurringRaw && !recurringAllowed) throw invalidRequest('Recurring prices are not allowed here.', `${label}[recurring]`);
+  if (recurringRaw && !recurringAllowed) throw invalidParam('Recurring prices are not allowed here.', `${label}[recurring]`);
   const interval = recurringRaw ? oneOf(recurringRaw, 'interval', ['month'] as const, `${label}[recurring][interval]`) : undefined;
-  if (recurringRaw && !interval) throw invalidRequest(`Missing required param: ${label}[recurring][interval].`, `${label}[recurring][interval]`, 'parameter_missing');
+  if (recurringRaw && !interval) throw invalidParam(`Missing required param: ${label}[recurring][interval].`, `${label}[recurring][interval]`, 'parameter_missing');
   return state.createAdHocPrice({
     currency: 'usd',
     unitAmount,
@@ -187,7 +187,7 @@ function trialEndParam(params: FormObject): number | 'now' | undefined {
   const raw = str(params, 'trial_end');
   if (raw === undefined) return undefined;
   if (raw === 'now') return 'now';
-  if (!/^\d+$/.test(raw)) throw invalidRequest(`Invalid timestamp: ${raw}`, 'trial_end');
+  if (!/^\d+$/.test(raw)) throw invalidParam(`Invalid timestamp: ${raw}`, 'trial_end');
   return Number(raw);
 }
 
@@ -221,7 +221,7 @@ route('GET', '/v1/customers/search', 'customerSearch', (state, { params }) => {
   const query = requiredStr(params, 'query');
   const clauses = query.split(/\s+AND\s+/i).map((clause) => {
     const m = /^\s*(email|name|phone|description|metadata\[['"]([^'"]+)['"]\])\s*([:~])\s*['"](.*)['"]\s*$/.exec(clause);
-    if (!m) throw invalidRequest(`The local Stripe emulator cannot parse this search query clause: ${clause}`, 'query');
+    if (!m) throw invalidParam(`The local Stripe emulator cannot parse this search query clause: ${clause}`, 'query');
     return { field: m[1] as string, metaKey: m[2], op: m[3] as string, value: m[4] as string };
   });
   const limit = int(params, 'limit', { min: 1, max: 100 }) ?? 10;
@@ -308,12 +308,12 @@ const SUBSCRIPTION_STATUSES = ['active', 'all', 'canceled', 'ended', 'incomplete
 route('POST', '/v1/subscriptions', 'subscriptionCreate', (state, { params }) => {
   const customer = requiredStr(params, 'customer');
   const rawItems = list(params, 'items');
-  if (!rawItems || rawItems.length === 0) throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
+  if (!rawItems || rawItems.length === 0) throw invalidParam('Missing required param: items.', 'items', 'parameter_missing');
   const items = rawItems.map((raw, i) => {
     const label = `items[${i}]`;
-    if (!isFormObject(raw)) throw invalidRequest(`Invalid object: ${label}`, label);
+    if (!isFormObject(raw)) throw invalidParam(`Invalid object: ${label}`, label);
     const price = str(raw, 'price', `${label}[price]`) ?? str(raw, 'plan', `${label}[plan]`) ?? adHocPrice(state, raw.price_data, `${label}[price_data]`, { recurringAllowed: true });
-    if (!price) throw invalidRequest(`Missing required param: ${label}[price].`, `${label}[price]`, 'parameter_missing');
+    if (!price) throw invalidParam(`Missing required param: ${label}[price].`, `${label}[price]`, 'parameter_missing');
     return {
       price,
       quantity: int(raw, 'quantity', { min: 1, label: `${label}[quantity]` }) ?? 1,
@@ -349,7 +349,7 @@ route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, p
   const rawItems = list(params, 'items');
   const items: ItemChange[] | undefined = rawItems?.map((raw, i) => {
     const label = `items[${i}]`;
-    if (!isFormObject(raw)) throw invalidRequest(`Invalid object: ${label}`, label);
+    if (!isFormObject(raw)) throw invalidParam(`Invalid object: ${label}`, label);
     return {
       id: str(raw, 'id', `${label}[id]`),
       price: str(raw, 'price', `${label}[price]`) ?? str(raw, 'plan', `${label}[plan]`) ?? adHocPrice(state, raw.price_data, `${label}[price_data]`, { recurringAllowed: true }),
@@ -364,7 +364,7 @@ route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, p
     if (raw === undefined) cancelAt = null;
     else if (raw === 'min_period_end' || raw === 'max_period_end') cancelAt = 'period_end';
     else if (/^\d+$/.test(raw)) cancelAt = Number(raw);
-    else throw invalidRequest(`Invalid cancel_at: ${raw}`, 'cancel_at');
+    else throw invalidParam(`Invalid cancel_at: ${raw}`, 'cancel_at');
   }
   const details = obj(params, 'cancellation_details');
   state.modifySubscription(sub.id, {
@@ -395,40 +395,40 @@ route('DELETE', '/v1/subscriptions/:id', 'subscriptionCancel', (state, { params,
 
 route('POST', '/v1/checkout/sessions', 'checkoutCreate', (state, { params }) => {
   const mode = oneOf(params, 'mode', ['payment', 'subscription', 'setup'] as const);
-  if (!mode) throw invalidRequest('Missing required param: mode.', 'mode', 'parameter_missing');
+  if (!mode) throw invalidParam('Missing required param: mode.', 'mode', 'parameter_missing');
   const customer = str(params, 'customer');
   const customerEmail = validEmail(str(params, 'customer_email'), 'customer_email');
-  if (customer && customerEmail) throw invalidRequest('You may only specify one of these parameters: customer, customer_email.', 'customer_email');
+  if (customer && customerEmail) throw invalidParam('You may only specify one of these parameters: customer, customer_email.', 'customer_email');
   if (customer) state.liveCustomer(customer, 'customer');
   const customerCreation = oneOf(params, 'customer_creation', ['always', 'if_required'] as const);
-  if (customerCreation && mode !== 'payment') throw invalidRequest('`customer_creation` can only be used in `payment` mode.', 'customer_creation');
-  if (customerCreation && customer) throw invalidRequest('You may only specify one of these parameters: customer, customer_creation.', 'customer_creation');
+  if (customerCreation && mode !== 'payment') throw invalidParam('`customer_creation` can only be used in `payment` mode.', 'customer_creation');
+  if (customerCreation && customer) throw invalidParam('You may only specify one of these parameters: customer, customer_creation.', 'customer_creation');
   const subscriptionData = obj(params, 'subscription_data');
-  if (subscriptionData && mode !== 'subscription') throw invalidRequest(`You can not pass \`subscription_data\` in \`${mode}\` mode.`, 'subscription_data');
+  if (subscriptionData && mode !== 'subscription') throw invalidParam(`You can not pass \`subscription_data\` in \`${mode}\` mode.`, 'subscription_data');
   const paymentIntentData = obj(params, 'payment_intent_data');
-  if (paymentIntentData && mode !== 'payment') throw invalidRequest(`You can not pass \`payment_intent_data\` in \`${mode}\` mode.`, 'payment_intent_data');
+  if (paymentIntentData && mode !== 'payment') throw invalidParam(`You can not pass \`payment_intent_data\` in \`${mode}\` mode.`, 'payment_intent_data');
 
   const rawItems = list(params, 'line_items') ?? [];
-  if (mode !== 'setup' && rawItems.length === 0) throw invalidRequest('Missing required param: line_items.', 'line_items', 'parameter_missing');
+  if (mode !== 'setup' && rawItems.length === 0) throw invalidParam('Missing required param: line_items.', 'line_items', 'parameter_missing');
   const lineItems = rawItems.map((raw, i) => {
     const label = `line_items[${i}]`;
-    if (!isFormObject(raw)) throw invalidRequest(`Invalid object: ${label}`, label);
+    if (!isFormObject(raw)) throw invalidParam(`Invalid object: ${label}`, label);
     const price = str(raw, 'price', `${label}[price]`) ?? adHocPrice(state, raw.price_data, `${label}[price_data]`, { recurringAllowed: mode === 'subscription' });
-    if (!price) throw invalidRequest(`Missing required param: ${label}[price].`, `${label}[price]`, 'parameter_missing');
+    if (!price) throw invalidParam(`Missing required param: ${label}[price].`, `${label}[price]`, 'parameter_missing');
     state.price(price, `${label}[price]`);
     const quantity = int(raw, 'quantity', { min: 1, max: 999_999, label: `${label}[quantity]` });
-    if (quantity === undefined) throw invalidRequest(`Missing required param: ${label}[quantity].`, `${label}[quantity]`, 'parameter_missing');
+    if (quantity === undefined) throw invalidParam(`Missing required param: ${label}[quantity].`, `${label}[quantity]`, 'parameter_missing');
     return { id: newId('li'), price, quantity };
   });
   const recurring = lineItems.filter((li) => state.price(li.price).recurring);
   if (mode === 'subscription' && recurring.length === 0) {
-    throw invalidRequest('You must provide at least one recurring price in `subscription` mode when using prices.', 'line_items');
+    throw invalidParam('You must provide at least one recurring price in `subscription` mode when using prices.', 'line_items');
   }
   if (mode === 'payment' && recurring.length > 0) {
-    throw invalidRequest('You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.', 'line_items');
+    throw invalidParam('You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.', 'line_items');
   }
   const clientReferenceId = str(params, 'client_reference_id');
-  if (clientReferenceId && clientReferenceId.length > 200) throw invalidRequest('client_reference_id can be at most 200 characters.', 'client_reference_id');
+  if (clientReferenceId && clientReferenceId.length > 200) throw invalidParam('client_reference_id can be at most 200 characters.', 'client_reference_id');
   const expiresAt = int(params, 'expires_at');
 
   const session = state.createCheckoutSession({
@@ -501,6 +501,46 @@ route('GET', '/v1/invoices', 'invoiceList', (state, { params }) => {
 });
 
 route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => state.renderInvoice(path.id as string));
+
+// ------------------------------------------------------------------ payments: intents, charges, refunds, disputes
+
+route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => state.renderPaymentIntent(path.id as string));
+
+route('GET', '/v1/charges', 'chargeList', (state, { params }) => {
+  const records = state.listCharges({ customer: str(params, 'customer'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/charges', (c) => state.renderCharge(c.id));
+});
+
+route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => state.renderCharge(path.id as string));
+
+route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
+  const charge = str(params, 'charge');
+  const paymentIntent = str(params, 'payment_intent');
+  if (!charge && !paymentIntent) throw invalidParam('One of `charge` or `payment_intent` is required.', 'charge', 'parameter_missing');
+  if (charge && paymentIntent) throw invalidParam('You may only specify one of these parameters: charge, payment_intent.', 'payment_intent');
+  const refund = state.createRefund({
+    charge,
+    paymentIntent,
+    amount: int(params, 'amount', { min: 1 }),
+    reason: oneOf(params, 'reason', ['duplicate', 'fraudulent', 'requested_by_customer'] as const),
+    metadata: applyMetadata({}, params.metadata),
+  });
+  return state.renderRefund(refund.id);
+});
+
+route('GET', '/v1/refunds', 'refundList', (state, { params }) => {
+  const records = state.listRefunds({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/refunds', (r) => state.renderRefund(r.id));
+});
+
+route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => state.renderRefund(path.id as string));
+
+route('GET', '/v1/disputes', 'disputeList', (state, { params }) => {
+  const records = state.listDisputes({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
+  return paginate(records, params, '/v1/disputes', (d) => state.renderDispute(d.id));
+});
+
+route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => state.renderDispute(path.id as string));
 
 // ------------------------------------------------------------------ events
 

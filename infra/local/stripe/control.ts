@@ -23,6 +23,11 @@ export interface SubscribeRequest {
   tier?: string;
   trialDays?: number;
   metadata?: Record<string, string>;
+  /**
+   * Create it even though the customer already has a live subscription, as the
+   * Stripe dashboard lets an operator do (a second, separately billed subscription).
+   */
+  another?: boolean;
 }
 
 export interface CheckoutCompletion {
@@ -55,8 +60,32 @@ export interface FlushResult {
   pending: number;
 }
 
+export interface EmulatorClock {
+  /** The emulator's time, epoch seconds (stamps objects and events; ages idempotency keys). */
+  now: number;
+  /** How far it was advanced past real time. */
+  offsetSeconds: number;
+}
+
+/** The charge a refund or dispute is about: by id, by payment intent, by Checkout Session, or the newest paid charge of a customer (email). */
+export interface ChargeSelector {
+  charge?: string;
+  paymentIntent?: string;
+  session?: string;
+  email?: string;
+}
+
 export interface StripeEmulatorControlApi {
-  completeCheckout(sessionId: string, options?: { email?: string }): Promise<CheckoutCompletion>;
+  /** `delayed`: paid with a bank debit: the session completes `unpaid` until asyncPayment settles it. */
+  completeCheckout(sessionId: string, options?: { email?: string; delayed?: boolean }): Promise<CheckoutCompletion>;
+  /** The delayed payment of a completed Checkout Session settles (checkout.session.async_payment_succeeded / _failed). */
+  asyncPayment(sessionId: string, outcome: 'succeeded' | 'failed'): Promise<CheckoutCompletion>;
+  /** A refund from the dashboard (charge.refunded, refund.created); without amount the rest of the charge. */
+  refund(target: ChargeSelector & { amount?: number }): Promise<{ refund: StripeObject; charge: StripeObject }>;
+  /** The bank opens a dispute on the charge (charge.dispute.created). */
+  openDispute(target: ChargeSelector): Promise<{ dispute: StripeObject; charge: StripeObject }>;
+  /** The dispute (by id, or the open one of the charge) is decided (charge.dispute.closed). */
+  closeDispute(target: ChargeSelector & { dispute?: string }, outcome: 'won' | 'lost'): Promise<{ dispute: StripeObject; charge: StripeObject }>;
   subscribe(request: SubscribeRequest): Promise<{ customer: StripeObject; subscription: StripeObject }>;
   changePrice(subscriptionId: string, target: { price?: string; tier?: string }): Promise<StripeObject>;
   advance(subscriptionId: string): Promise<SubscriptionChange>;
@@ -65,6 +94,8 @@ export interface StripeEmulatorControlApi {
   cancel(subscriptionId: string, options?: { atPeriodEnd?: boolean }): Promise<StripeObject>;
   resume(subscriptionId: string): Promise<StripeObject>;
   customers(email: string): Promise<CustomerSummary[]>;
+  /** Deleted in the dashboard: its subscriptions are canceled first (customer.subscription.deleted each), then customer.deleted. */
+  deleteCustomer(customerId: string): Promise<CustomerSummary>;
   events(filter?: { type?: string }): Promise<EventLogEntry[]>;
   resend(eventId: string): Promise<EventLogEntry>;
   delivery(settings?: Partial<DeliverySettings>): Promise<DeliverySettings>;
@@ -73,6 +104,8 @@ export interface StripeEmulatorControlApi {
   resetFaults(): Promise<{ removed: number }>;
   calls(): Promise<CallCounts>;
   resetCalls(): Promise<CallCounts>;
+  /** Reads the clock, or moves it forward (e.g. 86400: saved idempotency keys expire). */
+  clock(change?: { advanceSeconds?: number }): Promise<EmulatorClock>;
 }
 
 export class StripeEmulatorControlError extends Error {
@@ -119,8 +152,20 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
     return encodeURIComponent(value);
   }
 
-  completeCheckout(sessionId: string, options: { email?: string } = {}) {
+  completeCheckout(sessionId: string, options: { email?: string; delayed?: boolean } = {}) {
     return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/complete`, options);
+  }
+  asyncPayment(sessionId: string, outcome: 'succeeded' | 'failed') {
+    return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/async-payment`, { outcome });
+  }
+  refund(target: ChargeSelector & { amount?: number }) {
+    return this.call<{ refund: StripeObject; charge: StripeObject }>('POST', '/refunds', target);
+  }
+  openDispute(target: ChargeSelector) {
+    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes', target);
+  }
+  closeDispute(target: ChargeSelector & { dispute?: string }, outcome: 'won' | 'lost') {
+    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes/close', { ...target, outcome });
   }
   subscribe(request: SubscribeRequest) {
     return this.call<{ customer: StripeObject; subscription: StripeObject }>('POST', '/subscribe', request);
@@ -146,6 +191,9 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
   customers(email: string) {
     return this.call<CustomerSummary[]>('GET', `/customers?email=${encodeURIComponent(email)}`);
   }
+  deleteCustomer(customerId: string) {
+    return this.call<CustomerSummary>('POST', `/customers/${StripeEmulatorControl.id(customerId)}/delete`, {});
+  }
   events(filter: { type?: string } = {}) {
     return this.call<EventLogEntry[]>('GET', `/events${filter.type ? `?type=${encodeURIComponent(filter.type)}` : ''}`);
   }
@@ -169,5 +217,8 @@ export class StripeEmulatorControl implements StripeEmulatorControlApi {
   }
   resetCalls() {
     return this.call<CallCounts>('POST', '/calls/reset', {});
+  }
+  clock(change?: { advanceSeconds?: number }) {
+    return change ? this.call<EmulatorClock>('POST', '/clock', change) : this.call<EmulatorClock>('GET', '/clock');
   }
 }

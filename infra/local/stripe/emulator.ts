@@ -14,8 +14,10 @@ import { matchApiRoute, pathTemplate, type EventStore } from './api';
 import { PRICE_IDS, type EmulatorPrices } from './catalog';
 import type {
   CallCounts,
+  ChargeSelector,
   CheckoutCompletion,
   CustomerSummary,
+  EmulatorClock,
   FlushResult,
   StripeEmulatorControlApi,
   StripeObject,
@@ -28,11 +30,13 @@ import { FaultInjector, type Fault, type FaultSpec } from './faults';
 import { FormParseError, parseStripeForm, type FormObject } from './form';
 import { newId, randomToken } from './ids';
 import { checkoutPage, invoicePage, notFoundPage, portalPage } from './pages';
-import { StripeState, type Json } from './state';
+import { StripeState, type ChargeTarget, type CheckoutSessionRecord, type Json } from './state';
 
 export const STRIPE_EMULATOR_DEFAULT_PORT = 12111;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_EVENTS = 2000;
+/** Stripe prunes idempotency keys once they are at least 24 hours old; a reused key then runs as a new request. */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600;
 
 export interface StripeEmulatorOptions {
   /** 0 picks a free port. */
@@ -104,6 +108,12 @@ const redact = (key: string) => (key.length > 12 ? `${key.slice(0, 8)}${'*'.repe
 // Control bodies come as JSON (client, CLI) or as form posts (the HTML pages).
 const asString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
 const asBool = (v: unknown): boolean | undefined => (v === undefined || v === '' ? undefined : v === true || v === 'true' || v === '1' || v === 'on');
+const selectorOf = (b: Json): ChargeSelector => ({
+  charge: asString(b.charge),
+  paymentIntent: asString(b.paymentIntent),
+  session: asString(b.session),
+  email: asString(b.email),
+});
 function asNumber(v: unknown, name: string): number | undefined {
   if (v === undefined || v === '' || v === null) return undefined;
   const n = typeof v === 'number' ? v : Number(v);
@@ -119,19 +129,23 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   const webhookSecret = options.webhookSecret ?? `whsec_${randomToken(32)}`;
   const apiVersion = options.apiVersion ?? Stripe.API_VERSION;
   let url = `http://${host}:${options.port}`;
+  /** The emulator's clock: real time plus what `POST /_emulator/clock` advanced it by. */
+  let clockOffsetSeconds = 0;
+  const now = () => Math.floor(Date.now() / 1000) + clockOffsetSeconds;
 
   const delivery = new WebhookDelivery({ url: options.webhookUrl, secret: webhookSecret, ...options.delivery });
   const events: StripeEvent[] = [];
   /** The API request being executed: events it causes name it, as Stripe's do. */
   let currentRequest: { id: string; idempotencyKey: string | null } | null = null;
   const state = new StripeState({
+    now,
     baseUrl: () => url,
     emit: (type, object, previous) => {
       const event: StripeEvent = {
         id: newId('evt', 24),
         object: 'event',
         api_version: apiVersion,
-        created: Math.floor(Date.now() / 1000),
+        created: now(),
         data: { object: structuredClone(object), ...(previous ? { previous_attributes: structuredClone(previous) } : {}) },
         livemode: false,
         pending_webhooks: 1,
@@ -149,20 +163,54 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   };
   const faults = new FaultInjector();
   const calls = new Map<string, number>();
-  const idempotent = new Map<string, { fingerprint: string; status: number; body: unknown; requestId: string }>();
+  const idempotent = new Map<string, { fingerprint: string; status: number; body: unknown; requestId: string; savedAt: number }>();
   const hangs = new Set<NodeJS.Timeout>();
 
   // -------------------------------------------------------------- control operations (in-process)
 
+  const completion = (session: CheckoutSessionRecord): CheckoutCompletion => ({
+    session: state.renderCheckoutSession(session.id),
+    customer: session.customer ? state.renderCustomer(session.customer) : null,
+    subscription: session.subscription ? state.renderSubscription(session.subscription) : null,
+    invoice: session.invoice ? state.renderInvoice(session.invoice) : null,
+  });
+
+  /** An email means the newest paid charge of the newest customer with it. */
+  const chargeTarget = ({ email, ...target }: ChargeSelector): ChargeTarget => {
+    if (!email) return target;
+    const customers = state.customersByEmail(email, { caseInsensitive: true });
+    const charge = customers.map((c) => state.latestChargeOf(c.id)).find((c) => c !== undefined);
+    if (!charge) throw invalidRequest(`No paid charge for a customer with email ${email}.`, 'email');
+    return { charge: charge.id };
+  };
+
   const control: StripeEmulatorControlApi & { faults(): Fault[] } = {
-    async completeCheckout(sessionId, { email } = {}): Promise<CheckoutCompletion> {
-      const session = state.completeCheckoutSession(sessionId, { email });
-      return {
-        session: state.renderCheckoutSession(session.id),
-        customer: session.customer ? state.renderCustomer(session.customer) : null,
-        subscription: session.subscription ? state.renderSubscription(session.subscription) : null,
-        invoice: session.invoice ? state.renderInvoice(session.invoice) : null,
-      };
+    async completeCheckout(sessionId, { email, delayed } = {}): Promise<CheckoutCompletion> {
+      return completion(state.completeCheckoutSession(sessionId, { email, delayed }));
+    },
+    async asyncPayment(sessionId, outcome): Promise<CheckoutCompletion> {
+      if (outcome !== 'succeeded' && outcome !== 'failed') throw invalidRequest('outcome must be succeeded or failed', 'outcome');
+      return completion(state.settleAsyncPayment(sessionId, outcome));
+    },
+    async refund({ amount, ...selector }) {
+      if (amount !== undefined && (!Number.isSafeInteger(amount) || amount < 1)) throw invalidRequest('amount must be a positive whole number of cents', 'amount');
+      const refund = state.createRefund({ ...chargeTarget(selector), amount, reason: 'requested_by_customer' });
+      return { refund: state.renderRefund(refund.id), charge: state.renderCharge(refund.charge) };
+    },
+    async openDispute(selector) {
+      const dispute = state.openDispute(chargeTarget(selector));
+      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
+    },
+    async closeDispute({ dispute: disputeId, ...selector }, outcome) {
+      if (outcome !== 'won' && outcome !== 'lost') throw invalidRequest('outcome must be won or lost', 'outcome');
+      let id = disputeId;
+      if (!id) {
+        const charge = state.resolveCharge(chargeTarget(selector));
+        id = state.openDisputeOf(charge.id)?.id;
+        if (!id) throw invalidRequest(`Charge ${charge.id} has no open dispute.`, 'charge');
+      }
+      const dispute = state.closeDispute(id, outcome);
+      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
     },
     async subscribe(request: SubscribeRequest) {
       const price = state.resolvePrice(request);
@@ -173,8 +221,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         customerId = state.customersByEmail(email, { caseInsensitive: true })[0]?.id ?? state.createCustomer({ email }).id;
       }
       const current = state.currentSubscriptionOf(customerId);
-      if (current) {
-        throw invalidRequest(`Customer ${customerId} already has subscription ${current.id} (${current.status}): change its price or cancel it first.`);
+      if (current && !request.another) {
+        throw invalidRequest(`Customer ${customerId} already has subscription ${current.id} (${current.status}): change its price or cancel it first (or pass another: true, as the dashboard allows).`);
       }
       const { subscription } = state.createSubscription({
         customer: customerId,
@@ -215,6 +263,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         subscriptions: state.subscriptionsOf(c.id).map((s) => state.renderSubscription(s.id)),
       }));
     },
+    async deleteCustomer(customerId): Promise<CustomerSummary> {
+      state.deleteCustomer(customerId);
+      return {
+        customer: state.renderCustomer(customerId),
+        subscriptions: state.subscriptionsOf(customerId).map((s) => state.renderSubscription(s.id)),
+      };
+    },
     async events({ type } = {}): Promise<EventLogEntry[]> {
       return delivery.log().filter((e) => !type || e.type === type);
     },
@@ -252,6 +307,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
       const before = await control.calls();
       calls.clear();
       return before;
+    },
+    async clock(change?: { advanceSeconds?: number }): Promise<EmulatorClock> {
+      if (change?.advanceSeconds !== undefined) {
+        if (!Number.isFinite(change.advanceSeconds) || change.advanceSeconds < 0) throw invalidRequest('advanceSeconds must be a number >= 0 (the clock only moves forward).', 'advanceSeconds');
+        clockOffsetSeconds += Math.floor(change.advanceSeconds);
+      }
+      return { now: now(), offsetSeconds: clockOffsetSeconds };
     },
     faults: () => faults.list(),
   };
@@ -320,7 +382,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     const fingerprint = JSON.stringify([method, pathname, params]);
     if (idempotencyKey) {
       if (idempotencyKey.length > 255) return fail(invalidRequest('Idempotency keys can be at most 255 characters.', 'Idempotency-Key'));
-      const saved = idempotent.get(idempotencyKey);
+      let saved = idempotent.get(idempotencyKey);
+      if (saved && now() - saved.savedAt >= IDEMPOTENCY_KEY_TTL_SECONDS) {
+        idempotent.delete(idempotencyKey);
+        saved = undefined;
+      }
       if (saved) {
         if (saved.fingerprint !== fingerprint) return fail(idempotencyError(idempotencyKey));
         return send(res, saved.status, saved.body, { ...headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId });
@@ -336,6 +402,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     currentRequest = { id: requestId, idempotencyKey: idempotencyKey ?? null };
     let status = 200;
     let result: unknown;
+    let save = true;
     try {
       result = match.handler(state, { params, path: match.path }, eventStore);
     } catch (err) {
@@ -343,14 +410,15 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         process.stderr.write(`[stripe emulator] ${method} ${pathname} failed: ${(err as Error).stack ?? String(err)}\n`);
       }
       const apiErr = err instanceof StripeApiError ? err : new StripeApiError(500, 'api_error', 'An unknown error occurred in the local Stripe emulator.');
+      save = !apiErr.beforeExecution;
       status = apiErr.status;
       result = apiErr.toBody();
     } finally {
       currentRequest = null;
     }
-    // Like Stripe, a key remembers the outcome once the endpoint ran; here only successes, so a
-    // request that failed validation can be retried with the same key after fixing nothing else.
-    if (idempotencyKey && status < 300) idempotent.set(idempotencyKey, { fingerprint, status, body: result, requestId });
+    // Like Stripe, a key remembers the first outcome once the endpoint ran, errors and their status
+    // included; parameters refused before it ran leave the key free.
+    if (idempotencyKey && save) idempotent.set(idempotencyKey, { fingerprint, status, body: result, requestId, savedAt: now() });
     send(res, status, result, headers);
   }
 
@@ -359,7 +427,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   type ControlRoute = [method: string, pattern: RegExp, run: (m: RegExpExecArray, body: Json, query: URLSearchParams) => Promise<unknown>];
   const controlRoutes: ControlRoute[] = [
     ['GET', /^$/, async () => info()],
-    ['POST', /^checkout\/([^/]+)\/complete$/, (m, b) => control.completeCheckout(m[1] as string, { email: asString(b.email) })],
+    ['POST', /^checkout\/([^/]+)\/complete$/, (m, b) => control.completeCheckout(m[1] as string, { email: asString(b.email), delayed: asBool(b.delayed) })],
+    ['POST', /^checkout\/([^/]+)\/async-payment$/, (m, b) => control.asyncPayment(m[1] as string, asString(b.outcome) as 'succeeded')],
+    ['POST', /^refunds$/, (_m, b) => control.refund({ ...selectorOf(b), amount: asNumber(b.amount, 'amount') })],
+    ['POST', /^disputes$/, (_m, b) => control.openDispute(selectorOf(b))],
+    ['POST', /^disputes\/close$/, (_m, b) => control.closeDispute({ ...selectorOf(b), dispute: asString(b.dispute) }, asString(b.outcome) as 'won')],
     [
       'POST',
       /^subscribe$/,
@@ -371,6 +443,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
           tier: asString(b.tier),
           trialDays: asNumber(b.trialDays, 'trialDays'),
           metadata: typeof b.metadata === 'object' && b.metadata ? (b.metadata as Record<string, string>) : undefined,
+          another: asBool(b.another),
         }),
     ],
     ['POST', /^subscriptions\/([^/]+)\/change-price$/, (m, b) => control.changePrice(m[1] as string, { price: asString(b.price), tier: asString(b.tier) })],
@@ -388,6 +461,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         return control.customers(email);
       },
     ],
+    ['POST', /^customers\/([^/]+)\/delete$/, (m) => control.deleteCustomer(m[1] as string)],
     ['GET', /^events$/, (_m, _b, q) => control.events({ type: q.get('type') ?? undefined })],
     [
       'GET',
@@ -415,6 +489,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     ['GET', /^faults$/, async () => faults.list()],
     ['POST', /^faults$/, (_m, b) => control.fault(b as unknown as FaultSpec)],
     ['POST', /^reset-faults$/, () => control.resetFaults()],
+    ['GET', /^clock$/, () => control.clock()],
+    ['POST', /^clock$/, (_m, b) => control.clock({ advanceSeconds: asNumber(b.advanceSeconds, 'advanceSeconds') })],
     ['GET', /^calls$/, () => control.calls()],
     ['POST', /^calls\/reset$/, () => control.resetCalls()],
   ];

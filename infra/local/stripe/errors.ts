@@ -13,6 +13,12 @@ export class StripeApiError extends Error {
     message: string,
     readonly code?: string,
     readonly param?: string,
+    /**
+     * The parameters were refused before the endpoint ran. Stripe saves no
+     * idempotent result for these (the key stays free); every other outcome,
+     * errors included, is saved and replayed.
+     */
+    readonly beforeExecution = false,
   ) {
     super(message);
     this.name = 'StripeApiError';
@@ -36,9 +42,13 @@ export const invalidRequest = (message: string, param?: string, code?: string) =
 export const resourceMissing = (kind: string, id: string, param?: string) =>
   new StripeApiError(param ? 400 : 404, 'invalid_request_error', `No such ${kind}: '${id}'`, 'resource_missing', param ?? 'id');
 
-export const missingParam = (param: string) => invalidRequest(`Missing required param: ${param}.`, param, 'parameter_missing');
+/** A parameter failed validation: refused before the endpoint ran, so no idempotent result is saved. */
+export const invalidParam = (message: string, param?: string, code?: string) =>
+  new StripeApiError(400, 'invalid_request_error', message, code, param, true);
 
-export const unknownParam = (param: string) => invalidRequest(`Received unknown parameter: ${param}`, param, 'parameter_unknown');
+export const missingParam = (param: string) => invalidParam(`Missing required param: ${param}.`, param, 'parameter_missing');
+
+export const unknownParam = (param: string) => invalidParam(`Received unknown parameter: ${param}`, param, 'parameter_unknown');
 
 export const idempotencyError = (key: string) =>
   new StripeApiError(

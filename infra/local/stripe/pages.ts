@@ -61,6 +61,7 @@ ${session.success_url ? `<p><a href="${escape(String(session.success_url).replac
   <label>Email<input name="email" type="email" value="${escape(customerEmail ?? '')}" ${customerEmail ? 'readonly' : 'placeholder="you@example.com"'}></label>
   <p class="muted">Card 4242 4242 4242 4242 is assumed; nothing to type.</p>
   <button type="submit">Pay</button>
+  <button type="submit" class="secondary" name="delayed" value="true" title="Completes unpaid; settle it with npm run stripe -- async-succeed / async-fail">Pay by bank debit (settles later)</button>
   ${session.cancel_url ? `<a href="${escape(session.cancel_url)}">Cancel</a>` : ''}
 </form>`,
   );

@@ -1,4 +1,4 @@
-import { invalidRequest, missingParam, unknownParam } from './errors';
+import { invalidParam, missingParam, unknownParam } from './errors';
 import { isFormObject, type FormObject, type FormValue } from './form';
 
 /**
@@ -66,6 +66,13 @@ export const KNOWN_PARAMS = {
   productList: ['active', 'created', 'expand', 'ids', 'shippable', 'url', ...PAGINATION],
   invoiceList: ['collection_method', 'created', 'customer', 'customer_account', 'due_date', 'expand', 'status', 'subscription', ...PAGINATION],
   eventList: ['created', 'delivery_success', 'expand', 'type', 'types', ...PAGINATION],
+  chargeList: ['created', 'customer', 'expand', 'payment_intent', 'transfer_group', ...PAGINATION],
+  refundList: ['charge', 'created', 'expand', 'payment_intent', ...PAGINATION],
+  refundCreate: [
+    'amount', 'charge', 'currency', 'customer', 'expand', 'instructions_email', 'metadata', 'origin', 'payment_intent', 'reason',
+    'refund_application_fee', 'reverse_transfer',
+  ],
+  disputeList: ['charge', 'created', 'expand', 'payment_intent', ...PAGINATION],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ParamSet = keyof typeof KNOWN_PARAMS;
@@ -81,7 +88,7 @@ export function assertKnownParams(params: FormObject, set: ParamSet): void {
 export function str(params: FormObject, name: string, label = name): string | undefined {
   const value = params[name];
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw invalidRequest(`Invalid string: ${label}`, label);
+  if (typeof value !== 'string') throw invalidParam(`Invalid string: ${label}`, label);
   return value;
 }
 
@@ -94,10 +101,10 @@ export function requiredStr(params: FormObject, name: string, label = name): str
 export function int(params: FormObject, name: string, { min, max, label = name }: { min?: number; max?: number; label?: string } = {}): number | undefined {
   const raw = str(params, name, label);
   if (raw === undefined) return undefined;
-  if (!/^-?\d+$/.test(raw)) throw invalidRequest(`Invalid integer: ${raw}`, label);
+  if (!/^-?\d+$/.test(raw)) throw invalidParam(`Invalid integer: ${raw}`, label);
   const value = Number(raw);
   if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
-    throw invalidRequest(`Invalid ${label}: must be between ${min ?? '-inf'} and ${max ?? 'inf'}`, label);
+    throw invalidParam(`Invalid ${label}: must be between ${min ?? '-inf'} and ${max ?? 'inf'}`, label);
   }
   return value;
 }
@@ -107,14 +114,14 @@ export function bool(params: FormObject, name: string, label = name): boolean | 
   if (raw === undefined) return undefined;
   if (raw === 'true') return true;
   if (raw === 'false') return false;
-  throw invalidRequest(`Invalid boolean: ${raw}`, label);
+  throw invalidParam(`Invalid boolean: ${raw}`, label);
 }
 
 export function oneOf<T extends string>(params: FormObject, name: string, allowed: readonly T[], label = name): T | undefined {
   const raw = str(params, name, label);
   if (raw === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw invalidRequest(`Invalid ${label}: must be one of ${allowed.join(', ')}`, label);
+    throw invalidParam(`Invalid ${label}: must be one of ${allowed.join(', ')}`, label);
   }
   return raw as T;
 }
@@ -122,14 +129,14 @@ export function oneOf<T extends string>(params: FormObject, name: string, allowe
 export function obj(params: FormObject, name: string, label = name): FormObject | undefined {
   const value = params[name];
   if (value === undefined || value === '') return undefined;
-  if (!isFormObject(value)) throw invalidRequest(`Invalid object: ${label}`, label);
+  if (!isFormObject(value)) throw invalidParam(`Invalid object: ${label}`, label);
   return value;
 }
 
 export function list(params: FormObject, name: string, label = name): FormValue[] | undefined {
   const value = params[name];
   if (value === undefined || value === '') return undefined;
-  if (!Array.isArray(value)) throw invalidRequest(`Invalid array: ${label}`, label);
+  if (!Array.isArray(value)) throw invalidParam(`Invalid array: ${label}`, label);
   return value;
 }
 
@@ -137,7 +144,7 @@ export function stringList(params: FormObject, name: string, label = name): stri
   const values = list(params, name, label);
   if (!values) return undefined;
   return values.map((v, i) => {
-    if (typeof v !== 'string') throw invalidRequest(`Invalid string: ${label}[${i}]`, `${label}[${i}]`);
+    if (typeof v !== 'string') throw invalidParam(`Invalid string: ${label}[${i}]`, `${label}[${i}]`);
     return v;
   });
 }
@@ -154,15 +161,15 @@ export const expandPaths = (params: FormObject): string[] => stringList(params, 
 export function applyMetadata(current: Record<string, string>, raw: FormValue | undefined, label = 'metadata'): Record<string, string> {
   if (raw === undefined) return current;
   if (raw === '') return {};
-  if (!isFormObject(raw)) throw invalidRequest(`Invalid object: ${label}`, label);
+  if (!isFormObject(raw)) throw invalidParam(`Invalid object: ${label}`, label);
   const next = { ...current };
   for (const [key, value] of Object.entries(raw)) {
-    if (typeof value !== 'string') throw invalidRequest(`Invalid string: ${label}[${key}]`, `${label}[${key}]`);
-    if (key.length > 40) throw invalidRequest(`Metadata keys can have up to 40 characters: ${key}`, `${label}[${key}]`);
-    if (value.length > 500) throw invalidRequest(`Metadata values can have up to 500 characters: ${key}`, `${label}[${key}]`);
+    if (typeof value !== 'string') throw invalidParam(`Invalid string: ${label}[${key}]`, `${label}[${key}]`);
+    if (key.length > 40) throw invalidParam(`Metadata keys can have up to 40 characters: ${key}`, `${label}[${key}]`);
+    if (value.length > 500) throw invalidParam(`Metadata values can have up to 500 characters: ${key}`, `${label}[${key}]`);
     if (value === '') delete next[key];
     else next[key] = value;
   }
-  if (Object.keys(next).length > 50) throw invalidRequest('Metadata can have up to 50 keys.', label);
+  if (Object.keys(next).length > 50) throw invalidParam('Metadata can have up to 50 keys.', label);
   return next;
 }

@@ -123,6 +123,71 @@ export interface CheckoutSessionRecord {
   invoice: string | null;
   paymentIntent: string | null;
   completedEmail: string | null;
+  /**
+   * A delayed payment method (bank debit): `pending` after completion until
+   * the payment settles (`succeeded`) or bounces (`failed`); null for cards.
+   */
+  asyncPayment: 'pending' | 'succeeded' | 'failed' | null;
+}
+
+export type PaymentMethodKind = 'card' | 'us_bank_account';
+
+export interface PaymentIntentRecord {
+  id: string;
+  seq: number;
+  created: number;
+  customer: string | null;
+  amount: number;
+  status: 'processing' | 'succeeded' | 'requires_payment_method';
+  metadata: Record<string, string>;
+  method: PaymentMethodKind;
+  latestCharge: string | null;
+}
+
+export interface ChargeRecord {
+  id: string;
+  seq: number;
+  created: number;
+  customer: string | null;
+  paymentIntent: string;
+  amount: number;
+  amountRefunded: number;
+  status: 'pending' | 'succeeded' | 'failed';
+  disputed: boolean;
+  method: PaymentMethodKind;
+  billingEmail: string | null;
+}
+
+export interface RefundRecord {
+  id: string;
+  seq: number;
+  created: number;
+  charge: string;
+  paymentIntent: string;
+  customer: string | null;
+  amount: number;
+  reason: 'duplicate' | 'fraudulent' | 'requested_by_customer' | null;
+  metadata: Record<string, string>;
+}
+
+export type DisputeStatus = 'needs_response' | 'under_review' | 'won' | 'lost';
+
+export interface DisputeRecord {
+  id: string;
+  seq: number;
+  created: number;
+  charge: string;
+  paymentIntent: string;
+  amount: number;
+  status: DisputeStatus;
+  reason: string;
+}
+
+/** Which charge a control command means: the charge, its payment intent, or the Checkout Session that made it. */
+export interface ChargeTarget {
+  charge?: string;
+  paymentIntent?: string;
+  session?: string;
 }
 
 export interface PortalSessionRecord {
@@ -176,6 +241,10 @@ export class StripeState {
   readonly invoices = new Map<string, InvoiceRecord>();
   readonly checkoutSessions = new Map<string, CheckoutSessionRecord>();
   readonly portalSessions = new Map<string, PortalSessionRecord>();
+  readonly paymentIntents = new Map<string, PaymentIntentRecord>();
+  readonly charges = new Map<string, ChargeRecord>();
+  readonly refunds = new Map<string, RefundRecord>();
+  readonly disputes = new Map<string, DisputeRecord>();
   readonly prices = new Map<string, PriceRecord & { active: boolean; created: number }>();
   readonly products = new Map<string, ProductRecord & { active: boolean; created: number }>();
   private seq = 0;
@@ -315,6 +384,7 @@ export class StripeState {
       shippable: null,
       statement_descriptor: null,
       tax_code: null,
+      tax_details: null,
       type: 'service',
       unit_label: null,
       updated: p.created,
@@ -774,6 +844,7 @@ export class StripeState {
       created: it.created,
       current_period_end: s.periodEnd,
       current_period_start: s.periodStart,
+      current_trial: null,
       discounts: [],
       metadata: { ...it.metadata },
       plan: this.renderPlan(it.price),
@@ -791,18 +862,18 @@ export class StripeState {
       billing_cycle_anchor: s.anchor,
       billing_cycle_anchor_config: null,
       billing_mode: { flexible: null, type: 'classic' },
+      billing_schedules: [],
       billing_thresholds: null,
       cancel_at: s.cancelAt,
       cancel_at_period_end: s.cancelAtPeriodEnd,
       canceled_at: s.canceledAt,
-      cancellation_details: { comment: s.cancellationComment, feedback: s.cancellationFeedback, reason: s.cancellationReason },
+      cancellation_details: { comment: s.cancellationComment, feedback: s.cancellationFeedback, feedback_option: null, reason: s.cancellationReason },
       collection_method: 'charge_automatically',
       created: s.created,
       currency: 'usd',
-      // Legacy top-level period (API versions before 2025-03-31.basil); current versions only have it on items.
-      current_period_end: s.periodEnd,
-      current_period_start: s.periodStart,
+      // No top-level current_period_*: since API 2025-03-31.basil the period lives on each item.
       customer: s.customer,
+      customer_account: null,
       days_until_due: null,
       default_payment_method: null,
       default_source: null,
@@ -810,10 +881,11 @@ export class StripeState {
       description: s.description,
       discounts: [],
       ended_at: s.endedAt,
-      invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
+      invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
       items: { object: 'list', data: itemData, has_more: false, total_count: itemData.length, url: `/v1/subscription_items?subscription=${s.id}` },
       latest_invoice: s.latestInvoice,
       livemode: false,
+      managed_payments: null,
       metadata: { ...s.metadata },
       next_pending_invoice_item_invoice: null,
       on_behalf_of: null,
@@ -828,7 +900,7 @@ export class StripeState {
       test_clock: null,
       transfer_data: null,
       trial_end: s.trialEnd,
-      trial_settings: { end_behavior: { missing_payment_method: 'create_invoice' } },
+      trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
       trial_start: s.trialStart,
     };
   }
@@ -986,6 +1058,9 @@ export class StripeState {
         pretax_credit_amounts: [],
         pricing: { price_details: { price: price.id, product: price.product }, type: 'price_details', unit_amount_decimal: String(price.unitAmount) },
         quantity: l.quantity,
+        quantity_decimal: String(l.quantity),
+        subscription: l.subscriptionItem ? inv.subscription : null,
+        subtotal: l.amount,
         taxes: [],
       };
     });
@@ -1012,6 +1087,7 @@ export class StripeState {
       currency: 'usd',
       custom_fields: null,
       customer: inv.customer,
+      customer_account: null,
       customer_address: null,
       customer_email: customer.email,
       customer_name: customer.name,
@@ -1040,7 +1116,7 @@ export class StripeState {
       next_payment_attempt: inv.nextPaymentAttempt,
       number: inv.number,
       on_behalf_of: null,
-      // Since API 2025-03-31.basil the subscription lives here; the top-level field below is the legacy one.
+      // Since API 2025-03-31.basil the subscription lives here only (no top-level `subscription`).
       parent: inv.subscription
         ? {
             quote_details: null,
@@ -1066,7 +1142,6 @@ export class StripeState {
         paid_at: inv.paidAt,
         voided_at: null,
       },
-      subscription: inv.subscription,
       subtotal: total,
       subtotal_excluding_tax: total,
       test_clock: null,
@@ -1095,7 +1170,9 @@ export class StripeState {
     return session;
   }
 
-  createCheckoutSession(input: Omit<CheckoutSessionRecord, 'id' | 'seq' | 'created' | 'expiresAt' | 'status' | 'paymentStatus' | 'subscription' | 'invoice' | 'paymentIntent' | 'completedEmail'> & { expiresAt?: number }): CheckoutSessionRecord {
+  createCheckoutSession(
+    input: Omit<CheckoutSessionRecord, 'id' | 'seq' | 'created' | 'expiresAt' | 'status' | 'paymentStatus' | 'subscription' | 'invoice' | 'paymentIntent' | 'completedEmail' | 'asyncPayment'> & { expiresAt?: number },
+  ): CheckoutSessionRecord {
     const now = this.now();
     const session: CheckoutSessionRecord = {
       ...input,
@@ -1109,6 +1186,7 @@ export class StripeState {
       invoice: null,
       paymentIntent: null,
       completedEmail: null,
+      asyncPayment: null,
     };
     this.checkoutSessions.set(session.id, session);
     return session;
@@ -1125,9 +1203,13 @@ export class StripeState {
   /**
    * Control: the customer pays. Subscription mode creates the customer if
    * needed and the subscription (customer.subscription.created, invoice.paid);
-   * every mode then emits checkout.session.completed.
+   * payment mode a payment intent and its charge; every mode then emits
+   * checkout.session.completed. `delayed` pays with a bank debit, as Stripe
+   * does it: the session completes `unpaid` (payment mode: the payment intent
+   * is `processing`; subscription mode: the subscription is `incomplete`, its
+   * first invoice open) until settleAsyncPayment.
    */
-  completeCheckoutSession(id: string, { email }: { email?: string } = {}): CheckoutSessionRecord {
+  completeCheckoutSession(id: string, { email, delayed = false }: { email?: string; delayed?: boolean } = {}): CheckoutSessionRecord {
     const session = this.checkoutSession(id);
     if (session.status !== 'open') throw invalidRequest(`Checkout session ${id} is already ${session.status}.`);
     if (session.expiresAt <= this.now()) throw invalidRequest(`Checkout session ${id} has expired.`);
@@ -1139,6 +1221,7 @@ export class StripeState {
     if (session.mode === 'subscription') {
       const recurring = session.lineItems.filter((li) => this.price(li.price).recurring);
       const oneTime = session.lineItems.filter((li) => !this.price(li.price).recurring);
+      const free = this.sessionAmount(session) === 0;
       const { subscription, invoice } = this.createSubscription({
         customer: session.customer as string,
         items: recurring.map((li) => ({ price: li.price, quantity: li.quantity })),
@@ -1146,16 +1229,48 @@ export class StripeState {
         trialPeriodDays: session.subscriptionData.trialPeriodDays ?? undefined,
         metadata: session.subscriptionData.metadata,
         description: session.subscriptionData.description,
+        paymentBehavior: delayed && !free ? 'default_incomplete' : undefined,
       });
       session.subscription = subscription.id;
       session.invoice = invoice.id;
-      session.paymentStatus = this.sessionAmount(session) === 0 ? 'no_payment_required' : 'paid';
+      session.paymentStatus = free ? 'no_payment_required' : delayed ? 'unpaid' : 'paid';
+      if (delayed && !free) session.asyncPayment = 'pending';
     } else if (session.mode === 'payment') {
-      session.paymentIntent = newId('pi');
-      session.paymentStatus = 'paid';
+      const intent = this.createPaymentIntent(session, delayed ? 'us_bank_account' : 'card', payerEmail);
+      session.paymentIntent = intent.id;
+      session.paymentStatus = delayed ? 'unpaid' : 'paid';
+      if (delayed) session.asyncPayment = 'pending';
     }
     session.status = 'complete';
     this.emit('checkout.session.completed', this.renderCheckoutSession(session.id));
+    return session;
+  }
+
+  /**
+   * Control: the delayed payment of a completed session settles. Succeeded:
+   * payment mode's payment intent and charge succeed; subscription mode's first
+   * invoice is paid and the subscription turns active (invoice.paid,
+   * customer.subscription.updated); then checkout.session.async_payment_succeeded.
+   * Failed: the charge fails / the invoice payment fails (invoice.payment_failed,
+   * the subscription stays incomplete); then checkout.session.async_payment_failed.
+   */
+  settleAsyncPayment(id: string, outcome: 'succeeded' | 'failed'): CheckoutSessionRecord {
+    const session = this.checkoutSession(id);
+    if (session.asyncPayment !== 'pending') {
+      throw invalidRequest(`Checkout session ${id} has no delayed payment waiting to settle (complete it with delayed: true first).`);
+    }
+    if (session.mode === 'payment') {
+      const intent = this.paymentIntent(session.paymentIntent as string);
+      const charge = this.charge(intent.latestCharge as string);
+      intent.status = outcome === 'succeeded' ? 'succeeded' : 'requires_payment_method';
+      charge.status = outcome;
+    } else if (session.subscription) {
+      if (outcome === 'succeeded') this.recoverPayment(session.subscription);
+      else this.failPayment(session.subscription);
+    }
+    session.asyncPayment = outcome;
+    if (outcome === 'succeeded') session.paymentStatus = 'paid';
+    this.emit(`checkout.session.async_payment_${outcome}`, this.renderCheckoutSession(session.id));
     return session;
   }
 
@@ -1175,12 +1290,14 @@ export class StripeState {
       return {
         id: li.id,
         object: 'item',
+        adjustable_quantity: null,
         amount_discount: 0,
         amount_subtotal: amount,
         amount_tax: 0,
         amount_total: amount,
         currency: 'usd',
         description: this.product(price.product).name,
+        metadata: {},
         price: this.renderPrice(price.id),
         quantity: li.quantity,
       };
@@ -1266,6 +1383,333 @@ export class StripeState {
       .sort((a, b) => b.seq - a.seq);
   }
 
+  // ---------------------------------------------------------------- payments: intents, charges, refunds, disputes
+
+  paymentIntent(id: string, param?: string): PaymentIntentRecord {
+    const intent = this.paymentIntents.get(id);
+    if (!intent) throw resourceMissing('payment_intent', id, param);
+    return intent;
+  }
+
+  charge(id: string, param?: string): ChargeRecord {
+    const charge = this.charges.get(id);
+    if (!charge) throw resourceMissing('charge', id, param);
+    return charge;
+  }
+
+  refund(id: string): RefundRecord {
+    const refund = this.refunds.get(id);
+    if (!refund) throw resourceMissing('refund', id);
+    return refund;
+  }
+
+  dispute(id: string): DisputeRecord {
+    const dispute = this.disputes.get(id);
+    if (!dispute) throw resourceMissing('dispute', id);
+    return dispute;
+  }
+
+  /** A Checkout payment: the intent and its one charge (pending for a bank debit until it settles). */
+  private createPaymentIntent(session: CheckoutSessionRecord, method: PaymentMethodKind, email: string | null): PaymentIntentRecord {
+    const now = this.now();
+    const amount = this.sessionAmount(session);
+    const intent: PaymentIntentRecord = {
+      id: newId('pi', 24),
+      seq: this.nextSeq(),
+      created: now,
+      customer: session.customer,
+      amount,
+      status: method === 'card' ? 'succeeded' : 'processing',
+      metadata: { ...session.paymentIntentData.metadata },
+      method,
+      latestCharge: null,
+    };
+    const charge: ChargeRecord = {
+      id: newId('ch', 24),
+      seq: this.nextSeq(),
+      created: now,
+      customer: session.customer,
+      paymentIntent: intent.id,
+      amount,
+      amountRefunded: 0,
+      status: method === 'card' ? 'succeeded' : 'pending',
+      disputed: false,
+      method,
+      billingEmail: email,
+    };
+    intent.latestCharge = charge.id;
+    this.paymentIntents.set(intent.id, intent);
+    this.charges.set(charge.id, charge);
+    return intent;
+  }
+
+  /** The charge a control command names (by charge, payment intent or Checkout Session). */
+  resolveCharge(target: ChargeTarget): ChargeRecord {
+    if (target.charge) return this.charge(target.charge, 'charge');
+    const intentId = target.paymentIntent ?? (target.session ? this.checkoutSession(target.session).paymentIntent : null);
+    if (!intentId) throw invalidRequest('Name a charge, a payment intent, or a paid payment-mode Checkout Session.', 'charge');
+    const chargeId = this.paymentIntent(intentId, 'payment_intent').latestCharge;
+    if (!chargeId) throw invalidRequest(`Payment intent ${intentId} has no charge.`, 'payment_intent');
+    return this.charge(chargeId);
+  }
+
+  /** The newest succeeded charge of a customer (CLI: refund or dispute "the last top-up"). */
+  latestChargeOf(customerId: string): ChargeRecord | undefined {
+    return [...this.charges.values()].filter((c) => c.customer === customerId && c.status === 'succeeded').sort((a, b) => b.seq - a.seq)[0];
+  }
+
+  /** POST /v1/refunds (the dashboard's Refund button too): charge.refunded, then refund.created. */
+  createRefund(input: ChargeTarget & { amount?: number; reason?: RefundRecord['reason']; metadata?: Record<string, string> }): RefundRecord {
+    const charge = this.resolveCharge(input);
+    if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${charge.id} cannot be refunded: it has not succeeded (${charge.status}).`, 'charge');
+    const left = charge.amount - charge.amountRefunded;
+    if (left <= 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, 'charge', 'charge_already_refunded');
+    const amount = input.amount ?? left;
+    if (amount > left) {
+      throw invalidRequest(`Refund amount (${usd(amount)}) is greater than unrefunded amount on charge (${usd(left)})`, 'amount');
+    }
+    const refund: RefundRecord = {
+      id: newId('re', 24),
+      seq: this.nextSeq(),
+      created: this.now(),
+      charge: charge.id,
+      paymentIntent: charge.paymentIntent,
+      customer: charge.customer,
+      amount,
+      reason: input.reason ?? null,
+      metadata: input.metadata ?? {},
+    };
+    this.refunds.set(refund.id, refund);
+    charge.amountRefunded += amount;
+    this.emit('charge.refunded', this.renderCharge(charge.id));
+    this.emit('refund.created', this.renderRefund(refund.id));
+    return refund;
+  }
+
+  /** Control: the cardholder's bank opens a dispute for the whole charge (charge.dispute.created). */
+  openDispute(target: ChargeTarget, reason = 'fraudulent'): DisputeRecord {
+    const charge = this.resolveCharge(target);
+    if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${charge.id} was never paid; there is nothing to dispute.`);
+    if (this.openDisputeOf(charge.id)) throw invalidRequest(`Charge ${charge.id} already has an open dispute.`);
+    if (charge.amountRefunded >= charge.amount) throw invalidRequest(`Charge ${charge.id} was fully refunded; there is nothing left to dispute.`);
+    const dispute: DisputeRecord = {
+      id: newId('dp', 24),
+      seq: this.nextSeq(),
+      created: this.now(),
+      charge: charge.id,
+      paymentIntent: charge.paymentIntent,
+      amount: charge.amount - charge.amountRefunded,
+      status: 'needs_response',
+      reason,
+    };
+    this.disputes.set(dispute.id, dispute);
+    charge.disputed = true;
+    this.emit('charge.dispute.created', this.renderDispute(dispute.id));
+    return dispute;
+  }
+
+  openDisputeOf(chargeId: string): DisputeRecord | undefined {
+    return [...this.disputes.values()].find((d) => d.charge === chargeId && (d.status === 'needs_response' || d.status === 'under_review'));
+  }
+
+  /** Control: the bank decides (charge.dispute.closed with status won or lost). */
+  closeDispute(id: string, outcome: 'won' | 'lost'): DisputeRecord {
+    const dispute = this.dispute(id);
+    if (dispute.status === 'won' || dispute.status === 'lost') throw invalidRequest(`Dispute ${id} is already closed (${dispute.status}).`);
+    dispute.status = outcome;
+    this.emit('charge.dispute.closed', this.renderDispute(dispute.id));
+    return dispute;
+  }
+
+  renderPaymentIntent(id: string): Json {
+    const pi = this.paymentIntent(id);
+    return {
+      id: pi.id,
+      object: 'payment_intent',
+      allowed_payment_method_types: null,
+      amount: pi.amount,
+      amount_capturable: 0,
+      amount_received: pi.status === 'succeeded' ? pi.amount : 0,
+      application: null,
+      application_fee_amount: null,
+      automatic_payment_methods: null,
+      canceled_at: null,
+      cancellation_reason: null,
+      capture_method: 'automatic',
+      client_secret: `${pi.id}_secret_${pi.id.slice(3, 15)}`,
+      confirmation_method: 'automatic',
+      created: pi.created,
+      currency: 'usd',
+      customer: pi.customer,
+      customer_account: null,
+      description: null,
+      excluded_payment_method_types: null,
+      last_payment_error:
+        pi.status === 'requires_payment_method'
+          ? { code: 'payment_method_provider_decline', message: 'The bank debit was returned (local Stripe emulator).', type: 'card_error' }
+          : null,
+      latest_charge: pi.latestCharge,
+      livemode: false,
+      managed_payments: null,
+      metadata: { ...pi.metadata },
+      next_action: null,
+      on_behalf_of: null,
+      payment_method: null,
+      payment_method_configuration_details: null,
+      payment_method_options: null,
+      payment_method_types: [pi.method],
+      payment_record: null,
+      processing: null,
+      receipt_email: null,
+      review: null,
+      setup_future_usage: null,
+      shipping: null,
+      source: null,
+      statement_descriptor: null,
+      statement_descriptor_suffix: null,
+      status: pi.status,
+      transfer_group: null,
+    };
+  }
+
+  renderCharge(id: string): Json {
+    const c = this.charge(id);
+    return {
+      id: c.id,
+      object: 'charge',
+      amount: c.amount,
+      amount_captured: c.status === 'succeeded' ? c.amount : 0,
+      amount_refunded: c.amountRefunded,
+      application: null,
+      application_fee: null,
+      application_fee_amount: null,
+      balance_transaction: null,
+      billing_details: {
+        address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+        email: c.billingEmail,
+        name: null,
+        phone: null,
+        tax_id: null,
+      },
+      calculated_statement_descriptor: 'LOCAL EMULATOR',
+      captured: c.status === 'succeeded',
+      created: c.created,
+      currency: 'usd',
+      customer: c.customer,
+      description: null,
+      disputed: c.disputed,
+      failure_balance_transaction: null,
+      failure_code: c.status === 'failed' ? 'debit_not_authorized' : null,
+      failure_message: c.status === 'failed' ? 'The bank debit was returned (local Stripe emulator).' : null,
+      fraud_details: {},
+      livemode: false,
+      metadata: {},
+      on_behalf_of: null,
+      outcome: null,
+      paid: c.status === 'succeeded',
+      payment_intent: c.paymentIntent,
+      payment_method: null,
+      payment_method_details: null,
+      receipt_email: null,
+      receipt_number: null,
+      receipt_url: null,
+      refunded: c.amountRefunded >= c.amount && c.amount > 0,
+      review: null,
+      shipping: null,
+      source: null,
+      source_transfer: null,
+      statement_descriptor: null,
+      statement_descriptor_suffix: null,
+      status: c.status,
+      transfer_data: null,
+      transfer_group: null,
+    };
+  }
+
+  renderRefund(id: string): Json {
+    const r = this.refund(id);
+    return {
+      id: r.id,
+      object: 'refund',
+      amount: r.amount,
+      balance_transaction: null,
+      charge: r.charge,
+      created: r.created,
+      currency: 'usd',
+      customer: r.customer,
+      customer_account: null,
+      metadata: { ...r.metadata },
+      payment_intent: r.paymentIntent,
+      payment_method: null,
+      reason: r.reason,
+      receipt_number: null,
+      source_transfer_reversal: null,
+      status: 'succeeded',
+      transfer_reversal: null,
+    };
+  }
+
+  renderDispute(id: string): Json {
+    const d = this.dispute(id);
+    const evidence = Object.fromEntries(
+      [
+        'access_activity_log', 'billing_address', 'cancellation_policy', 'cancellation_policy_disclosure', 'cancellation_rebuttal',
+        'customer_communication', 'customer_email_address', 'customer_name', 'customer_purchase_ip', 'customer_signature',
+        'duplicate_charge_documentation', 'duplicate_charge_explanation', 'duplicate_charge_id', 'product_description', 'receipt',
+        'refund_policy', 'refund_policy_disclosure', 'refund_refusal_explanation', 'service_date', 'service_documentation',
+        'shipping_address', 'shipping_carrier', 'shipping_date', 'shipping_documentation', 'shipping_tracking_number',
+        'uncategorized_file', 'uncategorized_text',
+      ].map((k) => [k, null]),
+    );
+    return {
+      id: d.id,
+      object: 'dispute',
+      amount: d.amount,
+      balance_transactions: [],
+      charge: d.charge,
+      created: d.created,
+      currency: 'usd',
+      enhanced_eligibility_types: [],
+      evidence: { ...evidence, enhanced_evidence: {} },
+      evidence_details: {
+        due_by: d.status === 'needs_response' ? d.created + 7 * DAY : null,
+        enhanced_eligibility: {},
+        has_evidence: false,
+        past_due: false,
+        submission_count: 0,
+        submission_method: 'not_submitted',
+      },
+      intended_submission_method: null,
+      is_charge_refundable: false,
+      livemode: false,
+      metadata: {},
+      payment_intent: d.paymentIntent,
+      reason: d.reason,
+      status: d.status,
+    };
+  }
+
+  listCharges(filter: { customer?: string; paymentIntent?: string }): ChargeRecord[] {
+    return [...this.charges.values()]
+      .filter((c) => (filter.customer ? c.customer === filter.customer : true))
+      .filter((c) => (filter.paymentIntent ? c.paymentIntent === filter.paymentIntent : true))
+      .sort((a, b) => b.seq - a.seq);
+  }
+
+  listRefunds(filter: { charge?: string; paymentIntent?: string }): RefundRecord[] {
+    return [...this.refunds.values()]
+      .filter((r) => (filter.charge ? r.charge === filter.charge : true))
+      .filter((r) => (filter.paymentIntent ? r.paymentIntent === filter.paymentIntent : true))
+      .sort((a, b) => b.seq - a.seq);
+  }
+
+  listDisputes(filter: { charge?: string; paymentIntent?: string }): DisputeRecord[] {
+    return [...this.disputes.values()]
+      .filter((d) => (filter.charge ? d.charge === filter.charge : true))
+      .filter((d) => (filter.paymentIntent ? d.paymentIntent === filter.paymentIntent : true))
+      .sort((a, b) => b.seq - a.seq);
+  }
+
   // ---------------------------------------------------------------- billing portal
 
   createPortalSession(customerId: string, returnUrl: string | null): PortalSessionRecord {
@@ -1311,6 +1755,10 @@ export class StripeState {
       if (id.startsWith('prod_') && this.products.has(id)) return this.renderProduct(id);
       if (id.startsWith('cs_')) return this.renderCheckoutSession(id);
       if (id.startsWith('bps_')) return this.renderPortalSession(id);
+      if (id.startsWith('pi_')) return this.renderPaymentIntent(id);
+      if (id.startsWith('ch_')) return this.renderCharge(id);
+      if (id.startsWith('re_')) return this.renderRefund(id);
+      if (id.startsWith('dp_')) return this.renderDispute(id);
     } catch (err) {
       if (err instanceof StripeApiError) return undefined;
       throw err;

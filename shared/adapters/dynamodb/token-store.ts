@@ -24,6 +24,14 @@ import {
   type TokenWriteDecision,
 } from '../../domain/tokens';
 import {
+  ADJUST_KEY_RETENTION_DAYS,
+  adjustmentFingerprint,
+  adjustmentKeys,
+  decideAdjustment,
+  type AdjustmentResponse,
+  type PurchasedTokenAdjustment,
+} from '../../domain/token-refunds';
+import {
   TokenContentionError,
   type AddTokensRequest,
   type AddTokensResult,
@@ -418,7 +426,51 @@ export class DynamoTokenStore implements TokenStore {
   private backoff(attempt: number): Promise<void> {
     return this.sleep(Math.random() * Math.min(50, 4 * 2 ** attempt));
   }
+
+  /**
+   * Takes purchased tokens back (a refund or dispute of a top-up) or gives
+   * them back (a dispute won), once per key: the same single transaction as
+   * consume and add (row update on the planned state, live-user check, ledger
+   * entry with the Stripe id, idempotency record). Rules: domain/token-refunds.ts.
+   */
+  async adjustPurchasedTokens(request: PurchasedTokenAdjustment): Promise<PurchasedTokenAdjustmentResult> {
+    const outcome = await this.serial(request.userId, () =>
+      this.run<AdjustmentResponse>({
+        userId: request.userId,
+        key: adjustmentKeys.record(request.userId, request.idempotencyKey),
+        operation: 'tokens-adjust',
+        fingerprint: adjustmentFingerprint(request),
+        retentionDays: ADJUST_KEY_RETENTION_DAYS,
+        decide: (state, now) => decideAdjustment(request, state, this.accessOf(state, now), now, randomSuffix),
+      }),
+    );
+    switch (outcome.kind) {
+      case 'written':
+      case 'replayed':
+        return { outcome: outcome.kind === 'written' ? 'applied' : 'duplicate', ...outcome.response };
+      case 'conflict':
+        return { outcome: 'conflict' };
+      case 'missing':
+        return { outcome: 'unknown-user' };
+      case 'refused':
+        throw new Error('an adjustment is never refused');
+    }
+  }
+
+  /** What the adjustment under `idempotencyKey` did, if it happened (e.g. what a dispute took, to give it back). */
+  async adjustmentOf(userId: string, idempotencyKey: string): Promise<AdjustmentResponse | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tables.idempotency, Key: { key: adjustmentKeys.record(userId, idempotencyKey) }, ConsistentRead: true }),
+    );
+    return (out.Item as IdempotencyRecord<AdjustmentResponse> | undefined)?.response;
+  }
 }
+
+export type PurchasedTokenAdjustmentResult =
+  | ({ outcome: 'applied' | 'duplicate' } & AdjustmentResponse)
+  /** The key was used for another adjustment (e.g. a marker written first): nothing done. */
+  | { outcome: 'conflict' }
+  | { outcome: 'unknown-user' };
 
 /** `field` still holds `was` (absent: still absent; null: still NULL), for a compare-and-set. */
 function equalsCondition(field: string, was: unknown, names: Record<string, string>, values: Record<string, unknown>): string {

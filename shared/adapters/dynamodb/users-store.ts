@@ -239,9 +239,10 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
-          UpdateExpression: 'REMOVE stripeCustomerId',
+          // Same write, same condition: the generation moves exactly once per deleted customer.
+          UpdateExpression: 'REMOVE stripeCustomerId ADD stripeCustomerGeneration :one',
           ConditionExpression: 'stripeCustomerId = :c',
-          ExpressionAttributeValues: { ':c': customerId },
+          ExpressionAttributeValues: { ':c': customerId, ':one': 1 },
         }),
       )
       .catch((err: unknown) => {

@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
 import { dependencyFailure, type DependencyFailure } from '../../ports/errors';
-import type { BillingProvider } from '../../ports/billing';
+import { BillingCustomerGoneError, type BillingProvider, type ChargeSnapshot, type CheckoutSummary } from '../../ports/billing';
 
 /** What kind of Stripe failure `err` is (by the SDK's error classes and status), or undefined for an answer about the request. */
 export function stripeFailureKind(err: unknown): DependencyFailure | undefined {
@@ -23,6 +23,14 @@ function translate(err: unknown): never {
 }
 
 const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
+
+/** "No such customer" on the `customer` parameter: it was deleted in Stripe (a webhook may not have told us yet). */
+const customerGoneOr =
+  (customerId: string) =>
+  (err: unknown): never => {
+    if (isMissing(err) && (err as Stripe.errors.StripeInvalidRequestError).param === 'customer') throw new BillingCustomerGoneError(customerId);
+    return translate(err);
+  };
 
 /**
  * Whether the subscription's latest invoice is paid. At renewal Stripe moves
@@ -51,6 +59,10 @@ export function toSnapshot(sub: Stripe.Subscription): SubscriptionSnapshot {
     cancelAtPeriodEnd: sub.cancel_at_period_end || (sub.cancel_at !== null && sub.cancel_at !== undefined),
   };
 }
+
+/** A status this code does not know (a future one) is treated as not payable. */
+const checkoutStatus = (status: Stripe.Checkout.Session.Status | null): CheckoutSummary['status'] =>
+  status === 'open' ? 'open' : status === 'complete' ? 'complete' : 'expired';
 
 export class StripeBilling implements BillingProvider {
   constructor(private readonly stripe: () => Promise<Stripe>) {}
@@ -129,14 +141,70 @@ export class StripeBilling implements BillingProvider {
           line_items: [{ price: input.priceId, quantity: 1 }],
           success_url: input.successUrl,
           cancel_url: input.cancelUrl,
-          metadata: { userId: input.userId, kind: 'subscription' },
+          metadata: { userId: input.userId, kind: 'subscription', priceId: input.priceId },
           subscription_data: { metadata: { userId: input.userId } },
         },
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
       )
-      .catch(translate);
+      .catch(customerGoneOr(input.customerId));
     if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
+  }
+
+  async recentCheckouts(customerId: string): Promise<CheckoutSummary[]> {
+    const stripe = await this.stripe();
+    // One page is enough: only the newest session and the open ones matter, and sessions expire within a day.
+    const page = await stripe.checkout.sessions.list({ customer: customerId, limit: 100 }).catch(translate);
+    return page.data.map((s) => ({ sessionId: s.id, mode: s.mode, status: checkoutStatus(s.status), url: s.url, priceId: s.metadata?.priceId ?? null }));
+  }
+
+  async chargeOf(chargeId: string): Promise<ChargeSnapshot | undefined> {
+    const stripe = await this.stripe();
+    try {
+      const charge = await stripe.charges.retrieve(chargeId);
+      const refunds: ChargeSnapshot['refunds'] = [];
+      for await (const r of stripe.refunds.list({ charge: chargeId, limit: 100 })) refunds.push({ id: r.id, amount: r.amount, status: r.status, created: r.created });
+      const pi = charge.payment_intent;
+      return { id: charge.id, amount: charge.amount, paymentIntentId: typeof pi === 'string' ? pi : (pi?.id ?? null), refunds };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      return translate(err);
+    }
+  }
+
+  async disputeOf(disputeId: string): Promise<{ id: string; status: string; amount: number; chargeId: string } | undefined> {
+    const stripe = await this.stripe();
+    try {
+      const d = await stripe.disputes.retrieve(disputeId);
+      return { id: d.id, status: d.status, amount: d.amount, chargeId: typeof d.charge === 'string' ? d.charge : d.charge.id };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      return translate(err);
+    }
+  }
+
+  async checkoutOfPayment(paymentIntentId: string): Promise<{ sessionId: string; customerId: string | null; metadata: Record<string, string> } | undefined> {
+    const stripe = await this.stripe();
+    const page = await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 }).catch(translate);
+    const session = page.data[0];
+    if (!session) return undefined;
+    const customer = session.customer;
+    return { sessionId: session.id, customerId: typeof customer === 'string' ? customer : (customer?.id ?? null), metadata: { ...(session.metadata ?? {}) } };
+  }
+
+  async expireCheckout(sessionId: string): Promise<'expired' | 'complete'> {
+    const stripe = await this.stripe();
+    try {
+      await stripe.checkout.sessions.expire(sessionId);
+      return 'expired';
+    } catch (err) {
+      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) translate(err);
+      // Refused: it is no longer open (paid meanwhile, or already expired).
+      const session = await stripe.checkout.sessions.retrieve(sessionId).catch(translate);
+      if (session.status === 'complete') return 'complete';
+      if (session.status === 'expired') return 'expired';
+      throw err;
+    }
   }
 
   async createTopUpCheckout(input: {
@@ -159,14 +227,14 @@ export class StripeBilling implements BillingProvider {
         cancel_url: input.cancelUrl,
         metadata: { userId: input.userId, kind: 'top-up', tokens: String(input.tokens) },
       })
-      .catch(translate);
+      .catch(customerGoneOr(input.customerId));
     if (!session.url) throw dependencyFailure('stripe', 'failing', new Error('Stripe returned a checkout session without a URL'));
     return { url: session.url, sessionId: session.id };
   }
 
   async createPortalSession(input: { customerId: string; returnUrl: string }): Promise<{ url: string }> {
     const stripe = await this.stripe();
-    const session = await stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: input.returnUrl }).catch(translate);
+    const session = await stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: input.returnUrl }).catch(customerGoneOr(input.customerId));
     return { url: session.url };
   }
 }
