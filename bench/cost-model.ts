@@ -107,9 +107,9 @@ export interface CostModel {
 }
 
 /**
- * - Premium check, cache hit: one Redis GET, no DynamoDB request. Miss: a
- *   `byEmail` GSI Query (eventually consistent) + a consistent GetItem of the
- *   entitlement row. Expected per check: (1 - hit ratio) x the miss's units;
+ * - Premium check, cache hit: one Redis GET, no DynamoDB request. Miss: three
+ *   consistent GetItems: the address's ownership item, the profile it names
+ *   and the entitlement row. Expected per check: (1 - hit ratio) x the miss's units;
  *   billed duration is the hit/miss mix of the two billed durations.
  * - Consume, steady state: one TransactWriteItems with 4 items (conditional
  *   Update of the entitlement row, ConditionCheck on the user row, Put of the
@@ -121,7 +121,8 @@ export function buildCostModel(measured: MeasuredDurations, assumptions: CostAss
   const { itemKb, networkAllowanceMs: allowance, cacheHitRatio: hit } = assumptions;
   const hitBilledMs = billedMs(measured.premiumHitMs, allowance.premiumHit);
   const missBilledMs = billedMs(measured.premiumMissMs, allowance.premiumMiss);
-  const missReadUnits = readUnits(itemKb.user, false) + readUnits(itemKb.entitlement, true);
+  // The ownership item (address + user id) is far under 4 KB: one unit, like the profile.
+  const missReadUnits = readUnits(itemKb.user, true) + readUnits(itemKb.user, true) + readUnits(itemKb.entitlement, true);
   const premiumUsage: OperationUsage = {
     billedMs: hit * hitBilledMs + (1 - hit) * missBilledMs,
     memoryMb: assumptions.memoryMb.premiumCheck,
@@ -162,7 +163,7 @@ export function formatCostModel(model: CostModel): string {
     `  memory: premium-check ${a.memoryMb.premiumCheck} MB, token-consume ${a.memoryMb.consume} MB (FUNCTIONS)`,
     `  premium check: cache hit ratio ${(a.cacheHitRatio * 100).toFixed(0)}%; hit ${m.premiumHitMs.toFixed(3)} ms measured + ${a.networkAllowanceMs.premiumHit} ms network allowance -> billed ${pc.hitBilledMs} ms;` +
       ` miss ${m.premiumMissMs.toFixed(3)} ms + ${a.networkAllowanceMs.premiumMiss} ms -> billed ${pc.missBilledMs} ms; a miss reads ${pc.missReadUnits} RRU` +
-      ` (GSI Query byEmail, eventually consistent, 0.5 + consistent GetItem, 1); expected ${pc.usage.readUnits.toFixed(3)} RRU per check`,
+      ` (consistent GetItems of the ownership item 1, the profile 1 and the entitlement 1); expected ${pc.usage.readUnits.toFixed(3)} RRU per check`,
     `  consume: ${m.consumeMs.toFixed(3)} ms measured (median latency at concurrency 16 on DynamoDB Local) + ${a.networkAllowanceMs.consume} ms -> billed ${co.usage.billedMs} ms;` +
       ` 1 TransactWriteItems of 4 items <= 1 KB (Update entitlement, ConditionCheck user counted as a write, Put ledger, Put idempotency) x 2 WRU = ${co.usage.writeUnits} WRU`,
     `  item sizes (KB): user ${a.itemKb.user}, entitlement ${a.itemKb.entitlement}, ledger entry ${a.itemKb.ledgerEntry}, idempotency record ${a.itemKb.idempotencyRecord}`,

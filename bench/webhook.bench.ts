@@ -44,7 +44,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const stripe = new Stripe(emulator.secretKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
   let invalidations = 0;
   const cache: ReadThroughCache = { read: async (_k, load) => ({ value: await load(), source: 'db' }), invalidate: async () => void invalidations++, invalidateBestEffort: async () => undefined };
-  const users = new DynamoUserStore(doc, ctx.tables.users);
+  const users = new DynamoUserStore(doc, ctx.tables.users, ctx.tables.emailOwners);
   const entitlements = new DynamoEntitlementStore(doc, { entitlements: ctx.tables.entitlements, users: ctx.tables.users });
   const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: emulator.prices.basic, pro: emulator.prices.pro, enterprise: emulator.prices.enterprise } });
   const deps = {

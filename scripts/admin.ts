@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const dynamo = createDynamoClients(config.aws);
   const secrets = createSecretsClient(config.aws);
-  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS);
+  const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
   const { decide } = wireAccess(catalogue, config.policy);
   const now = () => new Date();

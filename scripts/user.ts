@@ -4,18 +4,21 @@
  *
  *   signup <email> [password]   sign up + confirm (runs the post-confirmation trigger), then sign in
  *   login  <email> [password]   sign in and print the access token
+ *   email-code <email>          the code an email change (POST /me/email) sent to the new address
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AdminConfirmSignUpCommand, InitiateAuthCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { localCognitoClient } from '../infra/local/cognito';
+import { AdminConfirmSignUpCommand, AdminGetUserCommand, InitiateAuthCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { attributeVerificationCodeOf, localCognitoClient } from '../infra/local/cognito';
 import type { StackState } from '../infra/local/stack';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const DEFAULT_PASSWORD = 'Local-Passw0rd!';
 
+const stateDir = () => resolve(__dirname, '..', process.env.LOCAL_STACK_DIR ?? '.local');
+
 function stack(): StackState {
-  const file = resolve(__dirname, '..', process.env.LOCAL_STACK_DIR ?? '.local', 'stack.json');
+  const file = resolve(stateDir(), 'stack.json');
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as StackState;
   } catch {
@@ -39,11 +42,22 @@ async function login(state: StackState, email: string, password: string): Promis
 
 async function main(): Promise<void> {
   const [command, email, password = DEFAULT_PASSWORD] = process.argv.slice(2);
-  if (!command || !email || !['signup', 'login'].includes(command)) {
-    process.stdout.write('usage: npm run user -- signup|login <email> [password]\n');
+  if (!command || !email || !['signup', 'login', 'email-code'].includes(command)) {
+    process.stdout.write('usage: npm run user -- signup|login <email> [password] | email-code <email>\n');
     process.exit(command ? 2 : 0);
   }
   const state = stack();
+  if (command === 'email-code') {
+    // cognito-local keeps the code in its data file: the local stand-in for the email Cognito sends.
+    const client = localCognitoClient(state.cognito.endpoint);
+    try {
+      const user = await client.send(new AdminGetUserCommand({ UserPoolId: state.cognito.userPoolId, Username: email }));
+      process.stdout.write(`${attributeVerificationCodeOf(stateDir(), state.cognito.userPoolId, user.Username!)}\n`);
+    } finally {
+      client.destroy();
+    }
+    return;
+  }
   if (command === 'signup') {
     const client = localCognitoClient(state.cognito.endpoint);
     try {

@@ -30,6 +30,8 @@ export interface FunctionDefinition {
   stripe?: boolean;
   /** May delete users from the Cognito user pool (AdminDeleteUser). */
   cognitoAdmin?: boolean;
+  /** May read a user and start an email change in the pool (AdminGetUser, AdminUpdateUserAttributes). */
+  cognitoEmail?: boolean;
   /** Sends work to the deletion worker's queue (`send`), or is that worker (`consume`, which also sends continuations). */
   deletionQueue?: 'send' | 'consume';
   /** Runs the identity sweep: Scan of the users table and cognito-idp:AdminGetUser on the pool. */
@@ -53,7 +55,8 @@ export type FunctionName =
   | 'token-consume'
   | 'sts-credentials'
   | 'api-keys'
-  | 'deletion-worker';
+  | 'deletion-worker'
+  | 'account-email';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -75,11 +78,13 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   },
   'post-confirmation': {
     name: 'post-confirmation',
-    description: 'Cognito post-confirmation trigger: profile, entitlement row and Stripe customer.',
-    tables: { users: 'readWrite', entitlements: 'readWrite' },
-    redis: false,
+    description: 'Cognito post-confirmation trigger: profile (claiming its email), entitlement row and Stripe customer.',
+    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite' },
+    // Drops the cached premium answer of an address it takes over from an account that no longer holds it.
+    redis: true,
     internalApiKeys: false,
     stripe: true,
+    cognitoEmail: true,
     timeoutSeconds: 5,
   },
   'stripe-webhook': {
@@ -109,7 +114,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'delete-account': {
     name: 'delete-account',
     description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; checkpointed, the worker finishes it.',
-    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
@@ -120,7 +125,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'deletion-worker': {
     name: 'deletion-worker',
     description: 'Deletion queue worker: continues checkpointed account deletions and runs the identity sweep (Cognito users deleted behind our back).',
-    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
@@ -132,7 +137,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'premium-check': {
     name: 'premium-check',
     description: 'POST /v1/premium/check for the app backends (x-api-key): premium by email, read through the cache.',
-    tables: { users: 'read', entitlements: 'read' },
+    tables: { users: 'read', entitlements: 'read', emailOwners: 'read' },
     redis: true,
     internalApiKeys: true,
   },
@@ -165,6 +170,14 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: true,
   },
+  'account-email': {
+    name: 'account-email',
+    description: 'POST /me/email and /me/email/verify: email changes through the backend, moving the address ownership once verified.',
+    tables: { users: 'readWrite', emailOwners: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    cognitoEmail: true,
+  },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -183,6 +196,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'DELETE', path: '/me/account', handler: 'delete-account', auth: 'cognito', summary: "Delete the caller's account everywhere" },
   { method: 'POST', path: '/me/aws-credentials', handler: 'sts-credentials', auth: 'cognito', summary: 'Temporary AWS credentials for speech-to-text (active or trialing)' },
   { method: 'POST', path: '/me/api-keys', handler: 'api-keys', auth: 'cognito', summary: "Rotate the caller's API key (shown once)" },
+  { method: 'POST', path: '/me/email', handler: 'account-email', auth: 'cognito', summary: "Start changing the caller's email (a code goes to the new address)" },
+  { method: 'POST', path: '/me/email/verify', handler: 'account-email', auth: 'cognito', summary: 'Verify the new email with its code: the address moves to the caller' },
   { method: 'POST', path: '/v1/api-keys/verify', handler: 'api-keys', auth: 'api-key', summary: 'Verify an end-user API key and count the call' },
 ];
 

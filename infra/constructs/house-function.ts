@@ -199,6 +199,14 @@ export class HouseFunction extends Construct {
     return this;
   }
 
+  /** Email changes read the user and start the change in the pool (the code is verified with the user's own token). */
+  public allowEmailChange(userPool: cognito.IUserPool): this {
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cognito-idp:AdminGetUser', 'cognito-idp:AdminUpdateUserAttributes'], resources: [userPool.userPoolArn] }),
+    );
+    return this;
+  }
+
   /** Account deletion removes the Cognito user last: only AdminDeleteUser, only on this pool. */
   public allowUserDeletion(userPool: cognito.IUserPool): this {
     this.function.addToRolePolicy(

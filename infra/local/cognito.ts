@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CognitoIdentityProviderClient,
@@ -9,6 +9,26 @@ import {
 import { LOCAL_AWS } from './dynamodb';
 import { startProcess, waitUntil, type OwnedProcess } from './processes';
 
+/**
+ * The attribute names of infra/stacks/stateful-stack.ts USER_WRITABLE_ATTRIBUTES
+ * (test/infra/stack.test.ts checks the two agree).
+ */
+export const USER_WRITABLE_ATTRIBUTE_NAMES = [
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'locale',
+  'zoneinfo',
+  'picture',
+  'profile',
+  'website',
+  'birthdate',
+  'gender',
+  'address',
+];
+
 export interface LocalCognito {
   endpoint: string;
   userPoolId: string;
@@ -16,6 +36,21 @@ export interface LocalCognito {
   issuer: string;
   jwksUri: string;
   process: OwnedProcess;
+}
+
+/**
+ * The attribute verification code cognito-local last sent a user (real Cognito
+ * emails it to the new address): read from its data file under the stack's
+ * state directory, the local stack's mailbox. `username` is the pool's user
+ * name, the sub in this email-sign-in pool.
+ */
+export function attributeVerificationCodeOf(stateDir: string, userPoolId: string, username: string): string {
+  const db = JSON.parse(readFileSync(join(stateDir, 'cognito', '.cognito', 'db', `${userPoolId}.json`), 'utf8')) as {
+    Users?: Record<string, { AttributeVerificationCode?: string }>;
+  };
+  const code = db.Users?.[username]?.AttributeVerificationCode;
+  if (!code) throw new Error(`cognito-local holds no attribute verification code for ${username}`);
+  return code;
 }
 
 export function localCognitoClient(endpoint: string): CognitoIdentityProviderClient {
@@ -56,8 +91,8 @@ export async function startCognitoLocal(options: {
       2,
     ),
   );
-  const entry = require.resolve('cognito-local/lib/bin/start.js');
-  const proc = startProcess('cognito-local', process.execPath, [entry], {
+  // cognito-local with the Cognito behaviours it lacks (infra/local/cognito-server.ts), loaded through tsx.
+  const proc = startProcess('cognito-local', process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'cognito-server.ts')], {
     cwd: options.dir,
     env: { ...process.env, PORT: String(options.port), HOST: '127.0.0.1', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' },
   });
@@ -70,6 +105,8 @@ export async function startCognitoLocal(options: {
         PoolName: 'entitlements-local',
         UsernameAttributes: ['email'],
         AutoVerifiedAttributes: ['email'],
+        // keepOriginal in the CDK stack: an address replaces the verified one only once it is verified.
+        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
         Policies: {
           PasswordPolicy: { MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true },
         },
@@ -82,6 +119,8 @@ export async function startCognitoLocal(options: {
         UserPoolId: userPoolId,
         ClientName: 'entitlements-local-app',
         ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+        // As the CDK app client: a user's token cannot write `email` (changes go through POST /me/email).
+        WriteAttributes: USER_WRITABLE_ATTRIBUTE_NAMES,
       }),
     );
     const clientId = appClient.UserPoolClient?.ClientId;

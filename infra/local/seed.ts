@@ -60,7 +60,7 @@ async function signUpOrFind(client: CognitoIdentityProviderClient, cognito: { us
 export async function seedDemoUser(options: {
   cognito: { endpoint: string; userPoolId: string; clientId: string };
   dynamodbEndpoint: string;
-  tables: { users: string; entitlements: string };
+  tables: { users: string; entitlements: string; emailOwners: string };
   redisUrl?: string;
 }): Promise<SeededUser> {
   const cognitoClient = localCognitoClient(options.cognito.endpoint);
@@ -71,7 +71,7 @@ export async function seedDemoUser(options: {
     : undefined;
   try {
     const userId = await signUpOrFind(cognitoClient, options.cognito);
-    const users = new DynamoUserStore(doc, options.tables.users);
+    const users = new DynamoUserStore(doc, options.tables.users, options.tables.emailOwners);
     const entitlements = new DynamoEntitlementStore(doc, options.tables);
     const now = new Date();
     await users.createIfAbsent({ userId, email: normaliseEmail(DEMO_USER.email), createdAt: now.toISOString() });

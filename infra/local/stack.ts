@@ -192,7 +192,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     const demoUser = await seedDemoUser({
       cognito,
       dynamodbEndpoint: dynamo.endpoint,
-      tables: { users: tables.names.users, entitlements: tables.names.entitlements },
+      tables: { users: tables.names.users, entitlements: tables.names.entitlements, emailOwners: tables.names.emailOwners },
       redisUrl: redis.url,
     }).catch((err: Error) => ({ error: err.message }));
 

@@ -3,6 +3,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -36,6 +37,27 @@ export interface StatefulResources {
 export interface StatefulStackProps extends StackProps {
   readonly settings: AppSettings;
 }
+
+/**
+ * Standard attributes the app client may write with a user's access token.
+ * Never `email`, `email_verified` or `phone_number`: identity attributes
+ * change only through the backend.
+ */
+export const USER_WRITABLE_ATTRIBUTES: cognito.StandardAttributesMask = {
+  fullname: true,
+  givenName: true,
+  familyName: true,
+  middleName: true,
+  nickname: true,
+  locale: true,
+  timezone: true,
+  profilePicture: true,
+  profilePage: true,
+  website: true,
+  birthdate: true,
+  gender: true,
+  address: true,
+};
 
 /** Valkey speaks the Redis protocol; the port stays the Redis default. */
 export const CACHE_PORT = 6379;
@@ -225,6 +247,9 @@ export class StatefulStack extends Stack implements StatefulResources {
       signInCaseSensitive: false,
       autoVerify: { email: true },
       standardAttributes: { email: { required: true, mutable: true } },
+      // A new address replaces the verified one only once its code is verified: until then the user
+      // signs in with, and is billed and checked under, the address they proved they own.
+      keepOriginal: { email: true },
       passwordPolicy: {
         minLength: 12,
         requireLowercase: true,
@@ -249,6 +274,9 @@ export class StatefulStack extends Stack implements StatefulResources {
       refreshTokenValidity: Duration.days(30),
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
+      // The user's own token may edit profile attributes but not `email`: an address changes only through
+      // POST /me/email (+ /verify), which moves the address ownership in DynamoDB in the same step.
+      writeAttributes: new cognito.ClientAttributes().withStandardAttributes(USER_WRITABLE_ATTRIBUTES),
     });
     return [userPool, client];
   }
@@ -275,6 +303,15 @@ export class StatefulStack extends Stack implements StatefulResources {
         else fn.exposeTableName(table, this.tables[table.id]);
       }
       if (def.stripe) fn.useStripe(this.stripeSecret);
+      if (def.redis) fn.useRedis(this.cache);
+      if (def.cognitoEmail) {
+        // A policy of its own, not the role's default policy: the function does not depend on it, so
+        // pool -> trigger -> role and policy -> pool make no cycle.
+        new iam.Policy(this, `${name.split('-').map(pascalCase).join('')}CognitoRead`, {
+          roles: [fn.function.role!],
+          statements: [new iam.PolicyStatement({ actions: ['cognito-idp:AdminGetUser'], resources: [this.userPool.userPoolArn] })],
+        });
+      }
       if (trigger === 'PostConfirmation') this.userPool.addTrigger(cognito.UserPoolOperation.POST_CONFIRMATION, fn.function);
       this.triggerFunctions[name] = fn;
     }

@@ -194,6 +194,7 @@ export class StatelessStack extends Stack {
         fn.useDeletionQueue(this.deletionQueue, def.deletionQueue);
       }
       if (def.identitySweep) fn.allowIdentitySweep(stateful.userPool, stateful.tables.users);
+      if (def.cognitoEmail) fn.allowEmailChange(stateful.userPool);
       if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }

@@ -6,6 +6,7 @@ import type { ReadThroughCache } from '../ports/cache';
 import type { PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
 import { createCognitoClient, createDynamoClients, createSecretsClient, createStsClient } from './clients';
 import { CognitoIdentityDirectory } from './cognito/identity';
+import { CognitoEmailIdentity } from './cognito/email-identity';
 import { DynamoDeletionJobs, DynamoUserDataPurger } from './dynamodb/account-deletion';
 import { DynamoEntitlementStore } from './dynamodb/entitlements-store';
 import { DynamoProcessedEvents } from './dynamodb/processed-events';
@@ -37,7 +38,7 @@ export function wireAws(aws: AwsConfig) {
 export function wireStores(aws: ReturnType<typeof wireAws>, tables: TablesConfig) {
   const doc = aws.dynamo.doc;
   return {
-    users: new DynamoUserStore(doc, tables.TABLE_USERS),
+    users: new DynamoUserStore(doc, tables.TABLE_USERS, tables.TABLE_EMAIL_OWNERS),
     entitlements: new DynamoEntitlementStore(doc, { entitlements: tables.TABLE_ENTITLEMENTS, users: tables.TABLE_USERS }),
     processedEvents: new DynamoProcessedEvents(doc, tables.TABLE_IDEMPOTENCY),
     deletionJobs: new DynamoDeletionJobs(doc, tables.TABLE_IDEMPOTENCY),
@@ -54,6 +55,11 @@ export function wireCache(aws: ReturnType<typeof wireAws>, config: RedisConfig):
 
 export function wireIdentity(aws: AwsConfig, cognito: CognitoConfig) {
   return new CognitoIdentityDirectory(createCognitoClient(aws, cognito.COGNITO_ENDPOINT), cognito.COGNITO_USER_POOL_ID);
+}
+
+/** Cognito as the truth of verified addresses; the pool id is a function because triggers learn it from the event. */
+export function wireEmailIdentity(aws: AwsConfig, endpoint: string | undefined, userPoolId: () => string) {
+  return new CognitoEmailIdentity(createCognitoClient(aws, endpoint), userPoolId);
 }
 
 export function wireCatalogue(tiers: TiersConfig) {

@@ -79,6 +79,7 @@ export const tablesSection = z.object({
   TABLE_LEDGER: nonEmpty,
   TABLE_IDEMPOTENCY: nonEmpty,
   TABLE_API_KEYS: nonEmpty,
+  TABLE_EMAIL_OWNERS: nonEmpty,
 });
 
 /**

@@ -2,7 +2,9 @@ import { CacheInvalidationError } from '../ports/cache';
 import { CredentialsVendorError } from '../ports/credentials';
 import { Contention, DependencyUnavailable } from '../ports/errors';
 import { RateLimiterUnavailableError } from '../ports/rate-limiter';
-import { AppError, DependencyUnavailableError, InternalError } from './errors';
+import { EmailTakenError } from '../ports/users';
+import { AccountNotFoundError, InvalidEmailCodeError, NoPendingEmailChangeError } from '../use-cases/email-change';
+import { AppError, ConflictError, DependencyUnavailableError, InternalError, NotFoundError, ValidationError } from './errors';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor signature
 export type ErrorClass<E> = abstract new (...args: any[]) => E;
@@ -63,4 +65,9 @@ export const errorPolicy = new ErrorHandlerRegistry()
   .register(Contention, (err) => unavailable('contention', err.retryAfterSeconds))
   .register(RateLimiterUnavailableError, () => unavailable('redis rate limiter'))
   .register(CacheInvalidationError, () => unavailable('written, but the cache could not be invalidated'))
-  .register(CredentialsVendorError, (err) => unavailable(`sts ${err.code}`));
+  .register(CredentialsVendorError, (err) => unavailable(`sts ${err.code}`))
+  // The holder's id is never shown: the caller learns only that the address is taken.
+  .register(EmailTakenError, () => new ConflictError('email: this address belongs to another account'))
+  .register(NoPendingEmailChangeError, (err) => new ConflictError(err.message))
+  .register(InvalidEmailCodeError, (err) => new ValidationError(`code: ${err.message}`))
+  .register(AccountNotFoundError, () => new NotFoundError('No account for this token'));

@@ -136,6 +136,21 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     responses: { 201: { ...named('ApiKeyCreated', s.apiKeyCreatedResponse), description: 'The new key, shown once; the previous key stops working' } },
     errors: { ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
   },
+  'POST /me/email': {
+    body: named('EmailChangeRequest', s.emailChangeBody),
+    responses: {
+      202: { ...named('EmailChangeStarted', s.emailChangeResponse), description: 'A code was sent to the new address; nothing changes until it is verified' },
+      200: { ...named('EmailChangeStarted', s.emailChangeResponse), description: 'The address already is the account\'s: nothing to do' },
+    },
+    errors: { ...BODY, ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
+    example: { body: { email: 'new-address@example.com' } },
+  },
+  'POST /me/email/verify': {
+    body: named('EmailVerifyRequest', s.emailVerifyBody),
+    responses: { 200: { ...named('EmailVerified', s.emailVerifiedResponse), description: 'The address is the account\'s now; the old one is released' } },
+    errors: { ...BODY, ...COGNITO, 404: ERROR, 409: ERROR, ...SERVER },
+    example: { body: { code: '123456' } },
+  },
   'POST /v1/api-keys/verify': {
     body: named('VerifyApiKeyRequest', s.verifyApiKeyBody),
     responses: { 200: { ...named('VerifyApiKeyResponse', s.verifyApiKeyResponse), description: '`valid: false` for any unknown, rotated or malformed key' } },

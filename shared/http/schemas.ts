@@ -61,6 +61,17 @@ export const tierBody = z.object({
 /** `{email}`: trimmed and lower-cased before it is validated, looked up or echoed. */
 export const premiumCheckBody = z.object({ email: emailField });
 
+/** POST /me/email: the new address, normalised like every email. */
+export const emailChangeBody = z.object({ email: emailField });
+
+/** POST /me/email/verify: the code Cognito sent to the new address. */
+export const emailVerifyBody = z.object({
+  code: z
+    .string({ error: 'is required: the code sent to the new address' })
+    .trim()
+    .regex(/^\S{1,64}$/, { error: 'must be 1-64 characters without spaces' }),
+});
+
 /** Longer than any key we issue, short enough that a huge string costs nothing to refuse. */
 export const verifyApiKeyBody = z.object({ apiKey: z.string().max(256) });
 
@@ -145,6 +156,11 @@ export const userStatusResponse = z.object({
 export const consumeResponse = z.object({ consumed: z.number().int(), remaining: nullableCount });
 export const addResponse = z.object({ remaining: nullableCount });
 
+export const emailChangeResponse = z.object({
+  email: z.string().nullable().meta({ description: 'The verified address the account holds now (unchanged until the code is verified)' }),
+  pendingEmail: z.string().nullable().meta({ description: 'The address waiting for its code; null when it already was the account\'s address' }),
+});
+export const emailVerifiedResponse = z.object({ email: z.string().meta({ description: 'The account\'s address from now on' }) });
 export const premiumCheckResponse = z.object({ email: z.string(), premium: z.boolean(), source: z.enum(['cache', 'db']) });
 
 export const apiUsageSchema = z.object({ used: z.number().int(), limit: nullableCount, resetsAt: z.string() });

@@ -20,10 +20,12 @@ export interface PremiumAnswer {
 }
 
 /**
- * The truth, from DynamoDB: the profile by the byEmail index, then the
- * entitlement row with a strongly consistent read, then the access decision.
- * An unknown email, a user being deleted or a missing row are not premium:
- * paid features are never on by default.
+ * The truth, from DynamoDB: the profile that owns the address now (its
+ * ownership item, then the profile, both strongly consistent: never the
+ * eventually consistent byEmail index, which can still list a previous
+ * holder), then the entitlement row with a strongly consistent read, then the
+ * access decision. An unknown email, a user being deleted or a missing row are
+ * not premium: paid features are never on by default.
  */
 export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, email: string): Promise<boolean> {
   const user = await deps.users.findByEmail(email);
@@ -37,7 +39,8 @@ export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, e
  * Is this email premium? Read through the cache under `premium:v1:<email>`.
  * Negative answers (unknown emails) are cached too: sign-up does not change
  * them (a new user is not premium), and everything that can make an email
- * premium (Stripe sync, the admin override) invalidates the key.
+ * premium (Stripe sync, the admin override) or move it to another account
+ * (a verified email change, a take-over at sign-up) invalidates the key.
  */
 export async function checkPremium(deps: PremiumCheckDeps, rawEmail: string): Promise<PremiumAnswer> {
   const email = normaliseEmail(rawEmail);

@@ -3,6 +3,7 @@ import type { BillingProvider } from '../ports/billing';
 import type { EntitlementStore } from '../ports/entitlements';
 import type { UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
+import { createProfileOwningEmail, type EmailOwnershipDeps } from './email-change';
 
 export interface AccountDeps {
   users: UserStore;
@@ -43,13 +44,14 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
  * down the sign-up still succeeds; the customer is created lazily later.
  */
 export async function onSignUpConfirmed(
-  deps: AccountDeps,
+  deps: AccountDeps & EmailOwnershipDeps,
   input: { userId: string; email: string },
   stripeBudgetMs: number,
 ): Promise<{ profileCreated: boolean; customer: 'created' | 'existing' | 'deferred' }> {
   const email = normaliseEmail(input.email);
   const now = deps.now();
-  const profileCreated = await deps.users.createIfAbsent({ userId: input.userId, email, createdAt: now.toISOString() });
+  // The profile claims its address in the same write (an address another live account holds throws).
+  const profileCreated = await createProfileOwningEmail(deps, { userId: input.userId, email, createdAt: now.toISOString() });
   await deps.entitlements.createIfAbsent(newEntitlement(input.userId, now));
 
   let timer: NodeJS.Timeout | undefined;

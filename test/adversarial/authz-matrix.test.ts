@@ -38,6 +38,11 @@ function bodyFor(route: RouteDefinition, n: number): string | undefined {
       return JSON.stringify({ email: a.email });
     case 'POST /v1/api-keys/verify':
       return JSON.stringify({ apiKey: 'ek_not_a_key' });
+    case 'POST /me/email':
+      return JSON.stringify({ email: `authz-${n}-${a.sub}@example.com` });
+    case 'POST /me/email/verify':
+      // Never the real code: the user keeps their address for the rest of this file.
+      return JSON.stringify({ code: 'not-the-code' });
     case 'POST /me/checkout':
       return JSON.stringify({ topUp: 100 });
     case 'POST /stripe/webhook':
@@ -161,6 +166,9 @@ describe('authorization matrix', () => {
       'POST /me/billing-portal': 200,
       'POST /me/aws-credentials': 200,
       'POST /me/api-keys': 201,
+      'POST /me/email': 202,
+      // Authorised, then the (wrong) code is refused: the refusal is about the code, not the credential.
+      'POST /me/email/verify': 400,
     };
     for (const route of ROUTES.filter((r) => r.auth === 'cognito' && r.method !== 'DELETE')) {
       const res = await call(route, 'ownToken');

@@ -40,6 +40,8 @@ const WRITE_ROUTES = new Set([
   'POST /me/api-keys',
   'POST /me/checkout',
   'POST /me/aws-credentials',
+  'POST /me/email',
+  'POST /me/email/verify',
 ]);
 const mayWrite = (route: RouteDefinition | undefined) => route !== undefined && WRITE_ROUTES.has(`${route.method} ${route.path}`);
 

@@ -9,6 +9,7 @@ import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
 import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 import { CREDENTIAL_ACTIONS } from '../../shared/domain/aws-credentials';
+import { USER_WRITABLE_ATTRIBUTE_NAMES } from '../../infra/local/cognito';
 
 // Synthesising bundles every handler with esbuild: allow for a slow machine.
 jest.setTimeout(180_000);
@@ -269,7 +270,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         const authSecret = logicalId(synth.built.stateful.redisAuthSecret);
         if (def.redis) {
           expect(variables.REDIS_URL['Fn::Join'][1][0]).toBe('rediss://');
-          expect(JSON.stringify(variables.REDIS_URL)).toContain('PrimaryEndPointAddress');
+          // A cross-stack import in the stateless stack, a GetAtt for the trigger beside the cache.
+          expect(JSON.stringify(variables.REDIS_URL)).toMatch(/PrimaryEndPoint\.?Address/);
           expect(JSON.stringify(variables.REDIS_AUTH_SECRET_ARN)).toContain(authSecret);
           expect(securityGroups).toContain(clientGroup);
           expect(statements).toContain(authSecret);
@@ -314,6 +316,42 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         }
       }
     });
+
+    it('keeps the verified email until a new address is verified (keepOriginal)', () => {
+      synth.stateful.hasResourceProperties('AWS::Cognito::UserPool', {
+        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
+      });
+    });
+
+    it("gives the app client no write access to email: a user's token cannot change it, only POST /me/email can", () => {
+      const clients = Object.values(resourcesOf(synth.stateful, 'AWS::Cognito::UserPoolClient'));
+      expect(clients).toHaveLength(1);
+      const writable = clients[0]!.Properties.WriteAttributes as string[];
+      expect(writable).toEqual(expect.arrayContaining(['name']));
+      for (const identityAttribute of ['email', 'email_verified', 'phone_number', 'phone_number_verified']) expect(writable).not.toContain(identityAttribute);
+      // The local stack's app client (cognito-local) is created with the same list.
+      expect([...writable].sort()).toEqual([...USER_WRITABLE_ATTRIBUTE_NAMES].sort());
+    });
+
+    it('lets only the email functions (and the identity sweep) read users, only account-email start email changes, and only in this pool', () => {
+      for (const def of FUNCTION_DEFINITIONS) {
+        const trigger = synth.built.stateful.triggerFunctions[def.name];
+        const fn = trigger ?? synth.built.stateless.functions[def.name]!;
+        const statements = statementsOf(trigger ? synth.stateful : synth.stateless, logicalId(fn.function.role!));
+        const actions = (action: string) => statements.filter((st) => asArray(st.Action as string | string[]).includes(action));
+        const reading = actions('cognito-idp:AdminGetUser');
+        const updating = actions('cognito-idp:AdminUpdateUserAttributes');
+        // The identity sweep reads users too (see 'account deletion').
+        if (def.cognitoEmail || def.identitySweep) {
+          expect({ fn: def.name, reading: reading.length }).toEqual({ fn: def.name, reading: 1 });
+          expect(JSON.stringify(reading[0]!.Resource)).toContain(logicalId(synth.built.stateful.userPool));
+        } else {
+          expect({ fn: def.name, reading }).toEqual({ fn: def.name, reading: [] });
+        }
+        // Only the route that starts a change may write attributes; the trigger only reads.
+        expect({ fn: def.name, updating: updating.length }).toEqual({ fn: def.name, updating: def.name === 'account-email' ? 1 : 0 });
+      }
+    });
   });
 
   describe('account deletion', () => {
@@ -349,7 +387,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         else expect(actions).toContain('sqs:SendMessage');
         if (def.deletionQueue !== 'consume') expect(actions).not.toContain('sqs:ReceiveMessage');
         const sweeping = statements.filter((st) => asArray(st.Action as string | string[]).includes('cognito-idp:AdminGetUser'));
-        expect({ fn: def.name, sweeping: sweeping.length }).toEqual({ fn: def.name, sweeping: def.identitySweep ? 1 : 0 });
+        // The email functions read users too (their own statement; see 'Cognito wiring').
+        expect({ fn: def.name, sweeping: sweeping.length }).toEqual({ fn: def.name, sweeping: def.identitySweep || def.cognitoEmail ? 1 : 0 });
       }
     });
 

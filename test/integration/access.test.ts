@@ -23,7 +23,7 @@ const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefine
 const env = () => localStack().handlerEnv;
 const redis = createRedisClient({ REDIS_URL: env().REDIS_URL as string, REDIS_DISABLED: false, REDIS_CONNECT_TIMEOUT_MS: 1000, REDIS_COMMAND_TIMEOUT_MS: 1000 });
 const cache = createReadThroughCache(redis, { CACHE_TTL_SECONDS: 300, CACHE_BREAKER_FAILURES: 3, CACHE_BREAKER_COOLDOWN_MS: 5000 });
-const users = new DynamoUserStore(doc, env().TABLE_USERS as string);
+const users = new DynamoUserStore(doc, env().TABLE_USERS as string, env().TABLE_EMAIL_OWNERS as string);
 const entitlements = new DynamoEntitlementStore(doc, { entitlements: env().TABLE_ENTITLEMENTS as string, users: env().TABLE_USERS as string });
 const { decide } = wireAccess(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
 

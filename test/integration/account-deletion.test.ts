@@ -285,7 +285,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
       keys: new DynamoApiKeyStore(doc(), { apiKeys: tables.TABLE_API_KEYS!, users: tables.TABLE_USERS! }),
       tokens: new DynamoTokenStore(doc(), { tables: tokenTables(loadConfig({ tables: tablesSection }, tables).tables), catalogue: wireCatalogue(loadConfig({ tiers: tiersSection }, tables).tiers) }),
       entitlements: new DynamoEntitlementStore(doc(), { entitlements: tables.TABLE_ENTITLEMENTS!, users: tables.TABLE_USERS! }),
-      users: new DynamoUserStore(doc(), tables.TABLE_USERS!),
+      users: new DynamoUserStore(doc(), tables.TABLE_USERS!, tables.TABLE_EMAIL_OWNERS!),
     };
   });
 

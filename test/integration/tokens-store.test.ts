@@ -129,7 +129,7 @@ describe('consuming tokens', () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
     const userId = newUser();
-    const users = new DynamoUserStore(doc, tables.users);
+    const users = new DynamoUserStore(doc, tables.users, localStack().handlerEnv.TABLE_EMAIL_OWNERS!);
     await users.createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
     await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION) });
     expect(await store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed' });
@@ -311,7 +311,7 @@ describe('adding tokens', () => {
 describe('tier overrides', () => {
   async function signedUpUser(clock: { now: Date }) {
     const userId = newUser();
-    await new DynamoUserStore(doc, tables.users).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
+    await new DynamoUserStore(doc, tables.users, localStack().handlerEnv.TABLE_EMAIL_OWNERS!).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
     await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION) });
     return userId;
   }

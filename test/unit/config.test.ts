@@ -6,6 +6,7 @@ const tables = {
   TABLE_LEDGER: 'l',
   TABLE_IDEMPOTENCY: 'i',
   TABLE_API_KEYS: 'k',
+  TABLE_EMAIL_OWNERS: 'o',
 };
 
 describe('loadConfig', () => {

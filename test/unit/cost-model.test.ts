@@ -44,9 +44,9 @@ describe('cost model', () => {
     expect(model.premiumCheck.hitBilledMs).toBe(2);
     expect(model.premiumCheck.missBilledMs).toBe(18);
     expect(model.premiumCheck.usage.billedMs).toBeCloseTo(0.95 * 2 + 0.05 * 18, 10);
-    // a miss: GSI query 0.5 RRU + consistent GetItem 1 RRU.
-    expect(model.premiumCheck.missReadUnits).toBe(1.5);
-    expect(model.premiumCheck.usage.readUnits).toBeCloseTo(0.075, 10);
+    // a miss: consistent GetItems of the ownership item, the profile and the entitlement, 1 RRU each.
+    expect(model.premiumCheck.missReadUnits).toBe(3);
+    expect(model.premiumCheck.usage.readUnits).toBeCloseTo(0.15, 10);
     expect(model.premiumCheck.perMillion.dynamoWrites).toBe(0);
     expect(model.consume.usage.billedMs).toBe(30);
     expect(model.consume.usage.writeUnits).toBe(8);

@@ -1,7 +1,7 @@
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
 import type { EntitlementStore } from '../../shared/ports/entitlements';
-import type { UserProfile, UserStore } from '../../shared/ports/users';
+import type { EmailOwnership, UserProfile, UserStore } from '../../shared/ports/users';
 import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 import { deletionBudget } from '../../shared/adapters/deletion-wiring';
@@ -9,7 +9,7 @@ import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
-function fakeUsers(): UserStore & { rows: Map<string, UserProfile> } {
+function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map<string, UserProfile> } {
   const rows = new Map<string, UserProfile>();
   return {
     rows,
@@ -28,8 +28,13 @@ function fakeUsers(): UserStore & { rows: Map<string, UserProfile> } {
       if (row) row.deletingAt ??= at;
     },
     delete: async (id) => void rows.delete(id),
+    takeOver: async () => false,
   };
 }
+
+/** Cognito as the sign-up sees it: every account holds the address it signed up with. */
+const identity = { currentEmailOf: async () => null };
+const cache = { invalidate: async () => undefined };
 
 function fakeEntitlements(): EntitlementStore & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
@@ -72,7 +77,7 @@ describe('onSignUpConfirmed', () => {
     const entitlements = fakeEntitlements();
     const billing = fakeBilling({ createCustomer: () => new Promise((r) => setTimeout(() => r({ customerId: 'cus_late' }), 200)) });
     const started = Date.now();
-    const result = await onSignUpConfirmed({ users, entitlements, billing, now }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
+    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
     expect(Date.now() - started).toBeLessThan(150);
     expect(result).toEqual({ profileCreated: true, customer: 'deferred' });
     expect(users.rows.get('u1')).toMatchObject({ email: 'alice@example.com' });
@@ -81,7 +86,7 @@ describe('onSignUpConfirmed', () => {
 
   it('defers when Stripe fails, without throwing', async () => {
     const billing = fakeBilling({ createCustomer: async () => Promise.reject(new Error('boom')) });
-    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
+    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
       customer: 'deferred',
     });
   });
@@ -89,7 +94,7 @@ describe('onSignUpConfirmed', () => {
   it('does not create a second customer on a retry', async () => {
     const users = fakeUsers();
     const billing = fakeBilling();
-    const deps = { users, entitlements: fakeEntitlements(), billing, now };
+    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache };
     await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     const again = await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     expect(again).toEqual({ profileCreated: false, customer: 'existing' });

@@ -29,7 +29,7 @@ export interface TableDefinition {
   description: string;
 }
 
-export type TableId = 'users' | 'entitlements' | 'ledger' | 'idempotency' | 'apiKeys';
+export type TableId = 'users' | 'entitlements' | 'ledger' | 'idempotency' | 'apiKeys' | 'emailOwners';
 
 export const USERS_BY_EMAIL_INDEX = 'byEmail';
 export const USERS_BY_STRIPE_CUSTOMER_INDEX = 'byStripeCustomer';
@@ -76,6 +76,14 @@ export const TABLES: Record<TableId, TableDefinition> = {
     partitionKey: { name: 'keyHash', type: 'S' },
     globalSecondaryIndexes: [{ indexName: API_KEYS_BY_USER_INDEX, partitionKey: { name: 'userId', type: 'S' } }],
     description: 'End-user API keys, stored only as SHA-256 hashes.',
+  },
+  emailOwners: {
+    id: 'emailOwners',
+    envVar: 'TABLE_EMAIL_OWNERS',
+    // One item per normalised address, written conditionally: the key makes ownership exclusive.
+    partitionKey: { name: 'email', type: 'S' },
+    globalSecondaryIndexes: [],
+    description: 'Email ownership: which live profile holds each verified address (one owner per address).',
   },
 };
 

@@ -1,24 +1,185 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { UserProfile, UserStore } from '../../ports/users';
-import { USERS_BY_EMAIL_INDEX, USERS_BY_STRIPE_CUSTOMER_INDEX } from './tables';
+import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../../ports/users';
+import { USERS_BY_STRIPE_CUSTOMER_INDEX } from './tables';
 
-export class DynamoUserStore implements UserStore {
+type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+
+/** Two writers on one ownership item at once: DynamoDB cancels one; its retry then meets the winner's condition. */
+const CONFLICT_RETRIES = 4;
+
+/** An attribute of a cancellation reason's old item (raw or unmarshalled, depending on the client). */
+function oldAttribute(reason: CancellationReason | undefined, name: string): string | undefined {
+  const item = reason?.Item as Record<string, unknown> | undefined;
+  const value = item?.[name] as { S?: string } | string | undefined;
+  return typeof value === 'string' ? value : value?.S;
+}
+
+const emailTaken = (email: string, reason: CancellationReason | undefined) =>
+  new EmailTakenError(email, oldAttribute(reason, 'userId') ?? 'unknown', oldAttribute(reason, 'claimedAt'));
+
+/**
+ * Profiles (users table) and email ownership (emailOwners table, one item per
+ * address keyed by the address): every write that changes which address a
+ * profile holds changes its ownership item in the same transaction, so the
+ * two never disagree and two live profiles never hold one address.
+ */
+export class DynamoUserStore implements UserStore, EmailOwnership {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly emailOwnersTable: string,
   ) {}
 
-  async createIfAbsent(profile: UserProfile): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: profile, ConditionExpression: 'attribute_not_exists(userId)' }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+  private ownerClaim(userId: string, email: string): TransactItems[number] {
+    return {
+      Put: {
+        TableName: this.emailOwnersTable,
+        Item: { email, userId, claimedAt: new Date().toISOString() },
+        ConditionExpression: 'attribute_not_exists(email) OR userId = :u',
+        ExpressionAttributeValues: { ':u': userId },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /** Runs a transaction, retrying DynamoDB's TransactionConflict; returns the cancellation reasons when a condition failed. */
+  private async transact(items: TransactItems): Promise<CancellationReason[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const reasons = err.CancellationReasons ?? [];
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons;
+        if (attempt >= CONFLICT_RETRIES || !reasons.some((r) => r.Code === 'TransactionConflict')) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
+      }
     }
+  }
+
+  async createIfAbsent(profile: UserProfile): Promise<boolean> {
+    const reasons = await this.transact([
+      { Put: { TableName: this.tableName, Item: profile, ConditionExpression: 'attribute_not_exists(userId)' } },
+      this.ownerClaim(profile.userId, profile.email),
+    ]);
+    if (!reasons) return true;
+    // The profile exists: a retried trigger (its first run claimed the address in the same write).
+    if (reasons[0]?.Code === 'ConditionalCheckFailed') return false;
+    throw emailTaken(profile.email, reasons[1]);
+  }
+
+  async ownerOf(email: string): Promise<string | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.emailOwnersTable, Key: { email }, ConsistentRead: true }));
+    return out.Item?.userId as string | undefined;
+  }
+
+  async claim(userId: string, email: string): Promise<void> {
+    const reasons = await this.transact([this.ownerClaim(userId, email)]);
+    if (reasons) throw emailTaken(email, reasons[0]);
+  }
+
+  async setPendingEmail(userId: string, email: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { userId },
+        UpdateExpression: 'SET pendingEmail = :e',
+        ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
+        ExpressionAttributeValues: { ':e': email },
+      }),
+    );
+  }
+
+  async moveEmail(userId: string, from: string | undefined, to: string): Promise<void> {
+    const items: TransactItems = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression: 'SET email = :to REMOVE pendingEmail',
+          ConditionExpression: `${from ? 'email = :from' : 'attribute_not_exists(email)'} AND attribute_not_exists(deletingAt)`,
+          ExpressionAttributeValues: { ':to': to, ...(from ? { ':from': from } : {}) },
+        },
+      },
+      { ConditionCheck: { TableName: this.emailOwnersTable, Key: { email: to }, ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+    ];
+    if (from) {
+      items.push({
+        Delete: {
+          TableName: this.emailOwnersTable,
+          Key: { email: from },
+          ConditionExpression: 'attribute_not_exists(email) OR userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+        },
+      });
+    }
+    const reasons = await this.transact(items);
+    if (reasons) throw new Error(`the email move of ${userId} was refused: the profile or the ownership changed meanwhile`);
+  }
+
+  async takeOver(email: string, from: string, to: string): Promise<boolean> {
+    const holder = await this.get(from, { consistent: true });
+    const items: TransactItems = [
+      {
+        Update: {
+          TableName: this.emailOwnersTable,
+          Key: { email },
+          UpdateExpression: 'SET userId = :to, claimedAt = :at',
+          ConditionExpression: 'userId = :from',
+          ExpressionAttributeValues: { ':to': to, ':from': from, ':at': new Date().toISOString() },
+        },
+      },
+    ];
+    if (holder?.email === email) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: { userId: from },
+          UpdateExpression: 'REMOVE email',
+          ConditionExpression: 'email = :e',
+          ExpressionAttributeValues: { ':e': email },
+        },
+      });
+    }
+    return (await this.transact(items)) === undefined;
+  }
+
+  async releaseClaim(userId: string, email: string): Promise<void> {
+    await this.transact([
+      { ConditionCheck: { TableName: this.tableName, Key: { userId }, ConditionExpression: 'attribute_not_exists(email) OR email <> :e', ExpressionAttributeValues: { ':e': email } } },
+      {
+        Delete: {
+          TableName: this.emailOwnersTable,
+          Key: { email },
+          ConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+        },
+      },
+    ]);
+  }
+
+  async release(userId: string, email: string): Promise<void> {
+    await this.doc
+      .send(
+        new DeleteCommand({
+          TableName: this.emailOwnersTable,
+          Key: { email },
+          ConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
   }
 
   async get(userId: string, options: { consistent?: boolean } = {}): Promise<UserProfile | undefined> {
@@ -40,8 +201,12 @@ export class DynamoUserStore implements UserStore {
     return out.Items?.[0] as UserProfile | undefined;
   }
 
-  findByEmail(email: string): Promise<UserProfile | undefined> {
-    return this.findOne(USERS_BY_EMAIL_INDEX, 'email', email);
+  async findByEmail(email: string): Promise<UserProfile | undefined> {
+    // Not the byEmail index: it is eventually consistent and may list a profile that no longer owns the address.
+    const owner = await this.ownerOf(email);
+    if (!owner) return undefined;
+    const profile = await this.get(owner, { consistent: true });
+    return profile?.email === email ? profile : undefined;
   }
 
   findByStripeCustomer(customerId: string): Promise<UserProfile | undefined> {
@@ -100,6 +265,21 @@ export class DynamoUserStore implements UserStore {
   }
 
   async delete(userId: string): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { userId } }));
+    const profile = await this.get(userId, { consistent: true });
+    if (!profile) return;
+    const items: TransactItems = [{ Delete: { TableName: this.tableName, Key: { userId } } }];
+    if (profile.email) {
+      items.push({
+        Delete: {
+          TableName: this.emailOwnersTable,
+          Key: { email: profile.email },
+          ConditionExpression: 'attribute_not_exists(email) OR userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+        },
+      });
+    }
+    const reasons = await this.transact(items);
+    // Someone else owns the address already (taken over): delete the profile alone.
+    if (reasons) await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { userId } }));
   }
 }
