@@ -46,8 +46,11 @@ export interface UserStore {
   /** The profile that owns this address now: its ownership item, then the profile (both strongly consistent). */
   findByEmail(email: string): Promise<UserProfile | undefined>;
   findByStripeCustomer(customerId: string): Promise<UserProfile | undefined>;
-  /** Records the customer id unless one is already set; returns the id that is stored. */
-  attachStripeCustomer(userId: string, customerId: string): Promise<string>;
+  /**
+   * Records the customer id unless one is already set; returns the id that is
+   * stored, or undefined when the user is gone or being deleted (nothing written).
+   */
+  attachStripeCustomer(userId: string, customerId: string): Promise<string | undefined>;
   /** Forgets the customer id if it is still `customerId` (the customer was deleted in Stripe) and bumps the generation. */
   detachStripeCustomer(userId: string, customerId: string): Promise<void>;
   markDeleting(userId: string, at: string): Promise<void>;

@@ -112,5 +112,7 @@ async function withLiveCustomer<T>(deps: BillingDeps, userId: string, use: (cust
 async function customerFor(deps: BillingDeps, userId: string): Promise<string> {
   const profile = await deps.users.get(userId, { consistent: true });
   if (!profile || profile.deletingAt) throw new NotFoundError('No account for this user', 'account_not_found');
-  return ensureStripeCustomer(deps, userId);
+  const customerId = await ensureStripeCustomer(deps, userId);
+  if (!customerId) throw new NotFoundError('No account for this user', 'account_not_found');
+  return customerId;
 }

@@ -22,19 +22,27 @@ export const customerIdempotencyKey = (userId: string, generation = 0) => (gener
 
 /**
  * The Stripe customer of a user, created when missing (sign-up could not, or
- * the customer was deleted in Stripe). Safe to call concurrently: Stripe's
- * idempotency key and the conditional attach make every caller agree.
+ * the customer was deleted in Stripe); undefined when the account is gone or
+ * being deleted. Safe to call concurrently: Stripe's idempotency key and the
+ * conditional attach make every caller agree.
  */
-export async function ensureStripeCustomer(deps: AccountDeps, userId: string): Promise<string> {
+export async function ensureStripeCustomer(deps: AccountDeps, userId: string): Promise<string | undefined> {
   const profile = await deps.users.get(userId, { consistent: true });
-  if (!profile) throw new Error(`user ${userId} has no profile`);
+  if (!profile || profile.deletingAt) return undefined;
   if (profile.stripeCustomerId) return profile.stripeCustomerId;
   const { customerId } = await deps.billing.createCustomer({
     userId,
     email: profile.email,
     idempotencyKey: customerIdempotencyKey(userId, profile.stripeCustomerGeneration ?? 0),
   });
-  return deps.users.attachStripeCustomer(userId, customerId);
+  const stored = await deps.users.attachStripeCustomer(userId, customerId);
+  if (stored === undefined) {
+    // The account's deletion started while the customer was being made, maybe after its billing step
+    // ran: delete the customer here, or it would outlive the account (and could be billed).
+    await deps.billing.deleteCustomer(customerId);
+    return undefined;
+  }
+  return stored;
 }
 
 /**

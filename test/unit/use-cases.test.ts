@@ -6,7 +6,7 @@ import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../s
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 import { deletionBudget } from '../../shared/adapters/deletion-wiring';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
-import { onSignUpConfirmed } from '../../shared/use-cases/sign-up';
+import { ensureStripeCustomer, onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
 function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map<string, UserProfile> } {
@@ -18,7 +18,8 @@ function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map
     findByEmail: async (e) => [...rows.values()].find((r) => r.email === e),
     findByStripeCustomer: async (c) => [...rows.values()].find((r) => r.stripeCustomerId === c),
     attachStripeCustomer: async (id, c) => {
-      const row = rows.get(id)!;
+      const row = rows.get(id);
+      if (!row || row.deletingAt) return undefined;
       row.stripeCustomerId ??= c;
       return row.stripeCustomerId;
     },
@@ -125,6 +126,33 @@ function fakeJobs(now: () => Date) {
   };
   return { jobs, rows };
 }
+
+describe('ensureStripeCustomer', () => {
+  const now = () => new Date('2026-11-23T00:00:00Z');
+
+  it('deletes the customer it made when the account deletion started meanwhile (the billing step may have run already)', async () => {
+    // Regression: a checkout racing DELETE /me/account attached a customer after the saga's billing step: an orphan Stripe could bill.
+    const users = fakeUsers();
+    await users.createIfAbsent({ userId: 'u1', email: 'a@example.com', createdAt: now().toISOString() });
+    const billing = fakeBilling({
+      createCustomer: async () => {
+        await users.markDeleting('u1', now().toISOString()); // the deletion marks the profile while Stripe creates the customer
+        return { customerId: 'cus_orphan' };
+      },
+    });
+    expect(await ensureStripeCustomer({ users, entitlements: fakeEntitlements(), billing, now }, 'u1')).toBeUndefined();
+    expect(billing.calls).toContain('deleteCustomer');
+    expect(users.rows.get('u1')?.stripeCustomerId).toBeUndefined();
+  });
+
+  it('creates nothing for an account already being deleted', async () => {
+    const users = fakeUsers();
+    await users.createIfAbsent({ userId: 'u2', email: 'b@example.com', createdAt: now().toISOString(), deletingAt: now().toISOString() });
+    const billing = fakeBilling();
+    expect(await ensureStripeCustomer({ users, entitlements: fakeEntitlements(), billing, now }, 'u2')).toBeUndefined();
+    expect(billing.calls).toEqual([]);
+  });
+});
 
 describe('runAccountDeletion', () => {
   const at = new Date('2026-11-23T00:00:00Z');

@@ -213,14 +213,15 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     return this.findOne(USERS_BY_STRIPE_CUSTOMER_INDEX, 'stripeCustomerId', customerId);
   }
 
-  async attachStripeCustomer(userId: string, customerId: string): Promise<string> {
+  async attachStripeCustomer(userId: string, customerId: string): Promise<string | undefined> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
           UpdateExpression: 'SET stripeCustomerId = :c',
-          ConditionExpression: 'attribute_exists(userId) AND (attribute_not_exists(stripeCustomerId) OR stripeCustomerId = :c)',
+          // Never onto a profile whose deletion has started: its billing step may already have run.
+          ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt) AND (attribute_not_exists(stripeCustomerId) OR stripeCustomerId = :c)',
           ExpressionAttributeValues: { ':c': customerId },
         }),
       );
@@ -228,7 +229,7 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const current = await this.get(userId, { consistent: true });
-      if (!current) throw new Error(`user ${userId} does not exist`);
+      if (!current || current.deletingAt) return undefined;
       return current.stripeCustomerId ?? customerId;
     }
   }
