@@ -178,6 +178,9 @@ describe('entitlements cache', () => {
     const user = await signUpAndSignIn('cached');
     await control('POST', '/subscribe', { email: user.email, tier: 'pro' });
     await expectEntitlement(user, { status: 'active', tokens: expect.objectContaining({ remaining: 5000 }) });
+    // Every webhook of the subscription has landed (each one invalidates the cached row), then one read warms it.
+    await control('POST', '/delivery/flush');
+    await me(user);
     const warm = await me(user);
     expect(warm.headers.get('x-entitlements-source')).toBe('cache');
     const consume = await api('/me/tokens/consume', {
