@@ -1,7 +1,6 @@
 import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
 import { deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
 import { cognitoCaller } from '../../shared/http/auth';
-import { AppError, DependencyUnavailableError } from '../../shared/http/errors';
 import { httpHandler } from '../../shared/http/handler';
 import { logger } from '../../shared/observability/logger';
 import { jsonResponse } from '../../shared/http/response';
@@ -27,11 +26,13 @@ export const handler = httpHandler(async (event, context) => {
     // Out of time: the worker finishes it. A busy job is already someone's: its runner queues it if needed.
     if (progress.state === 'in-progress' && !progress.busy) await queue.send({ kind: 'continue-deletion', userId: caller.userId });
   } catch (err) {
-    if (err instanceof AppError) throw err;
-    // Any step that failed (Redis, DynamoDB, Stripe, Cognito, the queue) is recorded in the job: 503,
-    // and the next call (or the reconcile sweep) resumes there.
-    logger.error('account deletion stopped; the next call resumes it', { error: err as Error });
-    throw new DependencyUnavailableError(`account deletion stopped: ${(err as Error).name}`);
+    // A step failed (recorded in the job). The caller may never call again, and after the profile step
+    // the sweep has no profile to find the job by: the worker resumes it in a minute, whatever the caller does.
+    await queue.send({ kind: 'continue-deletion', userId: caller.userId }, 60).catch((queueErr: unknown) => {
+      logger.warn('could not queue the deletion to resume; the next call or the sweep resumes it', { reason: String(queueErr) });
+    });
+    // The one error policy: a dependency that failed is 503 (call again), anything else 500.
+    throw err;
   }
   return jsonResponse(progress.state === 'deleted' ? 200 : 202, describeDeletion(progress));
 });

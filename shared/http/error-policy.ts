@@ -1,3 +1,4 @@
+import { DeletionLeaseLostError } from '../ports/account-deletion';
 import { CacheInvalidationError } from '../ports/cache';
 import { CredentialsVendorError } from '../ports/credentials';
 import { Contention, DependencyUnavailable } from '../ports/errors';
@@ -66,6 +67,8 @@ export const errorPolicy = new ErrorHandlerRegistry()
   .register(RateLimiterUnavailableError, () => unavailable('redis rate limiter'))
   .register(CacheInvalidationError, () => unavailable('written, but the cache could not be invalidated'))
   .register(CredentialsVendorError, (err) => unavailable(`sts ${err.code}`))
+  // Another runner (the worker, the sweep) took the account deletion over: call again for its state.
+  .register(DeletionLeaseLostError, () => unavailable('account deletion taken over by another run', 1))
   // The holder's id is never shown: the caller learns only that the address is taken.
   .register(EmailTakenError, () => new ConflictError('email: this address belongs to another account'))
   .register(NoPendingEmailChangeError, (err) => new ConflictError(err.message))

@@ -9,10 +9,9 @@ import {
   type UserDataPurger,
 } from '../ports/account-deletion';
 import type { BillingProvider } from '../ports/billing';
-import type { ReadThroughCache } from '../ports/cache';
+import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
 import type { UserStore } from '../ports/users';
-import { invalidateUser } from './stripe-sync';
 
 export interface DeletionDeps {
   users: UserStore;
@@ -113,7 +112,8 @@ export async function runAccountDeletion(deps: DeletionDeps, request: DeletionRe
       await deps.entitlements.delete(request.userId);
     },
     cache: async () => {
-      if (job.email) await invalidateUser(deps.cache, { userId: request.userId, email: job.email });
+      // The entitlement key always; the premium key when the profile still had an address.
+      await deps.cache.invalidate(job.email ? [cacheKeys.entitlement(request.userId), cacheKeys.premium(job.email)] : [cacheKeys.entitlement(request.userId)]);
     },
     profile: () => deps.users.delete(request.userId),
     identity: () => deps.identity.deleteUser(job.username),

@@ -1,3 +1,5 @@
+import { freePort } from '../../infra/local/processes';
+import { startLocalQueue } from '../../infra/local/queue';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
@@ -306,10 +308,20 @@ describe('Cognito down on account deletion (COGNITO_ENDPOINT to a closed port, o
       paused.pause();
       endpoint = paused.url;
     }
-    const started = Date.now();
-    const res = answer(await loadHandler('delete-account', { COGNITO_ENDPOINT: endpoint })(meEvent(victim, '/me/account', 'DELETE'), noContext));
-    expect(res).toMatchObject({ status: 503, body: { error: { code: 'dependency_unavailable' } } });
-    expect(Date.now() - started).toBeLessThan(DEPENDENCY_BOUND_MS * 2);
+    // A queue of the test's own: the failed run must hand the job to the worker (the profile is gone,
+    // so the sweep could no longer find it, and the caller may never call again).
+    const queue = await startLocalQueue({ name: 'deletion-fault', port: await freePort(), deliver: async () => undefined });
+    try {
+      const started = Date.now();
+      const res = answer(
+        await loadHandler('delete-account', { COGNITO_ENDPOINT: endpoint, SQS_ENDPOINT: queue.endpoint, DELETION_QUEUE_URL: queue.url })(meEvent(victim, '/me/account', 'DELETE'), noContext),
+      );
+      expect(res).toMatchObject({ status: 503, body: { error: { code: 'dependency_unavailable' } } });
+      expect(Date.now() - started).toBeLessThan(DEPENDENCY_BOUND_MS * 2);
+      expect(queue.pending()).toBe(1);
+    } finally {
+      await queue.stop();
+    }
     expect(await cognitoUserExists(victim)).toBe(true);
     const done = await api('/me/account', { method: 'DELETE', headers: { authorization: `Bearer ${victim.accessToken}` } });
     expect(done).toMatchObject({ status: 200, body: { deleted: true } });

@@ -141,12 +141,19 @@ describe('self-deletion behind our back (Cognito DeleteUser with the access toke
   it('the full sweep finds every profile without a Cognito user, and no live one', async () => {
     const gone = await signUpAndSignIn('sweep-gone');
     const live = await signUpAndSignIn('sweep-live');
+    // Deleted behind our back, then signed up again with the same address: the new account took the
+    // address over, so the old profile has none left. It must still be swept (regression: the scan
+    // filtered on the email attribute and never visited it, leaving its subscription billed).
+    const returning = await signUpAndSignIn('sweep-returning');
     const client = cognitoClient();
     try {
       await client.send(new DeleteUserCommand({ AccessToken: gone.accessToken }));
+      await client.send(new DeleteUserCommand({ AccessToken: returning.accessToken }));
     } finally {
       client.destroy();
     }
+    const again = await signUpAndSignIn('unused', returning.email);
+    expect((await get('TABLE_USERS', { userId: returning.sub }))?.email).toBeUndefined();
     const { deps, profiles } = deletion();
     // Other test files own profiles here too: record what the sweep would delete instead of deleting it.
     const started: string[] = [];
@@ -160,7 +167,9 @@ describe('self-deletion behind our back (Cognito DeleteUser with the access toke
     });
     expect(report.checked).toBeGreaterThanOrEqual(2);
     expect(started).toContain(gone.sub);
+    expect(started).toContain(returning.sub);
     expect(started).not.toContain(live.sub);
+    expect(started).not.toContain(again.sub);
     expect(report.cursor).toBeUndefined();
   });
 

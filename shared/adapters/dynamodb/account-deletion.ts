@@ -173,8 +173,9 @@ export class DynamoProfileSweep implements ProfileSweep {
       new ScanCommand({
         TableName: this.usersTable,
         ProjectionExpression: 'userId, createdAt, deletingAt',
-        // Profiles only: any other kind of row in the table (no email, or a composite id) is skipped.
-        FilterExpression: 'attribute_exists(email) AND attribute_exists(createdAt)',
+        // Profiles only (any other kind of row has no createdAt, or a composite id). Not on `email`: a
+        // profile whose address another account took over has none, and must still be swept.
+        FilterExpression: 'attribute_exists(createdAt)',
         Limit: this.pageSize,
         ...(cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown> } : {}),
       }),
