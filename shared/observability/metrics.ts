@@ -16,7 +16,9 @@ export type AnomalyMetric =
   /** A subscription's price is not in the tier catalogue; the previous tier was kept. */
   | 'UnknownStripePrice'
   /** A refund or dispute took back fewer purchased tokens than it should: they were already spent. */
-  | 'TokenClawbackShortfall';
+  | 'TokenClawbackShortfall'
+  /** A top-up was paid for a user who is gone or being deleted: money taken, no tokens (refund it). */
+  | 'TopUpWithoutLiveUser';
 
 /**
  * Counts one anomaly and publishes at once: they are rare, and publishing here

@@ -5,7 +5,7 @@ import type { PurchasedTokenAdjustments } from '../ports/events';
 import type { UserProfile, UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
 import { countAnomaly } from '../observability/metrics';
-import { invalidateUser, ownerOfCustomer } from './stripe-sync';
+import { invalidateUser, ownerOfTopUp } from './stripe-sync';
 
 export interface ClawbackDeps {
   users: UserStore;
@@ -89,7 +89,7 @@ async function topUpOf(deps: ClawbackDeps, paymentIntentId: string, amount: numb
   if (!session || session.metadata.kind !== 'top-up' || !session.customerId) return undefined;
   const tokens = Number(session.metadata.tokens);
   if (!Number.isSafeInteger(tokens) || tokens <= 0) return undefined;
-  const owner = await ownerOfCustomer(deps, session.customerId, session.metadata.userId);
+  const owner = await ownerOfTopUp(deps, session.customerId, session.metadata.userId);
   if (!owner) return undefined;
   return { owner, sessionId: session.sessionId, purchase: { tokens, amount } };
 }

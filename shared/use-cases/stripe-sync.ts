@@ -74,6 +74,18 @@ async function withKnownTier(deps: SyncDeps, userId: string, customerId: string,
   return state;
 }
 
+/**
+ * The owner of a top-up checkout: the user we created the session for
+ * (`metadata.userId`, set server-side), while alive, whatever customer the
+ * profile points at now (a customer deleted and re-created since still paid
+ * for these tokens); sessions without it fall back to the customer's owner.
+ */
+export async function ownerOfTopUp(deps: Pick<SyncDeps, 'users' | 'billing'>, customerId: string, metadataUserId?: string): Promise<UserProfile | undefined> {
+  if (!metadataUserId) return ownerOfCustomer(deps, customerId);
+  const profile = await deps.users.get(metadataUserId, { consistent: true });
+  return profile && !profile.deletingAt ? profile : undefined;
+}
+
 export async function invalidateUser(cache: ReadThroughCache, profile: Pick<UserProfile, 'userId' | 'email'>): Promise<void> {
   await cache.invalidate([cacheKeys.entitlement(profile.userId), cacheKeys.premium(profile.email)]);
 }

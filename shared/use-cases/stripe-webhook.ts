@@ -1,7 +1,8 @@
 import type { ProcessedEvents, PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
+import { countAnomaly } from '../observability/metrics';
 import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
-import { invalidateUser, onCustomerDeleted, ownerOfCustomer, syncCustomer, type SyncDeps } from './stripe-sync';
+import { invalidateUser, onCustomerDeleted, ownerOfTopUp, syncCustomer, type SyncDeps } from './stripe-sync';
 
 /** The fields of a verified Stripe event the rules read (the adapter checked the signature). */
 export interface StripeEventLike {
@@ -113,8 +114,13 @@ async function creditTopUp(deps: WebhookDeps, customerId: string, session: Recor
     logger.error('top-up checkout without a valid token count', { sessionId: session.id });
     return 'ignored';
   }
-  const owner = await ownerOfCustomer(deps, customerId, metadata.userId);
-  if (!owner) return 'ignored';
+  const owner = await ownerOfTopUp(deps, customerId, metadata.userId);
+  if (!owner) {
+    // Paid, and nobody to credit: the money must go back, so ops must see it.
+    logger.error('top-up paid for a user who is gone or being deleted: refund it', { sessionId: session.id, customerId });
+    countAnomaly('TopUpWithoutLiveUser');
+    return 'ignored';
+  }
   const result = await deps.topUps.credit({ userId: owner.userId, tokens, idempotencyKey: `topup:${session.id}`, reason: `Stripe checkout ${session.id}` });
   if (result === 'unknown-user') return 'ignored';
   // Also on a duplicate: a redelivery after a failed invalidation must still clear the cache.

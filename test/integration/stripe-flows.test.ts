@@ -305,6 +305,22 @@ describe('refunds and disputes of top-ups', () => {
     expect(await purchased(again.user)).toBe(100);
   });
 
+  it('a refund still takes the tokens after the customer that paid was deleted in Stripe and replaced', async () => {
+    // Regression (review): the top-up's owner was looked up through the customer, which the profile no longer pointed at.
+    const { user, sessionId } = await toppedUp('refund-recreated', 100);
+    const first = (await row('TABLE_USERS', user.sub))?.stripeCustomerId as string;
+    await control('POST', `/customers/${first}/delete`);
+    await eventually(async () => expect((await row('TABLE_USERS', user.sub))?.stripeCustomerId).toBeUndefined());
+    const second = sessionOf((await checkout(user, { topUp: 100 })).body.url);
+    await control('POST', `/checkout/${second}/complete`);
+    await eventually(async () => expect(await purchased(user)).toBe(200));
+    expect((await row('TABLE_USERS', user.sub))?.stripeCustomerId).not.toBe(first);
+
+    await control('POST', '/refunds', { session: sessionId });
+    await eventually(async () => expect(await purchased(user)).toBe(100));
+    expect((await ledger(user)).filter((e) => e.kind === 'refund')).toEqual([expect.objectContaining({ amount: -100 })]);
+  });
+
   it('tokens already spent cannot be taken back: the balance stops at zero and the shortfall is recorded and counted', async () => {
     const { user, sessionId } = await toppedUp('refund-spent', 500);
     const consume = await api('/me/tokens/consume', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json: { amount: 450, idempotencyKey: `spend-${user.sub}` } });
