@@ -62,8 +62,8 @@ export interface UserStore {
 export interface EmailOwnership {
   /** The user id owning the address, strongly consistent. */
   ownerOf(email: string): Promise<string | undefined>;
-  /** Claims the address for the user (idempotent for its owner); throws EmailTakenError. */
-  claim(userId: string, email: string): Promise<void>;
+  /** Claims the address for the user (idempotent for its owner); 'gone' when the user is gone or being deleted (nothing written); throws EmailTakenError. */
+  claim(userId: string, email: string): Promise<'claimed' | 'gone'>;
   /** Records the address a change waits to verify (only on a live profile). */
   setPendingEmail(userId: string, email: string): Promise<void>;
   /**

@@ -140,7 +140,8 @@ export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId
   }
   const from = profile.email as string | undefined;
 
-  await withOwnership(deps, caller.userId, to, () => deps.users.claim(caller.userId, to), { respectInFlightClaims: true });
+  const claimed = await withOwnership(deps, caller.userId, to, () => deps.users.claim(caller.userId, to), { respectInFlightClaims: true });
+  if (claimed === 'gone') throw new AccountNotFoundError('no live profile for this account');
   if ((await deps.identity.currentEmailOf(caller.userId)) !== to) {
     // An unexpected failure keeps the claim: Cognito may have verified before the answer was lost (a retry then completes).
     const outcome = await deps.identity.confirmEmailChange(caller.accessToken, code);

@@ -192,6 +192,23 @@ describe('email ownership in DynamoDB', () => {
     expect(await ownerOf(email)).toBe(won[0]);
   });
 
+  it('releases the address of a change that never finished on deletion, and claims nothing for an account being deleted', async () => {
+    // Regression (review): a /verify whose Cognito call failed kept its claim, and the purge released only the current address.
+    const user = await signUpAndSignIn('email-pending-deleted');
+    const to = newAddress('email-pending-deleted-new');
+    expect((await me(user, '/me/email', { email: to })).status).toBe(202);
+    expect(await users().claim(user.sub, to)).toBe('claimed'); // as /verify does before asking Cognito
+    expect(await api('/me/account', { method: 'DELETE', headers: { authorization: `Bearer ${user.accessToken}` } })).toMatchObject({ status: 200 });
+    expect(await ownerOf(to)).toBeUndefined();
+    expect(await ownerOf(user.email)).toBeUndefined();
+
+    const deleting = await signUpAndSignIn('email-claim-deleting');
+    await users().markDeleting(deleting.sub, new Date().toISOString());
+    const late = newAddress('email-claim-late');
+    expect(await users().claim(deleting.sub, late)).toBe('gone');
+    expect(await ownerOf(late)).toBeUndefined();
+  });
+
   it('is released when the account is deleted, and the address can be signed up again', async () => {
     const user = await signUpAndSignIn('email-deleted');
     expect(await api('/me/account', { method: 'DELETE', headers: { authorization: `Bearer ${user.accessToken}` } })).toMatchObject({ status: 200 });

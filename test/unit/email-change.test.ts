@@ -25,10 +25,13 @@ function fakeStore() {
     },
     ownerOf: async (e) => owners.get(e),
     claim: async (id, e) => {
+      const profile = profiles.get(id);
+      if (!profile || profile.deletingAt) return 'gone';
       const owner = owners.get(e);
       if (owner && owner !== id) throw new EmailTakenError(e, owner, claimedAt.get(e));
       owners.set(e, id);
       claimedAt.set(e, new Date().toISOString());
+      return 'claimed';
     },
     setPendingEmail: async (id, e) => void (profiles.get(id)!.pendingEmail = e),
     moveEmail: async (id, from, to) => {

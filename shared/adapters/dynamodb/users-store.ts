@@ -82,9 +82,15 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     return out.Item?.userId as string | undefined;
   }
 
-  async claim(userId: string, email: string): Promise<void> {
-    const reasons = await this.transact([this.ownerClaim(userId, email)]);
-    if (reasons) throw emailTaken(email, reasons[0]);
+  async claim(userId: string, email: string): Promise<'claimed' | 'gone'> {
+    const reasons = await this.transact([
+      this.ownerClaim(userId, email),
+      // Never for an account being deleted: its purge may already have released everything it held.
+      { ConditionCheck: { TableName: this.tableName, Key: { userId }, ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)' } },
+    ]);
+    if (!reasons) return 'claimed';
+    if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'gone';
+    throw emailTaken(email, reasons[0]);
   }
 
   async setPendingEmail(userId: string, email: string): Promise<void> {
@@ -282,5 +288,20 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     const reasons = await this.transact(items);
     // Someone else owns the address already (taken over): delete the profile alone.
     if (reasons) await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { userId } }));
+    // A change that never finished may hold the address it was moving to: release it too (only if still ours).
+    if (profile.pendingEmail && profile.pendingEmail !== profile.email) {
+      await this.doc
+        .send(
+          new DeleteCommand({
+            TableName: this.emailOwnersTable,
+            Key: { email: profile.pendingEmail },
+            ConditionExpression: 'userId = :u',
+            ExpressionAttributeValues: { ':u': userId },
+          }),
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        });
+    }
   }
 }
