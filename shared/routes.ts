@@ -177,6 +177,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: false,
     cognitoEmail: true,
+    // The Stripe customer's email follows a verified change.
+    stripe: true,
   },
 };
 

@@ -1,5 +1,6 @@
-import { awsSection, cognitoSection, loadConfig, redisSection, tablesSection } from '../../shared/config';
+import { awsSection, cognitoSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
 import { wireAws, wireCache, wireEmailIdentity, wireStores } from '../../shared/adapters/wiring';
+import { wireStripe } from '../../shared/adapters/stripe/wiring';
 import { cognitoCaller } from '../../shared/http/auth';
 import { NotFoundError, UnauthorizedError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
@@ -8,13 +9,14 @@ import { emailChangeBody, emailVerifyBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { confirmEmailChange, startEmailChange, type EmailChangeDeps } from '../../shared/use-cases/email-change';
 
-const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cognito: cognitoSection });
+const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cognito: cognitoSection, stripe: stripeSection });
 const aws = wireAws(config.aws);
 const stores = wireStores(aws, config.tables);
 const deps: EmailChangeDeps = {
   users: stores.users,
   identity: wireEmailIdentity(config.aws, config.cognito.COGNITO_ENDPOINT, () => config.cognito.COGNITO_USER_POOL_ID),
   cache: wireCache(aws, config.redis),
+  billing: wireStripe(aws, config.stripe).billing,
 };
 
 /**

@@ -36,6 +36,8 @@ export interface BillingProvider {
   /** The customer's owner (metadata.userId), or `deleted` when the customer is gone. */
   getCustomer(customerId: string): Promise<{ deleted: true } | { deleted: false; userId?: string; email?: string }>;
   cancelSubscription(subscriptionId: string): Promise<void>;
+  /** Sets the customer's email (receipts, invoices, dunning go there); succeeds when the customer is gone. */
+  updateCustomerEmail(customerId: string, email: string): Promise<void>;
   /** Deletes the customer; succeeds when it is already gone. */
   deleteCustomer(customerId: string): Promise<void>;
   /** Throws BillingCustomerGoneError when the customer was deleted (as do the other two session creators). */

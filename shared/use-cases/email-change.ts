@@ -1,3 +1,4 @@
+import type { BillingProvider } from '../ports/billing';
 import { normaliseEmail } from '../domain/entitlement';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EmailIdentity } from '../ports/email-identity';
@@ -21,6 +22,8 @@ export interface EmailChangeDeps {
   users: Pick<UserStore, 'get'> & EmailOwnership;
   identity: EmailIdentity;
   cache: ReadThroughCache;
+  /** Stripe sends receipts, invoices and dunning to the customer's email: it follows the change. */
+  billing: Pick<BillingProvider, 'updateCustomerEmail'>;
 }
 
 export class AccountNotFoundError extends Error {
@@ -127,8 +130,9 @@ export async function startEmailChange(
  * 1. claim the new address (conditional: 409 when another live account holds it);
  * 2. verify the code with Cognito using the caller's access token (skipped when
  *    Cognito already holds the new address verified: a retry after a failure);
- * 3. move the profile to the new address and release the old one, in one transaction;
- * 4. drop the cached premium answers of both addresses.
+ * 3. the Stripe customer's email follows (receipts must not go to a released address);
+ * 4. move the profile to the new address and release the old one, in one transaction;
+ * 5. drop the cached premium answers of both addresses.
  * A wrong or expired code gives the claim back and changes nothing.
  */
 export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId: string; accessToken: string }, code: string): Promise<{ email: string }> {
@@ -151,6 +155,8 @@ export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId
       throw new InvalidEmailCodeError(outcome);
     }
   }
+  // Before the move: a failure here (503) leaves the claim and Cognito's change in place, and the retry completes both.
+  if (profile.stripeCustomerId) await deps.billing.updateCustomerEmail(profile.stripeCustomerId, to);
   await deps.users.moveEmail(caller.userId, from, to);
   await deps.cache.invalidate([...(from ? [cacheKeys.premium(from)] : []), cacheKeys.premium(to)]);
   return { email: to };

@@ -12,6 +12,7 @@ import { buildTierCatalogue } from '../../shared/domain/tiers';
 import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { attributeVerificationCode, cognitoAttributes, cognitoClient, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
+import { stripeClient } from '../fixtures/stripe';
 import { activeSubscriber } from '../fixtures/subscribers';
 
 /**
@@ -116,6 +117,9 @@ describe('an email change through the backend', () => {
     }
     expect(await ownerOf(to)).toBe(alice.sub);
     expect(await ownerOf(alice.email)).toBeUndefined();
+    // Stripe's receipts and dunning follow (regression, review: they kept going to the released address).
+    const customerId = (await users().get(alice.sub, { consistent: true }))?.stripeCustomerId as string;
+    expect(((await stripeClient().customers.retrieve(customerId)) as { email?: string }).email).toBe(to);
     // Both cached answers were dropped: the first answer after the change comes from DynamoDB.
     expect(await premiumEverywhere(to)).toEqual({ db: true, first: true, cache: true });
     expect(await premiumEverywhere(alice.email)).toEqual({ db: false, first: false, cache: false });

@@ -85,6 +85,9 @@ function fakeCache(fail = false) {
 
 const profile = (userId: string, email: string): UserProfile => ({ userId, email, createdAt: '2026-11-30T00:00:00Z' });
 
+/** These cases have no Stripe customer; the integration test covers the customer's email following the change. */
+const noBilling = { updateCustomerEmail: async () => undefined };
+
 describe('createProfileOwningEmail (sign-up)', () => {
   it('refuses an address whose holder still holds it in Cognito', async () => {
     const { store } = fakeStore();
@@ -116,7 +119,7 @@ describe('startEmailChange', () => {
     await store.createIfAbsent(profile('a', 'a@example.com'));
     await store.createIfAbsent(profile('b', 'b@example.com'));
     const { identity, calls } = fakeIdentity({ a: 'a@example.com', b: 'b@example.com' });
-    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache };
+    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling };
     await expect(startEmailChange(deps, 'a', ' B@Example.com ')).rejects.toBeInstanceOf(EmailTakenError);
     expect(calls).toEqual([]);
     expect(profiles.get('a')?.pendingEmail).toBeUndefined();
@@ -126,7 +129,7 @@ describe('startEmailChange', () => {
     const { store, profiles } = fakeStore();
     await store.createIfAbsent(profile('a', 'a@example.com'));
     const identity: EmailIdentity = { ...fakeIdentity({}).identity, requestEmailChange: async () => Promise.reject(new Error('cognito down')) };
-    await expect(startEmailChange({ users: store, identity, cache: fakeCache().cache }, 'a', 'new@example.com')).rejects.toThrow('cognito down');
+    await expect(startEmailChange({ users: store, identity, cache: fakeCache().cache, billing: noBilling }, 'a', 'new@example.com')).rejects.toThrow('cognito down');
     expect(profiles.get('a')?.pendingEmail).toBeUndefined();
   });
 });
@@ -141,7 +144,7 @@ describe('two changes to one address at once', () => {
     // a has claimed and is verifying with Cognito: its Cognito address is not the new one yet.
     await store.claim('a', 'both@example.com');
     const { identity } = fakeIdentity({ a: 'a@example.com', b: 'b@example.com' });
-    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache };
+    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling };
     await expect(confirmEmailChange(deps, { userId: 'b', accessToken: 't' }, '1')).rejects.toBeInstanceOf(EmailTakenError);
     expect(owners.get('both@example.com')).toBe('a');
 
@@ -162,7 +165,7 @@ describe('confirmEmailChange', () => {
     const { store, owners, profiles } = await pending();
     const { identity } = fakeIdentity({ a: 'a@example.com' }, async () => 'invalid-code');
     const { cache, invalidated } = fakeCache();
-    await expect(confirmEmailChange({ users: store, identity, cache }, { userId: 'a', accessToken: 't' }, '1')).rejects.toBeInstanceOf(InvalidEmailCodeError);
+    await expect(confirmEmailChange({ users: store, identity, cache, billing: noBilling }, { userId: 'a', accessToken: 't' }, '1')).rejects.toBeInstanceOf(InvalidEmailCodeError);
     expect(owners.has('new@example.com')).toBe(false);
     expect(profiles.get('a')).toMatchObject({ email: 'a@example.com', pendingEmail: 'new@example.com' });
     expect(invalidated).toEqual([]);
@@ -176,7 +179,7 @@ describe('confirmEmailChange', () => {
       throw new Error('socket hang up');
     });
     const { cache, invalidated } = fakeCache();
-    const deps: EmailChangeDeps = { users: store, identity, cache };
+    const deps: EmailChangeDeps = { users: store, identity, cache, billing: noBilling };
     await expect(confirmEmailChange(deps, { userId: 'a', accessToken: 't' }, '123456')).rejects.toThrow('socket hang up');
     expect(owners.get('new@example.com')).toBe('a');
     expect(profiles.get('a')?.email).toBe('a@example.com');

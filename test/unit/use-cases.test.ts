@@ -57,6 +57,7 @@ function fakeBilling(overrides: Partial<BillingProvider> = {}): BillingProvider 
     listSubscriptions: async () => (record('listSubscriptions'), [{ id: 'sub_1', status: 'active', priceId: 'p', created: 1, currentPeriodStart: 1, currentPeriodEnd: 2, periodPaid: true, trialEnd: null, cancelAtPeriodEnd: false }]),
     getCustomer: async () => ({ deleted: false }),
     cancelSubscription: async () => void record('cancelSubscription'),
+    updateCustomerEmail: async () => void record('updateCustomerEmail'),
     deleteCustomer: async () => void record('deleteCustomer'),
     createSubscriptionCheckout: async () => ({ url: 'u', sessionId: 's' }),
     createTopUpCheckout: async () => ({ url: 'u', sessionId: 's' }),

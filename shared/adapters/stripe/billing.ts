@@ -113,6 +113,17 @@ export class StripeBilling implements BillingProvider {
     }
   }
 
+  async updateCustomerEmail(customerId: string, email: string): Promise<void> {
+    const stripe = await this.stripe();
+    try {
+      await stripe.customers.update(customerId, { email });
+    } catch (err) {
+      // Gone (deleted in the dashboard): the next one is created with the profile's address.
+      if (isMissing(err)) return;
+      translate(err);
+    }
+  }
+
   async deleteCustomer(customerId: string): Promise<void> {
     const stripe = await this.stripe();
     try {
