@@ -4,8 +4,8 @@ import { CredentialsVendorError } from '../ports/credentials';
 import { Contention, DependencyUnavailable } from '../ports/errors';
 import { RateLimiterUnavailableError } from '../ports/rate-limiter';
 import { EmailTakenError } from '../ports/users';
-import { AccountNotFoundError, InvalidEmailCodeError, NoPendingEmailChangeError } from '../use-cases/email-change';
-import { AppError, ConflictError, DependencyUnavailableError, InternalError, NotFoundError, ValidationError } from './errors';
+import { AccountNotFoundError, EmailTokenRefusedError, InvalidEmailCodeError, NoPendingEmailChangeError } from '../use-cases/email-change';
+import { AppError, ConflictError, DependencyUnavailableError, InternalError, NotFoundError, UnauthorizedError, ValidationError } from './errors';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor signature
 export type ErrorClass<E> = abstract new (...args: any[]) => E;
@@ -73,4 +73,5 @@ export const errorPolicy = new ErrorHandlerRegistry()
   .register(EmailTakenError, () => new ConflictError('email: this address belongs to another account'))
   .register(NoPendingEmailChangeError, (err) => new ConflictError(err.message))
   .register(InvalidEmailCodeError, (err) => new ValidationError(`code: ${err.message}`))
+  .register(EmailTokenRefusedError, (err) => new UnauthorizedError(err.message))
   .register(AccountNotFoundError, () => new NotFoundError('No account for this token'));

@@ -20,4 +20,5 @@ export interface EmailIdentity {
 }
 
 /** `taken`: the address became another account's verified address meanwhile. */
-export type EmailCodeOutcome = 'verified' | 'invalid-code' | 'expired-code' | 'taken';
+/** `token-refused`: Cognito no longer accepts the access token (signed out globally, revoked): the caller must sign in again. */
+export type EmailCodeOutcome = 'verified' | 'invalid-code' | 'expired-code' | 'taken' | 'token-refused';

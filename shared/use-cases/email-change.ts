@@ -32,6 +32,10 @@ export class AccountNotFoundError extends Error {
 export class NoPendingEmailChangeError extends Error {
   override readonly name = 'NoPendingEmailChangeError';
 }
+/** Cognito refused the caller's access token for the verification (revoked, signed out): sign in again. */
+export class EmailTokenRefusedError extends Error {
+  override readonly name = 'EmailTokenRefusedError';
+}
 export class InvalidEmailCodeError extends Error {
   override readonly name = 'InvalidEmailCodeError';
   constructor(readonly reason: 'invalid-code' | 'expired-code') {
@@ -152,6 +156,7 @@ export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId
     if (outcome !== 'verified') {
       await deps.users.releaseClaim(caller.userId, to);
       if (outcome === 'taken') throw new EmailTakenError(to, 'unknown');
+      if (outcome === 'token-refused') throw new EmailTokenRefusedError('Cognito refused the access token: sign in again');
       throw new InvalidEmailCodeError(outcome);
     }
   }

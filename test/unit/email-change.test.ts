@@ -1,8 +1,10 @@
+import { errorPolicy } from '../../shared/http/error-policy';
 import type { EmailCodeOutcome, EmailIdentity } from '../../shared/ports/email-identity';
 import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../../shared/ports/users';
 import {
   confirmEmailChange,
   createProfileOwningEmail,
+  EmailTokenRefusedError,
   InvalidEmailCodeError,
   startEmailChange,
   type EmailChangeDeps,
@@ -169,6 +171,18 @@ describe('confirmEmailChange', () => {
     expect(owners.has('new@example.com')).toBe(false);
     expect(profiles.get('a')).toMatchObject({ email: 'a@example.com', pendingEmail: 'new@example.com' });
     expect(invalidated).toEqual([]);
+  });
+
+  it('answers 401 (not 500) when Cognito refuses a revoked access token, gives the claim back and changes nothing', async () => {
+    // Regression (review): NotAuthorizedException fell through to a generic 500 and kept the claim.
+    const { store, owners, profiles } = await pending();
+    const { identity } = fakeIdentity({ a: 'a@example.com' }, async () => 'token-refused');
+    const { cache } = fakeCache();
+    const refused = confirmEmailChange({ users: store, identity, cache, billing: noBilling }, { userId: 'a', accessToken: 'revoked' }, '123456');
+    await expect(refused).rejects.toBeInstanceOf(EmailTokenRefusedError);
+    expect(errorPolicy.toHttpError(await refused.catch((e: unknown) => e))).toMatchObject({ statusCode: 401, code: 'unauthorized' });
+    expect(owners.has('new@example.com')).toBe(false);
+    expect(profiles.get('a')).toMatchObject({ email: 'a@example.com', pendingEmail: 'new@example.com' });
   });
 
   it('keeps the claim when Cognito fails mid-verification, and a retry completes without a second code check', async () => {

@@ -57,6 +57,9 @@ export class CognitoEmailIdentity implements EmailIdentity {
           return 'expired-code';
         case 'AliasExistsException':
           return 'taken';
+        // The API Gateway authorizer checks the token's signature and expiry only; Cognito also knows revoked ones.
+        case 'NotAuthorizedException':
+          return 'token-refused';
         default:
           throw err;
       }
