@@ -15,7 +15,6 @@ import { DynamoEntitlementStore } from '../shared/adapters/dynamodb/entitlements
 import { DynamoProcessedEvents } from '../shared/adapters/dynamodb/processed-events';
 import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { StripeBilling } from '../shared/adapters/stripe/billing';
-import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessState } from '../shared/domain/access';
 import { newEntitlement } from '../shared/domain/entitlement';
 import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../shared/domain/tiers';
 import type { ReadThroughCache } from '../shared/ports/cache';
@@ -62,7 +61,6 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       },
       adjustmentOf: async () => undefined,
     },
-    decide: (state: AccessState | undefined, at: Date) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, at),
     clock: () => Date.now(),
   };
   try {

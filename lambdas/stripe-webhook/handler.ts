@@ -23,7 +23,6 @@ const deps = {
   processed: stores.processedEvents,
   topUps: wireTopUps(aws, config.tables, catalogue, access.policy),
   tokenAdjustments: wireTokenAdjustments(aws, config.tables, catalogue, access.policy),
-  decide: access.decide,
   clock: () => Date.now(),
 };
 

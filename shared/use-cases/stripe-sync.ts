@@ -1,4 +1,3 @@
-import type { AccessDecider } from '../domain/access';
 import { NO_SUBSCRIPTION, deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
 import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
@@ -14,8 +13,6 @@ export interface SyncDeps {
   billing: BillingProvider;
   cache: ReadThroughCache;
   catalogue: readonly Tier[];
-  /** The one access decision: what the written state now gives the user. */
-  decide: AccessDecider;
   /** Epoch ms; the guard orders Stripe reads by when they started. */
   clock: () => number;
 }
@@ -110,16 +107,10 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   if (result === 'gone') return 'ignored';
   if (result === 'written') {
     await invalidateUser(deps.cache, profile);
-    await logAccess(deps, profile.userId);
+    // What the user may now do is decided from the row at read time (shared/domain/access.ts), overrides included.
+    logger.info('entitlement synced from Stripe', { userId: profile.userId, status: state.status, tier: state.tier, periodPaid: state.periodPaid });
   }
   return result;
-}
-
-/** What the user may do after a Stripe write, in the log (the row as stored: a sticky admin tier or an override still counts). */
-async function logAccess(deps: Pick<SyncDeps, 'entitlements' | 'decide' | 'clock'>, userId: string): Promise<void> {
-  const row = await deps.entitlements.get(userId, { consistent: true });
-  const access = deps.decide(row, new Date(deps.clock()));
-  logger.info('entitlement synced from Stripe', { userId, status: row?.status, tier: access.tier, premium: access.premium, reason: access.reason });
 }
 
 /** Stripe deleted the customer (e.g. from the dashboard): access ends, a new customer is created lazily. */

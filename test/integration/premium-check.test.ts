@@ -68,7 +68,7 @@ async function webhookDowngrade(user: { userId: string; customerId: string }) {
     ],
     getCustomer: async () => ({ deleted: false as const, userId: user.userId }),
   } as unknown as BillingProvider;
-  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], decide, clock: () => Date.now() + 1000 }, user.customerId);
+  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], clock: () => Date.now() + 1000 }, user.customerId);
   expect(outcome).toBe('written');
 }
 
