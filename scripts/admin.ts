@@ -32,8 +32,8 @@ import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
-import { awsSection, cacheSection, cognitoSection, deletionSection, loadConfig, policySection, redisSection, stripeSection, tablesSection, tiersSection } from '../shared/config';
-import { wireDeletion } from '../shared/adapters/deletion-wiring';
+import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../shared/config';
+import { DELETION_CONFIG, wireDeletion } from '../shared/adapters/deletion-wiring';
 import { wireAccess, wireCatalogue } from '../shared/adapters/wiring';
 import { findTier, type TierName } from '../shared/domain/tiers';
 import type { ProfileSweep } from '../shared/ports/account-deletion';
@@ -100,7 +100,7 @@ async function reconcile(args: string[]): Promise<number> {
   }
   const { where } = targetEnvironment();
   process.stderr.write(`target: ${where}\n`);
-  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, cognito: cognitoSection, deletion: deletionSection });
+  const config = loadConfig(DELETION_CONFIG);
   const { deps, profiles, aws } = wireDeletion(config);
   const oneProfile: ProfileSweep = {
     page: async () => {

@@ -1,19 +1,12 @@
-import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
-import { deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
+import { loadConfig } from '../../shared/config';
+import { DELETION_CONFIG, deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
 import { cognitoCaller } from '../../shared/http/auth';
 import { httpHandler } from '../../shared/http/handler';
 import { logger } from '../../shared/observability/logger';
 import { jsonResponse } from '../../shared/http/response';
 import { describeDeletion, runAccountDeletion } from '../../shared/use-cases/delete-account';
 
-const config = loadConfig({
-  aws: awsSection,
-  tables: tablesSection,
-  redis: redisSection,
-  stripe: stripeSection,
-  cognito: cognitoSection,
-  deletion: deletionSection,
-});
+const config = loadConfig(DELETION_CONFIG);
 const { deps, queue } = wireDeletion(config);
 
 export const handler = httpHandler(async (event, context) => {

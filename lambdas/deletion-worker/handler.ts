@@ -1,20 +1,13 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection } from '../../shared/config';
-import { deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
+import { loadConfig } from '../../shared/config';
+import { DELETION_CONFIG, deletionBudget, wireDeletion } from '../../shared/adapters/deletion-wiring';
 import { logger } from '../../shared/observability/logger';
 import type { DeletionWork } from '../../shared/ports/account-deletion';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { runAccountDeletion } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 
-const config = loadConfig({
-  aws: awsSection,
-  tables: tablesSection,
-  redis: redisSection,
-  stripe: stripeSection,
-  cognito: cognitoSection,
-  deletion: deletionSection,
-});
+const config = loadConfig(DELETION_CONFIG);
 const { deps, queue, profiles } = wireDeletion(config);
 
 async function perform(work: DeletionWork, context: Context | undefined): Promise<void> {

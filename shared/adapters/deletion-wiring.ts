@@ -1,4 +1,5 @@
 import type { AwsConfig, CognitoConfig, DeletionConfig, RedisConfig, StripeConfig, TablesConfig } from '../config';
+import { awsSection, cognitoSection, deletionSection, redisSection, stripeSection, tablesSection } from '../config';
 import type { DeletionQueue } from '../ports/account-deletion';
 import type { DeletionDeps } from '../use-cases/delete-account';
 import { createSqsClient } from './clients';
@@ -6,6 +7,16 @@ import { DynamoProfileSweep } from './dynamodb/account-deletion';
 import { SqsDeletionQueue } from './sqs/deletion-queue';
 import { wireStripe } from './stripe/wiring';
 import { wireAws, wireCache, wireIdentity, wireStores } from './wiring';
+
+/** The configuration every runner of the deletion saga loads: `loadConfig(DELETION_CONFIG)`. */
+export const DELETION_CONFIG = {
+  aws: awsSection,
+  tables: tablesSection,
+  redis: redisSection,
+  stripe: stripeSection,
+  cognito: cognitoSection,
+  deletion: deletionSection,
+};
 
 /**
  * What the account deletion saga needs, built once per process: the same for

@@ -1,3 +1,4 @@
+import type { PurchasedTokenAdjustment } from '../domain/token-refunds';
 /** Webhook event ids already applied (duplicates are no-ops). */
 export interface ProcessedEvents {
   seen(eventId: string): Promise<boolean>;
@@ -17,15 +18,7 @@ export interface PurchasedTokenAdjustments {
    * was taken, `shortfall` what was already spent. `conflict`: the key holds
    * another adjustment (e.g. a 0-token marker written first); nothing done.
    */
-  adjust(input: {
-    userId: string;
-    idempotencyKey: string;
-    kind: 'refund' | 'dispute' | 'dispute-reversal';
-    direction: 'take' | 'give';
-    tokens: number;
-    stripeId: string;
-    reason: string;
-  }): Promise<{ outcome: 'applied' | 'duplicate'; applied: number; shortfall: number } | { outcome: 'conflict' } | { outcome: 'unknown-user' }>;
+  adjust(input: PurchasedTokenAdjustment): Promise<{ outcome: 'applied' | 'duplicate'; applied: number; shortfall: number } | { outcome: 'conflict' } | { outcome: 'unknown-user' }>;
   /** What the adjustment under this key did, if it happened. */
   adjustmentOf(userId: string, idempotencyKey: string): Promise<{ applied: number; shortfall: number } | undefined>;
 }

@@ -8,7 +8,7 @@ import { apiEvent, closeLoadedHandlers, loadHandler as loadWithEnv, noContext } 
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
 import { startOwnedDynamo, startOwnedRedis, startOwnedSts } from '../fixtures/paused-process';
-import { activeSubscriber, stsCallsOf } from '../fixtures/subscribers';
+import { activeSubscriber, entitlementsOf, stsCallsOf } from '../fixtures/subscribers';
 import { claimsOf, closedPort, contractViolation, destroyDoc, env, getRow, snapshotUser, throttlingDynamo } from './support';
 
 /**
@@ -61,7 +61,7 @@ function answer(res: APIGatewayProxyResult) {
   return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, any>, headers: res.headers ?? {} };
 }
 
-const me = (user: TestUser) => api('/me/entitlements', { headers: { authorization: `Bearer ${user.accessToken}` } });
+const me = entitlementsOf;
 const customerOf = async (user: TestUser) => (await getRow('TABLE_USERS', user.sub))!.stripeCustomerId as string;
 
 let active: User;

@@ -10,7 +10,7 @@ import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
-import { activeSubscriber } from '../fixtures/subscribers';
+import { activeSubscriber, entitlementsOf, expectEntitlement } from '../fixtures/subscribers';
 
 /**
  * Every route follows the one access decision (shared/domain/access.ts), with
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 const bearer = (user: TestUser) => ({ authorization: `Bearer ${user.accessToken}` });
 const key = () => ({ 'x-api-key': localStack().internalApiKey });
-const me = (user: TestUser) => api('/me/entitlements', { headers: bearer(user) });
+const me = entitlementsOf;
 const status = (user: TestUser) => api(`/v1/users/${user.sub}/status`, { headers: key() });
 const consumeMine = (user: TestUser, amount: number, idempotencyKey: string) => api('/me/tokens/consume', { method: 'POST', headers: bearer(user), json: { amount, idempotencyKey } });
 const consumeFor = (user: TestUser, amount: number, idempotencyKey: string) =>
@@ -54,10 +54,7 @@ async function adminOverride(user: TestUser, value: boolean | undefined, tier?: 
 /** The renewal payment fails in Stripe: past_due reaches us through the signed webhook. */
 async function failPayment(user: TestUser & { subscriptionId: string }) {
   await control('POST', `/subscriptions/${user.subscriptionId}/fail-payment`, {});
-  await eventually(async () => {
-    const res = await me(user);
-    if (res.body?.status !== 'past_due') throw new Error(`not past_due yet: ${res.body?.status}`);
-  });
+  await expectEntitlement(user, { status: 'past_due' });
 }
 
 const FREE_FEATURES = ['token-top-ups'];

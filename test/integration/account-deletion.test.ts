@@ -6,13 +6,13 @@ import type { Context, SQSEvent, SQSBatchResponse } from 'aws-lambda';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { freePort } from '../../infra/local/processes';
 import { startLocalQueue, type LocalQueue } from '../../infra/local/queue';
-import { wireDeletion } from '../../shared/adapters/deletion-wiring';
+import { DELETION_CONFIG, wireDeletion } from '../../shared/adapters/deletion-wiring';
 import { DynamoApiKeyStore, DynamoUsageStore } from '../../shared/adapters/dynamodb/api-key-store';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
-import { awsSection, cognitoSection, deletionSection, loadConfig, redisSection, stripeSection, tablesSection, tiersSection } from '../../shared/config';
+import { loadConfig, tablesSection, tiersSection } from '../../shared/config';
 import { credentialGrantEntry, usageCounterId } from '../../shared/domain/usage';
 import { deleteAccountResponse, deletionInProgressResponse } from '../../shared/http/schemas';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
@@ -89,7 +89,7 @@ function deletion(): ReturnType<typeof wireDeletion> {
   if (!wired) {
     Object.assign(process.env, env());
     wired = wireDeletion(
-      loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, stripe: stripeSection, cognito: cognitoSection, deletion: deletionSection }),
+      loadConfig(DELETION_CONFIG),
     );
   }
   return wired;

@@ -7,6 +7,7 @@ import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { closeLoadedHandlers, loadHandler } from '../fixtures/handlers';
 import { api, localStack } from '../fixtures/stack';
 import { control, customersByEmail, eventually, stripeClient } from '../fixtures/stripe';
+import { entitlementsOf, expectEntitlement } from '../fixtures/subscribers';
 
 const doc = () => DynamoDBDocumentClient.from(localDynamoClient(localStack().dynamodbEndpoint));
 
@@ -15,16 +16,8 @@ async function row(table: 'TABLE_USERS' | 'TABLE_ENTITLEMENTS', userId: string) 
   return out.Item;
 }
 
-const me = (user: TestUser) => api('/me/entitlements', { headers: { authorization: `Bearer ${user.accessToken}` } });
+const me = entitlementsOf;
 
-async function expectEntitlement(user: TestUser, expected: Record<string, unknown>) {
-  return eventually(async () => {
-    const res = await me(user);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject(expected);
-    return res.body;
-  });
-}
 
 function postConfirmationEvent(sub: string, email: string, triggerSource: PostConfirmationTriggerEvent['triggerSource']): PostConfirmationTriggerEvent {
   return {

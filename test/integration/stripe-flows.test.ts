@@ -5,7 +5,7 @@ import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { apiEvent, closeLoadedHandlers, loadHandler, noContext } from '../fixtures/handlers';
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
-import { activeSubscriber } from '../fixtures/subscribers';
+import { activeSubscriber, entitlementsOf, expectEntitlement } from '../fixtures/subscribers';
 
 /**
  * Stripe flows real Stripe has and the product must survive: a second
@@ -20,18 +20,10 @@ async function row(table: 'TABLE_USERS' | 'TABLE_ENTITLEMENTS', userId: string) 
   return (await doc().send(new GetCommand({ TableName: env()[table], Key: { userId }, ConsistentRead: true }))).Item;
 }
 
-const me = (user: TestUser) => api('/me/entitlements', { headers: { authorization: `Bearer ${user.accessToken}` } });
+const me = entitlementsOf;
 const checkout = (user: TestUser, json: unknown) => api('/me/checkout', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json });
 const sessionOf = (url: string) => /\/checkout\/([^/?#]+)/.exec(url)?.[1] as string;
 
-async function expectEntitlement(user: TestUser, expected: Record<string, unknown>) {
-  return eventually(async () => {
-    const res = await me(user);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject(expected);
-    return res.body;
-  });
-}
 
 type LoggedEvent = { id: string; type: string; data: { object: Record<string, any> } };
 
