@@ -10,7 +10,7 @@ import { createRedisClient } from '../shared/adapters/redis/client';
 import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
 import { newEntitlement } from '../shared/domain/entitlement';
 import { buildTierCatalogue } from '../shared/domain/tiers';
-import { wireAccess } from '../shared/adapters/wiring';
+import { accessDecider } from '../shared/wiring/access';
 import { InternalApiKeys } from '../shared/http/auth';
 import { cacheKeys } from '../shared/ports/cache';
 import { interleaved, row, type BenchContext, type BenchRow } from './harness';
@@ -34,7 +34,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const keys = InternalApiKeys.parse(ctx.internalApiKey);
   const handler = createPremiumCheckHandler({
     apiKeys: async () => keys,
-    premium: { users, entitlements, cache, decide: wireAccess(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
+    premium: { users, entitlements, cache, decide: accessDecider(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
   });
 
   // A premium user (admin override), with a unique email so runs never share keys.

@@ -32,10 +32,10 @@ import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
-import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../shared/config';
-import { DELETION_CONFIG, wireDeletion } from '../shared/adapters/deletion-wiring';
-import { wireAccess, wireCatalogue } from '../shared/adapters/wiring';
-import { findTier, type TierName } from '../shared/domain/tiers';
+import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tierSettings, tiersSection } from '../shared/config';
+import { deletion } from '../shared/wiring/deletion';
+import { accessDecider } from '../shared/wiring/access';
+import { buildTierCatalogue, findTier, type TierName } from '../shared/domain/tiers';
 import type { ProfileSweep } from '../shared/ports/account-deletion';
 import { runAccountDeletion } from '../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../shared/use-cases/reconcile-identities';
@@ -100,8 +100,7 @@ async function reconcile(args: string[]): Promise<number> {
   }
   const { where } = targetEnvironment();
   process.stderr.write(`target: ${where}\n`);
-  const config = loadConfig(DELETION_CONFIG);
-  const { deps, profiles, aws } = wireDeletion(config);
+  const { saga: deps, profiles, stallAfterMs, closeClients } = deletion();
   const oneProfile: ProfileSweep = {
     page: async () => {
       const profile = await deps.users.get(onlyUser!, { consistent: true });
@@ -116,7 +115,7 @@ async function reconcile(args: string[]): Promise<number> {
       identity: deps.identity,
       jobs: deps.jobs,
       now: deps.now,
-      stallAfterMs: config.deletion.DELETION_STALL_AFTER_MS,
+      stallAfterMs,
       startDeletion: async (userId) => {
         // An operator's run has no function timeout: one run to the end (a lease of an hour keeps the worker off meanwhile).
         const now = Date.now();
@@ -133,7 +132,7 @@ async function reconcile(args: string[]): Promise<number> {
     return failed.length > 0 ? 3 : 0;
   } finally {
     await closeRedisClients();
-    aws.dynamo.raw.destroy();
+    closeClients();
   }
 }
 
@@ -150,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
 
 
   const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection, tiers: tiersSection });
-  const catalogue = wireCatalogue(config.tiers);
+  const catalogue = buildTierCatalogue(tierSettings(config.tiers));
   let grantTier: TierName | undefined;
   if (tierWord !== undefined) {
     grantTier = findTier(catalogue, tierWord)?.name;
@@ -160,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
   const secrets = createSecretsClient(config.aws);
   const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
-  const { decide } = wireAccess(catalogue, config.policy);
+  const { decide } = accessDecider(catalogue, config.policy);
   const now = () => new Date();
   // An operator can wait longer than a request: a generous timeout, same client code.
   const redisConfig = { ...config.redis, REDIS_COMMAND_TIMEOUT_MS: Math.max(config.redis.REDIS_COMMAND_TIMEOUT_MS, 2000) };

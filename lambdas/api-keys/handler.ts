@@ -1,41 +1,21 @@
-import { awsSection, apiKeysSection, cognitoSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
-import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
-import { wireAccess, wireApiKeys, wireAws, wireCatalogue, wireRateLimiter, wireStores } from '../../shared/adapters/wiring';
+import { access } from '../../shared/wiring/access';
+import { rateLimiter } from '../../shared/wiring/rate-limiter';
+import { cognitoClientIds } from '../../shared/wiring/cognito';
+import { internalKeys } from '../../shared/wiring/internal-keys';
+import { apiKeyStores, stores } from '../../shared/wiring/stores';
 import { describeReason } from '../../shared/domain/access';
-import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../../shared/domain/api-keys';
-import { secondsUntilEnd } from '../../shared/domain/periods';
-import { describeApiUsage, usageExpiresAt } from '../../shared/domain/usage';
-import { cognitoCaller } from '../../shared/http/auth';
+import { cognitoCaller, type InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
-import { httpHandler, routeKey } from '../../shared/http/handler';
+import { byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { verifyApiKeyBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
-import { logger } from '../../shared/observability/logger';
-import type { RateDecision } from '../../shared/ports/rate-limiter';
-import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
+import { rotateApiKey, verifyApiKey, type ApiKeysDeps } from '../../shared/use-cases/api-keys';
 
-const config = loadConfig({
-  aws: awsSection,
-  tables: tablesSection,
-  redis: redisSection,
-  cognito: cognitoSection,
-  internalKeys: internalKeysSection,
-  tiers: tiersSection,
-  policy: policySection,
-  apiKeys: apiKeysSection,
-});
-const aws = wireAws(config.aws);
-const stores = wireStores(aws, config.tables);
-const { keys, usage } = wireApiKeys(aws, config.tables);
-const limiter = wireRateLimiter(aws, config.redis);
-const internalKeys = internalApiKeysLoader(config.internalKeys, aws.readSecret);
-const access = wireAccess(wireCatalogue(config.tiers), config.policy, { apiKeys: config.apiKeys });
-
-/** The access decision for a user now, from a strongly consistent read of the row. */
-async function accessOf(userId: string, now: Date) {
-  return access.decide(await stores.entitlements.get(userId, { consistent: true }), now);
+export interface ApiKeysHandlerDeps {
+  apiKeys: ApiKeysDeps;
+  internalKeys: () => Promise<InternalApiKeys>;
+  cognitoClientIds: readonly string[];
 }
 
 /**
@@ -43,58 +23,33 @@ async function accessOf(userId: string, now: Date) {
  * same transaction). POST /v1/api-keys/verify (x-api-key): checks an end-user
  * key for the app's backends and counts the call.
  */
-export const handler = httpHandler(async (event) => {
-  switch (routeKey(event)) {
-    case 'POST /me/api-keys': {
-      const { userId } = cognitoCaller(event, config.cognito.COGNITO_CLIENT_IDS);
-      const now = new Date();
-      const decision = await accessOf(userId, now);
-      if (!decision.apiKeys) throw new ForbiddenError(`API keys need a plan with API access: ${describeReason(decision.reason)}`);
-      const key = generateApiKey();
-      const createdAt = now.toISOString();
-      const outcome = await keys.rotate(userId, { keyHash: key.keyHash, prefix: key.prefix, createdAt });
-      if (outcome === 'gone') throw new NotFoundError('No account for this user');
-      if (outcome === 'contended') throw new ConflictError('Another API key rotation for this account is in progress; retry');
-      return jsonResponse(201, { apiKey: key.apiKey, prefix: key.prefix, createdAt });
-    }
-    case 'POST /v1/api-keys/verify': {
-      (await internalKeys()).assert(event);
-      const { apiKey } = parseJsonBody(event, verifyApiKeyBody);
-      // Unknown, rotated, deleted and malformed keys all answer the same 200 {valid:false}:
-      // the caller learns nothing about why, and a wrong key is an answer, not an error.
-      if (!isWellFormedApiKey(apiKey)) return jsonResponse(200, { valid: false });
-      const stored = await keys.findByHash(hashApiKey(apiKey));
-      if (!stored) return jsonResponse(200, { valid: false });
-      const now = new Date();
-      const decision = await accessOf(stored.userId, now);
-      const monthlyLimit = decision.monthlyApiCalls;
-      const rate = decision.rateLimits.apiCalls;
+export function createApiKeysHandler(deps: ApiKeysHandlerDeps): HttpHandler {
+  return httpHandler(
+    byRoute({
+      'POST /me/api-keys': async (event) => {
+        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
+        const result = await rotateApiKey(deps.apiKeys, userId);
+        if (result.outcome === 'no-api-access') throw new ForbiddenError(`API keys need a plan with API access: ${describeReason(result.reason)}`);
+        if (result.outcome === 'gone') throw new NotFoundError('No account for this user');
+        if (result.outcome === 'contended') throw new ConflictError('Another API key rotation for this account is in progress; retry');
+        return jsonResponse(201, { apiKey: result.apiKey, prefix: result.prefix, createdAt: result.createdAt });
+      },
+      'POST /v1/api-keys/verify': async (event) => {
+        (await deps.internalKeys()).assert(event);
+        const result = await verifyApiKey(deps.apiKeys, parseJsonBody(event, verifyApiKeyBody).apiKey);
+        // A wrong key is an answer, not an error: the same 200 whatever the reason.
+        if (result.outcome === 'invalid') return jsonResponse(200, { valid: false });
+        if (result.outcome === 'rate-limited') throw new RateLimitedError('Too many calls for this API key; retry later', result.retryAfterSeconds);
+        if (result.outcome === 'period-limit') throw new RateLimitedError('API call limit of this period reached for this plan', result.retryAfterSeconds, { usage: result.usage });
+        return jsonResponse(200, { valid: true, userId: result.userId, tier: result.tier, usage: result.usage });
+      },
+    }),
+  );
+}
 
-      let taken: RateDecision = { allowed: true, remaining: 0 };
-      // Without API access the monthly limit is 0 and the call is refused below; no rate to spend.
-      if (rate) {
-        try {
-          taken = await limiter.take(rateLimitKey('api-calls', stored.userId), rate.limit, rate.windowMs);
-        } catch (err) {
-          if (!(err instanceof RateLimiterUnavailableError)) throw err;
-          // Fails open: the per-second limit protects capacity, the period's count
-          // (DynamoDB, below) protects billing and still holds without Redis.
-          logger.warn('per-second API rate limit skipped: Redis unavailable');
-        }
-      }
-      if (!taken.allowed) throw new RateLimitedError('Too many calls for this API key; retry later', taken.retryAfterMs / 1000);
-
-      const period = decision.period;
-      const counted = await usage.count(stored.userId, 'api-calls', period.id, monthlyLimit, usageExpiresAt(period));
-      // The account is being deleted: its key is as good as gone.
-      if (counted.userGone) return jsonResponse(200, { valid: false });
-      const summary = describeApiUsage(counted.used, monthlyLimit, period);
-      if (!counted.counted) {
-        throw new RateLimitedError('API call limit of this period reached for this plan', secondsUntilEnd(period, now), { usage: summary });
-      }
-      return jsonResponse(200, { valid: true, userId: stored.userId, tier: decision.tier, usage: summary });
-    }
-    default:
-      throw new NotFoundError('No route for this method and path');
-  }
+const { keys, usage } = apiKeyStores();
+export const handler = createApiKeysHandler({
+  apiKeys: { keys, usage, entitlements: stores().entitlements, limiter: rateLimiter(), decide: access().decide, now: () => new Date() },
+  internalKeys: internalKeys(),
+  cognitoClientIds: cognitoClientIds(),
 });

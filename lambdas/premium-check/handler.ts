@@ -1,9 +1,9 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
-import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores } from '../../shared/adapters/wiring';
-import { awsSection, internalKeysSection, loadConfig, policySection, redisSection, tablesSection, tiersSection } from '../../shared/config';
-import { InternalApiKeys } from '../../shared/http/auth';
-import { httpHandler } from '../../shared/http/handler';
+import { access } from '../../shared/wiring/access';
+import { cache } from '../../shared/wiring/cache';
+import { internalKeys } from '../../shared/wiring/internal-keys';
+import { stores } from '../../shared/wiring/stores';
+import type { InternalApiKeys } from '../../shared/http/auth';
+import { httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { premiumCheckBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
@@ -18,9 +18,7 @@ export interface PremiumCheckHandlerDeps {
  * POST /v1/premium/check for the app's backends (x-api-key). The key is
  * checked first, in constant time; a Cognito token is not a key (401).
  */
-export function createPremiumCheckHandler(
-  deps: PremiumCheckHandlerDeps,
-): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
+export function createPremiumCheckHandler(deps: PremiumCheckHandlerDeps): HttpHandler {
   let resolvedKeys: InternalApiKeys | undefined;
   return httpHandler(async (event) => {
     // A failed read of the keys' secret is a dependency failure (503, error policy); the next call reads again.
@@ -32,23 +30,9 @@ export function createPremiumCheckHandler(
   });
 }
 
-// Cold start: configuration, clients and secrets once per process.
-const config = loadConfig({
-  aws: awsSection,
-  tables: tablesSection,
-  redis: redisSection,
-  keys: internalKeysSection,
-  policy: policySection,
-  tiers: tiersSection,
-});
-const aws = wireAws(config.aws);
-const stores = wireStores(aws, config.tables);
 // While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
-const cache = wireCache(aws, config.redis);
-const apiKeys = internalApiKeysLoader(config.keys, aws.readSecret);
-const { decide } = wireAccess(wireCatalogue(config.tiers), config.policy);
-
+const { users, entitlements } = stores();
 export const handler = createPremiumCheckHandler({
-  apiKeys,
-  premium: { users: stores.users, entitlements: stores.entitlements, cache, decide, now: () => new Date() },
+  apiKeys: internalKeys(),
+  premium: { users, entitlements, cache: cache(), decide: access().decide, now: () => new Date() },
 });

@@ -1,4 +1,5 @@
-import type { CheckStatus } from '../ports/dependency-probe';
+/** What a health check found: answered, did not, or not configured. */
+export type CheckStatus = 'ok' | 'down' | 'disabled';
 
 export interface HealthChecks {
   dynamodb: CheckStatus;

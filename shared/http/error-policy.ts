@@ -4,7 +4,15 @@ import { CredentialsVendorError } from '../ports/credentials';
 import { Contention, DependencyUnavailable } from '../ports/errors';
 import { RateLimiterUnavailableError } from '../ports/rate-limiter';
 import { EmailTakenError } from '../ports/users';
-import { AccountNotFoundError, EmailTokenRefusedError, InvalidEmailCodeError, NoPendingEmailChangeError } from '../use-cases/email-change';
+import {
+  AccountNotFoundError,
+  AlreadySubscribedError,
+  EmailTokenRefusedError,
+  InvalidCheckoutError,
+  InvalidEmailCodeError,
+  NoBillingAccountError,
+  NoPendingEmailChangeError,
+} from '../use-cases/errors';
 import { AppError, ConflictError, DependencyUnavailableError, InternalError, NotFoundError, UnauthorizedError, ValidationError } from './errors';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor signature
@@ -74,4 +82,7 @@ export const errorPolicy = new ErrorHandlerRegistry()
   .register(NoPendingEmailChangeError, (err) => new ConflictError(err.message))
   .register(InvalidEmailCodeError, (err) => new ValidationError(`code: ${err.message}`))
   .register(EmailTokenRefusedError, (err) => new UnauthorizedError(err.message))
-  .register(AccountNotFoundError, () => new NotFoundError('No account for this token'));
+  .register(AccountNotFoundError, () => new NotFoundError('No account for this token'))
+  .register(InvalidCheckoutError, (err) => new ValidationError(err.message))
+  .register(AlreadySubscribedError, (err) => new ConflictError(err.message))
+  .register(NoBillingAccountError, (err) => new NotFoundError(err.message, 'account_not_found'));

@@ -1,10 +1,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { Contention, DependencyUnavailable } from '../ports/errors';
 import { errorPolicy } from './error-policy';
+import { InternalError, NotFoundError } from './errors';
 import { toErrorResponse } from './response';
 import { logger } from '../observability/logger';
 
 export type HttpUseCase = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+/** What every HTTP function exports as `handler`. */
+export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /**
  * Wraps a thin HTTP handler: correlation ids on every log line, and every
@@ -13,7 +16,7 @@ export type HttpUseCase = (event: APIGatewayProxyEvent, context: Context) => Pro
  * failure at warn with the dependency's name, anything else at error with the
  * stack (never sent to the caller).
  */
-export function httpHandler(useCase: HttpUseCase): (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> {
+export function httpHandler(useCase: HttpUseCase): HttpHandler {
   return async (event, context) => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId;
     // One key, overwritten by the next invocation: no reset needed (and this is
@@ -50,4 +53,27 @@ function describeCause(cause: unknown): Record<string, unknown> | undefined {
 /** Dispatch for functions that serve several routes: keyed by `METHOD /resource/{template}`. */
 export function routeKey(event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'resource'>): string {
   return `${event.httpMethod.toUpperCase()} ${event.resource}`;
+}
+
+/**
+ * The one way a function serves several routes: a table keyed by
+ * `METHOD /resource/{template}` (the manifest's keys); any other is 404.
+ */
+export function byRoute(routes: Record<string, HttpUseCase>): HttpUseCase {
+  return (event, context) => {
+    const serve = routes[routeKey(event)];
+    if (!serve) throw new NotFoundError('No route for this method and path');
+    return serve(event, context);
+  };
+}
+
+/**
+ * For work a caller will retry on any 5xx (Stripe's webhook delivery): a
+ * refusal raised after the request was accepted is our fault, never the
+ * caller's, so it becomes a 500 instead of a 4xx that would stop the retries.
+ * Dependency failures keep their 503.
+ */
+export function retryableFailure(err: unknown): never {
+  if (errorPolicy.toHttpError(err).expose) throw new InternalError((err as Error).message);
+  throw err;
 }

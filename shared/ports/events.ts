@@ -1,4 +1,13 @@
 import type { PurchasedTokenAdjustment } from '../domain/token-refunds';
+/**
+ * Checks a webhook's signature over the exact bytes received: the parsed
+ * event when it holds (and is recent), undefined when it does not. Reading
+ * the signing secret can fail like any dependency (a port error, 503).
+ */
+export interface SignedEvents {
+  verify(payload: Buffer, signature: string): Promise<unknown>;
+}
+
 /** Webhook event ids already applied (duplicates are no-ops). */
 export interface ProcessedEvents {
   seen(eventId: string): Promise<boolean>;

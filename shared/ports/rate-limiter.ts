@@ -7,6 +7,9 @@ export interface RateLimiter {
   take(key: string, limit: number, windowMs: number): Promise<RateDecision>;
 }
 
+/** Rate-limit keys: versioned, and never shaped like a cache key. */
+export const rateLimitKey = (scope: string, id: string) => `ratelimit:v1:${scope}:${id}`;
+
 export type RateDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 
 export class RateLimiterUnavailableError extends Error {

@@ -1,7 +1,7 @@
 import type { Tier } from '../domain/tiers';
 import { findTier } from '../domain/tiers';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors';
 import { BillingCustomerGoneError } from '../ports/billing';
+import { AlreadySubscribedError, InvalidCheckoutError, NoBillingAccountError } from './errors';
 import { ensureStripeCustomer, type AccountDeps } from './sign-up';
 
 export interface BillingDeps extends AccountDeps {
@@ -20,14 +20,14 @@ const url = (base: string, path: string) => new URL(path, base.endsWith('/') ? b
 export async function startCheckout(deps: BillingDeps, userId: string, request: { tier: string } | { topUp: number }): Promise<{ url: string }> {
   if ('tier' in request) {
     const tier = findTier(deps.catalogue, request.tier);
-    if (!tier || !tier.purchasable) throw new ValidationError(`tier: must be one of ${deps.catalogue.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
+    if (!tier || !tier.purchasable) throw new InvalidCheckoutError(`tier: must be one of ${deps.catalogue.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
     const priceId = tier.stripePriceIds[0];
-    if (!priceId) throw new ValidationError(`tier: ${tier.name} has no Stripe price configured`);
+    if (!priceId) throw new InvalidCheckoutError(`tier: ${tier.name} has no Stripe price configured`);
     return subscriptionCheckout(deps, userId, priceId);
   }
   const { priceId, size } = deps.tokenPack;
-  if (!priceId) throw new ValidationError('topUp: token top-ups are not configured');
-  if (request.topUp % size !== 0) throw new ValidationError(`topUp: must be a multiple of ${size} tokens`);
+  if (!priceId) throw new InvalidCheckoutError('topUp: token top-ups are not configured');
+  if (request.topUp % size !== 0) throw new InvalidCheckoutError(`topUp: must be a multiple of ${size} tokens`);
   return withLiveCustomer(deps, userId, async (customerId) => {
     const session = await deps.billing.createTopUpCheckout({
       customerId,
@@ -59,7 +59,7 @@ const LIVE_STRIPE_STATUSES = new Set(['active', 'trialing', 'past_due', 'unpaid'
 async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: string): Promise<{ url: string }> {
   const current = await deps.entitlements.get(userId, { consistent: true });
   if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
-    throw new ConflictError(ALREADY_SUBSCRIBED);
+    throw new AlreadySubscribedError(ALREADY_SUBSCRIBED);
   }
   return withLiveCustomer(deps, userId, (customerId) => subscriptionCheckoutFor(deps, userId, customerId, priceId));
 }
@@ -67,14 +67,14 @@ async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: 
 async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, customerId: string, priceId: string): Promise<{ url: string }> {
   // Stripe, not our row, is the truth here: the webhook of a just-paid Checkout may not have landed yet.
   const subscriptions = await deps.billing.listSubscriptions(customerId);
-  if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new ConflictError(ALREADY_SUBSCRIBED);
+  if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new AlreadySubscribedError(ALREADY_SUBSCRIBED);
 
   const recent = await deps.billing.recentCheckouts(customerId);
   const open = recent.filter((s) => s.mode === 'subscription' && s.status === 'open');
   const same = open.find((s) => s.priceId === priceId && s.url);
   if (same?.url) return { url: same.url };
   for (const other of open) {
-    if ((await deps.billing.expireCheckout(other.sessionId)) === 'complete') throw new ConflictError(ALREADY_SUBSCRIBED);
+    if ((await deps.billing.expireCheckout(other.sessionId)) === 'complete') throw new AlreadySubscribedError(ALREADY_SUBSCRIBED);
   }
   const session = await deps.billing.createSubscriptionCheckout({
     customerId,
@@ -111,8 +111,8 @@ async function withLiveCustomer<T>(deps: BillingDeps, userId: string, use: (cust
 
 async function customerFor(deps: BillingDeps, userId: string): Promise<string> {
   const profile = await deps.users.get(userId, { consistent: true });
-  if (!profile || profile.deletingAt) throw new NotFoundError('No account for this user', 'account_not_found');
+  if (!profile || profile.deletingAt) throw new NoBillingAccountError('No account for this user');
   const customerId = await ensureStripeCustomer(deps, userId);
-  if (!customerId) throw new NotFoundError('No account for this user', 'account_not_found');
+  if (!customerId) throw new NoBillingAccountError('No account for this user');
   return customerId;
 }

@@ -4,6 +4,7 @@ import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EmailIdentity } from '../ports/email-identity';
 import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
+import { AccountNotFoundError, EmailTokenRefusedError, InvalidEmailCodeError, NoPendingEmailChangeError } from './errors';
 
 /**
  * The rule: the premium check by email answers for the account that owns that
@@ -26,22 +27,6 @@ export interface EmailChangeDeps {
   billing: Pick<BillingProvider, 'updateCustomerEmail'>;
 }
 
-export class AccountNotFoundError extends Error {
-  override readonly name = 'AccountNotFoundError';
-}
-export class NoPendingEmailChangeError extends Error {
-  override readonly name = 'NoPendingEmailChangeError';
-}
-/** Cognito refused the caller's access token for the verification (revoked, signed out): sign in again. */
-export class EmailTokenRefusedError extends Error {
-  override readonly name = 'EmailTokenRefusedError';
-}
-export class InvalidEmailCodeError extends Error {
-  override readonly name = 'InvalidEmailCodeError';
-  constructor(readonly reason: 'invalid-code' | 'expired-code') {
-    super(reason === 'expired-code' ? 'the code has expired: start the change again' : 'the code is not the one that was sent');
-  }
-}
 
 /** How often a claim may meet a holder that lost the address before giving up (each round is a conditional write). */
 const CLAIM_ROUNDS = 3;

@@ -45,6 +45,9 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
   return stored;
 }
 
+/** What the sign-up trigger needs: the account's stores and Stripe, and the address ownership rules. */
+export type SignUpDeps = AccountDeps & EmailOwnershipDeps;
+
 /**
  * Cognito confirmed a sign-up: create the profile and the entitlement row
  * (conditional writes, so a retried trigger never duplicates or resets them),
@@ -52,7 +55,7 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
  * down the sign-up still succeeds; the customer is created lazily later.
  */
 export async function onSignUpConfirmed(
-  deps: AccountDeps & EmailOwnershipDeps,
+  deps: SignUpDeps,
   input: { userId: string; email: string },
   stripeBudgetMs: number,
 ): Promise<{ profileCreated: boolean; customer: 'created' | 'existing' | 'deferred' }> {

@@ -1,4 +1,4 @@
-import type { ProcessedEvents, PurchasedTokenAdjustments, TopUpCredits } from '../ports/events';
+import type { ProcessedEvents, PurchasedTokenAdjustments, SignedEvents, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
 import { countAnomaly } from '../observability/metrics';
 import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
@@ -126,4 +126,41 @@ async function creditTopUp(deps: WebhookDeps, customerId: string, session: Recor
   // Also on a duplicate: a redelivery after a failed invalidation must still clear the cache.
   await invalidateUser(deps.cache, owner);
   return result === 'applied' ? 'applied' : 'ignored';
+}
+
+/** A signed body is still checked for the fields the rules read: junk is a 400, never a 500 retried for days. */
+function isEventShaped(event: unknown): event is StripeEventLike {
+  const e = event as { id?: unknown; type?: unknown; data?: { object?: unknown } } | null;
+  const object = e?.data?.object;
+  return (
+    typeof e?.id === 'string' && e.id.length > 0 && e.id.length <= 255 &&
+    typeof e.type === 'string' && e.type.length > 0 &&
+    typeof object === 'object' && object !== null && !Array.isArray(object)
+  );
+}
+
+export type ReceiveEventResult =
+  | { outcome: 'handled'; eventId: string; type: string; handled: WebhookOutcome }
+  | { outcome: 'invalid-signature' }
+  | { outcome: 'not-an-event' };
+
+/**
+ * POST /stripe/webhook. Primary course:
+ * 1. verify the signature over the exact bytes Stripe sent (old signatures are replays);
+ * 2. check the event carries what the rules read;
+ * 3. apply it (once per event id). A failure after verification is left to
+ *    throw: the caller answers 5xx so that Stripe retries.
+ */
+export async function receiveStripeEvent(deps: WebhookDeps & { signedEvents: SignedEvents }, payload: Buffer, signature: string): Promise<ReceiveEventResult> {
+  const event = await deps.signedEvents.verify(payload, signature);
+  if (event === undefined) return { outcome: 'invalid-signature' };
+  if (!isEventShaped(event)) return { outcome: 'not-an-event' };
+  try {
+    const handled = await handleStripeEvent(deps, event);
+    logger.info('stripe event handled', { eventId: event.id, type: event.type, outcome: handled });
+    return { outcome: 'handled', eventId: event.id, type: event.type, handled };
+  } catch (err) {
+    logger.warn('stripe event failed; Stripe will retry', { eventId: event.id, type: event.type });
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@ import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitleme
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
-import { wireAccess } from '../../shared/adapters/wiring';
+import { accessDecider } from '../../shared/wiring/access';
 import { buildTierCatalogue, type TierName } from '../../shared/domain/tiers';
 import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
@@ -25,7 +25,7 @@ const redis = createRedisClient({ REDIS_URL: env().REDIS_URL as string, REDIS_DI
 const cache = createReadThroughCache(redis, { CACHE_TTL_SECONDS: 300, CACHE_BREAKER_FAILURES: 3, CACHE_BREAKER_COOLDOWN_MS: 5000 });
 const users = new DynamoUserStore(doc, env().TABLE_USERS as string, env().TABLE_EMAIL_OWNERS as string);
 const entitlements = new DynamoEntitlementStore(doc, { entitlements: env().TABLE_ENTITLEMENTS as string, users: env().TABLE_USERS as string });
-const { decide } = wireAccess(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const { decide } = accessDecider(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
 
 afterAll(async () => {
   raw.destroy();

@@ -6,17 +6,17 @@ import type { Context, SQSEvent, SQSBatchResponse } from 'aws-lambda';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { freePort } from '../../infra/local/processes';
 import { startLocalQueue, type LocalQueue } from '../../infra/local/queue';
-import { DELETION_CONFIG, wireDeletion } from '../../shared/adapters/deletion-wiring';
+import { deletion as wiredDeletion } from '../../shared/wiring/deletion';
 import { DynamoApiKeyStore, DynamoUsageStore } from '../../shared/adapters/dynamodb/api-key-store';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
-import { loadConfig, tablesSection, tiersSection } from '../../shared/config';
+import { loadConfig, tablesSection, tierSettings, tiersSection } from '../../shared/config';
 import { credentialGrantEntry, usageCounterId } from '../../shared/domain/usage';
 import { deleteAccountResponse, deletionInProgressResponse } from '../../shared/http/schemas';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
-import { wireCatalogue } from '../../shared/adapters/wiring';
+import { buildTierCatalogue } from '../../shared/domain/tiers';
 import { runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 import { cognitoClient, cognitoUserExists, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
@@ -84,15 +84,13 @@ function runAdmin(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 /** The deletion saga's adapters, built from the local stack's handler environment like a function's. */
-let wired: ReturnType<typeof wireDeletion> | undefined;
-function deletion(): ReturnType<typeof wireDeletion> {
+let wired: ReturnType<typeof wiredDeletion> | undefined;
+function deletion(): { deps: ReturnType<typeof wiredDeletion>['saga']; profiles: ReturnType<typeof wiredDeletion>['profiles'] } {
   if (!wired) {
     Object.assign(process.env, env());
-    wired = wireDeletion(
-      loadConfig(DELETION_CONFIG),
-    );
+    wired = wiredDeletion();
   }
-  return wired;
+  return { deps: wired.saga, profiles: wired.profiles };
 }
 const plenty = () => ({ deadline: new Date(Date.now() + 60_000), leaseUntil: new Date(Date.now() + 90_000) });
 const oneUnit = () => ({ deadline: new Date(0), leaseUntil: new Date(Date.now() + 90_000) });
@@ -100,7 +98,7 @@ const oneUnit = () => ({ deadline: new Date(0), leaseUntil: new Date(Date.now() 
 afterAll(async () => {
   await closeLoadedHandlers();
   await closeRedisClients();
-  wired?.aws.dynamo.raw.destroy();
+  wired?.closeClients();
   docClient?.destroy();
 });
 
@@ -292,7 +290,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
     writers = {
       usage: new DynamoUsageStore(doc(), { ledger: tables.TABLE_LEDGER!, users: tables.TABLE_USERS! }),
       keys: new DynamoApiKeyStore(doc(), { apiKeys: tables.TABLE_API_KEYS!, users: tables.TABLE_USERS! }),
-      tokens: new DynamoTokenStore(doc(), { tables: tokenTables(loadConfig({ tables: tablesSection }, tables).tables), catalogue: wireCatalogue(loadConfig({ tiers: tiersSection }, tables).tiers) }),
+      tokens: new DynamoTokenStore(doc(), { tables: tokenTables(loadConfig({ tables: tablesSection }, tables).tables), catalogue: buildTierCatalogue(tierSettings(loadConfig({ tiers: tiersSection }, tables).tiers)) }),
       entitlements: new DynamoEntitlementStore(doc(), { entitlements: tables.TABLE_ENTITLEMENTS!, users: tables.TABLE_USERS! }),
       users: new DynamoUserStore(doc(), tables.TABLE_USERS!, tables.TABLE_EMAIL_OWNERS!),
     };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import Redis from 'ioredis';
 import { localDynamoClient } from '../../infra/local/dynamodb';
-import { rateLimitKey } from '../../shared/adapters/redis/rate-limiter';
+import { rateLimitKey } from '../../shared/ports/rate-limiter';
 import { hashApiKey } from '../../shared/domain/api-keys';
 import { usageCounterId } from '../../shared/domain/usage';
 import { cacheKeys } from '../../shared/ports/cache';

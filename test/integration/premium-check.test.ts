@@ -6,7 +6,7 @@ import { RedisReadThroughCache } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
-import { wireAccess } from '../../shared/adapters/wiring';
+import { accessDecider } from '../../shared/wiring/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementStatus } from '../../shared/domain/entitlement';
 import { buildTierCatalogue } from '../../shared/domain/tiers';
 import type { BillingProvider } from '../../shared/ports/billing';
@@ -37,7 +37,7 @@ const stores = () => {
   };
 };
 // The functions' own access decision (default policy: no past_due grace).
-const { decide } = wireAccess(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const { decide } = accessDecider(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
 const access = { decide, now: () => new Date() };
 
 /** The cache as another Lambda (the webhook, an admin) sees it: same Redis, own client. */

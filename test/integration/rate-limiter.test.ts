@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
 import { freePort } from '../../infra/local/processes';
 import { CircuitBreaker } from '../../shared/adapters/redis/circuit-breaker';
-import { rateLimitKey, RedisRateLimiter } from '../../shared/adapters/redis/rate-limiter';
+import { RedisRateLimiter } from '../../shared/adapters/redis/rate-limiter';
+import { rateLimitKey } from '../../shared/ports/rate-limiter';
 import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
 import { localStack } from '../fixtures/stack';
 

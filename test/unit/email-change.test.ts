@@ -4,11 +4,10 @@ import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore 
 import {
   confirmEmailChange,
   createProfileOwningEmail,
-  EmailTokenRefusedError,
-  InvalidEmailCodeError,
   startEmailChange,
   type EmailChangeDeps,
 } from '../../shared/use-cases/email-change';
+import { EmailTokenRefusedError, InvalidEmailCodeError } from '../../shared/use-cases/errors';
 
 /** Profiles and ownership items in memory, with the store's conditions (unit tests of the orchestration's error paths). */
 function fakeStore() {

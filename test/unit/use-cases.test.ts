@@ -4,7 +4,7 @@ import type { EntitlementStore } from '../../shared/ports/entitlements';
 import type { EmailOwnership, UserProfile, UserStore } from '../../shared/ports/users';
 import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
-import { deletionBudget } from '../../shared/adapters/deletion-wiring';
+import { deletionBudget } from '../../shared/use-cases/deletion-work';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { ensureStripeCustomer, onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 

@@ -4,10 +4,17 @@ import { withTimeout } from './client';
 
 export class RedisProbe implements DependencyProbe {
   readonly name = 'redis';
-  constructor(private readonly redis: Redis) {}
+  /** `connection`: the process's lazily opened client (undefined, or a rejection, when it could not be opened). */
+  constructor(private readonly connection: () => Promise<Redis | undefined>) {}
+
+  async connect(): Promise<void> {
+    await this.connection().catch(() => undefined);
+  }
 
   async ping(timeoutMs: number): Promise<void> {
-    const answer = await withTimeout(this.redis.ping(), timeoutMs, 'redis PING');
+    const redis = await this.connection().catch(() => undefined);
+    if (!redis) throw new Error('redis client unavailable');
+    const answer = await withTimeout(redis.ping(), timeoutMs, 'redis PING');
     if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
   }
 }

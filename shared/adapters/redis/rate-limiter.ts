@@ -32,9 +32,6 @@ if oldest[2] then retry = tonumber(oldest[2]) + window - now end
 if retry < 1 then retry = 1 end
 return {0, retry}`;
 
-/** Rate-limit keys: versioned, and never shaped like a cache key. */
-export const rateLimitKey = (scope: string, id: string) => `ratelimit:v1:${scope}:${id}`;
-
 export class RedisRateLimiter implements RateLimiter {
   private client: Redis | undefined;
   private resolved = false;
