@@ -46,7 +46,7 @@ function recordingCache(): ReadThroughCache & { dropped: string[] } {
   const dropped: string[] = [];
   return {
     dropped,
-    read: async (_key, load) => ({ value: await load(), source: 'dynamodb' }),
+    read: async <T>(_key: string, load: () => Promise<T>) => ({ value: await load(), source: 'db' as const }),
     invalidate: async (k) => void dropped.push(...k),
     invalidateBestEffort: async (k) => void dropped.push(...k),
   };
