@@ -21,6 +21,7 @@ import {
   type ParamSet,
 } from './params';
 import type { ItemChange, Json, StripeState } from './state';
+import { renderById, renderCharge, renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderDispute, renderInvoice, renderPaymentIntent, renderPortalSession, renderPrice, renderProduct, renderRefund, renderSubscription } from './render';
 
 export interface EventStore {
   /** Newest first. */
@@ -115,7 +116,7 @@ function expandAt(value: unknown, segments: string[], state: StripeState, path: 
   if (!(head in target)) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
   let child = target[head];
   if (typeof child === 'string') {
-    const found = state.renderById(child);
+    const found = renderById(state, child);
     if (!found) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
     child = found;
     target[head] = child;
@@ -203,13 +204,13 @@ route('POST', '/v1/customers', 'customerCreate', (state, { params }) => {
     phone: str(params, 'phone') ?? null,
     metadata,
   });
-  return state.renderCustomer(customer.id);
+  return renderCustomer(state, customer.id);
 });
 
 route('GET', '/v1/customers', 'customerList', (state, { params }) => {
   const email = str(params, 'email');
   const records = [...state.customers.values()].filter((c) => !c.deleted && (email === undefined || c.email === email)).sort((a, b) => b.seq - a.seq);
-  return paginate(records, params, '/v1/customers', (c) => state.renderCustomer(c.id));
+  return paginate(records, params, '/v1/customers', (c) => renderCustomer(state, c.id));
 });
 
 /**
@@ -237,14 +238,14 @@ route('GET', '/v1/customers/search', 'customerSearch', (state, { params }) => {
     .sort((a, b) => b.seq - a.seq);
   return {
     object: 'search_result',
-    data: matches.slice(0, limit).map((c) => state.renderCustomer(c.id)),
+    data: matches.slice(0, limit).map((c) => renderCustomer(state, c.id)),
     has_more: matches.length > limit,
     next_page: null,
     url: '/v1/customers/search',
   };
 });
 
-route('GET', '/v1/customers/:id', 'retrieve', (state, { path }) => state.renderCustomer(state.customer(path.id as string).id));
+route('GET', '/v1/customers/:id', 'retrieve', (state, { path }) => renderCustomer(state, state.customer(path.id as string).id));
 
 route('POST', '/v1/customers/:id', 'customerUpdate', (state, { params, path }) => {
   const customer = state.liveCustomer(path.id as string);
@@ -261,7 +262,7 @@ route('POST', '/v1/customers/:id', 'customerUpdate', (state, { params, path }) =
     if (phone !== undefined) c.phone = phone;
     c.metadata = metadata;
   });
-  return state.renderCustomer(customer.id);
+  return renderCustomer(state, customer.id);
 });
 
 route('DELETE', '/v1/customers/:id', 'customerDelete', (state, { path }) => {
@@ -284,10 +285,10 @@ route('GET', '/v1/prices', 'priceList', (state, { params }) => {
     .filter((p) => !type || (type === 'recurring') === (p.recurring !== null))
     .filter((p) => !currency || currency.toLowerCase() === 'usd')
     .reverse();
-  return paginate(records, params, '/v1/prices', (p) => state.renderPrice(p.id));
+  return paginate(records, params, '/v1/prices', (p) => renderPrice(state, p.id));
 });
 
-route('GET', '/v1/prices/:id', 'retrieve', (state, { path }) => state.renderPrice(path.id as string));
+route('GET', '/v1/prices/:id', 'retrieve', (state, { path }) => renderPrice(state, path.id as string));
 
 route('GET', '/v1/products', 'productList', (state, { params }) => {
   const active = bool(params, 'active');
@@ -296,10 +297,10 @@ route('GET', '/v1/products', 'productList', (state, { params }) => {
     .filter((p) => active === undefined || p.active === active)
     .filter((p) => !ids || ids.includes(p.id))
     .reverse();
-  return paginate(records, params, '/v1/products', (p) => state.renderProduct(p.id));
+  return paginate(records, params, '/v1/products', (p) => renderProduct(state, p.id));
 });
 
-route('GET', '/v1/products/:id', 'retrieve', (state, { path }) => state.renderProduct(path.id as string));
+route('GET', '/v1/products/:id', 'retrieve', (state, { path }) => renderProduct(state, path.id as string));
 
 // ------------------------------------------------------------------ subscriptions
 
@@ -330,7 +331,7 @@ route('POST', '/v1/subscriptions', 'subscriptionCreate', (state, { params }) => 
     description: str(params, 'description') ?? null,
     paymentBehavior: oneOf(params, 'payment_behavior', ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const),
   });
-  return state.renderSubscription(subscription.id);
+  return renderSubscription(state, subscription.id);
 });
 
 route('GET', '/v1/subscriptions', 'subscriptionList', (state, { params }) => {
@@ -339,10 +340,10 @@ route('GET', '/v1/subscriptions', 'subscriptionList', (state, { params }) => {
     status: oneOf(params, 'status', SUBSCRIPTION_STATUSES),
     price: str(params, 'price'),
   });
-  return paginate(records, params, '/v1/subscriptions', (s) => state.renderSubscription(s.id));
+  return paginate(records, params, '/v1/subscriptions', (s) => renderSubscription(state, s.id));
 });
 
-route('GET', '/v1/subscriptions/:id', 'retrieve', (state, { path }) => state.renderSubscription(path.id as string));
+route('GET', '/v1/subscriptions/:id', 'retrieve', (state, { path }) => renderSubscription(state, path.id as string));
 
 route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, path }) => {
   const sub = state.subscription(path.id as string);
@@ -379,7 +380,7 @@ route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, p
       ? { comment: nullable(details, 'comment'), feedback: nullable(details, 'feedback') }
       : undefined,
   });
-  return state.renderSubscription(sub.id);
+  return renderSubscription(state, sub.id);
 });
 
 route('DELETE', '/v1/subscriptions/:id', 'subscriptionCancel', (state, { params, path }) => {
@@ -388,7 +389,7 @@ route('DELETE', '/v1/subscriptions/:id', 'subscriptionCancel', (state, { params,
     comment: details ? nullable(details, 'comment') : undefined,
     feedback: details ? nullable(details, 'feedback') : undefined,
   });
-  return state.renderSubscription(sub.id);
+  return renderSubscription(state, sub.id);
 });
 
 // ------------------------------------------------------------------ Checkout
@@ -455,9 +456,9 @@ route('POST', '/v1/checkout/sessions', 'checkoutCreate', (state, { params }) => 
 
 /** `line_items` is not in a Checkout Session unless expanded. */
 function withLineItems(state: StripeState, id: string, expand: string[]): Json {
-  const session = state.renderCheckoutSession(id);
+  const session = renderCheckoutSession(state, id);
   if (expand.some((p) => p === 'line_items' || p.startsWith('line_items.'))) {
-    const data = state.renderCheckoutLineItems(id);
+    const data = renderCheckoutLineItems(state, id);
     session.line_items = { object: 'list', data, has_more: false, url: `/v1/checkout/sessions/${id}/line_items` };
   }
   return session;
@@ -470,23 +471,23 @@ route('GET', '/v1/checkout/sessions', 'checkoutList', (state, { params }) => {
     status: oneOf(params, 'status', ['open', 'complete', 'expired'] as const),
     paymentIntent: str(params, 'payment_intent'),
   });
-  return paginate(records, params, '/v1/checkout/sessions', (s) => state.renderCheckoutSession(s.id));
+  return paginate(records, params, '/v1/checkout/sessions', (s) => renderCheckoutSession(state, s.id));
 });
 
 route('GET', '/v1/checkout/sessions/:id', 'retrieve', (state, { params, path }) => withLineItems(state, state.checkoutSession(path.id as string).id, expandPaths(params)));
 
 route('GET', '/v1/checkout/sessions/:id/line_items', 'checkoutLineItems', (state, { params, path }) => {
   const id = state.checkoutSession(path.id as string).id;
-  return paginate(state.renderCheckoutLineItems(id) as Array<Json & { id: string }>, params, `/v1/checkout/sessions/${id}/line_items`, (li) => li);
+  return paginate(renderCheckoutLineItems(state, id) as Array<Json & { id: string }>, params, `/v1/checkout/sessions/${id}/line_items`, (li) => li);
 });
 
-route('POST', '/v1/checkout/sessions/:id/expire', 'retrieve', (state, { path }) => state.renderCheckoutSession(state.expireCheckoutSession(path.id as string).id));
+route('POST', '/v1/checkout/sessions/:id/expire', 'retrieve', (state, { path }) => renderCheckoutSession(state, state.expireCheckoutSession(path.id as string).id));
 
 // ------------------------------------------------------------------ billing portal
 
 route('POST', '/v1/billing_portal/sessions', 'portalCreate', (state, { params }) => {
   const session = state.createPortalSession(requiredStr(params, 'customer'), str(params, 'return_url') ?? null);
-  return state.renderPortalSession(session.id);
+  return renderPortalSession(state, session.id);
 });
 
 // ------------------------------------------------------------------ invoices
@@ -497,21 +498,21 @@ route('GET', '/v1/invoices', 'invoiceList', (state, { params }) => {
     subscription: str(params, 'subscription'),
     status: oneOf(params, 'status', ['draft', 'open', 'paid', 'uncollectible', 'void'] as const),
   });
-  return paginate(records, params, '/v1/invoices', (i) => state.renderInvoice(i.id));
+  return paginate(records, params, '/v1/invoices', (i) => renderInvoice(state, i.id));
 });
 
-route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => state.renderInvoice(path.id as string));
+route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => renderInvoice(state, path.id as string));
 
 // ------------------------------------------------------------------ payments: intents, charges, refunds, disputes
 
-route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => state.renderPaymentIntent(path.id as string));
+route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => renderPaymentIntent(state, path.id as string));
 
 route('GET', '/v1/charges', 'chargeList', (state, { params }) => {
   const records = state.listCharges({ customer: str(params, 'customer'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/charges', (c) => state.renderCharge(c.id));
+  return paginate(records, params, '/v1/charges', (c) => renderCharge(state, c.id));
 });
 
-route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => state.renderCharge(path.id as string));
+route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => renderCharge(state, path.id as string));
 
 route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
   const charge = str(params, 'charge');
@@ -525,22 +526,22 @@ route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
     reason: oneOf(params, 'reason', ['duplicate', 'fraudulent', 'requested_by_customer'] as const),
     metadata: applyMetadata({}, params.metadata),
   });
-  return state.renderRefund(refund.id);
+  return renderRefund(state, refund.id);
 });
 
 route('GET', '/v1/refunds', 'refundList', (state, { params }) => {
   const records = state.listRefunds({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/refunds', (r) => state.renderRefund(r.id));
+  return paginate(records, params, '/v1/refunds', (r) => renderRefund(state, r.id));
 });
 
-route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => state.renderRefund(path.id as string));
+route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => renderRefund(state, path.id as string));
 
 route('GET', '/v1/disputes', 'disputeList', (state, { params }) => {
   const records = state.listDisputes({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/disputes', (d) => state.renderDispute(d.id));
+  return paginate(records, params, '/v1/disputes', (d) => renderDispute(state, d.id));
 });
 
-route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => state.renderDispute(path.id as string));
+route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => renderDispute(state, path.id as string));
 
 // ------------------------------------------------------------------ events
 

@@ -10,6 +10,7 @@ import type { ChargeSelector, CheckoutCompletion, CustomerSummary, EmulatorClock
 import type { DeliverySettings, EventLogEntry, WebhookDelivery } from './delivery';
 import { invalidRequest, resourceMissing } from './errors';
 import type { ChargeTarget, CheckoutSessionRecord, Json, StripeState } from './state';
+import { renderCharge, renderCheckoutSession, renderCustomer, renderDispute, renderInvoice, renderRefund, renderSubscription } from './render';
 
 /** The emulator's time: real time plus how far `POST /_emulator/clock` advanced it. */
 export interface Clock {
@@ -27,10 +28,10 @@ export interface StripeControlParts {
 
 export function stripeControl({ state, delivery, faults, recorder, clock }: StripeControlParts): StripeEmulatorControlApi {
   const completion = (session: CheckoutSessionRecord): CheckoutCompletion => ({
-    session: state.renderCheckoutSession(session.id),
-    customer: session.customer ? state.renderCustomer(session.customer) : null,
-    subscription: session.subscription ? state.renderSubscription(session.subscription) : null,
-    invoice: session.invoice ? state.renderInvoice(session.invoice) : null,
+    session: renderCheckoutSession(state, session.id),
+    customer: session.customer ? renderCustomer(state, session.customer) : null,
+    subscription: session.subscription ? renderSubscription(state, session.subscription) : null,
+    invoice: session.invoice ? renderInvoice(state, session.invoice) : null,
   });
 
   /** An email means the newest paid charge of the newest customer with it. */
@@ -54,11 +55,11 @@ export function stripeControl({ state, delivery, faults, recorder, clock }: Stri
     async refund({ amount, ...selector }) {
       if (amount !== undefined && (!Number.isSafeInteger(amount) || amount < 1)) throw invalidRequest('amount must be a positive whole number of cents', 'amount');
       const refund = state.createRefund({ ...chargeTarget(selector), amount, reason: 'requested_by_customer' });
-      return { refund: state.renderRefund(refund.id), charge: state.renderCharge(refund.charge) };
+      return { refund: renderRefund(state, refund.id), charge: renderCharge(state, refund.charge) };
     },
     async openDispute(selector) {
       const dispute = state.openDispute(chargeTarget(selector));
-      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
+      return { dispute: renderDispute(state, dispute.id), charge: renderCharge(state, dispute.charge) };
     },
     async closeDispute({ dispute: disputeId, ...selector }, outcome) {
       if (outcome !== 'won' && outcome !== 'lost') throw invalidRequest('outcome must be won or lost', 'outcome');
@@ -69,7 +70,7 @@ export function stripeControl({ state, delivery, faults, recorder, clock }: Stri
         if (!id) throw invalidRequest(`Charge ${charge.id} has no open dispute.`, 'charge');
       }
       const dispute = state.closeDispute(id, outcome);
-      return { dispute: state.renderDispute(dispute.id), charge: state.renderCharge(dispute.charge) };
+      return { dispute: renderDispute(state, dispute.id), charge: renderCharge(state, dispute.charge) };
     },
     async subscribe(request: SubscribeRequest) {
       const price = state.resolvePrice(request);
@@ -89,44 +90,44 @@ export function stripeControl({ state, delivery, faults, recorder, clock }: Stri
         trialPeriodDays: request.trialDays,
         metadata: request.metadata,
       });
-      return { customer: state.renderCustomer(customerId), subscription: state.renderSubscription(subscription.id) };
+      return { customer: renderCustomer(state, customerId), subscription: renderSubscription(state, subscription.id) };
     },
     async changePrice(subscriptionId, target) {
       const price = state.resolvePrice(target);
       const sub = state.subscription(subscriptionId);
       const first = sub.items[0];
       state.modifySubscription(sub.id, { items: [{ id: first?.id, price }], prorationBehavior: 'create_prorations' });
-      return state.renderSubscription(sub.id);
+      return renderSubscription(state, sub.id);
     },
     async advance(subscriptionId): Promise<SubscriptionChange> {
       const { subscription, invoice } = state.renewSubscription(subscriptionId);
-      return { subscription: state.renderSubscription(subscription.id), invoice: invoice ? state.renderInvoice(invoice.id) : null };
+      return { subscription: renderSubscription(state, subscription.id), invoice: invoice ? renderInvoice(state, invoice.id) : null };
     },
     async failPayment(subscriptionId, { final } = {}): Promise<SubscriptionChange> {
       const { subscription, invoice } = state.failPayment(subscriptionId, { final });
-      return { subscription: state.renderSubscription(subscription.id), invoice: state.renderInvoice(invoice.id) };
+      return { subscription: renderSubscription(state, subscription.id), invoice: renderInvoice(state, invoice.id) };
     },
     async recover(subscriptionId): Promise<SubscriptionChange> {
       const { subscription, invoice } = state.recoverPayment(subscriptionId);
-      return { subscription: state.renderSubscription(subscription.id), invoice: state.renderInvoice(invoice.id) };
+      return { subscription: renderSubscription(state, subscription.id), invoice: renderInvoice(state, invoice.id) };
     },
     async cancel(subscriptionId, { atPeriodEnd = false } = {}) {
-      return state.renderSubscription(state.requestCancellation(subscriptionId, atPeriodEnd).id);
+      return renderSubscription(state, state.requestCancellation(subscriptionId, atPeriodEnd).id);
     },
     async resume(subscriptionId) {
-      return state.renderSubscription(state.modifySubscription(subscriptionId, { cancelAt: null }).id);
+      return renderSubscription(state, state.modifySubscription(subscriptionId, { cancelAt: null }).id);
     },
     async customers(email): Promise<CustomerSummary[]> {
       return state.customersByEmail(email, { caseInsensitive: true }).map((c) => ({
-        customer: state.renderCustomer(c.id),
-        subscriptions: state.subscriptionsOf(c.id).map((s) => state.renderSubscription(s.id)),
+        customer: renderCustomer(state, c.id),
+        subscriptions: state.subscriptionsOf(c.id).map((s) => renderSubscription(state, s.id)),
       }));
     },
     async deleteCustomer(customerId): Promise<CustomerSummary> {
       state.deleteCustomer(customerId);
       return {
-        customer: state.renderCustomer(customerId),
-        subscriptions: state.subscriptionsOf(customerId).map((s) => state.renderSubscription(s.id)),
+        customer: renderCustomer(state, customerId),
+        subscriptions: state.subscriptionsOf(customerId).map((s) => renderSubscription(state, s.id)),
       };
     },
     async events({ type } = {}): Promise<EventLogEntry[]> {

@@ -8,6 +8,7 @@ import { sendText } from '../http';
 import { PRICE_IDS } from './catalog';
 import { StripeApiError } from './errors';
 import type { Json, StripeState } from './state';
+import { renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderInvoice, renderPortalSession, renderSubscription } from './render';
 
 // The pages show live state: a browser must not show a stale one after a form post.
 const sendHtml = (res: ServerResponse, status: number, html: string) => sendText(res, status, 'text/html; charset=utf-8', html, { 'Cache-Control': 'no-store' });
@@ -127,9 +128,9 @@ export function servePage(res: ServerResponse, pathname: string, state: StripeSt
   try {
     if (checkout) {
       const session = state.checkoutSession(decodeURIComponent(checkout[1] as string));
-      const rendered = state.renderCheckoutSession(session.id);
+      const rendered = renderCheckoutSession(state, session.id);
       const email = session.customerEmail ?? (session.customer ? state.customer(session.customer).email : null);
-      sendHtml(res, 200, checkoutPage({ ...rendered, url: undefined }, state.renderCheckoutLineItems(session.id), email));
+      sendHtml(res, 200, checkoutPage({ ...rendered, url: undefined }, renderCheckoutLineItems(state, session.id), email));
       return true;
     }
     if (portal) {
@@ -139,16 +140,16 @@ export function servePage(res: ServerResponse, pathname: string, state: StripeSt
         res,
         200,
         portalPage(
-          state.renderPortalSession(session.id),
-          state.renderCustomer(session.customer),
-          state.subscriptionsOf(session.customer).map((s) => state.renderSubscription(s.id)),
+          renderPortalSession(state, session.id),
+          renderCustomer(state, session.customer),
+          state.subscriptionsOf(session.customer).map((s) => renderSubscription(state, s.id)),
           tiers,
         ),
       );
       return true;
     }
     if (invoice) {
-      sendHtml(res, 200, invoicePage(state.renderInvoice(decodeURIComponent(invoice[1] as string))));
+      sendHtml(res, 200, invoicePage(renderInvoice(state, decodeURIComponent(invoice[1] as string))));
       return true;
     }
   } catch (err) {
