@@ -18,15 +18,19 @@ import {
   requiredStr,
   str,
   stringList,
+  trialEndParam,
+  validEmail,
+  nullable,
   type ParamSet,
 } from './params';
 import type { ItemChange, Json, StripeState } from './state';
-import { renderById, renderCharge, renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderDispute, renderInvoice, renderPaymentIntent, renderPortalSession, renderPrice, renderProduct, renderRefund, renderSubscription } from './render';
+import { applyExpand } from './render/expand';
+import { paginate } from './render/list';
+import { renderCharge, renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderDispute, renderInvoice, renderPaymentIntent, renderPortalSession, renderPrice, renderProduct, renderRefund, renderSubscription } from './render';
 
 export interface EventStore {
   /** Newest first. */
   list(): StripeEvent[];
-  get(id: string): StripeEvent | undefined;
 }
 
 export interface ApiRequest {
@@ -95,70 +99,6 @@ export function pathTemplate(pathname: string): string {
 
 // ------------------------------------------------------------------ helpers
 
-/** Replaces ids with objects along each `expand[]` path (`customer`, `data.latest_invoice`, `items.data.price.product`). */
-function applyExpand(value: Json, paths: string[], state: StripeState): Json {
-  for (const path of paths) {
-    const segments = path.split('.');
-    if (segments.length > 4) throw invalidParam(`You cannot expand more than 4 levels of a property. Property: ${path}`, 'expand');
-    expandAt(value, segments, state, path);
-  }
-  return value;
-}
-
-function expandAt(value: unknown, segments: string[], state: StripeState, path: string): void {
-  if (Array.isArray(value)) {
-    for (const item of value) expandAt(item, segments, state, path);
-    return;
-  }
-  if (typeof value !== 'object' || value === null || segments.length === 0) return;
-  const [head, ...rest] = segments as [string, ...string[]];
-  const target = value as Json;
-  if (!(head in target)) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
-  let child = target[head];
-  if (typeof child === 'string') {
-    const found = renderById(state, child);
-    if (!found) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
-    child = found;
-    target[head] = child;
-  }
-  expandAt(child, rest, state, path);
-}
-
-function paginate<T extends { id: string }>(records: T[], params: FormObject, url: string, render: (record: T) => Json): Json {
-  const limit = int(params, 'limit', { min: 1, max: 100 }) ?? 10;
-  const startingAfter = str(params, 'starting_after');
-  const endingBefore = str(params, 'ending_before');
-  const position = (id: string, param: string) => {
-    const i = records.findIndex((r) => r.id === id);
-    if (i === -1) throw resourceMissing('object', id, param);
-    return i;
-  };
-  let page: T[];
-  let hasMore: boolean;
-  if (endingBefore) {
-    const end = position(endingBefore, 'ending_before');
-    page = records.slice(Math.max(0, end - limit), end);
-    hasMore = end - limit > 0;
-  } else {
-    const start = startingAfter ? position(startingAfter, 'starting_after') + 1 : 0;
-    page = records.slice(start, start + limit);
-    hasMore = start + limit < records.length;
-  }
-  return { object: 'list', data: page.map(render), has_more: hasMore, url };
-}
-
-function validEmail(value: string | undefined, param = 'email'): string | undefined {
-  if (value !== undefined && (!/^[^\s@]+@[^\s@]+$/.test(value) || value.length > 512)) {
-    throw invalidParam(`Invalid email address: ${value}`, param, 'email_invalid');
-  }
-  return value;
-}
-
-function nullable(params: FormObject, name: string): string | null | undefined {
-  if (!(name in params)) return undefined;
-  return str(params, name) ?? null;
-}
-
 /** `price_data` on Checkout line items and subscription items: an ad-hoc price. */
 function adHocPrice(state: StripeState, raw: FormValue | undefined, label: string, { recurringAllowed }: { recurringAllowed: boolean }): string | undefined {
   if (raw === undefined) return undefined;
@@ -182,14 +122,6 @@ function adHocPrice(state: StripeState, raw: FormValue | undefined, label: strin
     metadata: productData ? applyMetadata({}, productData.metadata, `${label}[product_data][metadata]`) : undefined,
     recurring: interval ? { interval, intervalCount: int(recurringRaw as FormObject, 'interval_count', { min: 1, max: 12 }) ?? 1 } : null,
   });
-}
-
-function trialEndParam(params: FormObject): number | 'now' | undefined {
-  const raw = str(params, 'trial_end');
-  if (raw === undefined) return undefined;
-  if (raw === 'now') return 'now';
-  if (!/^\d+$/.test(raw)) throw invalidParam(`Invalid timestamp: ${raw}`, 'trial_end');
-  return Number(raw);
 }
 
 // ------------------------------------------------------------------ customers
@@ -300,7 +232,6 @@ route('GET', '/v1/products', 'productList', (state, { params }) => {
   return paginate(records, params, '/v1/products', (p) => renderProduct(state, p.id));
 });
 
-route('GET', '/v1/products/:id', 'retrieve', (state, { path }) => renderProduct(state, path.id as string));
 
 // ------------------------------------------------------------------ subscriptions
 
@@ -534,7 +465,6 @@ route('GET', '/v1/refunds', 'refundList', (state, { params }) => {
   return paginate(records, params, '/v1/refunds', (r) => renderRefund(state, r.id));
 });
 
-route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => renderRefund(state, path.id as string));
 
 route('GET', '/v1/disputes', 'disputeList', (state, { params }) => {
   const records = state.listDisputes({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
@@ -557,10 +487,4 @@ route('GET', '/v1/events', 'eventList', (_state, { params }, events) => {
   const records = events.list().filter((e) => matchType(e.type));
   // Copies: expand must not rewrite the logged events.
   return paginate(records, params, '/v1/events', (e) => structuredClone(e) as unknown as Json);
-});
-
-route('GET', '/v1/events/:id', 'retrieve', (_state, { path }, events) => {
-  const event = events.get(path.id as string);
-  if (!event) throw resourceMissing('event', path.id as string);
-  return structuredClone(event) as unknown as Json;
 });

@@ -103,7 +103,6 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   });
   const eventStore: EventStore = {
     list: () => [...events].reverse(),
-    get: (id) => events.find((e) => e.id === id),
   };
   const faults = new FaultInjector();
   const recorder = new CallRecorder<StripeApiCall>((call) => call.operation);
