@@ -50,10 +50,6 @@ export interface StripeEmulator extends StripeEmulatorControlApi {
   stop(): Promise<void>;
 }
 
-// ------------------------------------------------------------------ small HTTP helpers
-
-const send = sendJson;
-
 /** `Authorization: Bearer sk_...` (stripe-node) or `Basic base64(sk_...:)` (curl -u). */
 function apiKeyOf(req: IncomingMessage): string | undefined {
   const auth = header(req, 'authorization');
@@ -123,7 +119,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     const pathname = requestUrl.pathname;
     const requestId = newId('req');
     const headers = { 'Request-Id': requestId, 'Stripe-Version': header(req, 'stripe-version') ?? apiVersion };
-    const fail = (err: StripeApiError) => send(res, err.status, err.toBody(), headers);
+    const fail = (err: StripeApiError) => sendJson(res, err.status, err.toBody(), headers);
 
     const match = matchApiRoute(method, pathname);
     recorder.record({ at: new Date().toISOString(), operation: `${method} ${match?.template ?? pathTemplate(pathname)}`, path: pathname });
@@ -173,7 +169,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
       }
       if (saved) {
         if (saved.fingerprint !== fingerprint) return fail(idempotencyError(idempotencyKey));
-        return send(res, saved.status, saved.body, { ...headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId });
+        return sendJson(res, saved.status, saved.body, { ...headers, 'Idempotent-Replayed': 'true', 'Original-Request': saved.requestId });
       }
     }
 
@@ -203,7 +199,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
     // Like Stripe, a key remembers the first outcome once the endpoint ran, errors and their status
     // included; parameters refused before it ran leave the key free.
     if (idempotencyKey && save) idempotent.set(idempotencyKey, { fingerprint, status, body: result, requestId, savedAt: now() });
-    send(res, status, result, headers);
+    sendJson(res, status, result, headers);
   }
 
   // -------------------------------------------------------------- server
@@ -223,11 +219,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
         });
       }
       if (req.method === 'GET' && servePage(res, pathname, state)) return;
-      send(res, 404, invalidRequest(`Not found: ${req.method} ${pathname}`).toBody());
+      sendJson(res, 404, invalidRequest(`Not found: ${req.method} ${pathname}`).toBody());
     };
     work().catch((err: unknown) => {
       process.stderr.write(`[stripe emulator] ${req.method} ${pathname} failed: ${(err as Error).stack ?? String(err)}\n`);
-      if (!res.headersSent) send(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred in the local Stripe emulator.' } });
+      if (!res.headersSent) sendJson(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred in the local Stripe emulator.' } });
       else res.destroy();
     });
   });
