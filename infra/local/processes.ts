@@ -12,7 +12,11 @@ export interface OwnedProcess {
 }
 
 export function startProcess(name: string, command: string, args: string[], options: SpawnOptions = {}): OwnedProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  return ownChild(name, spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }));
+}
+
+/** Takes charge of a spawned child: keeps its last lines of output and stops it (TERM, then KILL after 3 s). */
+export function ownChild(name: string, child: ChildProcess, spawnHint = ''): OwnedProcess {
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
     lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -20,7 +24,7 @@ export function startProcess(name: string, command: string, args: string[], opti
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  child.on('error', (err) => lines.push(`spawn error: ${err.message}`));
+  child.on('error', (err) => lines.push(`spawn error: ${err.message}${spawnHint}`));
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { close, listen } from './gateway';
+import { close, createLocalServer, listen, readBody } from './http';
 
 /**
  * The local stand-in for an SQS queue and its Lambda event source mapping.
@@ -49,10 +49,13 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** SQS's own request limit: a 256 KiB message plus its attributes stays well below it. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+  const body = await readBody(req, MAX_REQUEST_BYTES);
+  if (body === undefined) throw new Error(`request body over ${MAX_REQUEST_BYTES} bytes`);
+  return JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
 }
 
 export async function startLocalQueue(options: LocalQueueOptions): Promise<LocalQueue> {
@@ -121,7 +124,7 @@ export async function startLocalQueue(options: LocalQueueOptions): Promise<Local
     later(visibilityTimeoutMs, () => void receive(message));
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createLocalServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
       try {

@@ -7,13 +7,14 @@ import { createLocalCognitoAuthorizer } from './authorizer';
 import { startCognitoLocal } from './cognito';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from './dynamodb';
 import { docsRoutes } from './docs';
-import { close, createGateway, createLambdaInvokeServer, lambdaContext, listen, type HandlerTable } from './gateway';
+import { createGateway, createLambdaInvokeServer, lambdaContext, type HandlerTable } from './gateway';
+import { close, listen } from './http';
 import { startLocalQueue, type LocalQueue } from './queue';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
 import { seedDemoUser, type SeededUser } from './seed';
-import { stripeEmulatorService } from './stripe/emulator';
+import { stripeEmulatorService } from './stripe/service';
 import { stsEmulatorService } from './sts/emulator';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');

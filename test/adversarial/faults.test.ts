@@ -76,7 +76,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await control('POST', '/reset-faults');
+  await control('POST', '/faults/reset');
   await closeLoadedHandlers();
   destroyDoc();
 });
@@ -260,7 +260,7 @@ describe('Stripe failing and hanging (emulator faults)', () => {
   const fast = { STRIPE_TIMEOUT_MS: '300' };
   // Webhooks still in flight from earlier tests would use the faults up: let them land first.
   beforeEach(() => control('POST', '/delivery/flush'));
-  afterEach(() => control('POST', '/reset-faults'));
+  afterEach(() => control('POST', '/faults/reset'));
 
   it.each([
     ['500', 500],
@@ -284,7 +284,7 @@ describe('Stripe failing and hanging (emulator faults)', () => {
     await control('POST', '/faults', { method: 'GET', path: '^/v1/subscriptions', status, count: 4, hangMs: 2000 });
     const res = answer(await handler(webhookEvent(event), noContext));
     expect(res).toMatchObject({ status: 503, body: { error: { code: 'dependency_unavailable' } } });
-    await control('POST', '/reset-faults');
+    await control('POST', '/faults/reset');
     expect(answer(await handler(webhookEvent(event), noContext))).toMatchObject({ status: 200, body: { received: true } });
     expect(await getRow('TABLE_ENTITLEMENTS', active.sub)).toMatchObject({ status: 'active', tier: 'basic' });
   });
@@ -297,7 +297,7 @@ describe('Stripe failing and hanging (emulator faults)', () => {
     const res = answer(await handler(meEvent(victim, '/me/account', 'DELETE'), noContext));
     expect(res).toMatchObject({ status: 503, body: { error: { code: 'dependency_unavailable' } } });
     expect(await cognitoUserExists(victim)).toBe(true);
-    await control('POST', '/reset-faults');
+    await control('POST', '/faults/reset');
     expect(answer(await handler(meEvent(victim, '/me/account', 'DELETE'), noContext))).toMatchObject({ status: 200, body: { deleted: true } });
     expect((await stripeClient().customers.retrieve(customerId)).deleted).toBe(true);
     expect(await getRow('TABLE_ENTITLEMENTS', victim.sub)).toBeUndefined();
@@ -616,7 +616,7 @@ describe('STS and Secrets Manager hung (SIGSTOP on a process of the test\'s own)
 
 describe('Stripe hung with the default client settings', () => {
   beforeEach(() => control('POST', '/delivery/flush'));
-  afterEach(() => control('POST', '/reset-faults'));
+  afterEach(() => control('POST', '/faults/reset'));
 
   it('billing checkout answers 503 within a few seconds (STRIPE_TIMEOUT_MS x (1 + STRIPE_MAX_NETWORK_RETRIES) + back-off)', async () => {
     const handler = loadHandler('billing');

@@ -130,12 +130,12 @@ describe('POST /me/aws-credentials', () => {
     expect(await stsCallsOf(user.sub)).toEqual([]);
 
     const handler = loadHandler('sts-credentials');
-    await stsControl('POST', '/faults', { status: 500, code: 'InternalFailure', count: 5 });
+    await stsControl().fault({ status: 500, code: 'InternalFailure', count: 5 });
     let failed;
     try {
       failed = await handler(meEvent(user, '/me/aws-credentials'), noContext);
     } finally {
-      await stsControl('POST', '/faults', { count: 0 });
+      await stsControl().resetFaults();
     }
     expect(failed.statusCode).toBe(503);
     expect(failed.body).not.toContain('ASIA');

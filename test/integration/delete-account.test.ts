@@ -60,7 +60,7 @@ describe('DELETE /me/account', () => {
       await control('POST', '/delivery/flush');
       await control('POST', '/faults', { ...fault, status: 500, count: 3 });
       const failed = await del(user);
-      await control('POST', '/reset-faults');
+      await control('POST', '/faults/reset');
       expect(failed.status).toBe(503);
       expect(failed.body.error.code).toBe('dependency_unavailable');
       // Marked as deleting from the first attempt on: the user is not half-served meanwhile.

@@ -67,7 +67,7 @@ describe('sign-up', () => {
     try {
       user = await signUpAndSignIn('stripe-down');
     } finally {
-      await control('POST', '/reset-faults');
+      await control('POST', '/faults/reset');
     }
     expect(await row('TABLE_USERS', user.sub)).not.toHaveProperty('stripeCustomerId');
     const checkout = await api('/me/checkout', { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json: { tier: 'basic' } });

@@ -132,7 +132,7 @@ describe('order-proof application of Stripe state', () => {
       expect(res.statusCode).toBe(503);
       expect(JSON.parse(res.body).error.code).toBe('dependency_unavailable');
     } finally {
-      await control('POST', '/reset-faults');
+      await control('POST', '/faults/reset');
     }
     expect((await doc().send(new GetCommand({ TableName: env().TABLE_IDEMPOTENCY, Key: { key: 'stripe-event:evt_transient' } }))).Item).toBeUndefined();
     await eventually(async () => {

@@ -18,14 +18,19 @@ import {
   requiredStr,
   str,
   stringList,
+  trialEndParam,
+  validEmail,
+  nullable,
   type ParamSet,
 } from './params';
 import type { ItemChange, Json, StripeState } from './state';
+import { applyExpand } from './render/expand';
+import { paginate } from './render/list';
+import { renderCharge, renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderDispute, renderInvoice, renderPaymentIntent, renderPortalSession, renderPrice, renderProduct, renderRefund, renderSubscription } from './render';
 
 export interface EventStore {
   /** Newest first. */
   list(): StripeEvent[];
-  get(id: string): StripeEvent | undefined;
 }
 
 export interface ApiRequest {
@@ -94,70 +99,6 @@ export function pathTemplate(pathname: string): string {
 
 // ------------------------------------------------------------------ helpers
 
-/** Replaces ids with objects along each `expand[]` path (`customer`, `data.latest_invoice`, `items.data.price.product`). */
-function applyExpand(value: Json, paths: string[], state: StripeState): Json {
-  for (const path of paths) {
-    const segments = path.split('.');
-    if (segments.length > 4) throw invalidParam(`You cannot expand more than 4 levels of a property. Property: ${path}`, 'expand');
-    expandAt(value, segments, state, path);
-  }
-  return value;
-}
-
-function expandAt(value: unknown, segments: string[], state: StripeState, path: string): void {
-  if (Array.isArray(value)) {
-    for (const item of value) expandAt(item, segments, state, path);
-    return;
-  }
-  if (typeof value !== 'object' || value === null || segments.length === 0) return;
-  const [head, ...rest] = segments as [string, ...string[]];
-  const target = value as Json;
-  if (!(head in target)) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
-  let child = target[head];
-  if (typeof child === 'string') {
-    const found = state.renderById(child);
-    if (!found) throw invalidParam(`This property cannot be expanded (${path}).`, 'expand');
-    child = found;
-    target[head] = child;
-  }
-  expandAt(child, rest, state, path);
-}
-
-function paginate<T extends { id: string }>(records: T[], params: FormObject, url: string, render: (record: T) => Json): Json {
-  const limit = int(params, 'limit', { min: 1, max: 100 }) ?? 10;
-  const startingAfter = str(params, 'starting_after');
-  const endingBefore = str(params, 'ending_before');
-  const position = (id: string, param: string) => {
-    const i = records.findIndex((r) => r.id === id);
-    if (i === -1) throw resourceMissing('object', id, param);
-    return i;
-  };
-  let page: T[];
-  let hasMore: boolean;
-  if (endingBefore) {
-    const end = position(endingBefore, 'ending_before');
-    page = records.slice(Math.max(0, end - limit), end);
-    hasMore = end - limit > 0;
-  } else {
-    const start = startingAfter ? position(startingAfter, 'starting_after') + 1 : 0;
-    page = records.slice(start, start + limit);
-    hasMore = start + limit < records.length;
-  }
-  return { object: 'list', data: page.map(render), has_more: hasMore, url };
-}
-
-function validEmail(value: string | undefined, param = 'email'): string | undefined {
-  if (value !== undefined && (!/^[^\s@]+@[^\s@]+$/.test(value) || value.length > 512)) {
-    throw invalidParam(`Invalid email address: ${value}`, param, 'email_invalid');
-  }
-  return value;
-}
-
-function nullable(params: FormObject, name: string): string | null | undefined {
-  if (!(name in params)) return undefined;
-  return str(params, name) ?? null;
-}
-
 /** `price_data` on Checkout line items and subscription items: an ad-hoc price. */
 function adHocPrice(state: StripeState, raw: FormValue | undefined, label: string, { recurringAllowed }: { recurringAllowed: boolean }): string | undefined {
   if (raw === undefined) return undefined;
@@ -183,14 +124,6 @@ function adHocPrice(state: StripeState, raw: FormValue | undefined, label: strin
   });
 }
 
-function trialEndParam(params: FormObject): number | 'now' | undefined {
-  const raw = str(params, 'trial_end');
-  if (raw === undefined) return undefined;
-  if (raw === 'now') return 'now';
-  if (!/^\d+$/.test(raw)) throw invalidParam(`Invalid timestamp: ${raw}`, 'trial_end');
-  return Number(raw);
-}
-
 // ------------------------------------------------------------------ customers
 
 route('POST', '/v1/customers', 'customerCreate', (state, { params }) => {
@@ -203,13 +136,13 @@ route('POST', '/v1/customers', 'customerCreate', (state, { params }) => {
     phone: str(params, 'phone') ?? null,
     metadata,
   });
-  return state.renderCustomer(customer.id);
+  return renderCustomer(state, customer.id);
 });
 
 route('GET', '/v1/customers', 'customerList', (state, { params }) => {
   const email = str(params, 'email');
   const records = [...state.customers.values()].filter((c) => !c.deleted && (email === undefined || c.email === email)).sort((a, b) => b.seq - a.seq);
-  return paginate(records, params, '/v1/customers', (c) => state.renderCustomer(c.id));
+  return paginate(records, params, '/v1/customers', (c) => renderCustomer(state, c.id));
 });
 
 /**
@@ -237,14 +170,14 @@ route('GET', '/v1/customers/search', 'customerSearch', (state, { params }) => {
     .sort((a, b) => b.seq - a.seq);
   return {
     object: 'search_result',
-    data: matches.slice(0, limit).map((c) => state.renderCustomer(c.id)),
+    data: matches.slice(0, limit).map((c) => renderCustomer(state, c.id)),
     has_more: matches.length > limit,
     next_page: null,
     url: '/v1/customers/search',
   };
 });
 
-route('GET', '/v1/customers/:id', 'retrieve', (state, { path }) => state.renderCustomer(state.customer(path.id as string).id));
+route('GET', '/v1/customers/:id', 'retrieve', (state, { path }) => renderCustomer(state, state.customer(path.id as string).id));
 
 route('POST', '/v1/customers/:id', 'customerUpdate', (state, { params, path }) => {
   const customer = state.liveCustomer(path.id as string);
@@ -261,7 +194,7 @@ route('POST', '/v1/customers/:id', 'customerUpdate', (state, { params, path }) =
     if (phone !== undefined) c.phone = phone;
     c.metadata = metadata;
   });
-  return state.renderCustomer(customer.id);
+  return renderCustomer(state, customer.id);
 });
 
 route('DELETE', '/v1/customers/:id', 'customerDelete', (state, { path }) => {
@@ -284,10 +217,10 @@ route('GET', '/v1/prices', 'priceList', (state, { params }) => {
     .filter((p) => !type || (type === 'recurring') === (p.recurring !== null))
     .filter((p) => !currency || currency.toLowerCase() === 'usd')
     .reverse();
-  return paginate(records, params, '/v1/prices', (p) => state.renderPrice(p.id));
+  return paginate(records, params, '/v1/prices', (p) => renderPrice(state, p.id));
 });
 
-route('GET', '/v1/prices/:id', 'retrieve', (state, { path }) => state.renderPrice(path.id as string));
+route('GET', '/v1/prices/:id', 'retrieve', (state, { path }) => renderPrice(state, path.id as string));
 
 route('GET', '/v1/products', 'productList', (state, { params }) => {
   const active = bool(params, 'active');
@@ -296,10 +229,9 @@ route('GET', '/v1/products', 'productList', (state, { params }) => {
     .filter((p) => active === undefined || p.active === active)
     .filter((p) => !ids || ids.includes(p.id))
     .reverse();
-  return paginate(records, params, '/v1/products', (p) => state.renderProduct(p.id));
+  return paginate(records, params, '/v1/products', (p) => renderProduct(state, p.id));
 });
 
-route('GET', '/v1/products/:id', 'retrieve', (state, { path }) => state.renderProduct(path.id as string));
 
 // ------------------------------------------------------------------ subscriptions
 
@@ -330,7 +262,7 @@ route('POST', '/v1/subscriptions', 'subscriptionCreate', (state, { params }) => 
     description: str(params, 'description') ?? null,
     paymentBehavior: oneOf(params, 'payment_behavior', ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const),
   });
-  return state.renderSubscription(subscription.id);
+  return renderSubscription(state, subscription.id);
 });
 
 route('GET', '/v1/subscriptions', 'subscriptionList', (state, { params }) => {
@@ -339,10 +271,10 @@ route('GET', '/v1/subscriptions', 'subscriptionList', (state, { params }) => {
     status: oneOf(params, 'status', SUBSCRIPTION_STATUSES),
     price: str(params, 'price'),
   });
-  return paginate(records, params, '/v1/subscriptions', (s) => state.renderSubscription(s.id));
+  return paginate(records, params, '/v1/subscriptions', (s) => renderSubscription(state, s.id));
 });
 
-route('GET', '/v1/subscriptions/:id', 'retrieve', (state, { path }) => state.renderSubscription(path.id as string));
+route('GET', '/v1/subscriptions/:id', 'retrieve', (state, { path }) => renderSubscription(state, path.id as string));
 
 route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, path }) => {
   const sub = state.subscription(path.id as string);
@@ -379,7 +311,7 @@ route('POST', '/v1/subscriptions/:id', 'subscriptionUpdate', (state, { params, p
       ? { comment: nullable(details, 'comment'), feedback: nullable(details, 'feedback') }
       : undefined,
   });
-  return state.renderSubscription(sub.id);
+  return renderSubscription(state, sub.id);
 });
 
 route('DELETE', '/v1/subscriptions/:id', 'subscriptionCancel', (state, { params, path }) => {
@@ -388,7 +320,7 @@ route('DELETE', '/v1/subscriptions/:id', 'subscriptionCancel', (state, { params,
     comment: details ? nullable(details, 'comment') : undefined,
     feedback: details ? nullable(details, 'feedback') : undefined,
   });
-  return state.renderSubscription(sub.id);
+  return renderSubscription(state, sub.id);
 });
 
 // ------------------------------------------------------------------ Checkout
@@ -455,9 +387,9 @@ route('POST', '/v1/checkout/sessions', 'checkoutCreate', (state, { params }) => 
 
 /** `line_items` is not in a Checkout Session unless expanded. */
 function withLineItems(state: StripeState, id: string, expand: string[]): Json {
-  const session = state.renderCheckoutSession(id);
+  const session = renderCheckoutSession(state, id);
   if (expand.some((p) => p === 'line_items' || p.startsWith('line_items.'))) {
-    const data = state.renderCheckoutLineItems(id);
+    const data = renderCheckoutLineItems(state, id);
     session.line_items = { object: 'list', data, has_more: false, url: `/v1/checkout/sessions/${id}/line_items` };
   }
   return session;
@@ -470,23 +402,23 @@ route('GET', '/v1/checkout/sessions', 'checkoutList', (state, { params }) => {
     status: oneOf(params, 'status', ['open', 'complete', 'expired'] as const),
     paymentIntent: str(params, 'payment_intent'),
   });
-  return paginate(records, params, '/v1/checkout/sessions', (s) => state.renderCheckoutSession(s.id));
+  return paginate(records, params, '/v1/checkout/sessions', (s) => renderCheckoutSession(state, s.id));
 });
 
 route('GET', '/v1/checkout/sessions/:id', 'retrieve', (state, { params, path }) => withLineItems(state, state.checkoutSession(path.id as string).id, expandPaths(params)));
 
 route('GET', '/v1/checkout/sessions/:id/line_items', 'checkoutLineItems', (state, { params, path }) => {
   const id = state.checkoutSession(path.id as string).id;
-  return paginate(state.renderCheckoutLineItems(id) as Array<Json & { id: string }>, params, `/v1/checkout/sessions/${id}/line_items`, (li) => li);
+  return paginate(renderCheckoutLineItems(state, id) as Array<Json & { id: string }>, params, `/v1/checkout/sessions/${id}/line_items`, (li) => li);
 });
 
-route('POST', '/v1/checkout/sessions/:id/expire', 'retrieve', (state, { path }) => state.renderCheckoutSession(state.expireCheckoutSession(path.id as string).id));
+route('POST', '/v1/checkout/sessions/:id/expire', 'retrieve', (state, { path }) => renderCheckoutSession(state, state.expireCheckoutSession(path.id as string).id));
 
 // ------------------------------------------------------------------ billing portal
 
 route('POST', '/v1/billing_portal/sessions', 'portalCreate', (state, { params }) => {
   const session = state.createPortalSession(requiredStr(params, 'customer'), str(params, 'return_url') ?? null);
-  return state.renderPortalSession(session.id);
+  return renderPortalSession(state, session.id);
 });
 
 // ------------------------------------------------------------------ invoices
@@ -497,21 +429,21 @@ route('GET', '/v1/invoices', 'invoiceList', (state, { params }) => {
     subscription: str(params, 'subscription'),
     status: oneOf(params, 'status', ['draft', 'open', 'paid', 'uncollectible', 'void'] as const),
   });
-  return paginate(records, params, '/v1/invoices', (i) => state.renderInvoice(i.id));
+  return paginate(records, params, '/v1/invoices', (i) => renderInvoice(state, i.id));
 });
 
-route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => state.renderInvoice(path.id as string));
+route('GET', '/v1/invoices/:id', 'retrieve', (state, { path }) => renderInvoice(state, path.id as string));
 
 // ------------------------------------------------------------------ payments: intents, charges, refunds, disputes
 
-route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => state.renderPaymentIntent(path.id as string));
+route('GET', '/v1/payment_intents/:id', 'retrieve', (state, { path }) => renderPaymentIntent(state, path.id as string));
 
 route('GET', '/v1/charges', 'chargeList', (state, { params }) => {
   const records = state.listCharges({ customer: str(params, 'customer'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/charges', (c) => state.renderCharge(c.id));
+  return paginate(records, params, '/v1/charges', (c) => renderCharge(state, c.id));
 });
 
-route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => state.renderCharge(path.id as string));
+route('GET', '/v1/charges/:id', 'retrieve', (state, { path }) => renderCharge(state, path.id as string));
 
 route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
   const charge = str(params, 'charge');
@@ -525,22 +457,21 @@ route('POST', '/v1/refunds', 'refundCreate', (state, { params }) => {
     reason: oneOf(params, 'reason', ['duplicate', 'fraudulent', 'requested_by_customer'] as const),
     metadata: applyMetadata({}, params.metadata),
   });
-  return state.renderRefund(refund.id);
+  return renderRefund(state, refund.id);
 });
 
 route('GET', '/v1/refunds', 'refundList', (state, { params }) => {
   const records = state.listRefunds({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/refunds', (r) => state.renderRefund(r.id));
+  return paginate(records, params, '/v1/refunds', (r) => renderRefund(state, r.id));
 });
 
-route('GET', '/v1/refunds/:id', 'retrieve', (state, { path }) => state.renderRefund(path.id as string));
 
 route('GET', '/v1/disputes', 'disputeList', (state, { params }) => {
   const records = state.listDisputes({ charge: str(params, 'charge'), paymentIntent: str(params, 'payment_intent') });
-  return paginate(records, params, '/v1/disputes', (d) => state.renderDispute(d.id));
+  return paginate(records, params, '/v1/disputes', (d) => renderDispute(state, d.id));
 });
 
-route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => state.renderDispute(path.id as string));
+route('GET', '/v1/disputes/:id', 'retrieve', (state, { path }) => renderDispute(state, path.id as string));
 
 // ------------------------------------------------------------------ events
 
@@ -556,10 +487,4 @@ route('GET', '/v1/events', 'eventList', (_state, { params }, events) => {
   const records = events.list().filter((e) => matchType(e.type));
   // Copies: expand must not rewrite the logged events.
   return paginate(records, params, '/v1/events', (e) => structuredClone(e) as unknown as Json);
-});
-
-route('GET', '/v1/events/:id', 'retrieve', (_state, { path }, events) => {
-  const event = events.get(path.id as string);
-  if (!event) throw resourceMissing('event', path.id as string);
-  return structuredClone(event) as unknown as Json;
 });

@@ -1,13 +1,14 @@
 /**
  * The emulator's control API (`/_emulator/*`, local only, JSON, no auth):
  * what a customer or time would do in real Stripe (pay a Checkout page,
- * renew, fail a payment), plus switches for webhook delivery and faults.
- * `StripeEmulatorControl` is its typed HTTP client, shared by the tests and
- * `npm run stripe`; a running emulator object implements the same interface
- * in-process.
+ * renew, fail a payment), plus switches for webhook delivery and the clock,
+ * on top of the calls and faults every local emulator serves
+ * (infra/local/http.ts). `StripeEmulatorControl` is its typed HTTP client,
+ * shared by the tests and `npm run stripe`; a running emulator object
+ * implements the same interface in-process.
  */
+import { EmulatorControl, type EmulatorControlApi } from '../http';
 import type { DeliverySettings, EventLogEntry } from './delivery';
-import type { Fault, FaultSpec } from './faults';
 
 /** A Stripe API object as JSON (customer, subscription, invoice, ...). */
 export type StripeObject = Record<string, any>;
@@ -48,10 +49,12 @@ export interface CustomerSummary {
   subscriptions: StripeObject[];
 }
 
-export interface CallCounts {
-  total: number;
-  /** `"POST /v1/customers/:id": 2`, by method and path template. */
-  counts: Record<string, number>;
+/** One `/v1` request as the call log records it. */
+export interface StripeApiCall {
+  at: string;
+  /** Method and path template: `POST /v1/customers/:id`. */
+  operation: string;
+  path: string;
 }
 
 export interface FlushResult {
@@ -75,7 +78,7 @@ export interface ChargeSelector {
   email?: string;
 }
 
-export interface StripeEmulatorControlApi {
+export interface StripeEmulatorControlApi extends EmulatorControlApi<StripeApiCall> {
   /** `delayed`: paid with a bank debit: the session completes `unpaid` until asyncPayment settles it. */
   completeCheckout(sessionId: string, options?: { email?: string; delayed?: boolean }): Promise<CheckoutCompletion>;
   /** The delayed payment of a completed Checkout Session settles (checkout.session.async_payment_succeeded / _failed). */
@@ -100,125 +103,70 @@ export interface StripeEmulatorControlApi {
   resend(eventId: string): Promise<EventLogEntry>;
   delivery(settings?: Partial<DeliverySettings>): Promise<DeliverySettings>;
   flush(): Promise<FlushResult>;
-  fault(spec: FaultSpec): Promise<Fault>;
-  resetFaults(): Promise<{ removed: number }>;
-  calls(): Promise<CallCounts>;
-  resetCalls(): Promise<CallCounts>;
   /** Reads the clock, or moves it forward (e.g. 86400: saved idempotency keys expire). */
   clock(change?: { advanceSeconds?: number }): Promise<EmulatorClock>;
 }
 
-export class StripeEmulatorControlError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StripeEmulatorControlError';
-  }
-}
-
-export class StripeEmulatorControl implements StripeEmulatorControlApi {
-  readonly url: string;
-
-  /** `url`: the emulator's base URL (`services.stripe` in `.local/stack.json`). */
-  constructor(url: string) {
-    this.url = url.replace(/\/+$/, '');
-  }
-
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}/_emulator${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new StripeEmulatorControlError(0, `Stripe emulator not reachable at ${this.url}: ${(err as Error).message}`);
-    }
-    const text = await res.text();
-    let json: any;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    if (!res.ok) throw new StripeEmulatorControlError(res.status, json?.error?.message ?? `${res.status} ${text.slice(0, 200)}`);
-    return json as T;
-  }
-
+export class StripeEmulatorControl extends EmulatorControl<StripeApiCall> implements StripeEmulatorControlApi {
   private static id(value: string): string {
     return encodeURIComponent(value);
   }
 
   completeCheckout(sessionId: string, options: { email?: string; delayed?: boolean } = {}) {
-    return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/complete`, options);
+    return this.request<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/complete`, options);
   }
   asyncPayment(sessionId: string, outcome: 'succeeded' | 'failed') {
-    return this.call<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/async-payment`, { outcome });
+    return this.request<CheckoutCompletion>('POST', `/checkout/${StripeEmulatorControl.id(sessionId)}/async-payment`, { outcome });
   }
   refund(target: ChargeSelector & { amount?: number }) {
-    return this.call<{ refund: StripeObject; charge: StripeObject }>('POST', '/refunds', target);
+    return this.request<{ refund: StripeObject; charge: StripeObject }>('POST', '/refunds', target);
   }
   openDispute(target: ChargeSelector) {
-    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes', target);
+    return this.request<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes', target);
   }
   closeDispute(target: ChargeSelector & { dispute?: string }, outcome: 'won' | 'lost') {
-    return this.call<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes/close', { ...target, outcome });
+    return this.request<{ dispute: StripeObject; charge: StripeObject }>('POST', '/disputes/close', { ...target, outcome });
   }
   subscribe(request: SubscribeRequest) {
-    return this.call<{ customer: StripeObject; subscription: StripeObject }>('POST', '/subscribe', request);
+    return this.request<{ customer: StripeObject; subscription: StripeObject }>('POST', '/subscribe', request);
   }
   changePrice(subscriptionId: string, target: { price?: string; tier?: string }) {
-    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/change-price`, target);
+    return this.request<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/change-price`, target);
   }
   advance(subscriptionId: string) {
-    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/advance`, {});
+    return this.request<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/advance`, {});
   }
   failPayment(subscriptionId: string, options: { final?: boolean } = {}) {
-    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/fail-payment`, options);
+    return this.request<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/fail-payment`, options);
   }
   recover(subscriptionId: string) {
-    return this.call<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/recover`, {});
+    return this.request<SubscriptionChange>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/recover`, {});
   }
   cancel(subscriptionId: string, options: { atPeriodEnd?: boolean } = {}) {
-    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/cancel`, options);
+    return this.request<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/cancel`, options);
   }
   resume(subscriptionId: string) {
-    return this.call<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/resume`, {});
+    return this.request<StripeObject>('POST', `/subscriptions/${StripeEmulatorControl.id(subscriptionId)}/resume`, {});
   }
   customers(email: string) {
-    return this.call<CustomerSummary[]>('GET', `/customers?email=${encodeURIComponent(email)}`);
+    return this.request<CustomerSummary[]>('GET', `/customers?email=${encodeURIComponent(email)}`);
   }
   deleteCustomer(customerId: string) {
-    return this.call<CustomerSummary>('POST', `/customers/${StripeEmulatorControl.id(customerId)}/delete`, {});
+    return this.request<CustomerSummary>('POST', `/customers/${StripeEmulatorControl.id(customerId)}/delete`, {});
   }
   events(filter: { type?: string } = {}) {
-    return this.call<EventLogEntry[]>('GET', `/events${filter.type ? `?type=${encodeURIComponent(filter.type)}` : ''}`);
+    return this.request<EventLogEntry[]>('GET', `/events${filter.type ? `?type=${encodeURIComponent(filter.type)}` : ''}`);
   }
   resend(eventId: string) {
-    return this.call<EventLogEntry>('POST', `/events/${StripeEmulatorControl.id(eventId)}/resend`, {});
+    return this.request<EventLogEntry>('POST', `/events/${StripeEmulatorControl.id(eventId)}/resend`, {});
   }
   delivery(settings?: Partial<DeliverySettings>) {
-    return settings ? this.call<DeliverySettings>('POST', '/delivery', settings) : this.call<DeliverySettings>('GET', '/delivery');
+    return settings ? this.request<DeliverySettings>('POST', '/delivery', settings) : this.request<DeliverySettings>('GET', '/delivery');
   }
   flush() {
-    return this.call<FlushResult>('POST', '/delivery/flush', {});
-  }
-  fault(spec: FaultSpec) {
-    return this.call<Fault>('POST', '/faults', spec);
-  }
-  resetFaults() {
-    return this.call<{ removed: number }>('POST', '/reset-faults', {});
-  }
-  calls() {
-    return this.call<CallCounts>('GET', '/calls');
-  }
-  resetCalls() {
-    return this.call<CallCounts>('POST', '/calls/reset', {});
+    return this.request<FlushResult>('POST', '/delivery/flush', {});
   }
   clock(change?: { advanceSeconds?: number }) {
-    return change ? this.call<EmulatorClock>('POST', '/clock', change) : this.call<EmulatorClock>('GET', '/clock');
+    return change ? this.request<EmulatorClock>('POST', '/clock', change) : this.request<EmulatorClock>('GET', '/clock');
   }
 }

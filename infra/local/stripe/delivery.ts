@@ -179,11 +179,6 @@ export class WebhookDelivery {
     return [...this.entries.values()].map((e) => this.view(e));
   }
 
-  entry(id: string): EventLogEntry | undefined {
-    const entry = this.entries.get(id);
-    return entry ? this.view(entry) : undefined;
-  }
-
   /**
    * Sends everything waiting now (even while paused; new events stay paused)
    * and resolves once nothing is in flight or scheduled, retries included.

@@ -3,7 +3,15 @@
  * Checkout page (a "Pay" button), the billing portal (switch tier, cancel)
  * and a hosted invoice. Plain HTML forms posting to the control API.
  */
-import type { Json } from './state';
+import type { ServerResponse } from 'node:http';
+import { sendText } from '../http';
+import { PRICE_IDS } from './catalog';
+import { StripeApiError } from './errors';
+import type { Json, StripeState } from './state';
+import { renderCheckoutLineItems, renderCheckoutSession, renderCustomer, renderInvoice, renderPortalSession, renderSubscription } from './render';
+
+// The pages show live state: a browser must not show a stale one after a form post.
+const sendHtml = (res: ServerResponse, status: number, html: string) => sendText(res, status, 'text/html; charset=utf-8', html, { 'Cache-Control': 'no-store' });
 
 const escape = (text: unknown) =>
   String(text ?? '')
@@ -110,4 +118,46 @@ export function invoicePage(invoice: Json): string {
 
 export function notFoundPage(what: string): string {
   return layout('Not found', `<h1>Not found</h1><p>${escape(what)}</p>`);
+}
+
+/** Answers a page's GET; false when the path is no page. */
+export function servePage(res: ServerResponse, pathname: string, state: StripeState): boolean {
+  const checkout = /^\/checkout\/([^/]+)$/.exec(pathname);
+  const portal = /^\/billing_portal\/([^/]+)$/.exec(pathname);
+  const invoice = /^\/invoice\/([^/]+)$/.exec(pathname);
+  try {
+    if (checkout) {
+      const session = state.checkoutSession(decodeURIComponent(checkout[1] as string));
+      const rendered = renderCheckoutSession(state, session.id);
+      const email = session.customerEmail ?? (session.customer ? state.customer(session.customer).email : null);
+      sendHtml(res, 200, checkoutPage({ ...rendered, url: undefined }, renderCheckoutLineItems(state, session.id), email));
+      return true;
+    }
+    if (portal) {
+      const session = state.portalSession(decodeURIComponent(portal[1] as string));
+      const tiers = (['basic', 'pro', 'enterprise'] as const).map((tier) => ({ tier, name: tier[0]!.toUpperCase() + tier.slice(1), price: PRICE_IDS[tier] }));
+      sendHtml(
+        res,
+        200,
+        portalPage(
+          renderPortalSession(state, session.id),
+          renderCustomer(state, session.customer),
+          state.subscriptionsOf(session.customer).map((s) => renderSubscription(state, s.id)),
+          tiers,
+        ),
+      );
+      return true;
+    }
+    if (invoice) {
+      sendHtml(res, 200, invoicePage(renderInvoice(state, decodeURIComponent(invoice[1] as string))));
+      return true;
+    }
+  } catch (err) {
+    if (err instanceof StripeApiError) {
+      sendHtml(res, 404, notFoundPage(err.message));
+      return true;
+    }
+    throw err;
+  }
+  return false;
 }

@@ -173,3 +173,23 @@ export function applyMetadata(current: Record<string, string>, raw: FormValue | 
   if (Object.keys(next).length > 50) throw invalidParam('Metadata can have up to 50 keys.', label);
   return next;
 }
+
+export function validEmail(value: string | undefined, param = 'email'): string | undefined {
+  if (value !== undefined && (!/^[^\s@]+@[^\s@]+$/.test(value) || value.length > 512)) {
+    throw invalidParam(`Invalid email address: ${value}`, param, 'email_invalid');
+  }
+  return value;
+}
+
+export function nullable(params: FormObject, name: string): string | null | undefined {
+  if (!(name in params)) return undefined;
+  return str(params, name) ?? null;
+}
+
+export function trialEndParam(params: FormObject): number | 'now' | undefined {
+  const raw = str(params, 'trial_end');
+  if (raw === undefined) return undefined;
+  if (raw === 'now') return 'now';
+  if (!/^\d+$/.test(raw)) throw invalidParam(`Invalid timestamp: ${raw}`, 'trial_end');
+  return Number(raw);
+}

@@ -4,17 +4,27 @@
  * `Action=AssumeRole&Version=2011-06-15`), STS's XML answers and error
  * documents, and STS's validation of the parameters we send. It records every
  * call (role, session name, source identity, duration, parsed session policy)
- * for tests, behind a small control API:
- *
- *   GET  /_emulator/calls[?sourceIdentity=...]  recorded calls, oldest first
- *   POST /_emulator/reset                       forget calls and faults
- *   POST /_emulator/faults {code, status, count} make the next `count` calls fail
+ * for tests, behind the control API every local emulator serves
+ * (infra/local/http.ts): `GET /_emulator/calls?sourceIdentity=<user id>`,
+ * `POST /_emulator/faults {status, code, count}`, and their `/reset`s.
  *
  * Credentials are random and worthless: `ASIA...` ids, like real session keys.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  CallRecorder,
+  close,
+  createLocalServer,
+  emulatorControl,
+  FaultInjector,
+  hang,
+  listen,
+  readBody,
+  serveControl,
+  sharedControlRoutes,
+  type EmulatorControlApi,
+} from '../http';
 import type { LocalServiceFactory } from '../stack';
 
 export const STS_EMULATOR_DEFAULT_PORT = 12112;
@@ -50,11 +60,9 @@ export interface StsEmulatorOptions {
   maxSessionDurationSeconds?: number;
 }
 
-export interface StsEmulator {
+export interface StsEmulator extends EmulatorControlApi<RecordedCall> {
   url: string;
   roleArn: string;
-  calls(): RecordedCall[];
-  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -108,8 +116,10 @@ function checkName(value: string | undefined, field: string, required: boolean):
 export async function startStsEmulator(options: StsEmulatorOptions): Promise<StsEmulator> {
   const roleArn = options.roleArn ?? LOCAL_CREDENTIALS_ROLE_ARN;
   const maxSession = options.maxSessionDurationSeconds ?? 3600;
-  const recorded: RecordedCall[] = [];
-  let faults: { status: number; code: string; remaining: number } | undefined;
+  const recorder = new CallRecorder<RecordedCall>((call) => call.action);
+  const faults = new FaultInjector();
+  const control = emulatorControl(faults, recorder);
+  const controlRoutes = sharedControlRoutes(control);
 
   function assumeRole(params: URLSearchParams, call: RecordedCall): string {
     const arn = params.get('RoleArn') ?? undefined;
@@ -177,46 +187,9 @@ ${source ? `    <SourceIdentity>${xmlEscape(source)}</SourceIdentity>\n` : ''}  
 `;
   }
 
-  async function readBody(req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new StsError(413, 'RequestEntityTooLarge', 'Request body too large');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  function sendJson(res: ServerResponse, status: number, body: unknown) {
-    const text = `${JSON.stringify(body, null, 2)}\n`;
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  async function control(req: IncomingMessage, res: ServerResponse, url: URL) {
-    const route = `${req.method} ${url.pathname}`;
-    if (route === 'GET /_emulator/calls') {
-      const source = url.searchParams.get('sourceIdentity');
-      return sendJson(res, 200, source === null ? recorded : recorded.filter((c) => c.sourceIdentity === source));
-    }
-    if (route === 'POST /_emulator/reset') {
-      const removed = recorded.length;
-      recorded.length = 0;
-      faults = undefined;
-      return sendJson(res, 200, { removed });
-    }
-    if (route === 'POST /_emulator/faults') {
-      const body = JSON.parse((await readBody(req)) || '{}') as { status?: number; code?: string; count?: number };
-      faults = { status: body.status ?? 500, code: body.code ?? 'InternalFailure', remaining: body.count ?? 1 };
-      return sendJson(res, 200, faults);
-    }
-    return sendJson(res, 404, { error: `no control route ${route}` });
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://sts.local');
-    if (url.pathname.startsWith('/_emulator/')) return control(req, res, url);
+    if (url.pathname.startsWith('/_emulator/')) return serveControl(req, res, url, controlRoutes, { maxBodyBytes: MAX_BODY_BYTES, name: 'STS emulator' });
     const requestId = randomUUID();
     const call: RecordedCall = { at: new Date().toISOString(), action: '', policy: null, outcome: 'error' };
     let status = 200;
@@ -225,13 +198,20 @@ ${source ? `    <SourceIdentity>${xmlEscape(source)}</SourceIdentity>\n` : ''}  
       if (req.method !== 'POST') throw new StsError(405, 'InvalidAction', 'STS query requests are POSTed');
       // Real STS refuses unsigned requests; the SDK always signs (SigV4).
       if (!/^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '')) throw new StsError(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
-      const params = new URLSearchParams(await readBody(req));
+      const body = await readBody(req, MAX_BODY_BYTES);
+      if (body === undefined) throw new StsError(413, 'RequestEntityTooLarge', 'Request body too large');
+      const params = new URLSearchParams(body.toString('utf8'));
       call.action = params.get('Action') ?? '';
       if (params.get('Version') !== '2011-06-15') throw new StsError(400, 'InvalidParameterValue', 'Version must be 2011-06-15');
       if (call.action !== 'AssumeRole') throw new StsError(400, 'InvalidAction', `Could not find operation ${call.action || '(none)'} for version 2011-06-15`);
-      if (faults && faults.remaining > 0) {
-        faults.remaining -= 1;
-        throw new StsError(faults.status, faults.code, 'Injected fault', faults.status >= 500 ? 'Receiver' : 'Sender');
+      const fault = faults.take('POST', url.pathname);
+      if (fault?.status === 'hang') {
+        recorder.record(call);
+        return hang(server, req, res, fault.hangMs);
+      }
+      if (fault) {
+        const code = fault.code ?? (fault.status === 429 ? 'Throttling' : 'InternalFailure');
+        throw new StsError(fault.status, code, 'Injected fault', fault.status >= 500 ? 'Receiver' : 'Sender');
       }
       xml = assumeRole(params, call);
       call.outcome = 'granted';
@@ -241,36 +221,19 @@ ${source ? `    <SourceIdentity>${xmlEscape(source)}</SourceIdentity>\n` : ''}  
       call.errorCode = stsError.code;
       xml = errorXml(stsError, requestId);
     }
-    if (call.action) recorded.push(call);
+    if (call.action) recorder.record(call);
     res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(xml), 'x-amzn-RequestId': requestId });
     res.end(xml);
   }
 
-  const server = createServer((req, res) => {
+  const server = createLocalServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    roleArn,
-    calls: () => [...recorded],
-    reset: () => {
-      recorded.length = 0;
-      faults = undefined;
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const port = await listen(server, options.port, options.host);
+  return { ...control, url: `http://127.0.0.1:${port}`, roleArn, stop: () => close(server) };
 }
 
 /** Registered in LOCAL_SERVICES: points the handlers' STS client at the emulator. */

@@ -1,5 +1,5 @@
 import { shuffleDifferent, WebhookDelivery } from '../../infra/local/stripe/delivery';
-import { FaultInjector } from '../../infra/local/stripe/faults';
+import { FaultInjector } from '../../infra/local/http';
 
 describe('fault injection', () => {
   it('fails the next N matching requests, then stops', () => {

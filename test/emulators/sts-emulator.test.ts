@@ -13,7 +13,10 @@ afterAll(async () => {
   sts.destroy();
   await emulator.stop();
 });
-beforeEach(() => emulator.reset());
+beforeEach(async () => {
+  await emulator.resetCalls();
+  await emulator.resetFaults();
+});
 
 const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['transcribe:StartStreamTranscription'], Resource: '*' }] };
 const assume = (input: Partial<ConstructorParameters<typeof AssumeRoleCommand>[0]>) =>
@@ -45,7 +48,7 @@ describe('STS emulator (AssumeRole, query protocol)', () => {
     });
     expect(out.SourceIdentity).toBe('user-1');
     expect(out.PackedPolicySize).toBeGreaterThan(0);
-    expect(emulator.calls()).toEqual([
+    expect((await emulator.calls()).calls).toEqual([
       expect.objectContaining({
         action: 'AssumeRole',
         outcome: 'granted',
@@ -71,7 +74,7 @@ describe('STS emulator (AssumeRole, query protocol)', () => {
     const huge = { ...policy, Statement: [{ ...policy.Statement[0], Action: Array.from({ length: 120 }, (_, i) => `transcribe:Action${i}`) }] };
     expect(await refusal({ Policy: JSON.stringify(huge) })).toMatchObject({ name: 'PackedPolicyTooLargeException', status: 400 });
     expect(await refusal({ RoleArn: 'arn:aws:iam::123456789012:role/someone-else' })).toMatchObject({ name: 'AccessDenied', status: 403 });
-    expect(emulator.calls().map((c) => [c.outcome, c.errorCode])).toEqual([
+    expect((await emulator.calls()).calls.map((c) => [c.outcome, c.errorCode])).toEqual([
       ['error', 'ValidationError'],
       ['error', 'ValidationError'],
       ['error', 'ValidationError'],
@@ -91,13 +94,14 @@ describe('STS emulator (AssumeRole, query protocol)', () => {
     expect(await res.text()).toContain('<Code>MissingAuthenticationToken</Code>');
   });
 
-  it('injects faults through its control API and forgets everything on reset', async () => {
+  it('injects faults through its control API and forgets calls and faults on their resets', async () => {
     await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ status: 503, code: 'ServiceUnavailable', count: 1 }) });
     expect(await refusal({})).toMatchObject({ name: 'ServiceUnavailable', status: 503 });
     await expect(assume({})).resolves.toBeDefined();
-    const calls = (await (await fetch(`${emulator.url}/_emulator/calls`)).json()) as unknown[];
+    const { calls } = (await (await fetch(`${emulator.url}/_emulator/calls`)).json()) as { calls: unknown[] };
     expect(calls).toHaveLength(2);
-    await fetch(`${emulator.url}/_emulator/reset`, { method: 'POST' });
-    expect(emulator.calls()).toEqual([]);
+    await fetch(`${emulator.url}/_emulator/calls/reset`, { method: 'POST' });
+    await fetch(`${emulator.url}/_emulator/faults/reset`, { method: 'POST' });
+    expect((await emulator.calls()).calls).toEqual([]);
   });
 });

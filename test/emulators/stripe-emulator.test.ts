@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import Stripe from 'stripe';
 import { freePort } from '../../infra/local/processes';
 import { StripeEmulatorControl } from '../../infra/local/stripe/control';
-import { startStripeEmulator, stripeEmulatorService, type StripeEmulator } from '../../infra/local/stripe/emulator';
+import { startStripeEmulator, type StripeEmulator } from '../../infra/local/stripe/emulator';
+import { stripeEmulatorService } from '../../infra/local/stripe/service';
 
 /**
  * The emulator driven by the real stripe SDK over HTTP, with a local server
@@ -566,9 +567,16 @@ describe('faults and call counts', () => {
     await stripe.customers.retrieve(customer.id);
     await stripe.customers.retrieve(customer.id);
     await stripe.subscriptions.list({ customer: customer.id, status: 'all' });
+    const call = (operation: string, path: string) => ({ at: expect.any(String), operation, path });
     expect(await control.calls()).toEqual({
       total: 4,
       counts: { 'GET /v1/customers/:id': 2, 'GET /v1/subscriptions': 1, 'POST /v1/customers': 1 },
+      calls: [
+        call('POST /v1/customers', '/v1/customers'),
+        call('GET /v1/customers/:id', `/v1/customers/${customer.id}`),
+        call('GET /v1/customers/:id', `/v1/customers/${customer.id}`),
+        call('GET /v1/subscriptions', '/v1/subscriptions'),
+      ],
     });
   });
 });

@@ -1,0 +1,135 @@
+/** Invoices with their lines, amounts and payment links. */
+import type { StripeState } from '../state';
+import type { Json } from '../state/records';
+
+export function renderInvoice(state: StripeState, id: string): Json {
+  const inv = state.invoice(id);
+  const customer = state.customer(inv.customer);
+  const total = inv.lines.reduce((sum, l) => sum + l.amount, 0);
+  const paid = inv.status === 'paid' ? total : 0;
+  const lineData = inv.lines.map((l) => {
+    const price = state.price(l.price);
+    return {
+      id: l.id,
+      object: 'line_item',
+      amount: l.amount,
+      currency: 'usd',
+      description: l.description,
+      discount_amounts: [],
+      discountable: true,
+      discounts: [],
+      invoice: inv.id,
+      livemode: false,
+      metadata: {},
+      parent: l.subscriptionItem
+        ? {
+            invoice_item_details: null,
+            subscription_item_details: {
+              invoice_item: null,
+              proration: l.proration,
+              proration_details: { credited_items: null },
+              subscription: inv.subscription,
+              subscription_item: l.subscriptionItem,
+            },
+            type: 'subscription_item_details',
+          }
+        : null,
+      period: { end: l.periodEnd, start: l.periodStart },
+      pretax_credit_amounts: [],
+      pricing: { price_details: { price: price.id, product: price.product }, type: 'price_details', unit_amount_decimal: String(price.unitAmount) },
+      quantity: l.quantity,
+      quantity_decimal: String(l.quantity),
+      subscription: l.subscriptionItem ? inv.subscription : null,
+      subtotal: l.amount,
+      taxes: [],
+    };
+  });
+  return {
+    id: inv.id,
+    object: 'invoice',
+    account_country: 'US',
+    account_name: 'Local Stripe emulator',
+    account_tax_ids: null,
+    amount_due: total,
+    amount_overpaid: 0,
+    amount_paid: paid,
+    amount_remaining: total - paid,
+    amount_shipping: 0,
+    application: null,
+    attempt_count: inv.attemptCount,
+    attempted: inv.attemptCount > 0,
+    auto_advance: inv.status === 'open',
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatically_finalizes_at: null,
+    billing_reason: inv.billingReason,
+    collection_method: 'charge_automatically',
+    created: inv.created,
+    currency: 'usd',
+    custom_fields: null,
+    customer: inv.customer,
+    customer_account: null,
+    customer_address: null,
+    customer_email: customer.email,
+    customer_name: customer.name,
+    customer_phone: customer.phone,
+    customer_shipping: null,
+    customer_tax_exempt: 'none',
+    customer_tax_ids: [],
+    default_payment_method: null,
+    default_source: null,
+    default_tax_rates: [],
+    description: null,
+    discounts: [],
+    due_date: null,
+    effective_at: inv.created,
+    ending_balance: 0,
+    footer: null,
+    from_invoice: null,
+    hosted_invoice_url: `${state.baseUrl()}/invoice/${inv.id}`,
+    invoice_pdf: null,
+    issuer: { type: 'self' },
+    last_finalization_error: null,
+    latest_revision: null,
+    lines: { object: 'list', data: lineData, has_more: false, total_count: lineData.length, url: `/v1/invoices/${inv.id}/lines` },
+    livemode: false,
+    metadata: {},
+    next_payment_attempt: inv.nextPaymentAttempt,
+    number: inv.number,
+    on_behalf_of: null,
+    // Since API 2025-03-31.basil the subscription lives here only (no top-level `subscription`).
+    parent: inv.subscription
+      ? {
+          quote_details: null,
+          subscription_details: { metadata: inv.subscriptionMetadata, subscription: inv.subscription },
+          type: 'subscription_details',
+        }
+      : null,
+    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
+    period_end: inv.periodEnd,
+    period_start: inv.periodStart,
+    post_payment_credit_notes_amount: 0,
+    pre_payment_credit_notes_amount: 0,
+    receipt_number: null,
+    rendering: null,
+    shipping_cost: null,
+    shipping_details: null,
+    starting_balance: 0,
+    statement_descriptor: null,
+    status: inv.status,
+    status_transitions: {
+      finalized_at: inv.created,
+      marked_uncollectible_at: null,
+      paid_at: inv.paidAt,
+      voided_at: null,
+    },
+    subtotal: total,
+    subtotal_excluding_tax: total,
+    test_clock: null,
+    total,
+    total_discount_amounts: [],
+    total_excluding_tax: total,
+    total_pretax_credit_amounts: [],
+    total_taxes: [],
+    webhooks_delivered_at: inv.created,
+  };
+}

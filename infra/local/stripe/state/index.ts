@@ -1,0 +1,41 @@
+/**
+ * The emulator's account: customers, subscriptions, invoices, Checkout and
+ * billing-portal sessions, in memory. Every state change goes through here
+ * and emits the event Stripe would send for it; the HTTP layer (api.ts) only
+ * parses parameters and renders. Objects are stored as small records and
+ * rendered in the real API's shape on every read, so a response, an event
+ * payload and a later read always agree.
+ */
+import { tierPrice } from '../catalog';
+import { invalidRequest, resourceMissing } from '../errors';
+import { newId } from '../ids';
+import { CheckoutModels } from './checkout';
+import type { PortalSessionRecord } from './records';
+
+export * from './records';
+
+export class StripeState extends CheckoutModels {
+  createPortalSession(customerId: string, returnUrl: string | null): PortalSessionRecord {
+    this.liveCustomer(customerId, 'customer');
+    const session: PortalSessionRecord = { id: newId('bps'), created: this.now(), customer: customerId, returnUrl };
+    this.portalSessions.set(session.id, session);
+    return session;
+  }
+
+  portalSession(id: string): PortalSessionRecord {
+    const session = this.portalSessions.get(id);
+    if (!session) throw resourceMissing('billing_portal.session', id);
+    return session;
+  }
+
+  /** Control `subscribe`: the price a tier name (or alias) or price id stands for. */
+  resolvePrice(input: { price?: string; tier?: string }): string {
+    if (input.price) return this.price(input.price, 'price').id;
+    if (input.tier) {
+      const price = tierPrice(input.tier);
+      if (!price) throw invalidRequest(`Unknown tier '${input.tier}': use basic, pro or enterprise.`, 'tier');
+      return price;
+    }
+    throw invalidRequest('Give a price or a tier.', 'price');
+  }
+}
