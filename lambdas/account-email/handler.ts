@@ -3,9 +3,8 @@ import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { emailIdentity } from '../../shared/wiring/identity';
 import { stores } from '../../shared/wiring/stores';
 import { stripe } from '../../shared/wiring/stripe';
-import { cognitoCaller } from '../../shared/http/auth';
 import { UnauthorizedError } from '../../shared/http/errors';
-import { byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { asCaller, byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { header, parseJsonBody } from '../../shared/http/request';
 import { emailChangeBody, emailVerifyBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
@@ -26,19 +25,17 @@ export interface AccountEmailHandlerDeps {
 export function createAccountEmailHandler(deps: AccountEmailHandlerDeps): HttpHandler {
   return httpHandler(
     byRoute({
-      'POST /me/email': async (event) => {
-        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
+      'POST /me/email': asCaller(deps.cognitoClientIds, async ({ userId }, event) => {
         const result = await startEmailChange(deps.emailChange, userId, parseJsonBody(event, emailChangeBody).email);
         return jsonResponse(result.pendingEmail ? 202 : 200, result);
-      },
-      'POST /me/email/verify': async (event) => {
-        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
+      }),
+      'POST /me/email/verify': asCaller(deps.cognitoClientIds, async ({ userId }, event) => {
         const { code } = parseJsonBody(event, emailVerifyBody);
         // VerifyUserAttribute is authorised by the user's own access token, the one the authorizer accepted.
         const accessToken = header(event, 'authorization')?.replace(/^Bearer\s+/i, '').trim();
         if (!accessToken) throw new UnauthorizedError('A Cognito access token is required');
         return jsonResponse(200, await confirmEmailChange(deps.emailChange, { userId, accessToken }, code));
-      },
+      }),
     }),
   );
 }

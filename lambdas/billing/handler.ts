@@ -2,8 +2,7 @@ import { catalogue } from '../../shared/wiring/access';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { stores } from '../../shared/wiring/stores';
 import { stripe, stripeConfig } from '../../shared/wiring/stripe';
-import { cognitoCaller } from '../../shared/http/auth';
-import { byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { asCaller, byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { checkoutBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
@@ -18,14 +17,10 @@ export interface BillingHandlerDeps {
 export function createBillingHandler(deps: BillingHandlerDeps): HttpHandler {
   return httpHandler(
     byRoute({
-      'POST /me/checkout': async (event) => {
-        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
-        return jsonResponse(200, await startCheckout(deps.billing, userId, parseJsonBody(event, checkoutBody)));
-      },
-      'POST /me/billing-portal': async (event) => {
-        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
-        return jsonResponse(200, await openBillingPortal(deps.billing, userId));
-      },
+      'POST /me/checkout': asCaller(deps.cognitoClientIds, async ({ userId }, event) =>
+        jsonResponse(200, await startCheckout(deps.billing, userId, parseJsonBody(event, checkoutBody))),
+      ),
+      'POST /me/billing-portal': asCaller(deps.cognitoClientIds, async ({ userId }) => jsonResponse(200, await openBillingPortal(deps.billing, userId))),
     }),
   );
 }

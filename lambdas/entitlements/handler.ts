@@ -2,8 +2,7 @@ import { access } from '../../shared/wiring/access';
 import { cache } from '../../shared/wiring/cache';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { apiKeyStores, stores } from '../../shared/wiring/stores';
-import { cognitoCaller } from '../../shared/http/auth';
-import { httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { asCaller, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
 import { readEntitlements, type EntitlementsDeps } from '../../shared/use-cases/entitlements';
 
@@ -14,11 +13,12 @@ export interface EntitlementsHandlerDeps {
 
 /** GET /me/entitlements: the caller's plan, balances, limits and this period's usage. */
 export function createEntitlementsHandler(deps: EntitlementsHandlerDeps): HttpHandler {
-  return httpHandler(async (event) => {
-    const { userId } = cognitoCaller(event, deps.cognitoClientIds);
-    const { view, source } = await readEntitlements(deps.entitlements, userId);
-    return jsonResponse(200, view, { 'x-entitlements-source': source });
-  });
+  return httpHandler(
+    asCaller(deps.cognitoClientIds, async ({ userId }) => {
+      const { view, source } = await readEntitlements(deps.entitlements, userId);
+      return jsonResponse(200, view, { 'x-entitlements-source': source });
+    }),
+  );
 }
 
 export const handler = createEntitlementsHandler({

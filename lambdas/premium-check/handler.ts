@@ -3,7 +3,7 @@ import { cache } from '../../shared/wiring/cache';
 import { internalKeys } from '../../shared/wiring/internal-keys';
 import { stores } from '../../shared/wiring/stores';
 import type { InternalApiKeys } from '../../shared/http/auth';
-import { httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
 import { premiumCheckBody } from '../../shared/http/schemas';
 import { jsonResponse } from '../../shared/http/response';
@@ -19,15 +19,13 @@ export interface PremiumCheckHandlerDeps {
  * checked first, in constant time; a Cognito token is not a key (401).
  */
 export function createPremiumCheckHandler(deps: PremiumCheckHandlerDeps): HttpHandler {
-  let resolvedKeys: InternalApiKeys | undefined;
-  return httpHandler(async (event) => {
-    // A failed read of the keys' secret is a dependency failure (503, error policy); the next call reads again.
-    const keys = resolvedKeys ?? (resolvedKeys = await deps.apiKeys());
-    keys.assert(event);
-    const { email } = parseJsonBody(event, premiumCheckBody);
-    // DynamoDB down or hung: DependencyUnavailable from the adapters -> 503; never a default answer.
-    return jsonResponse(200, await checkPremium(deps.premium, email));
-  });
+  return httpHandler(
+    withInternalKey(deps.apiKeys, async (event) => {
+      const { email } = parseJsonBody(event, premiumCheckBody);
+      // DynamoDB down or hung: DependencyUnavailable from the adapters -> 503; never a default answer.
+      return jsonResponse(200, await checkPremium(deps.premium, email));
+    }),
+  );
 }
 
 // While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).

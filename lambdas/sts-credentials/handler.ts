@@ -4,9 +4,8 @@ import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { credentialsVendor } from '../../shared/wiring/credentials';
 import { apiKeyStores, stores } from '../../shared/wiring/stores';
 import { describeReason } from '../../shared/domain/access';
-import { cognitoCaller } from '../../shared/http/auth';
 import { ForbiddenError, RateLimitedError } from '../../shared/http/errors';
-import { httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { asCaller, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
 import { issueAwsCredentials, type AwsCredentialsDeps } from '../../shared/use-cases/aws-credentials';
 
@@ -23,8 +22,7 @@ export interface StsCredentialsHandlerDeps {
  * trialing, a grace, an admin grant or tier; never after a revoke).
  */
 export function createStsCredentialsHandler(deps: StsCredentialsHandlerDeps): HttpHandler {
-  return httpHandler(async (event) => {
-    const { userId } = cognitoCaller(event, deps.cognitoClientIds);
+  return httpHandler(asCaller(deps.cognitoClientIds, async ({ userId }) => {
     const result = await issueAwsCredentials(deps.credentials, userId);
     switch (result.outcome) {
       case 'not-included':
@@ -40,7 +38,7 @@ export function createStsCredentialsHandler(deps: StsCredentialsHandlerDeps): Ht
         return jsonResponse(200, { accessKeyId, secretAccessKey, sessionToken, expiration: expiration.toISOString(), region: deps.region });
       }
     }
-  });
+  }));
 }
 
 const sts = credentialsVendor();

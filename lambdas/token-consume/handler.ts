@@ -2,9 +2,9 @@ import { internalKeys } from '../../shared/wiring/internal-keys';
 import { cache } from '../../shared/wiring/cache';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { tokenStore } from '../../shared/wiring/tokens';
-import { cognitoCaller, type InternalApiKeys } from '../../shared/http/auth';
+import type { InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, NotFoundError } from '../../shared/http/errors';
-import { byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
+import { asCaller, byRoute, httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { consumeBody, userPath } from '../../shared/http/schemas';
@@ -31,20 +31,18 @@ function answer(result: Exclude<ConsumeTokensResult, { outcome: 'unknown-user' }
 export function createTokenConsumeHandler(deps: TokenConsumeHandlerDeps): HttpHandler {
   return httpHandler(
     byRoute({
-      'POST /v1/users/{userId}/tokens/consume': async (event) => {
-        (await deps.internalKeys()).assert(event);
+      'POST /v1/users/{userId}/tokens/consume': withInternalKey(deps.internalKeys, async (event) => {
         const { userId } = parsePathParameters(event, userPath);
         const result = await consumeTokens(deps.consume, { userId, ...parseJsonBody(event, consumeBody) });
         if (result.outcome === 'unknown-user') throw new NotFoundError('Unknown user');
         return answer(result);
-      },
-      'POST /me/tokens/consume': async (event) => {
-        const { userId } = cognitoCaller(event, deps.cognitoClientIds);
+      }),
+      'POST /me/tokens/consume': asCaller(deps.cognitoClientIds, async ({ userId }, event) => {
         const result = await consumeTokens(deps.consume, { userId, ...parseJsonBody(event, consumeBody) });
         // Signed up but never entitled: a free user without tokens.
         if (result.outcome === 'unknown-user') throw insufficientTokens(0);
         return answer(result);
-      },
+      }),
     }),
   );
 }

@@ -6,7 +6,7 @@ import { tokenStore } from '../../shared/wiring/tokens';
 import { publicTier, TIER_NAMES } from '../../shared/domain/tiers';
 import type { InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
-import { byRoute, httpHandler, type HttpHandler, type HttpUseCase } from '../../shared/http/handler';
+import { byRoute, httpHandler, withInternalKey, type HttpHandler, type HttpUseCase } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { addBody, tierBody, userPath } from '../../shared/http/schemas';
@@ -24,10 +24,8 @@ export interface TokensAdminHandlerDeps {
  */
 export function createTokensAdminHandler(deps: TokensAdminHandlerDeps): HttpHandler {
   const tiersBody = { tiers: deps.admin.catalogue.map(publicTier) };
-  const forUser = (serve: (userId: string, event: Parameters<HttpUseCase>[0]) => ReturnType<HttpUseCase>): HttpUseCase => async (event) => {
-    (await deps.internalKeys()).assert(event);
-    return serve(parsePathParameters(event, userPath).userId, event);
-  };
+  const forUser = (serve: (userId: string, event: Parameters<HttpUseCase>[0]) => ReturnType<HttpUseCase>): HttpUseCase =>
+    withInternalKey(deps.internalKeys, async (event) => serve(parsePathParameters(event, userPath).userId, event));
   return httpHandler(
     byRoute({
       'GET /v1/tiers': async () => jsonResponse(200, tiersBody, { 'Cache-Control': 'public, max-age=60' }),

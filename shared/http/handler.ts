@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { Contention, DependencyUnavailable } from '../ports/errors';
 import { errorPolicy } from './error-policy';
+import { cognitoCaller, type CognitoCaller, type InternalApiKeys } from './auth';
 import { InternalError, NotFoundError } from './errors';
 import { toErrorResponse } from './response';
 import { logger } from '../observability/logger';
@@ -76,4 +77,30 @@ export function byRoute(routes: Record<string, HttpUseCase>): HttpUseCase {
 export function retryableFailure(err: unknown): never {
   if (errorPolicy.toHttpError(err).expose) throw new InternalError((err as Error).message);
   throw err;
+}
+
+/**
+ * A /me route: the caller is who the verified Cognito token says (the user id
+ * only from its `sub`, never from the path or body), from one of our app
+ * clients; 401/403 otherwise, before anything is read.
+ */
+export function asCaller(
+  clientIds: readonly string[],
+  serve: (caller: CognitoCaller, event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
+): HttpUseCase {
+  return (event, context) => serve(cognitoCaller(event, clientIds), event, context);
+}
+
+/**
+ * A route for the app's backends: the `x-api-key` is checked first, in
+ * constant time, before anything else is read. The keys are read once (a
+ * failed read is a dependency failure, 503, and the next call reads again).
+ */
+export function withInternalKey(keys: () => Promise<InternalApiKeys>, serve: HttpUseCase): HttpUseCase {
+  let resolved: InternalApiKeys | undefined;
+  return async (event, context) => {
+    // Resolved once, then checked synchronously: the premium check's hot path pays no extra await.
+    (resolved ??= await keys()).assert(event);
+    return serve(event, context);
+  };
 }
