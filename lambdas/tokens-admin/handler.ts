@@ -4,7 +4,7 @@ import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { wireAccess, wireAws, wireCache, wireCatalogue, wireStores, wireTokens } from '../../shared/adapters/wiring';
 import { TIER_NAMES, findTier, publicTier } from '../../shared/domain/tiers';
 import type { EntitlementRecord } from '../../shared/domain/entitlement';
-import { describeStatus } from '../../shared/domain/tokens';
+import { describeStatus } from '../../shared/domain/token-views';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';

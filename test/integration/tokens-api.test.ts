@@ -3,7 +3,7 @@ import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { adminTierFields } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
-import { MAX_TOKEN_AMOUNT } from '../../shared/domain/tokens';
+import { MAX_TOKEN_AMOUNT } from '../../shared/domain/token-balances';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { documentClient, ledgerOf, putEntitlement, tokenTablesFromEnv } from '../fixtures/tokens';

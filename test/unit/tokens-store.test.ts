@@ -2,7 +2,7 @@ import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/
 import { TransactGetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
 import { buildTierCatalogue } from '../../shared/domain/tiers';
-import { consumeFingerprint } from '../../shared/domain/tokens';
+import { consumeFingerprint } from '../../shared/domain/token-idempotency';
 import { TokenContentionError } from '../../shared/ports/tokens';
 
 /**

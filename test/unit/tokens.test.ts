@@ -2,18 +2,10 @@ import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../../shared/domain/t
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementRecord } from '../../shared/domain/entitlement';
 import { calendarPeriod, monthOf } from '../../shared/domain/periods';
-import {
-  LEDGER_RETENTION_DAYS,
-  MAX_TOKEN_AMOUNT,
-  decideConsume,
-  describeStatus,
-  describeTokens,
-  isValidTokenAmount,
-  ledgerEntry,
-  planAdd,
-  planConsume,
-  splitConsumption,
-} from '../../shared/domain/tokens';
+import { MAX_TOKEN_AMOUNT, isValidTokenAmount, planAdd, planConsume, splitConsumption } from '../../shared/domain/token-balances';
+import { LEDGER_RETENTION_DAYS, ledgerEntry } from '../../shared/domain/token-ledger';
+import { describeStatus, describeTokens } from '../../shared/domain/token-views';
+import { decideConsume } from '../../shared/domain/token-writes';
 import { addBody, consumeBody, tierBody, userPath } from '../../shared/http/schemas';
 
 const catalogue = buildTierCatalogue(DEFAULT_TIER_SETTINGS);
