@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TablesConfig } from '../../config';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
@@ -433,9 +434,10 @@ function cancellationOutcome(err: TransactionCanceledException): CommitOutcome |
   const reasons = err.CancellationReasons ?? [];
   const [row, account] = reasons;
   const key = reasons[reasons.length - 1];
-  const current = row?.Item ? tokenStateOf(fromItem(row.Item) as StoredTokenState) : undefined;
+  // Cancellation reasons carry raw attribute values: the document client converts responses, not errors.
+  const current = row?.Item ? tokenStateOf(unmarshall(row.Item) as StoredTokenState) : undefined;
   if (reasons.length >= 3 && key?.Code === 'ConditionalCheckFailed' && key.Item) {
-    return { kind: 'key-used', record: fromItem(key.Item) as unknown as IdempotencyRecord<unknown>, current };
+    return { kind: 'key-used', record: unmarshall(key.Item) as IdempotencyRecord<unknown>, current };
   }
   // Being deleted: as good as gone.
   if (account?.Code === 'ConditionalCheckFailed') return { kind: 'state-changed', current: undefined };
@@ -443,22 +445,5 @@ function cancellationOutcome(err: TransactionCanceledException): CommitOutcome |
   if (hasConflict(err)) return { kind: 'transaction-conflict' };
   // A ledger entry id collided (random suffix): plan again with new ids.
   if (reasons.slice(2, -1).some((r) => r.Code === 'ConditionalCheckFailed')) return { kind: 'transaction-conflict' };
-  return undefined;
-}
-
-/** Cancellation reasons carry raw attribute values (the document client does not convert errors). */
-function fromItem(item: Record<string, AttributeValue>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttributeValue(v)]));
-}
-
-function fromAttributeValue(value: AttributeValue): unknown {
-  if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) return Number(value.N);
-  if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
-  if (value.M !== undefined) return fromItem(value.M);
-  if (value.L !== undefined) return value.L.map(fromAttributeValue);
-  if (value.SS !== undefined) return new Set(value.SS);
-  if (value.NS !== undefined) return new Set(value.NS.map(Number));
   return undefined;
 }
