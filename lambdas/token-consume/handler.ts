@@ -3,12 +3,11 @@ import { internalApiKeysLoader } from '../../shared/adapters/internal-api-keys';
 import { wireAccess, wireAws, wireCache, wireCatalogue, wireTokens } from '../../shared/adapters/wiring';
 import { cacheKeys } from '../../shared/ports/cache';
 import { cognitoCaller } from '../../shared/http/auth';
-import { ConflictError, NotFoundError } from '../../shared/http/errors';
+import { ConflictError, NotFoundError, insufficientTokens } from '../../shared/http/errors';
 import { httpHandler, routeKey } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { consumeBody, userPath } from '../../shared/http/schemas';
-import { insufficientTokens } from '../../shared/http/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 
 const config = loadConfig({
