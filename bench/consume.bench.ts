@@ -6,7 +6,7 @@ import { DynamoTokenStore, type TokenTables } from '../shared/adapters/dynamodb/
 import { adminTierFields } from '../shared/domain/access';
 import { NO_SUBSCRIPTION, newEntitlement } from '../shared/domain/entitlement';
 import { buildTierCatalogue } from '../shared/domain/tiers';
-import { quantile, row, type BenchContext, type BenchRow } from './harness';
+import { countRequests, quantile, row, type BenchContext, type BenchRow } from './harness';
 
 const CONCURRENCY = 16;
 /** Short alternating rounds: each consume round is compared with the raw round beside it. */
@@ -26,14 +26,7 @@ const THROUGHPUT_GOAL = 0.85;
  */
 export async function run(ctx: Pick<BenchContext, 'dynamodbEndpoint' | 'tables' | 'iterations' | 'log'>): Promise<BenchRow[]> {
   const raw = localDynamoClient(ctx.dynamodbEndpoint);
-  const counter = { requests: 0 };
-  raw.middlewareStack.add(
-    (next) => async (args) => {
-      counter.requests += 1;
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'countDynamoRequests' },
-  );
+  const counter = countRequests(raw);
   const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const tables: TokenTables = { entitlements: ctx.tables.entitlements, ledger: ctx.tables.ledger, idempotency: ctx.tables.idempotency, users: ctx.tables.users };
   const catalogue = buildTierCatalogue();

@@ -5,6 +5,7 @@
  * configuration at module load), then calls every bench/*.bench.ts module's
  * `run(ctx)` in turn and prints the rows they return as one table.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableId } from '../shared/adapters/dynamodb/tables';
 
 export interface BenchContext {
@@ -45,6 +46,23 @@ export function quantile(samples: readonly number[], q: number): number {
 
 export function row(name: string, samples: readonly number[], unit: string, extra: Partial<BenchRow> = {}): BenchRow {
   return { name, median: quantile(samples, 0.5), p99: quantile(samples, 0.99), unit, ...extra };
+}
+
+/**
+ * Counts the requests `client` sends, each attempt included (an SDK
+ * middleware, so nothing is inferred from timings). The benchmarks and the
+ * integration test of the one-request consume read and zero `requests`.
+ */
+export function countRequests(client: DynamoDBClient): { requests: number } {
+  const counter = { requests: 0 };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      counter.requests += 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'countRequests' },
+  );
+  return counter;
 }
 
 /** Microseconds since `start` (process.hrtime.bigint()). */

@@ -19,26 +19,19 @@ import { newEntitlement } from '../shared/domain/entitlement';
 import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../shared/domain/tiers';
 import type { ReadThroughCache } from '../shared/ports/cache';
 import { handleStripeEvent, type StripeEventLike } from '../shared/use-cases/stripe-webhook';
-import { microsSince, row, type BenchContext, type BenchRow } from './harness';
+import { countRequests, microsSince, row, type BenchContext, type BenchRow } from './harness';
 
 const EVENTS = 200;
 
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const emulator = await startStripeEmulator({ port: await freePort(), webhookUrl: 'http://127.0.0.1:9/unused' });
   await emulator.delivery({ paused: true });
-  let dynamoRequests = 0;
   const raw = new DynamoDBClient({
     endpoint: ctx.dynamodbEndpoint,
     region: LOCAL_AWS.region,
     credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
   });
-  raw.middlewareStack.add(
-    (next) => async (args) => {
-      dynamoRequests++;
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'countRequests' },
-  );
+  const dynamo = countRequests(raw);
   const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const stripe = new Stripe(emulator.secretKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
   let invalidations = 0;
@@ -78,16 +71,16 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     const duplicateDynamo: number[] = [];
     for (let i = 0; i < EVENTS; i++) {
       await emulator.resetCalls();
-      dynamoRequests = 0;
+      dynamo.requests = 0;
       const started = process.hrtime.bigint();
       const outcome = await handleStripeEvent(deps, event(`evt_bench_${i}`));
       latency.push(microsSince(started) / 1000);
       if (outcome !== 'applied') throw new Error(`expected the event to be applied, got ${outcome}`);
-      dynamoPerEvent.push(dynamoRequests);
+      dynamoPerEvent.push(dynamo.requests);
       stripePerEvent.push((await emulator.calls()).total);
-      dynamoRequests = 0;
+      dynamo.requests = 0;
       await handleStripeEvent(deps, event(`evt_bench_${i}`));
-      duplicateDynamo.push(dynamoRequests);
+      duplicateDynamo.push(dynamo.requests);
     }
     ctx.log(`webhook: ${EVENTS} events applied, ${invalidations} cache invalidations`);
     return [

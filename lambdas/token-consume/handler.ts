@@ -3,12 +3,11 @@ import { cache } from '../../shared/wiring/cache';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { tokenStore } from '../../shared/wiring/tokens';
 import type { InternalApiKeys } from '../../shared/http/auth';
-import { ConflictError, NotFoundError } from '../../shared/http/errors';
+import { ConflictError, insufficientTokens, NotFoundError } from '../../shared/http/errors';
 import { asCaller, byRoute, httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
 import { consumeBody, userPath } from '../../shared/http/schemas';
-import { insufficientTokens } from '../../shared/http/tokens';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 import { consumeTokens, type ConsumeTokensDeps } from '../../shared/use-cases/consume-tokens';
 

@@ -1,6 +1,6 @@
 import type { Access } from './access';
 import { NO_SUBSCRIPTION, type EntitlementRecord } from './entitlement';
-import { describeTokens } from './tokens';
+import { describeTokens } from './token-views';
 
 /** GET /me/entitlements, from the stored row (or none) and the access decision made from it. */
 export function entitlementView(userId: string, record: EntitlementRecord | undefined, access: Access) {

@@ -137,7 +137,7 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   premiumOverrideTier?: TierName;
   /** When Stripe's state was first seen past_due (ISO); cleared when it is anything else. The grace runs from here. */
   pastDueSince?: string;
-  /** Token fields: see shared/domain/tokens.ts. */
+  /** Token fields: see shared/domain/token-balances.ts. */
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;
   /** The part of tokensUsedThisPeriod taken from the monthly allowance. */

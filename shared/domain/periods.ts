@@ -70,6 +70,13 @@ export function effectivePeriod(storedId: string | undefined, current: Allowance
   return { ...current, id: stored, start };
 }
 
+const DAY_SECONDS = 24 * 60 * 60;
+
+/** Epoch seconds `days` after `from`: when DynamoDB's TTL drops an item kept that long (ledger, usage, idempotency records). */
+export function expiresAfter(from: Date, days: number): number {
+  return Math.floor(from.getTime() / 1000) + days * DAY_SECONDS;
+}
+
 /** Seconds from `now` until `period` resets (at least 1): the Retry-After of a monthly limit. */
 export function secondsUntilEnd(period: AllowancePeriod, now: Date): number {
   return Math.max(1, Math.ceil((period.end.getTime() - now.getTime()) / 1000));

@@ -1,14 +1,7 @@
-import type { Access } from './access';
-import {
-  ledgerEntry,
-  planAdd,
-  remainingOf,
-  requestFingerprint,
-  resetEntry,
-  type LedgerEntry,
-  type StoredTokenState,
-  type TokenWriteDecision,
-} from './tokens';
+import { planAdd, remainingOf, type StoredTokenState, type TokenAccess } from './token-balances';
+import { requestFingerprint } from './token-idempotency';
+import { writeEntries, type LedgerEntry, type LedgerFields } from './token-ledger';
+import type { TokenOperation, TokenWriteDecision } from './token-writes';
 
 /**
  * Refunds and disputes of token top-ups, pure. A top-up bought `tokens` for a
@@ -120,7 +113,7 @@ export type AdjustmentLedgerEntry = LedgerEntry & { stripeId: string; shortfall?
 export function decideAdjustment(
   request: PurchasedTokenAdjustment,
   stored: StoredTokenState,
-  access: Pick<Access, 'monthlyTokens' | 'period'>,
+  access: TokenAccess,
   now: Date,
   randomSuffix: () => string,
 ): TokenWriteDecision<AdjustmentResponse> {
@@ -132,25 +125,29 @@ export function decideAdjustment(
   const shortfall = request.tokens - applied;
   const next = { ...folded.next, tokensPurchased: request.direction === 'take' ? purchased - applied : purchased + applied };
   const remaining = remainingOf(access.monthlyTokens, next);
-  const entries: LedgerEntry[] = folded.reset ? [resetEntry(request.userId, folded.reset, randomSuffix())] : [];
-  const entry: AdjustmentLedgerEntry = {
-    ...ledgerEntry(
-      {
-        userId: request.userId,
-        kind: request.kind,
-        amount: request.direction === 'take' ? -applied : applied,
-        balanceAfter: remaining,
-        period: next.tokenPeriod,
-        idempotencyKey: request.idempotencyKey,
-        reason: request.reason,
-        at: now,
-      },
-      randomSuffix(),
-      entries.length,
-    ),
+  const entry: LedgerFields & Pick<AdjustmentLedgerEntry, 'stripeId' | 'shortfall'> = {
+    userId: request.userId,
+    kind: request.kind,
+    amount: request.direction === 'take' ? -applied : applied,
+    balanceAfter: remaining,
+    period: next.tokenPeriod,
+    idempotencyKey: request.idempotencyKey,
+    reason: request.reason,
+    at: now,
     stripeId: request.stripeId,
     ...(shortfall > 0 ? { shortfall } : {}),
   };
-  entries.push(entry);
+  const entries = writeEntries(folded.reset, entry, randomSuffix);
   return { write: true, counters: next, entries, response: { requested: request.tokens, applied, shortfall, remaining } };
+}
+
+export function adjustmentOperation(request: PurchasedTokenAdjustment): TokenOperation<AdjustmentResponse> {
+  return {
+    userId: request.userId,
+    key: adjustmentKeys.record(request.userId, request.idempotencyKey),
+    operation: 'tokens-adjust',
+    fingerprint: adjustmentFingerprint(request),
+    retentionDays: ADJUST_KEY_RETENTION_DAYS,
+    decide: (state, access, now, randomSuffix) => decideAdjustment(request, state, access, now, randomSuffix),
+  };
 }

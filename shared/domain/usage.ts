@@ -1,6 +1,6 @@
 import type { AllowancePeriod } from './periods';
-import { monthOf } from './periods';
-import { LEDGER_RETENTION_DAYS } from './tokens';
+import { expiresAfter, monthOf } from './periods';
+import { LEDGER_RETENTION_DAYS } from './token-ledger';
 
 /**
  * Usage metering for end-user API keys and the usage log of credential
@@ -13,8 +13,6 @@ import { LEDGER_RETENTION_DAYS } from './tokens';
  *   disputed.
  * - `<ISO time>#0#aws-credentials#<random>`: one entry per credential grant.
  */
-const DAY_SECONDS = 86_400;
-
 export type UsageKind = 'api-calls';
 
 export function usageCounterId(kind: UsageKind, period: string): string {
@@ -35,7 +33,7 @@ export function describeApiUsage(used: number, limit: number | null, period: All
 
 /** Expiry (epoch seconds) of usage rows of `period`: the ledger's retention after the period ends. */
 export function usageExpiresAt(period: AllowancePeriod): number {
-  return Math.floor(period.end.getTime() / 1000) + LEDGER_RETENTION_DAYS * DAY_SECONDS;
+  return expiresAfter(period.end, LEDGER_RETENTION_DAYS);
 }
 
 /** A credential grant as written to the usage log: never a secret or session token. */
@@ -66,6 +64,6 @@ export function credentialGrantEntry(
     kind: 'aws-credentials',
     period: monthOf(now),
     at,
-    expiresAt: Math.floor(now.getTime() / 1000) + LEDGER_RETENTION_DAYS * DAY_SECONDS,
+    expiresAt: expiresAfter(now, LEDGER_RETENTION_DAYS),
   };
 }

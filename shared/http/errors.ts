@@ -50,6 +50,11 @@ export class PaymentRequiredError extends AppError {
   readonly code = 'insufficient_tokens';
 }
 
+/** 402 insufficient_tokens with the balance in the error body. */
+export function insufficientTokens(remaining: number): PaymentRequiredError {
+  return new PaymentRequiredError(`Not enough tokens: ${remaining} remaining`, { remaining });
+}
+
 export class NotFoundError extends AppError {
   readonly statusCode = 404;
   readonly code: string;

@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { ACCESS_REASONS } from '../domain/access';
 import { ENTITLEMENT_STATUSES, normaliseEmail } from '../domain/entitlement';
 import { TIER_NAMES } from '../domain/tiers';
-import { IDEMPOTENCY_KEY_PATTERN, MAX_TOKEN_AMOUNT, isValidTokenAmount } from '../domain/tokens';
+import { MAX_TOKEN_AMOUNT, isValidTokenAmount } from '../domain/token-balances';
+import { IDEMPOTENCY_KEY_PATTERN } from '../domain/token-idempotency';
 
 /**
  * The HTTP contract as zod schemas: every request body and path the handlers

@@ -1,7 +1,7 @@
 import type { AccessDecider } from '../domain/access';
 import type { EntitlementRecord } from '../domain/entitlement';
 import { findTier, type Tier } from '../domain/tiers';
-import { describeStatus, type UserTokenStatus } from '../domain/tokens';
+import { describeStatus, type UserTokenStatus } from '../domain/token-views';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { AddTokensResult, TokenStore } from '../ports/tokens';
 import type { UserStore } from '../ports/users';

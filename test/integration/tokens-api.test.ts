@@ -3,10 +3,10 @@ import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { adminTierFields } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
-import { MAX_TOKEN_AMOUNT } from '../../shared/domain/tokens';
+import { MAX_TOKEN_AMOUNT } from '../../shared/domain/token-balances';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
-import { documentClient, ledgerOf, putEntitlement, tokenTablesFromEnv } from '../fixtures/tokens';
+import { INVALID_CONSUME_BODIES, documentClient, ledgerOf, putEntitlement, tokenTablesFromEnv } from '../fixtures/tokens';
 
 /**
  * The token routes through the local gateway, exactly as callers use them:
@@ -140,20 +140,7 @@ describe('internal token routes (x-api-key)', () => {
 
 describe('bad input: the contract 4xx and nothing written', () => {
   const ok = { amount: 1, idempotencyKey: 'fine' };
-  const badConsumes: Array<[string, unknown, string]> = [
-    ['zero', { ...ok, amount: 0 }, 'amount'],
-    ['a negative amount', { ...ok, amount: -5 }, 'amount'],
-    ['a fractional amount', { ...ok, amount: 0.5 }, 'amount'],
-    ['a huge amount', { ...ok, amount: MAX_TOKEN_AMOUNT + 1 }, 'amount'],
-    ['an astronomical amount', { ...ok, amount: 1e21 }, 'amount'],
-    ['an amount as a string', { ...ok, amount: '1' }, 'amount'],
-    ['no amount', { idempotencyKey: 'fine' }, 'amount'],
-    ['no idempotency key', { amount: 1 }, 'idempotencyKey'],
-    ['an empty idempotency key', { ...ok, idempotencyKey: '' }, 'idempotencyKey'],
-    ['an idempotency key with spaces', { ...ok, idempotencyKey: 'not ok' }, 'idempotencyKey'],
-    ['an idempotency key of 129 characters', { ...ok, idempotencyKey: 'k'.repeat(129) }, 'idempotencyKey'],
-    ['an array body', [ok], 'body'],
-  ];
+  const badConsumes: Array<[string, unknown, string]> = [...INVALID_CONSUME_BODIES, ['an array body', [ok], 'body']];
 
   let userId: string;
   let before: unknown;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
+import { countRequests } from '../../bench/harness';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
@@ -8,7 +9,8 @@ import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../shared/domain/entitlement';
 import { buildTierCatalogue, type Tier } from '../../shared/domain/tiers';
-import { LEDGER_RETENTION_DAYS, describeTokens } from '../../shared/domain/tokens';
+import { LEDGER_RETENTION_DAYS } from '../../shared/domain/token-ledger';
+import { describeTokens } from '../../shared/domain/token-views';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 import { localStack } from '../fixtures/stack';
 import { BILLING_PERIOD_MS, SMALL_CATALOGUE, documentClient, initialRow, ledgerOf, nextBoundary, putEntitlement, tokenHistory, tokenTablesFromEnv } from '../fixtures/tokens';
@@ -33,14 +35,7 @@ function clockAt(iso: string) {
 /** A store as one Lambda container would hold it, on the given clock, counting its DynamoDB requests. */
 function container(clock: { now: Date }, options: { catalogue?: readonly Tier[]; raceBudgetMs?: number } = {}) {
   const client = localDynamoClient(localStack().dynamodbEndpoint);
-  const counter = { requests: 0 };
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      counter.requests += 1;
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'countRequests' },
-  );
+  const counter = countRequests(client);
   containers.push(client);
   const store = new DynamoTokenStore(documentClient(client), {
     tables,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
 import type { EntitlementRecord } from '../../shared/domain/entitlement';
-import { describeTokens } from '../../shared/domain/tokens';
+import { describeTokens } from '../../shared/domain/token-views';
 import { BILLING_PERIOD_MS, InMemoryTokenStore, ReferenceModel, SMALL_CATALOGUE, initialRow, nextBoundary, tokenHistory, type TokenHistory } from '../fixtures/tokens';
 
 const summaryOf = (row: EntitlementRecord | undefined, now: Date) => describeTokens(row, decideAccess(row, SMALL_CATALOGUE, DEFAULT_ACCESS_POLICY, now));

@@ -1,8 +1,9 @@
 import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import { TransactGetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
 import { buildTierCatalogue } from '../../shared/domain/tiers';
-import { consumeFingerprint } from '../../shared/domain/tokens';
+import { consumeFingerprint } from '../../shared/domain/token-idempotency';
 import { TokenContentionError } from '../../shared/ports/tokens';
 
 /**
@@ -41,10 +42,8 @@ const cancel = (...reasons: CancellationReason[]) => (command: unknown) => {
 };
 const none: CancellationReason = { Code: 'None' };
 const conflict: CancellationReason = { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' };
-const rowIs = (fields: Record<string, string | number>): CancellationReason => ({
-  Code: 'ConditionalCheckFailed',
-  Item: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'number' ? { N: String(v) } : { S: v }])),
-});
+/** What DynamoDB returns with a refusal: the item as raw attribute values. */
+const refusedWith = (item: Record<string, unknown>): CancellationReason => ({ Code: 'ConditionalCheckFailed', Item: marshall(item) });
 
 function storeWith(script: Script, options: { maxRaces?: number } = {}) {
   const client = fakeClient(script);
@@ -84,16 +83,25 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
   });
 
   it('re-plans on the row DynamoDB returns when another writer changed it, without another read', async () => {
-    const { store, sent } = storeWith([read(ROW), cancel(rowIs({ ...ROW, tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990 }), none, none, none), commit()]);
+    const { store, sent } = storeWith([read(ROW), cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990 }), none, none, none), commit()]);
     expect(await store.consume(consume)).toMatchObject({ outcome: 'consumed', remaining: 5 });
     expect(sent.map((c) => (c as object).constructor.name)).toEqual(['TransactGetCommand', 'TransactWriteCommand', 'TransactWriteCommand']);
+  });
+
+  it('re-plans on a returned row holding NULL and boolean attributes, conditioned on them as they are', async () => {
+    const returned = { ...ROW, plan: null, premiumOverride: true, tokensUsedThisPeriod: 20, tokensAllowanceUsed: 20 };
+    const { store, sent } = storeWith([read(ROW), cancel(refusedWith(returned), none, none, none), commit()]);
+    expect(await store.consume(consume)).toMatchObject({ outcome: 'consumed' });
+    const update = (sent[2] as TransactWriteCommand).input.TransactItems![0]!.Update!;
+    expect(update.ConditionExpression).toContain('attribute_type(#plan, :nullType)');
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':nullType': 'NULL', ':was_premiumOverride': true, ':was_tokensUsedThisPeriod': 20 });
   });
 
   it('answers 402 only from a fresh read, never from what it last saw', async () => {
     // The returned row says 3 left; a fresh read finds a grant arrived meanwhile.
     const { store } = storeWith([
       read(ROW),
-      cancel(rowIs({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997 }), none, none, none),
+      cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997 }), none, none, none),
       read({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997, tokensPurchased: 100 }),
       commit(),
     ]);
@@ -104,17 +112,10 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
   });
 
   it('answers a repeated key from its record: the first answer, or a conflict for another amount', async () => {
-    const record = (amount: number) => ({
-      Code: 'ConditionalCheckFailed',
-      Item: {
-        key: { S: 'consume:u1:req-1' },
-        fingerprint: { S: consumeFingerprint(amount) },
-        response: { M: { consumed: { N: String(amount) }, remaining: { N: '42' } } },
-      },
-    });
+    const record = (amount: number) => refusedWith({ key: 'consume:u1:req-1', fingerprint: consumeFingerprint(amount), response: { consumed: amount, remaining: 42 } });
     const same = storeWith([read(ROW), cancel(none, none, none, record(5))]);
     expect(await same.store.consume(consume)).toEqual({ outcome: 'consumed', consumed: 5, remaining: 42, replayed: true });
-    const other = storeWith([read(ROW), cancel(rowIs(ROW), none, none, record(7))]);
+    const other = storeWith([read(ROW), cancel(refusedWith(ROW), none, none, record(7))]);
     expect(await other.store.consume(consume)).toEqual({ outcome: 'conflict' });
   });
 
@@ -129,7 +130,7 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
   });
 
   it('gives up after losing too many races to other writers', async () => {
-    const races = Array.from({ length: 10 }, (_, i) => cancel(rowIs({ ...ROW, tokensUsedThisPeriod: 11 + i, tokensAllowanceUsed: 11 + i }), none, none, none));
+    const races = Array.from({ length: 10 }, (_, i) => cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 11 + i, tokensAllowanceUsed: 11 + i }), none, none, none));
     const { store, sent, sleeps } = storeWith([read(ROW), ...races], { maxRaces: 10 });
     await expect(store.consume(consume)).rejects.toBeInstanceOf(TokenContentionError);
     expect(sent).toHaveLength(11);

@@ -2,19 +2,12 @@ import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../../shared/domain/t
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementRecord } from '../../shared/domain/entitlement';
 import { calendarPeriod, monthOf } from '../../shared/domain/periods';
-import {
-  LEDGER_RETENTION_DAYS,
-  MAX_TOKEN_AMOUNT,
-  decideConsume,
-  describeStatus,
-  describeTokens,
-  isValidTokenAmount,
-  ledgerEntry,
-  planAdd,
-  planConsume,
-  splitConsumption,
-} from '../../shared/domain/tokens';
+import { MAX_TOKEN_AMOUNT, isValidTokenAmount, planAdd, planConsume, splitConsumption } from '../../shared/domain/token-balances';
+import { LEDGER_RETENTION_DAYS, ledgerEntry } from '../../shared/domain/token-ledger';
+import { describeStatus, describeTokens } from '../../shared/domain/token-views';
+import { decideConsume } from '../../shared/domain/token-writes';
 import { addBody, consumeBody, tierBody, userPath } from '../../shared/http/schemas';
+import { INVALID_CONSUME_BODIES } from '../fixtures/tokens';
 
 const catalogue = buildTierCatalogue(DEFAULT_TIER_SETTINGS);
 const at = (iso: string) => new Date(iso);
@@ -320,19 +313,7 @@ describe('token request validation', () => {
     expect(isValidTokenAmount(1)).toBe(true);
   });
 
-  it.each([
-    ['zero', { ...ok, amount: 0 }, 'amount'],
-    ['negative', { ...ok, amount: -3 }, 'amount'],
-    ['fractional', { ...ok, amount: 1.5 }, 'amount'],
-    ['huge', { ...ok, amount: MAX_TOKEN_AMOUNT + 1 }, 'amount'],
-    ['astronomical', { ...ok, amount: 1e300 }, 'amount'],
-    ['a string', { ...ok, amount: '5' }, 'amount'],
-    ['missing amount', { idempotencyKey: 'k' }, 'amount'],
-    ['missing key', { amount: 1 }, 'idempotencyKey'],
-    ['empty key', { ...ok, idempotencyKey: '' }, 'idempotencyKey'],
-    ['key with a space', { ...ok, idempotencyKey: 'a b' }, 'idempotencyKey'],
-    ['key too long', { ...ok, idempotencyKey: 'k'.repeat(129) }, 'idempotencyKey'],
-  ])('refuses %s, naming the field', (_name, body, field) => {
+  it.each(INVALID_CONSUME_BODIES)('refuses %s, naming the field', (_name, body, field) => {
     const result = consumeBody.safeParse(body);
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path.join('.'))).toContain(field);

@@ -1,9 +1,9 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyStore, CountResult, StoredApiKey, UsageStore } from '../../ports/api-keys';
 import type { CredentialGrantEntry, UsageKind } from '../../domain/usage';
 import { usageCounterId } from '../../domain/usage';
-import { liveUserCheck } from './entitlements-store';
+import { liveUserWrite, refusedForGoneUser } from './live-user';
 
 /**
  * The apiKeys table holds, per user, the key row (`keyHash` = SHA-256 hex of
@@ -33,34 +33,31 @@ export class DynamoApiKeyStore implements ApiKeyStore {
       const previous = owner.Item?.currentKeyHash as string | undefined;
       try {
         await this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              liveUserCheck(this.tables.users, userId),
-              {
-                Put: {
-                  TableName: this.tables.apiKeys,
-                  Item: { keyHash: next.keyHash, userId, prefix: next.prefix, createdAt: next.createdAt, rowType: 'key' },
-                  ConditionExpression: 'attribute_not_exists(keyHash)',
-                },
+          liveUserWrite(this.tables.users, userId, [
+            {
+              Put: {
+                TableName: this.tables.apiKeys,
+                Item: { keyHash: next.keyHash, userId, prefix: next.prefix, createdAt: next.createdAt, rowType: 'key' },
+                ConditionExpression: 'attribute_not_exists(keyHash)',
               },
-              {
-                Put: {
-                  TableName: this.tables.apiKeys,
-                  Item: { keyHash: ownerKey(userId), userId, currentKeyHash: next.keyHash, prefix: next.prefix, createdAt: next.createdAt, rowType: 'owner' },
-                  ...(previous
-                    ? { ConditionExpression: 'currentKeyHash = :previous', ExpressionAttributeValues: { ':previous': previous } }
-                    : { ConditionExpression: 'attribute_not_exists(keyHash)' }),
-                },
+            },
+            {
+              Put: {
+                TableName: this.tables.apiKeys,
+                Item: { keyHash: ownerKey(userId), userId, currentKeyHash: next.keyHash, prefix: next.prefix, createdAt: next.createdAt, rowType: 'owner' },
+                ...(previous
+                  ? { ConditionExpression: 'currentKeyHash = :previous', ExpressionAttributeValues: { ':previous': previous } }
+                  : { ConditionExpression: 'attribute_not_exists(keyHash)' }),
               },
-              ...(previous ? [{ Delete: { TableName: this.tables.apiKeys, Key: { keyHash: previous } } }] : []),
-            ],
-          }),
+            },
+            ...(previous ? [{ Delete: { TableName: this.tables.apiKeys, Key: { keyHash: previous } } }] : []),
+          ]),
         );
         return 'rotated';
       } catch (err) {
+        if (refusedForGoneUser(err)) return 'gone';
         if (!(err instanceof TransactionCanceledException)) throw err;
-        const [user, , ownerRow] = err.CancellationReasons ?? [];
-        if (user?.Code === 'ConditionalCheckFailed') return 'gone';
+        const [, , ownerRow] = err.CancellationReasons ?? [];
         // Another rotation won the owner row (or a transaction conflict): read it again.
         const retryable = ownerRow?.Code === 'ConditionalCheckFailed' || (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
         if (!retryable) throw err;
@@ -107,34 +104,31 @@ export class DynamoUsageStore implements UsageStore {
       if (limit !== null && known >= limit) return { counted: false, used: known };
       try {
         await this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              liveUserCheck(this.tables.users, userId),
-              {
-                Update: {
-                  TableName: this.tables.ledger,
-                  Key: { userId, entryId: usageCounterId(kind, period) },
-                  UpdateExpression: 'SET #calls = :next, #kind = :kind, #period = :period, #expiresAt = :expiresAt',
-                  ConditionExpression: known === 0 ? 'attribute_not_exists(#calls) OR #calls = :zero' : '#calls = :known',
-                  ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
-                  ExpressionAttributeValues: {
-                    ':next': known + 1,
-                    ':kind': `usage:${kind}`,
-                    ':period': period,
-                    ':expiresAt': expiresAt,
-                    ...(known === 0 ? { ':zero': 0 } : { ':known': known }),
-                  },
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          liveUserWrite(this.tables.users, userId, [
+            {
+              Update: {
+                TableName: this.tables.ledger,
+                Key: { userId, entryId: usageCounterId(kind, period) },
+                UpdateExpression: 'SET #calls = :next, #kind = :kind, #period = :period, #expiresAt = :expiresAt',
+                ConditionExpression: known === 0 ? 'attribute_not_exists(#calls) OR #calls = :zero' : '#calls = :known',
+                ExpressionAttributeNames: { '#calls': 'calls', '#kind': 'kind', '#period': 'period', '#expiresAt': 'expiresAt' },
+                ExpressionAttributeValues: {
+                  ':next': known + 1,
+                  ':kind': `usage:${kind}`,
+                  ':period': period,
+                  ':expiresAt': expiresAt,
+                  ...(known === 0 ? { ':zero': 0 } : { ':known': known }),
                 },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
-            ],
-          }),
+            },
+          ]),
         );
         return { counted: true, used: known + 1 };
       } catch (err) {
+        if (refusedForGoneUser(err)) return { counted: false, used: 0, userGone: true };
         if (!(err instanceof TransactionCanceledException)) throw err;
-        const [user, counter] = err.CancellationReasons ?? [];
-        if (user?.Code === 'ConditionalCheckFailed') return { counted: false, used: 0, userGone: true };
+        const [, counter] = err.CancellationReasons ?? [];
         if (counter?.Code === 'ConditionalCheckFailed') {
           known = Number(counter.Item?.calls?.N ?? 0);
           if ((races += 1) > MAX_COUNT_RACES) throw err;
@@ -160,16 +154,11 @@ export class DynamoUsageStore implements UsageStore {
   async logCredentialGrant(entry: CredentialGrantEntry): Promise<'logged' | 'gone'> {
     try {
       await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            liveUserCheck(this.tables.users, entry.userId),
-            { Put: { TableName: this.tables.ledger, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' } },
-          ],
-        }),
+        liveUserWrite(this.tables.users, entry.userId, [{ Put: { TableName: this.tables.ledger, Item: entry, ConditionExpression: 'attribute_not_exists(entryId)' } }]),
       );
       return 'logged';
     } catch (err) {
-      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'gone';
+      if (refusedForGoneUser(err)) return 'gone';
       throw err;
     }
   }

@@ -1,22 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import type { TierName } from '../../domain/tiers';
 import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
-
-/**
- * The condition every entitlement write shares: the user exists and is not
- * being deleted, so a late webhook or admin call never resurrects an account.
- */
-export function liveUserCheck(usersTable: string, userId: string) {
-  return {
-    ConditionCheck: {
-      TableName: usersTable,
-      Key: { userId },
-      ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
-    },
-  };
-}
+import { liveUserWrite, refusedForGoneUser } from './live-user';
 
 export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides {
   constructor(
@@ -101,27 +88,21 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
   ): Promise<'written' | 'stale' | 'gone'> {
     try {
       await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            liveUserCheck(this.tables.users, userId),
-            {
-              Update: {
-                TableName: this.tables.entitlements,
-                Key: { userId },
-                ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
-                ...update,
-              },
+        liveUserWrite(this.tables.users, userId, [
+          {
+            Update: {
+              TableName: this.tables.entitlements,
+              Key: { userId },
+              ExpressionAttributeNames: { '#status': 'status', '#plan': 'plan' },
+              ...update,
             },
-          ],
-        }),
+          },
+        ]),
       );
       return 'written';
     } catch (err) {
-      if (err instanceof TransactionCanceledException) {
-        const [user, entitlement] = err.CancellationReasons ?? [];
-        if (user?.Code === 'ConditionalCheckFailed') return 'gone';
-        if (entitlement?.Code === 'ConditionalCheckFailed') return 'stale';
-      }
+      if (refusedForGoneUser(err)) return 'gone';
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return 'stale';
       throw err;
     }
   }

@@ -1,36 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TablesConfig } from '../../config';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import type { Tier } from '../../domain/tiers';
-import {
-  ADD_KEY_RETENTION_DAYS,
-  CONSUME_KEY_RETENTION_DAYS,
-  TOKEN_STATE_FIELDS,
-  addFingerprint,
-  consumeFingerprint,
-  decideAdd,
-  decideConsume,
-  idempotencyKeys,
-  idempotencyRecord,
-  tokenStateOf,
-  type AddResponse,
-  type ConsumeResponse,
-  type IdempotencyRecord,
-  type IdempotentOperation,
-  type StoredTokenState,
-  type TokenWriteDecision,
-} from '../../domain/tokens';
-import {
-  ADJUST_KEY_RETENTION_DAYS,
-  adjustmentFingerprint,
-  adjustmentKeys,
-  decideAdjustment,
-  type AdjustmentResponse,
-  type PurchasedTokenAdjustment,
-} from '../../domain/token-refunds';
+import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
+import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
+import { adjustmentKeys, adjustmentOperation, type AdjustmentResponse, type PurchasedTokenAdjustment } from '../../domain/token-refunds';
+import { addOperation, consumeOperation, type TokenOperation, type TokenWriteDecision } from '../../domain/token-writes';
 import {
   TokenContentionError,
   type AddTokensRequest,
@@ -71,16 +50,6 @@ export interface DynamoTokenStoreOptions {
   /** Users whose last known token state this process keeps. */
   hintCapacity?: number;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** What one request must do: decide from a row's token state, remember the answer under `key`. */
-interface TokenOperation<R> {
-  userId: string;
-  key: string;
-  operation: IdempotentOperation;
-  fingerprint: string;
-  retentionDays: number;
-  decide(state: StoredTokenState, now: Date): TokenWriteDecision<R>;
 }
 
 type OperationOutcome<R> =
@@ -151,17 +120,7 @@ export class DynamoTokenStore implements TokenStore {
   }
 
   async consume(request: ConsumeTokensRequest): Promise<ConsumeTokensResult> {
-    const { userId, amount, idempotencyKey } = request;
-    const outcome = await this.serial(userId, () =>
-      this.run<ConsumeResponse>({
-        userId,
-        key: idempotencyKeys.consume(userId, idempotencyKey),
-        operation: 'tokens-consume',
-        fingerprint: consumeFingerprint(amount),
-        retentionDays: CONSUME_KEY_RETENTION_DAYS,
-        decide: (state, now) => decideConsume(request, state, this.accessOf(state, now), now, randomSuffix),
-      }),
-    );
+    const outcome = await this.execute(consumeOperation(request));
     switch (outcome.kind) {
       case 'written':
       case 'replayed':
@@ -176,17 +135,7 @@ export class DynamoTokenStore implements TokenStore {
   }
 
   async addPurchasedTokens(request: AddTokensRequest): Promise<AddTokensResult> {
-    const add = { ...request, kind: request.kind ?? 'add' };
-    const outcome = await this.serial(add.userId, () =>
-      this.run<AddResponse>({
-        userId: add.userId,
-        key: idempotencyKeys.add(add.userId, add.idempotencyKey),
-        operation: 'tokens-add',
-        fingerprint: addFingerprint(add),
-        retentionDays: ADD_KEY_RETENTION_DAYS,
-        decide: (state, now) => decideAdd(add, state, this.accessOf(state, now), now, randomSuffix),
-      }),
-    );
+    const outcome = await this.execute(addOperation({ ...request, kind: request.kind ?? 'add' }));
     switch (outcome.kind) {
       case 'written':
       case 'replayed':
@@ -259,7 +208,12 @@ export class DynamoTokenStore implements TokenStore {
     return row;
   }
 
-  /** The optimistic loop shared by consume and add. */
+  /** Consume, add and adjust: one at a time per user in this process, each through the optimistic loop. */
+  private execute<R>(op: TokenOperation<R>): Promise<OperationOutcome<R>> {
+    return this.serial(op.userId, () => this.run(op));
+  }
+
+  /** The optimistic loop of every token write. */
   private async run<R>(op: TokenOperation<R>): Promise<OperationOutcome<R>> {
     let known = this.hints.get(op.userId);
     // True when `known` comes from a read that also found no idempotency record.
@@ -270,7 +224,7 @@ export class DynamoTokenStore implements TokenStore {
     for (;;) {
       if (!known) {
         const read = await this.read(op.userId, op.key);
-        if (read.record) return this.replay(read.record as IdempotencyRecord<R>, op.fingerprint);
+        if (read.record) return replayOf(read.record as IdempotencyRecord<R>, op.fingerprint);
         if (!read.row) {
           this.hints.delete(op.userId);
           return { kind: 'missing' };
@@ -279,7 +233,7 @@ export class DynamoTokenStore implements TokenStore {
         fresh = true;
       }
       const now = this.now();
-      const decision = op.decide(known, now);
+      const decision = op.decide(known, this.accessOf(known, now), now, randomSuffix);
       if (!decision.write) {
         if (fresh) return { kind: 'refused', remaining: decision.remaining };
         known = undefined; // refuse only on a fresh read
@@ -292,7 +246,7 @@ export class DynamoTokenStore implements TokenStore {
           return { kind: 'written', response: decision.response };
         case 'key-used':
           if (result.current) this.remember(op.userId, result.current);
-          return this.replay(result.record as IdempotencyRecord<R>, op.fingerprint);
+          return replayOf(result.record as IdempotencyRecord<R>, op.fingerprint);
         case 'state-changed':
           if (!result.current) {
             this.hints.delete(op.userId);
@@ -313,10 +267,6 @@ export class DynamoTokenStore implements TokenStore {
           continue;
       }
     }
-  }
-
-  private replay<R>(record: IdempotencyRecord<R>, fingerprint: string): OperationOutcome<R> {
-    return record.fingerprint === fingerprint ? { kind: 'replayed', response: record.response } : { kind: 'conflict' };
   }
 
   /** The row and the idempotency record, read together and consistently. */
@@ -351,11 +301,7 @@ export class DynamoTokenStore implements TokenStore {
       values[`:${field}`] = counters[field];
       return `#${field} = :${field}`;
     });
-    const record = idempotencyRecord(
-      { key: op.key, operation: op.operation, userId: op.userId, fingerprint: op.fingerprint, response: decision.response },
-      now,
-      op.retentionDays,
-    );
+    const record = idempotencyRecord(op, decision.response, now);
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -434,16 +380,7 @@ export class DynamoTokenStore implements TokenStore {
    * entry with the Stripe id, idempotency record). Rules: domain/token-refunds.ts.
    */
   async adjustPurchasedTokens(request: PurchasedTokenAdjustment): Promise<PurchasedTokenAdjustmentResult> {
-    const outcome = await this.serial(request.userId, () =>
-      this.run<AdjustmentResponse>({
-        userId: request.userId,
-        key: adjustmentKeys.record(request.userId, request.idempotencyKey),
-        operation: 'tokens-adjust',
-        fingerprint: adjustmentFingerprint(request),
-        retentionDays: ADJUST_KEY_RETENTION_DAYS,
-        decide: (state, now) => decideAdjustment(request, state, this.accessOf(state, now), now, randomSuffix),
-      }),
-    );
+    const outcome = await this.execute(adjustmentOperation(request));
     switch (outcome.kind) {
       case 'written':
       case 'replayed':
@@ -497,9 +434,10 @@ function cancellationOutcome(err: TransactionCanceledException): CommitOutcome |
   const reasons = err.CancellationReasons ?? [];
   const [row, account] = reasons;
   const key = reasons[reasons.length - 1];
-  const current = row?.Item ? tokenStateOf(fromItem(row.Item) as StoredTokenState) : undefined;
+  // Cancellation reasons carry raw attribute values: the document client converts responses, not errors.
+  const current = row?.Item ? tokenStateOf(unmarshall(row.Item) as StoredTokenState) : undefined;
   if (reasons.length >= 3 && key?.Code === 'ConditionalCheckFailed' && key.Item) {
-    return { kind: 'key-used', record: fromItem(key.Item) as unknown as IdempotencyRecord<unknown>, current };
+    return { kind: 'key-used', record: unmarshall(key.Item) as IdempotencyRecord<unknown>, current };
   }
   // Being deleted: as good as gone.
   if (account?.Code === 'ConditionalCheckFailed') return { kind: 'state-changed', current: undefined };
@@ -507,22 +445,5 @@ function cancellationOutcome(err: TransactionCanceledException): CommitOutcome |
   if (hasConflict(err)) return { kind: 'transaction-conflict' };
   // A ledger entry id collided (random suffix): plan again with new ids.
   if (reasons.slice(2, -1).some((r) => r.Code === 'ConditionalCheckFailed')) return { kind: 'transaction-conflict' };
-  return undefined;
-}
-
-/** Cancellation reasons carry raw attribute values (the document client does not convert errors). */
-function fromItem(item: Record<string, AttributeValue>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttributeValue(v)]));
-}
-
-function fromAttributeValue(value: AttributeValue): unknown {
-  if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) return Number(value.N);
-  if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
-  if (value.M !== undefined) return fromItem(value.M);
-  if (value.L !== undefined) return value.L.map(fromAttributeValue);
-  if (value.SS !== undefined) return new Set(value.SS);
-  if (value.NS !== undefined) return new Set(value.NS.map(Number));
   return undefined;
 }

@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../../ports/users';
+import { liveUserCheck } from './live-user';
 import { USERS_BY_STRIPE_CUSTOMER_INDEX } from './tables';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
@@ -86,7 +87,7 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     const reasons = await this.transact([
       this.ownerClaim(userId, email),
       // Never for an account being deleted: its purge may already have released everything it held.
-      { ConditionCheck: { TableName: this.tableName, Key: { userId }, ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)' } },
+      liveUserCheck(this.tableName, userId),
     ]);
     if (!reasons) return 'claimed';
     if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'gone';

@@ -1,0 +1,32 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * The condition every write into a user's rows shares: the user exists and is
+ * not being deleted, so a late webhook or admin call never resurrects an
+ * account and nothing lands in a partition account deletion has purged.
+ */
+export function liveUserCheck(usersTable: string, userId: string) {
+  return {
+    ConditionCheck: {
+      TableName: usersTable,
+      Key: { userId },
+      ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(deletingAt)',
+    },
+  };
+}
+
+/**
+ * `items` as one transaction behind the live-user check. The check is the
+ * first item, so in a cancellation's reasons `items[i]` is at `i + 1`.
+ */
+export function liveUserWrite(usersTable: string, userId: string, items: TransactItem[]): TransactWriteCommand {
+  return new TransactWriteCommand({ TransactItems: [liveUserCheck(usersTable, userId), ...items] });
+}
+
+/** The transaction of `liveUserWrite` was refused because the user is gone or being deleted. */
+export function refusedForGoneUser(err: unknown): err is TransactionCanceledException {
+  return err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
+}
