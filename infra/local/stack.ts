@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Server } from 'node:http';
 import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, handlerEntry, type FunctionName } from '../../shared/routes';
 import { createLocalCognitoAuthorizer } from './authorizer';
@@ -79,9 +79,22 @@ export interface RunningStack {
   stop: () => Promise<void>;
 }
 
+/**
+ * On Lambda every function is a process of its own, with its own clients,
+ * caches and circuit breakers. The local stack runs them all in one process,
+ * so before each handler loads, the composition root (shared/wiring/, where
+ * every instance is built once per process) is forgotten: each function builds
+ * its own, and a breaker one function opens never refuses another's calls.
+ */
+function forgetCompositionRoot(): void {
+  const wiring = join(REPO_ROOT, 'shared', 'wiring') + sep;
+  for (const path of Object.keys(require.cache)) if (path.startsWith(wiring)) delete require.cache[path];
+}
+
 async function loadHandlers(names: FunctionName[]): Promise<HandlerTable> {
   const table: HandlerTable = {};
   for (const name of names) {
+    forgetCompositionRoot();
     const mod = (await import(join(REPO_ROOT, handlerEntry(name)))) as { handler: HandlerTable[FunctionName] };
     if (typeof mod.handler !== 'function') throw new Error(`${handlerEntry(name)} does not export a handler`);
     table[name] = mod.handler;
