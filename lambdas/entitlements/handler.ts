@@ -1,7 +1,8 @@
 import { access } from '../../shared/wiring/access';
 import { cache } from '../../shared/wiring/cache';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
-import { apiKeyStores, stores } from '../../shared/wiring/stores';
+import { apiKeyStores } from '../../shared/wiring/api-keys';
+import { stores } from '../../shared/wiring/stores';
 import { asCaller, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { jsonResponse } from '../../shared/http/response';
 import { readEntitlements, type EntitlementsDeps } from '../../shared/use-cases/entitlements';

@@ -1,8 +1,9 @@
 import { deletionSection, loadConfig } from '../config';
 import { createSqsClient } from '../adapters/clients';
+import { DynamoDeletionJobs, DynamoProfileSweep, DynamoUserDataPurger } from '../adapters/dynamodb/account-deletion';
 import { SqsDeletionQueue } from '../adapters/sqs/deletion-queue';
 import type { DeletionWorkDeps } from '../use-cases/deletion-work';
-import { aws, awsConfig } from './aws';
+import { aws, awsConfig, tables } from './aws';
 import { cache } from './cache';
 import { identity } from './identity';
 import { perProcess } from './process';
@@ -19,20 +20,22 @@ export const deletionConfig = perProcess(() => loadConfig({ deletion: deletionSe
 export const deletion = perProcess((): DeletionWorkDeps & { closeClients: () => void } => {
   const config = deletionConfig();
   const s = stores();
+  const doc = aws().dynamo.doc;
+  const t = tables();
   return {
     saga: {
       users: s.users,
       entitlements: s.entitlements,
       billing: stripe().billing,
       cache: cache(),
-      purger: s.purger,
+      purger: new DynamoUserDataPurger(doc, { ledger: t.TABLE_LEDGER, apiKeys: t.TABLE_API_KEYS }),
       identity: identity(),
-      jobs: s.deletionJobs,
+      jobs: new DynamoDeletionJobs(doc, t.TABLE_IDEMPOTENCY),
       now: () => new Date(),
       batchSize: config.DELETION_BATCH_SIZE,
     },
     queue: new SqsDeletionQueue(createSqsClient(awsConfig(), config.SQS_ENDPOINT), config.DELETION_QUEUE_URL),
-    profiles: s.profiles,
+    profiles: new DynamoProfileSweep(doc, t.TABLE_USERS),
     budgetMs: config.DELETION_TIME_BUDGET_MS,
     stallAfterMs: config.DELETION_STALL_AFTER_MS,
     closeClients: () => aws().dynamo.raw.destroy(),
