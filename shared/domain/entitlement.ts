@@ -147,6 +147,27 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   updatedAt: string;
 }
 
+/**
+ * Whether the row already holds what writing `state` would store (the
+ * fields applySubscriptionState sets, the grace start included): such a
+ * state is not written again, so a re-read that finds no drift writes nothing.
+ */
+export function holdsSubscriptionState(row: EntitlementRecord | undefined, state: SubscriptionState): boolean {
+  if (!row || row.stripeSyncedAt === undefined) return false;
+  const subscription =
+    row.status === state.status &&
+    (row.plan ?? null) === state.plan &&
+    row.tier === state.tier &&
+    (row.subscriptionId ?? null) === state.subscriptionId &&
+    (row.trialEndsAt ?? null) === state.trialEndsAt &&
+    (row.cancelAtPeriodEnd ?? false) === state.cancelAtPeriodEnd;
+  // An unpaid period is not adopted: the stored one stays whatever Stripe's moved to.
+  const period = !state.periodPaid || ((row.currentPeriodStart ?? null) === state.currentPeriodStart && (row.currentPeriodEnd ?? null) === state.currentPeriodEnd);
+  const grace = state.status === 'past_due' ? row.pastDueSince !== undefined : row.pastDueSince === undefined;
+  const balances = row.tokensPurchased !== undefined && row.tokensUsedThisPeriod !== undefined;
+  return subscription && period && grace && balances;
+}
+
 export function newEntitlement(userId: string, now: Date): EntitlementRecord {
   // `periodPaid` tells a Stripe write what to do; it is not stored.
   const { periodPaid: _unused, ...state } = NO_SUBSCRIPTION;

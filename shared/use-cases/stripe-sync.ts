@@ -1,4 +1,4 @@
-import { NO_SUBSCRIPTION, deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
+import { NO_SUBSCRIPTION, deriveSubscriptionState, holdsSubscriptionState, keepTierOnUnknownPrice, type EntitlementRecord, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
 import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
@@ -17,7 +17,8 @@ export interface SyncDeps {
   clock: () => number;
 }
 
-export type SyncOutcome = 'written' | 'stale' | 'ignored';
+/** `unchanged`: the row already held Stripe's state; nothing was written. */
+export type SyncOutcome = 'written' | 'unchanged' | 'stale' | 'ignored';
 
 /**
  * The owner of a Stripe customer: by the byStripeCustomer index, else by the
@@ -60,9 +61,8 @@ function reportDuplicateSubscriptions(userId: string, customerId: string, subscr
 }
 
 /** An unknown price keeps the user's current tier (see keepTierOnUnknownPrice) and is reported loudly. */
-async function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState): Promise<SubscriptionState> {
+function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState, current: EntitlementRecord | undefined): SubscriptionState {
   if (!derived.plan || tierForPrice(deps.catalogue, derived.plan)) return derived;
-  const current = await deps.entitlements.get(userId, { consistent: true });
   const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
   if (unknownPrice) {
     logger.error('Stripe price is not in the tier catalogue; the previous tier is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
@@ -91,7 +91,9 @@ export async function invalidateUser(cache: ReadThroughCache, profile: Pick<User
  * Order-proof sync: re-read the customer's subscriptions from Stripe NOW and
  * write the derived state, guarded by the read's start time so an older read
  * never overwrites a newer one. Whatever order events arrive in, the last
- * write is Stripe's latest state.
+ * write is Stripe's latest state. A state the row already holds is not
+ * written again: the webhook and the reconciler re-read freely, and a
+ * reconcile pass over customers that did not drift writes nothing.
  */
 export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserId?: string): Promise<SyncOutcome> {
   const profile = await ownerOfCustomer(deps, customerId, hintUserId);
@@ -102,7 +104,10 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   const readStartedAt = deps.clock();
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
-  const state = await withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue));
+  const current = await deps.entitlements.get(profile.userId, { consistent: true });
+  const state = withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue), current);
+  // Read after Stripe, so a write that landed meanwhile is compared, not missed.
+  if (holdsSubscriptionState(current, state)) return 'unchanged';
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {

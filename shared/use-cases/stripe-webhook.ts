@@ -2,7 +2,7 @@ import type { ProcessedEvents, PurchasedTokenAdjustments, SignedEvents, TopUpCre
 import { logger } from '../observability/logger';
 import { countAnomaly } from '../observability/metrics';
 import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
-import { invalidateUser, onCustomerDeleted, ownerOfTopUp, syncCustomer, type SyncDeps } from './stripe-sync';
+import { invalidateUser, onCustomerDeleted, ownerOfTopUp, syncCustomer, type SyncDeps, type SyncOutcome } from './stripe-sync';
 
 /** The fields of a verified Stripe event the rules read (the adapter checked the signature). */
 export interface StripeEventLike {
@@ -20,7 +20,8 @@ export interface WebhookDeps extends SyncDeps {
 /** Events about refunds: each leads to the charge whose refunds are re-read. */
 const REFUND_EVENTS = new Set(['charge.refunded', 'charge.refund.updated', 'refund.created', 'refund.updated', 'refund.failed']);
 
-export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'stale';
+/** `unchanged`: the re-read found the row already holding Stripe's state. */
+export type WebhookOutcome = 'applied' | 'unchanged' | 'duplicate' | 'ignored' | 'stale';
 
 const SYNC_PREFIXES = ['customer.subscription.', 'invoice.', 'checkout.session.'];
 
@@ -103,7 +104,7 @@ async function abandonUnpaidSubscription(deps: WebhookDeps, customerId: string, 
   logger.info('canceled a subscription whose first (delayed) payment failed', { customerId, subscriptionId });
 }
 
-function toOutcome(sync: 'written' | 'stale' | 'ignored'): WebhookOutcome {
+function toOutcome(sync: SyncOutcome): WebhookOutcome {
   return sync === 'written' ? 'applied' : sync;
 }
 

@@ -1,4 +1,4 @@
-import { deriveSubscriptionState, mapStripeStatus, NO_SUBSCRIPTION, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
+import { deriveSubscriptionState, holdsSubscriptionState, mapStripeStatus, newEntitlement, NO_SUBSCRIPTION, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
 import { DEFAULT_TIER_SETTINGS, buildTierCatalogue } from '../../shared/domain/tiers';
 
 const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: 'price_basic', pro: 'price_pro', enterprise: 'price_ent' } });
@@ -79,5 +79,37 @@ describe('Stripe status', () => {
     ['incomplete', 'none'],
   ])('Stripe %s -> %s', (stripe, ours) => {
     expect(mapStripeStatus(stripe)).toBe(ours);
+  });
+});
+
+describe('holdsSubscriptionState', () => {
+  const state = deriveSubscriptionState([sub({ priceId: 'price_pro' })], catalogue);
+  const { periodPaid: _unused, ...stored } = state;
+  const row = { ...newEntitlement('u1', new Date(0)), ...stored, stripeSyncedAt: 1 };
+
+  it('holds what a write of the same state stored', () => {
+    expect(holdsSubscriptionState(row, state)).toBe(true);
+  });
+
+  it.each([
+    ['no row', undefined],
+    ['a row never synced from Stripe', { ...row, stripeSyncedAt: undefined }],
+    ['another tier', { ...row, tier: 'basic' as const }],
+    ['another status', { ...row, status: 'canceled' as const }],
+    ['another period', { ...row, currentPeriodEnd: new Date(0).toISOString() }],
+    ['a grace start left from past_due', { ...row, pastDueSince: new Date(0).toISOString() }],
+    ['no token balances yet', { ...row, tokensPurchased: undefined }],
+  ])('does not hold it with %s', (_name, other) => {
+    expect(holdsSubscriptionState(other, state)).toBe(false);
+  });
+
+  it('ignores the period while the new one is unpaid (the stored one stays in force)', () => {
+    expect(holdsSubscriptionState({ ...row, currentPeriodEnd: new Date(0).toISOString() }, { ...state, periodPaid: false })).toBe(true);
+  });
+
+  it('needs the grace start while past_due', () => {
+    const pastDue = { ...state, status: 'past_due' as const };
+    expect(holdsSubscriptionState({ ...row, status: 'past_due' }, pastDue)).toBe(false);
+    expect(holdsSubscriptionState({ ...row, status: 'past_due', pastDueSince: new Date(0).toISOString() }, pastDue)).toBe(true);
   });
 });
