@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StripeEmulatorControl, type StripeObject } from '../infra/local/stripe/control';
-import type { EventLogEntry } from '../infra/local/stripe/delivery';
+import type { DeliverySettings, EventLogEntry } from '../infra/local/stripe/delivery';
 import type { StackState } from '../infra/local/stack';
 
 const HELP = `usage: npm run stripe -- <command>
@@ -36,7 +36,9 @@ const HELP = `usage: npm run stripe -- <command>
   events [--type T] [--limit N]               recent webhook events and their delivery
   resend <eventId>                            deliver an event again
   delivery [--duplicate|--no-duplicate] [--delay MS] [--reorder|--no-reorder] [--pause|--resume]
-                                              webhook delivery switches (no flag: show them)
+           [--drop [--customer cus_1,cus_2] | --deliver]
+                                              webhook delivery switches (no flag: show them);
+                                              --drop loses events for good (reconcile repairs them)
   flush                                       send held events now and wait for deliveries
   fault <METHOD|*> <path-regex> [--hang|--status 500|429|503] [--count N]
                                               make the next API calls fail (e.g. fault POST '^/v1/customers$')
@@ -157,7 +159,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance', 'amount']);
+  const { positional, flags } = parseArgs(rest, ['trial-days', 'email', 'type', 'limit', 'delay', 'status', 'count', 'advance', 'amount', 'customer']);
   const control = new StripeEmulatorControl(emulatorUrl(stackState()));
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -292,17 +294,22 @@ async function run(argv: string[]): Promise<void> {
       break;
     }
     case 'delivery': {
-      const change: { duplicate?: boolean; delayMs?: number; reorder?: boolean; paused?: boolean } = {};
+      const change: Partial<DeliverySettings> = {};
       if (flags.has('duplicate')) change.duplicate = true;
       if (flags.has('no-duplicate')) change.duplicate = false;
       if (flags.has('reorder')) change.reorder = true;
       if (flags.has('no-reorder')) change.reorder = false;
       if (flags.has('pause')) change.paused = true;
       if (flags.has('resume')) change.paused = false;
+      // --drop loses every event (or, with --customer, only that customer's); --deliver sends everything again.
+      const customer = flags.get('customer');
+      if (flags.has('drop')) Object.assign(change, typeof customer === 'string' ? { dropCustomers: customer.split(',') } : { drop: true });
+      if (flags.has('deliver')) Object.assign(change, { drop: false, dropCustomers: [] });
       const delay = numberFlag(flags, 'delay');
       if (delay !== undefined) change.delayMs = delay;
       const settings = await control.delivery(Object.keys(change).length > 0 ? change : undefined);
-      out(`duplicate ${settings.duplicate}  delayMs ${settings.delayMs}  reorder ${settings.reorder}  paused ${settings.paused}`);
+      const drop = settings.drop ? 'all' : settings.dropCustomers.length > 0 ? settings.dropCustomers.join(',') : 'none';
+      out(`duplicate ${settings.duplicate}  delayMs ${settings.delayMs}  reorder ${settings.reorder}  paused ${settings.paused}  drop ${drop}`);
       break;
     }
     case 'flush': {

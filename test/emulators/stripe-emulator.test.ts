@@ -67,7 +67,7 @@ beforeAll(async () => {
 afterEach(async () => {
   answer = () => 200;
   await control.resetFaults();
-  await control.delivery({ duplicate: false, delayMs: 0, reorder: false, paused: false });
+  await control.delivery({ duplicate: false, delayMs: 0, reorder: false, paused: false, drop: false, dropCustomers: [] });
   await control.flush();
   received = [];
 });
@@ -535,6 +535,43 @@ describe('webhook delivery switches', () => {
     const order = (await deliveredAbout(...made)).map((r) => (r.event.data.object as Stripe.Customer).id);
     expect([...order].sort()).toEqual([...made].sort());
     expect(order).not.toEqual(made);
+  });
+
+  it('drop loses every event for good; events.list finds them with delivery_success=false', async () => {
+    await control.delivery({ drop: true });
+    const lost = await stripe.customers.create({ email: unique('drop') });
+    expect(await deliveredAbout(lost.id)).toHaveLength(0);
+    await control.delivery({ drop: false });
+    const kept = await stripe.customers.create({ email: unique('kept') });
+    expect(await deliveredAbout(kept.id)).toHaveLength(1);
+
+    const failed = await stripe.events.list({ delivery_success: false, type: 'customer.created', limit: 100 });
+    const succeeded = await stripe.events.list({ delivery_success: true, type: 'customer.created', limit: 100 });
+    const about = (list: Stripe.ApiList<Stripe.Event>, id: string) => list.data.filter((e) => (e.data.object as Stripe.Customer).id === id);
+    expect(about(failed, lost.id)).toEqual([expect.objectContaining({ pending_webhooks: 1 })]);
+    expect(about(failed, kept.id)).toHaveLength(0);
+    expect(about(succeeded, kept.id)).toEqual([expect.objectContaining({ pending_webhooks: 0 })]);
+    expect((await control.events()).find((e) => e.objectId === lost.id)).toMatchObject({ state: 'failed', attempts: [expect.objectContaining({ status: null })] });
+  });
+
+  it('dropCustomers loses only those customers\' events', async () => {
+    const target = await stripe.customers.create({ email: unique('target') });
+    await control.flush();
+    await control.delivery({ dropCustomers: [target.id] });
+    await stripe.customers.update(target.id, { name: 'lost' });
+    const other = await stripe.customers.create({ email: unique('other') });
+    expect(await deliveredAbout(target.id)).toHaveLength(1); // customer.created, before the switch
+    expect(await deliveredAbout(other.id)).toHaveLength(1);
+  });
+
+  it('filters events by created, as Stripe does', async () => {
+    const customer = await stripe.customers.create({ email: unique('created') });
+    const [event] = (await stripe.events.list({ type: 'customer.created', limit: 1 })).data;
+    expect((event?.data.object as Stripe.Customer).id).toBe(customer.id);
+    const created = event!.created;
+    expect((await stripe.events.list({ created: { gte: created }, limit: 100 })).data.map((e) => e.id)).toContain(event!.id);
+    expect((await stripe.events.list({ created: { gt: created }, limit: 100 })).data.map((e) => e.id)).not.toContain(event!.id);
+    expect((await stripe.events.list({ created, limit: 100 })).data.map((e) => e.id)).toContain(event!.id);
   });
 
   it('delayMs holds each delivery back', async () => {

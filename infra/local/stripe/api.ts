@@ -10,6 +10,7 @@ import {
   applyMetadata,
   assertKnownParams,
   bool,
+  createdRange,
   expandPaths,
   int,
   list,
@@ -31,6 +32,8 @@ import { renderCharge, renderCheckoutLineItems, renderCheckoutSession, renderCus
 export interface EventStore {
   /** Newest first. */
   list(): StripeEvent[];
+  /** Whether the webhook endpoint got the event (Stripe's `delivery_success`). */
+  delivered(eventId: string): boolean;
 }
 
 export interface ApiRequest {
@@ -484,7 +487,11 @@ route('GET', '/v1/events', 'eventList', (_state, { params }, events) => {
     if (type.endsWith('*')) return t.startsWith(type.slice(0, -1));
     return t === type;
   };
-  const records = events.list().filter((e) => matchType(e.type));
-  // Copies: expand must not rewrite the logged events.
-  return paginate(records, params, '/v1/events', (e) => structuredClone(e) as unknown as Json);
+  const deliverySuccess = bool(params, 'delivery_success');
+  const created = createdRange(params);
+  const records = events
+    .list()
+    .filter((e) => matchType(e.type) && created(e.created) && (deliverySuccess === undefined || events.delivered(e.id) === deliverySuccess));
+  // Copies: expand must not rewrite the logged events. `pending_webhooks` counts the one endpoint until it got the event.
+  return paginate(records, params, '/v1/events', (e) => ({ ...(structuredClone(e) as unknown as Json), pending_webhooks: events.delivered(e.id) ? 0 : 1 }));
 });

@@ -215,6 +215,8 @@ export function stripeControlRoutes(control: StripeEmulatorControlApi, info: () 
           delayMs: asNumber(b.delayMs, 'delayMs'),
           reorder: asBool(b.reorder),
           paused: asBool(b.paused),
+          drop: asBool(b.drop),
+          dropCustomers: Array.isArray(b.dropCustomers) ? b.dropCustomers.map(String) : asString(b.dropCustomers)?.split(','),
         }) },
     { method: 'POST', path: /^delivery\/flush$/, run: () => control.flush() },
     { method: 'GET', path: /^clock$/, run: () => control.clock() },

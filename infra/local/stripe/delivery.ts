@@ -8,8 +8,11 @@
  *
  * Switches a test can flip at runtime, for the things Stripe does not
  * promise: `duplicate` (every event twice, same id), `delayMs`, `reorder`
- * (events are buffered for a short window and sent shuffled) and `paused`
- * (queued until resumed or flushed).
+ * (events are buffered for a short window and sent shuffled), `paused`
+ * (queued until resumed or flushed) and `drop` (every event, or only those
+ * of `dropCustomers`, is lost: logged as failed and never sent, as when an
+ * endpoint stays down past Stripe's retries; `events.list` with
+ * `delivery_success=false` still finds it, which is what reconciliation reads).
  */
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -32,6 +35,9 @@ export interface DeliverySettings {
   delayMs: number;
   reorder: boolean;
   paused: boolean;
+  drop: boolean;
+  /** Customers whose events are dropped while `drop` is off (a test loses one subscription's webhooks, not everyone's). */
+  dropCustomers: string[];
 }
 
 export interface DeliveryAttempt {
@@ -113,7 +119,7 @@ export class WebhookDelivery {
   private readonly requests = new Set<ClientRequest>();
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
-  private current: DeliverySettings = { duplicate: false, delayMs: 0, reorder: false, paused: false };
+  private current: DeliverySettings = { duplicate: false, delayMs: 0, reorder: false, paused: false, drop: false, dropCustomers: [] };
 
   constructor(options: WebhookDeliveryOptions) {
     this.url = options.url;
@@ -127,7 +133,12 @@ export class WebhookDelivery {
   }
 
   settings(): DeliverySettings {
-    return { ...this.current };
+    return { ...this.current, dropCustomers: [...this.current.dropCustomers] };
+  }
+
+  /** Whether every endpoint got the event: Stripe's `delivery_success` (a queued or retrying event is not yet a success). */
+  delivered(id: string): boolean {
+    return this.entries.get(id)?.state === 'delivered';
   }
 
   configure(change: Partial<DeliverySettings>): DeliverySettings {
@@ -275,6 +286,7 @@ export class WebhookDelivery {
         const id = this.ready.shift() as string;
         if (this.current.delayMs > 0) await this.sleep(this.current.delayMs);
         if (this.stopped) break;
+        if (this.dropped(id)) continue;
         await this.attempt(id, 1);
         if (this.current.duplicate && !this.stopped) await this.send(id, true);
       }
@@ -282,6 +294,19 @@ export class WebhookDelivery {
       this.working = false;
       this.settleIdle();
     }
+  }
+
+  /** A dropped event fails at once, with no request sent. */
+  private dropped(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (!entry) return false;
+    const object = entry.event.data.object;
+    const customer = object.object === 'customer' ? object.id : typeof object.customer === 'string' ? object.customer : object.customer?.id;
+    if (!this.current.drop && !this.current.dropCustomers.includes(customer)) return false;
+    entry.attempts.push({ at: new Date().toISOString(), status: null, error: 'dropped by the delivery switch (drop)', durationMs: 0 });
+    entry.state = 'failed';
+    this.onFailure?.(this.view(entry));
+    return true;
   }
 
   private async attempt(id: string, n: number): Promise<void> {

@@ -99,6 +99,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   });
   const eventStore: EventStore = {
     list: () => [...events].reverse(),
+    delivered: (id) => delivery.delivered(id),
   };
   const faults = new FaultInjector();
   const recorder = new CallRecorder<StripeApiCall>((call) => call.operation);

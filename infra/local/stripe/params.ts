@@ -126,6 +126,22 @@ export function oneOf<T extends string>(params: FormObject, name: string, allowe
   return raw as T;
 }
 
+/** Stripe's `created` filter on lists: an exact timestamp or `created[gt|gte|lt|lte]`, as a predicate over epoch seconds. */
+export function createdRange(params: FormObject): (created: number) => boolean {
+  const value = params.created;
+  if (value === undefined || value === '') return () => true;
+  if (typeof value === 'string') {
+    const exact = int(params, 'created');
+    return (created) => created === exact;
+  }
+  const range = obj(params, 'created') as FormObject;
+  for (const key of Object.keys(range)) if (!['gt', 'gte', 'lt', 'lte'].includes(key)) throw unknownParam(`created[${key}]`);
+  const bound = (op: string) => int(range, op, { label: `created[${op}]` });
+  const [gt, gte, lt, lte] = [bound('gt'), bound('gte'), bound('lt'), bound('lte')];
+  return (created) =>
+    (gt === undefined || created > gt) && (gte === undefined || created >= gte) && (lt === undefined || created < lt) && (lte === undefined || created <= lte);
+}
+
 export function obj(params: FormObject, name: string, label = name): FormObject | undefined {
   const value = params[name];
   if (value === undefined || value === '') return undefined;
