@@ -56,7 +56,8 @@ export type FunctionName =
   | 'sts-credentials'
   | 'api-keys'
   | 'deletion-worker'
-  | 'account-email';
+  | 'account-email'
+  | 'reconciler';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -180,6 +181,19 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     // The Stripe customer's email follows a verified change.
     stripe: true,
   },
+  reconciler: {
+    name: 'reconciler',
+    description: 'Scheduled reconciliation: re-applies Stripe events whose delivery failed, re-syncs subscribed customers from Stripe, runs the identity sweep.',
+    // What the webhook touches (a repair takes its path), plus the identity sweep's reads.
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    redis: true,
+    internalApiKeys: false,
+    stripe: true,
+    deletionQueue: 'send',
+    identitySweep: true,
+    // A run stores its cursor before RECONCILE_TIME_BUDGET_MS (4 min) or this timeout, whichever is first.
+    timeoutSeconds: 300,
+  },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -213,6 +227,37 @@ export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = {
 /** Queues -> the function that consumes them (an SQS event source on AWS; infra/local/queue.ts locally). */
 export type QueueName = 'deletion';
 export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = { deletion: 'deletion-worker' };
+
+/**
+ * Scheduled runs -> the function and the input it is invoked with
+ * (EventBridge Scheduler on AWS, infra/local/scheduler.ts locally). The
+ * expression comes from CDK context `contextKey` (`rate(...)` or `cron(...)`),
+ * else `defaultExpression`.
+ */
+export type ScheduleName = 'reconcile-light' | 'reconcile-full';
+export interface ScheduleDefinition {
+  handler: FunctionName;
+  input: Record<string, string>;
+  contextKey: string;
+  defaultExpression: string;
+  description: string;
+}
+export const SCHEDULES: Record<ScheduleName, ScheduleDefinition> = {
+  'reconcile-light': {
+    handler: 'reconciler',
+    input: { pass: 'light' },
+    contextKey: 'reconcileLightSchedule',
+    defaultExpression: 'rate(15 minutes)',
+    description: 'Reconcile, light pass: Stripe events whose delivery failed.',
+  },
+  'reconcile-full': {
+    handler: 'reconciler',
+    input: { pass: 'full' },
+    contextKey: 'reconcileFullSchedule',
+    defaultExpression: 'cron(17 3 * * ? *)',
+    description: 'Reconcile, full pass: failed deliveries, every subscribed customer against Stripe, the identity sweep.',
+  },
+};
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

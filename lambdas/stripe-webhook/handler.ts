@@ -1,8 +1,5 @@
-import { catalogue } from '../../shared/wiring/access';
-import { cache } from '../../shared/wiring/cache';
-import { stores } from '../../shared/wiring/stores';
 import { stripe } from '../../shared/wiring/stripe';
-import { tokenCredits } from '../../shared/wiring/tokens';
+import { stripeSync } from '../../shared/wiring/stripe-sync';
 import { ValidationError } from '../../shared/http/errors';
 import { httpHandler, retryableFailure, type HttpHandler } from '../../shared/http/handler';
 import { header, rawBody } from '../../shared/http/request';
@@ -30,17 +27,4 @@ export function createStripeWebhookHandler(deps: WebhookDeps & { signedEvents: S
   });
 }
 
-const { users, entitlements, processedEvents } = stores();
-const { billing, signedEvents } = stripe();
-export const handler = createStripeWebhookHandler({
-  users,
-  entitlements,
-  billing,
-  signedEvents,
-  cache: cache(),
-  catalogue: catalogue(),
-  processed: processedEvents,
-  topUps: tokenCredits(),
-  tokenAdjustments: tokenCredits(),
-  clock: () => Date.now(),
-});
+export const handler = createStripeWebhookHandler({ ...stripeSync(), signedEvents: stripe().signedEvents });

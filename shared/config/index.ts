@@ -293,3 +293,17 @@ export const deletionSection = z.object({
   DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
 });
 export type DeletionConfig = z.infer<typeof deletionSection>;
+
+/**
+ * The reconciler (scheduled): how long one run works before it stores its
+ * cursor (the function's remaining time caps it too), how many Stripe calls
+ * it starts per second (well under Stripe's 100 a second live and 25 in test
+ * mode, which the webhook and the routes share), and the page size of the
+ * event and user listings (Stripe lists at most 100).
+ */
+export const reconcileSection = z.object({
+  RECONCILE_TIME_BUDGET_MS: positiveInt.default(240_000),
+  RECONCILE_STRIPE_CALLS_PER_SECOND: z.coerce.number().positive().max(50).default(10),
+  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(100),
+});
+export type ReconcileConfig = z.infer<typeof reconcileSection>;

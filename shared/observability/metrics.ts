@@ -28,3 +28,15 @@ export function countAnomaly(name: AnomalyMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
   metrics.publishStoredMetrics();
 }
+
+export type ReconcileMetric =
+  /** Reconciliation found a row that differed from Stripe or Cognito and repaired it (a lost webhook, a missed deletion). */
+  | 'ReconcileRepairs'
+  /** Reconciliation could not check or repair one customer or event (it is tried again on the next run). */
+  | 'ReconcileFailures';
+
+/** Counts reconciliation outcomes, published at once like the anomalies (a run may end in a timeout). */
+export function countReconcile(name: ReconcileMetric, count = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, count);
+  metrics.publishStoredMetrics();
+}

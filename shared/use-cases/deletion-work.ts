@@ -1,7 +1,7 @@
 import type { DeletionQueue, DeletionWork, ProfileSweep } from '../ports/account-deletion';
 import { logger } from '../observability/logger';
 import { runAccountDeletion, type DeletionBudget, type DeletionDeps, type DeletionProgress } from './delete-account';
-import { reconcileIdentities } from './reconcile-identities';
+import { reconcileIdentities, type ReconcileIdentitiesDeps } from './reconcile-identities';
 
 export interface DeletionWorkDeps {
   saga: DeletionDeps;
@@ -21,6 +21,18 @@ export interface DeletionWorkDeps {
 export function deletionBudget(budgetMs: number, remainingMs: number | undefined, now = Date.now()): DeletionBudget {
   const remaining = remainingMs ?? budgetMs + 30_000;
   return { deadline: new Date(now + Math.max(0, Math.min(budgetMs, remaining - 5000))), leaseUntil: new Date(now + remaining + 1000) };
+}
+
+/** The identity sweep as the worker and the reconciler run it: each deletion it finds is queued for the worker. */
+export function queuedIdentitySweep(deps: DeletionWorkDeps): ReconcileIdentitiesDeps {
+  return {
+    profiles: deps.profiles,
+    identity: deps.saga.identity,
+    jobs: deps.saga.jobs,
+    now: deps.saga.now,
+    stallAfterMs: deps.stallAfterMs,
+    startDeletion: (userId) => deps.queue.send({ kind: 'continue-deletion', userId, source: 'sweep' }),
+  };
 }
 
 /**
@@ -65,17 +77,7 @@ export async function performDeletionWork(deps: DeletionWorkDeps, work: Deletion
     if (!progress.busy) await deps.queue.send({ kind: 'continue-deletion', userId: work.userId });
     return;
   }
-  const report = await reconcileIdentities(
-    {
-      profiles: deps.profiles,
-      identity: deps.saga.identity,
-      jobs: deps.saga.jobs,
-      now: deps.saga.now,
-      stallAfterMs: deps.stallAfterMs,
-      startDeletion: (userId) => deps.queue.send({ kind: 'continue-deletion', userId, source: 'sweep' }),
-    },
-    { cursor: work.cursor, deadline: budget.deadline },
-  );
+  const report = await reconcileIdentities(queuedIdentitySweep(deps), { cursor: work.cursor, deadline: budget.deadline });
   logger.info('identity sweep', { checked: report.checked, identityGone: report.identityGone.length, stalled: report.stalled.length, more: Boolean(report.cursor) });
   if (report.cursor) await deps.queue.send({ kind: 'reconcile-identities', cursor: report.cursor });
 }

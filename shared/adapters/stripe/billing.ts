@@ -16,7 +16,7 @@ export function stripeFailureKind(err: unknown): DependencyFailure | undefined {
 }
 
 /** Stripe failures a retry may fix become the port-level DependencyUnavailable; anything else is rethrown as it is. */
-function translate(err: unknown): never {
+export function translate(err: unknown): never {
   const kind = stripeFailureKind(err);
   if (kind) throw dependencyFailure('stripe', kind, err);
   throw err;
