@@ -50,14 +50,15 @@ export function row(name: string, samples: readonly number[], unit: string, extr
 
 /**
  * Counts the requests `client` sends, each attempt included (an SDK
- * middleware, so nothing is inferred from timings). The benchmarks and the
- * integration test of the one-request consume read and zero `requests`.
+ * middleware, so nothing is inferred from timings); `only` keeps the
+ * commands it names (e.g. the writes). The benchmarks and the integration
+ * tests of the one-request consume and of reconcile read and zero `requests`.
  */
-export function countRequests(client: DynamoDBClient): { requests: number } {
+export function countRequests(client: DynamoDBClient, only: (commandName: string) => boolean = () => true): { requests: number } {
   const counter = { requests: 0 };
   client.middlewareStack.add(
-    (next) => async (args) => {
-      counter.requests += 1;
+    (next, context) => async (args) => {
+      if (only(context.commandName ?? '')) counter.requests += 1;
       return next(args);
     },
     { step: 'finalizeRequest', name: 'countRequests' },
