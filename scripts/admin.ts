@@ -5,12 +5,16 @@
  *   npm run admin -- show <email>
  *   npm run admin -- reconcile [--user <userId>]
  *
- * `reconcile` runs every sweep once (the scheduled job calls the same
- * use-case code): profiles whose Cognito user is gone (deleted with the
- * user's own token, `DeleteUser`) and deletions that stopped are deleted to
- * the end, inline, with the same saga as DELETE /me/account. `--user` checks
- * one profile only. Exit 0 when everything found was finished, 3 when some
- * deletion could not finish (see `failed`; run it again).
+ * `reconcile` runs the reconciler's full pass once, with the same use-case
+ * code as the scheduled function: Stripe events whose delivery failed are
+ * re-applied, every subscribed customer is compared with Stripe (a drifted
+ * row is rewritten), and profiles whose Cognito user is gone (deleted with
+ * the user's own token, `DeleteUser`) and deletions that stopped are deleted
+ * to the end, inline, with the same saga as DELETE /me/account. It resumes
+ * from the cursors a scheduled run stored and runs to the end. `--user`
+ * checks one user only (and leaves the stored cursors alone). Exit 0 when
+ * everything found was repaired, 3 when something could not be (see
+ * `failed`, the sweeps' `failed`, and the logs; run it again).
  *
  * Target: the running local stack (its `stack.json` under LOCAL_STACK_DIR,
  * default `.local`) unless TABLE_USERS is set, in which case the environment
@@ -38,7 +42,9 @@ import { accessDecider } from '../shared/wiring/access';
 import { buildTierCatalogue, findTier, type TierName } from '../shared/domain/tiers';
 import type { ProfileSweep } from '../shared/ports/account-deletion';
 import { runAccountDeletion } from '../shared/use-cases/delete-account';
-import { reconcileIdentities } from '../shared/use-cases/reconcile-identities';
+import type { ReconcileIdentitiesDeps } from '../shared/use-cases/reconcile-identities';
+import { reconcile as reconcileOnce, type ReconcileDeps } from '../shared/use-cases/reconcile';
+import { reconciliation } from '../shared/wiring/reconcile';
 import { emailField } from '../shared/http/schemas';
 import { cacheKeys } from '../shared/ports/cache';
 import { describeAccess, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
@@ -92,7 +98,7 @@ function parseOverride(word: string | undefined): boolean | undefined {
   }
 }
 
-/** Every sweep once, deletions run inline to the end. */
+/** The full pass once, deletions run inline to the end. */
 async function reconcile(args: string[]): Promise<number> {
   const [flag, onlyUser, ...rest] = args;
   if ((flag !== undefined && flag !== '--user') || (flag === '--user' && !onlyUser) || rest.length > 0) {
@@ -101,16 +107,25 @@ async function reconcile(args: string[]): Promise<number> {
   const { where } = targetEnvironment();
   process.stderr.write(`target: ${where}\n`);
   const { saga: deps, profiles, stallAfterMs, closeClients } = deletion();
+  const reconciler = reconciliation();
   const oneProfile: ProfileSweep = {
     page: async () => {
       const profile = await deps.users.get(onlyUser!, { consistent: true });
       return { profiles: profile ? [{ userId: profile.userId, createdAt: profile.createdAt, deletingAt: profile.deletingAt }] : [] };
     },
   };
+  // One user: no event log, that user's row, and progress kept in memory so a scheduled run's cursors stay where they are.
+  const oneUser: Partial<ReconcileDeps> = onlyUser
+    ? {
+        undelivered: { page: async () => ({ events: [] }) },
+        subscribers: { page: async () => ({ userIds: [onlyUser] }) },
+        progress: { get: async () => ({}), save: async () => undefined },
+      }
+    : {};
   const finished: string[] = [];
   const failed: Array<{ userId: string; error: string }> = [];
   try {
-    const report = await reconcileIdentities({
+    const identitySweep: ReconcileIdentitiesDeps = {
       profiles: onlyUser ? oneProfile : profiles,
       identity: deps.identity,
       jobs: deps.jobs,
@@ -127,9 +142,14 @@ async function reconcile(args: string[]): Promise<number> {
           failed.push({ userId, error: (err as Error).message });
         }
       },
-    });
-    process.stdout.write(`${JSON.stringify({ ...report, deleted: finished, failed }, null, 2)}\n`);
-    return failed.length > 0 ? 3 : 0;
+    };
+    // An operator's run has no function timeout: a day is "to the end".
+    const report = await reconcileOnce({ ...reconciler, ...oneUser, identities: identitySweep }, 'full', new Date(Date.now() + 24 * 3_600_000));
+    // The identity sweep's findings stay at the top, where this command has always printed them.
+    const { identities, failedDeliveries, subscribers } = report;
+    process.stdout.write(`${JSON.stringify({ ...identities, deleted: finished, failed, failedDeliveries, subscribers }, null, 2)}\n`);
+    const sweeps = [failedDeliveries, subscribers, identities];
+    return failed.length > 0 || sweeps.some((sweep) => sweep && (sweep.failed > 0 || !sweep.complete)) ? 3 : 0;
   } finally {
     await closeRedisClients();
     closeClients();

@@ -34,11 +34,16 @@ export interface SweepReport {
   complete: boolean;
 }
 
+export interface IdentitySweepReport extends SweepReport {
+  identityGone: string[];
+  stalled: string[];
+}
+
 export interface ReconcileReport {
   pass: ReconcilePass;
   failedDeliveries: SweepReport;
   subscribers?: SweepReport;
-  identities?: SweepReport;
+  identities?: IdentitySweepReport;
 }
 
 /**
@@ -216,7 +221,7 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
   return report;
 }
 
-async function sweepIdentities(run: Run): Promise<SweepReport> {
+async function sweepIdentities(run: Run): Promise<IdentitySweepReport> {
   const { deps } = run;
   const sweep = 'identities';
   const stored = await deps.progress.get(sweep);
@@ -225,5 +230,5 @@ async function sweepIdentities(run: Run): Promise<SweepReport> {
   for (const userId of found.stalled) repaired(sweep, 'the account deletion had stalled: resumed', { userId });
   await run.saveIfChanged(sweep, stored, found.cursor ? { cursor: found.cursor } : {});
   const repairs = found.identityGone.length + found.stalled.length;
-  return { checked: found.checked, repaired: repairs, failed: 0, complete: !found.cursor };
+  return { checked: found.checked, repaired: repairs, failed: 0, complete: !found.cursor, identityGone: found.identityGone, stalled: found.stalled };
 }
