@@ -6,3 +6,5 @@
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 // The Lambda runtime is Node.js 22; the SDK's notice about older local Node versions is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Metrics are EMF lines on stdout, read by CloudWatch from a Lambda's log only: from a command they would corrupt its JSON output.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
