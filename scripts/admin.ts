@@ -118,7 +118,12 @@ async function reconcile(args: string[]): Promise<number> {
   const oneUser: Partial<ReconcileDeps> = onlyUser
     ? {
         undelivered: { page: async () => ({ events: [] }) },
-        subscribers: { page: async () => ({ userIds: [onlyUser] }) },
+        subscribers: {
+          page: async () => {
+            const profile = await deps.users.get(onlyUser, { consistent: true });
+            return { subscribers: profile?.stripeCustomerId && !profile.deletingAt ? [{ userId: onlyUser, customerId: profile.stripeCustomerId }] : [] };
+          },
+        },
         progress: { get: async () => ({}), save: async () => undefined },
       }
     : {};

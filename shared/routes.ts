@@ -184,7 +184,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   reconciler: {
     name: 'reconciler',
     description: 'Scheduled reconciliation: re-applies Stripe events whose delivery failed, re-syncs subscribed customers from Stripe, runs the identity sweep.',
-    // What the webhook touches (a repair takes its path), plus the identity sweep's reads.
+    // What the webhook touches (a repair takes its path); the identity sweep's Scan of users also finds the subscribers.
     tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
     redis: true,
     internalApiKeys: false,

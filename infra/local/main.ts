@@ -4,6 +4,7 @@
  * LOCAL_STACK_DIR (default .local), LOCAL_RANDOM_PORTS=1 (ephemeral ports),
  * LOCAL_REQUIRE_REDIS=1 (fail instead of running without a cache),
  * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
+ * LOCAL_SCHEDULES=off (do not run the schedules, e.g. the reconciler),
  * LOG_LEVEL (handler log level, default WARN).
  */
 import './log-level';
@@ -27,6 +28,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     `  Lambda invoke      ${s.lambdaInvokeUrl}  (Cognito triggers)`,
     ...Object.entries(s.services).map(([name, url]) => `  ${name.padEnd(18)} ${url}`),
     ...Object.entries(s.queues ?? {}).map(([name, url]) => `  ${`${name} queue`.padEnd(18)} ${url}  (delivers to its worker in-process)`),
+    ...Object.entries(s.schedules ?? {}).map(([name, expression]) => `  ${name.padEnd(18)} ${expression}  (in-process; npm run admin -- reconcile runs it now)`),
     '',
     `  Internal API key   ${s.internalApiKey}`,
     s.demoUser && 'userId' in s.demoUser
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
       redisUrl: process.env.REDIS_URL || undefined,
       internalApiKey: process.env.INTERNAL_API_KEY || undefined,
       logLevel: process.env.LOG_LEVEL,
+      schedules: (process.env.LOCAL_SCHEDULES ?? '').toLowerCase() !== 'off',
     });
   } catch (err) {
     process.stderr.write(`\nLocal stack failed to start:\n${(err as Error).message}\n\n`);

@@ -10,6 +10,7 @@ import { docsRoutes } from './docs';
 import { createGateway, createLambdaInvokeServer, lambdaContext, type HandlerTable } from './gateway';
 import { close, listen } from './http';
 import { startLocalQueue, type LocalQueue } from './queue';
+import { scheduleExpressions, startLocalSchedules, type LocalSchedules } from './scheduler';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
@@ -51,6 +52,8 @@ export interface StackOptions {
   redisUrl?: string;
   internalApiKey?: string;
   logLevel?: string;
+  /** Run SCHEDULES on their expressions (default on; the integration tests run reconcile themselves). */
+  schedules?: boolean;
 }
 
 export interface StackState {
@@ -65,6 +68,8 @@ export interface StackState {
   services: Record<string, string>;
   /** In-process queues (SQS stand-ins) by name -> queue URL. */
   queues: Record<string, string>;
+  /** Schedules run in-process, by name -> expression; absent when they are off. */
+  schedules?: Record<string, string>;
   /** The environment the handlers run with: use it to run a handler in-process against this stack. */
   handlerEnv: Record<string, string>;
   pid: number;
@@ -108,8 +113,10 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   const servers: Server[] = [];
   const services: LocalService[] = [];
   const queues: LocalQueue[] = [];
+  let schedules: LocalSchedules | undefined;
   const stop = async () => {
     rmSync(join(options.stateDir, 'stack.json'), { force: true });
+    schedules?.stop();
     await Promise.all(queues.map((q) => q.stop()));
     await Promise.all(servers.map(close));
     await closeRedisClients();
@@ -202,6 +209,8 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     servers.push(gateway);
     await listen(lambda, ports.lambda);
     servers.push(lambda);
+    const expressions = scheduleExpressions(REPO_ROOT);
+    if (options.schedules !== false) schedules = startLocalSchedules(() => handlers, expressions);
     // After the Lambda-invoke server is up: confirming the demo user runs the post-confirmation trigger.
     const demoUser = await seedDemoUser({
       cognito,
@@ -221,6 +230,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       internalApiKey,
       services: Object.fromEntries(services.map((s) => [s.name, s.url])),
       queues: { deletion: deletionQueue.url },
+      ...(schedules ? { schedules: expressions } : {}),
       handlerEnv,
       pid: process.pid,
       demoUser,

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { SCHEDULES, type ScheduleName } from '../../shared/routes';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`)
@@ -21,6 +22,8 @@ export interface AppSettings {
   cacheNodeType: string;
   /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
   tierEnvironment: Record<string, string>;
+  /** EventBridge Scheduler expression of each schedule (shared/routes.ts SCHEDULES: its context key, else its default). */
+  schedules: Record<ScheduleName, string>;
 }
 
 type ContextReader = { tryGetContext(key: string): unknown };
@@ -94,6 +97,17 @@ export function readAppSettings(node: ContextReader): AppSettings {
     tierEnvironment[envVar] = String(raw).trim();
   }
 
+  const schedules = {} as Record<ScheduleName, string>;
+  for (const [name, schedule] of Object.entries(SCHEDULES) as Array<[ScheduleName, (typeof SCHEDULES)[ScheduleName]]>) {
+    const raw = node.tryGetContext(schedule.contextKey);
+    const expression = raw === undefined || raw === null || raw === '' ? schedule.defaultExpression : String(raw).trim();
+    // EventBridge Scheduler's forms; anything else would fail only at deploy time.
+    if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$/.test(expression)) {
+      problems.push(`${schedule.contextKey} must be rate(N minutes|hours|days) or cron(min hour day month weekday year) (got ${JSON.stringify(raw)})`);
+    }
+    schedules[name] = expression;
+  }
+
   if (problems.length > 0) throw new ContextError(problems);
 
   const isProd = stage === 'prod';
@@ -107,5 +121,6 @@ export function readAppSettings(node: ContextReader): AppSettings {
     logRetention: logRetentionDays as RetentionDays,
     cacheNodeType,
     tierEnvironment,
+    schedules,
   };
 }

@@ -6,6 +6,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLE_LIST, type AttributeType, type KeyDefinition, type TableId } from '../../shared/adapters/dynamodb/tables';
 import type { AppSettings } from './app-context';
@@ -32,6 +33,8 @@ export interface StatefulResources {
   readonly userPoolClient: cognito.IUserPoolClient;
   readonly stripeSecret: secretsmanager.ISecret;
   readonly internalApiKeysSecret: secretsmanager.ISecret;
+  /** Where EventBridge Scheduler puts a scheduled invocation it could not make. */
+  readonly scheduleDeadLetterQueue: sqs.IQueue;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -89,6 +92,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly stripeSecret: secretsmanager.Secret;
   public readonly internalApiKeysSecret: secretsmanager.Secret;
+  public readonly scheduleDeadLetterQueue: sqs.Queue;
   /** Cognito trigger functions, by function name. */
   public readonly triggerFunctions: Record<string, HouseFunction> = {};
 
@@ -127,6 +131,17 @@ export class StatefulStack extends Stack implements StatefulResources {
     };
 
     [this.userPool, this.userPoolClient] = this.createUserPool(settings);
+
+    // Only invocations the scheduler could not make land here (throttled, no permission); a run that fails is the function's error.
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(this.scheduleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the EventBridge schedules; nothing consumes it, an operator inspects it (the next scheduled run repeats the work anyway).',
+    });
 
     this.stripeSecret = new secretsmanager.Secret(this, 'StripeSecret', {
       description:

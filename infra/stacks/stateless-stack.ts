@@ -3,8 +3,11 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { TABLE_LIST } from '../../shared/adapters/dynamodb/tables';
@@ -12,6 +15,7 @@ import {
   COGNITO_TRIGGERS,
   FUNCTIONS,
   ROUTES,
+  SCHEDULES,
   type FunctionDefinition,
   type FunctionName,
   type HttpMethod,
@@ -73,6 +77,24 @@ const OPEN_ROUTE_REASONS: Record<Exclude<RouteAuth, 'cognito'>, string> = {
 };
 
 /**
+ * LambdaInvoke, granting the scheduler's role the function itself only:
+ * its `grantInvoke` adds every version and alias (`arn:...:*`), a wildcard
+ * the schedules do not need (they invoke $LATEST).
+ */
+class InvokeFunctionOnly extends schedulerTargets.LambdaInvoke {
+  constructor(
+    private readonly target: lambda.IFunction,
+    props: schedulerTargets.ScheduleTargetBaseProps,
+  ) {
+    super(target, props);
+  }
+
+  protected override addTargetActionToRole(role: iam.IRole): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.target.functionArn] }));
+  }
+}
+
+/**
  * Code that can be redeployed or destroyed without losing data: one function
  * per FUNCTIONS entry and one REST API method per ROUTES entry.
  */
@@ -99,6 +121,7 @@ export class StatelessStack extends Stack {
     const worker = definitions.find((d) => d.deletionQueue === 'consume');
     if (worker) this.createDeletionQueue(worker);
     this.functions = this.createFunctions(props, definitions);
+    this.createSchedules(settings, stateful);
 
     this.accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: settings.logRetention,
@@ -199,6 +222,31 @@ export class StatelessStack extends Stack {
       functions[def.name] = fn;
     }
     return functions;
+  }
+
+  /**
+   * One EventBridge Scheduler schedule per SCHEDULES entry whose function is
+   * in this stack, with the expression from context. The scheduler invokes
+   * asynchronously: Lambda's own retries handle a failed run (the next run
+   * resumes from the stored cursors); what the scheduler cannot deliver goes
+   * to the dead-letter queue.
+   */
+  private createSchedules(settings: AppSettings, stateful: StatefulResources): void {
+    for (const [name, schedule] of Object.entries(SCHEDULES) as Array<[keyof typeof SCHEDULES, (typeof SCHEDULES)[keyof typeof SCHEDULES]]>) {
+      const fn = this.functions[schedule.handler];
+      if (!fn) continue;
+      new scheduler.Schedule(this, `${name.split('-').map(pascalCase).join('')}Schedule`, {
+        description: schedule.description,
+        schedule: scheduler.ScheduleExpression.expression(settings.schedules[name]),
+        target: new InvokeFunctionOnly(fn.function, {
+          input: scheduler.ScheduleTargetInput.fromObject(schedule.input),
+          deadLetterQueue: stateful.scheduleDeadLetterQueue,
+          retryAttempts: 2,
+          // A run that could not start within the hour is superseded by the next one.
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
   }
 
   /**

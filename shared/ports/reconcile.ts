@@ -13,10 +13,16 @@ export interface UndeliveredStripeEvents {
   page(input: { createdFrom: number; after?: string; limit: number }): Promise<{ events: UndeliveredEvent[]; next?: string }>;
 }
 
-/** The users whose entitlement row holds a Stripe status other than `none` (a sweep, not a request path: a Scan). */
+/** A live user with a Stripe customer whose entitlement row holds a status other than `none`. */
+export interface Subscriber {
+  userId: string;
+  customerId: string;
+}
+
+/** The subscribers, page by page (a sweep, not a request path: a Scan). */
 export interface SubscribedUsers {
-  /** `next` continues after the page (a user id); absent at the end. */
-  page(input: { after?: string; limit: number }): Promise<{ userIds: string[]; next?: string }>;
+  /** `next` continues after the page (a user id); absent at the end. A page may hold fewer than `limit`, even none. */
+  page(input: { after?: string; limit: number }): Promise<{ subscribers: Subscriber[]; next?: string }>;
 }
 
 /** The parts of a reconcile run that keep progress between runs. */

@@ -52,9 +52,9 @@ export interface ReconcileReport {
  *    newest first down to the stored high-water mark (within Stripe's 30
  *    days), each applied through the webhook's handleStripeEvent (a no-op for
  *    an id already applied);
- * 2. full pass: every user whose row holds a Stripe status other than none,
- *    from the stored cursor, re-synced through syncCustomer (a row that holds
- *    Stripe's state is not written);
+ * 2. full pass: every live user with a Stripe customer whose row holds a
+ *    status other than none, from the stored cursor, re-synced through
+ *    syncCustomer (a row that holds Stripe's state is not written);
  * 3. full pass: the identity sweep (profiles whose Cognito user is gone,
  *    stalled deletions), from its cursor.
  * Stripe calls are paced; each sweep stops at the deadline and stores where
@@ -194,17 +194,15 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
   let stopped = false;
   pages: do {
     const page = await deps.subscribers.page({ after, limit: deps.pageSize });
-    for (const userId of page.userIds) {
+    for (const { userId, customerId } of page.subscribers) {
       if (run.outOfTime()) {
         stopped = true;
         break pages;
       }
-      const result = await run.check(sweep, { userId }, async () => {
-        const profile = await deps.stripe.users.get(userId);
-        if (!profile?.stripeCustomerId || profile.deletingAt) return false;
+      const result = await run.check(sweep, { userId, customerId }, async () => {
         await run.pace();
-        const outcome = await syncCustomer(deps.stripe, profile.stripeCustomerId, userId);
-        if (outcome === 'written') repaired(sweep, "the row differed from Stripe's current state", { userId, customerId: profile.stripeCustomerId });
+        const outcome = await syncCustomer(deps.stripe, customerId, userId);
+        if (outcome === 'written') repaired(sweep, "the row differed from Stripe's current state", { userId, customerId });
         return outcome === 'written';
       });
       if (result === 'stop') {

@@ -25,7 +25,7 @@ export const reconciliation = perProcess((): ReconcileDeps & { budgetMs: number 
   return {
     stripe: stripeSync(),
     undelivered: new StripeUndeliveredEvents(stripe().client),
-    subscribers: new DynamoSubscribedUsers(doc, t.TABLE_ENTITLEMENTS),
+    subscribers: new DynamoSubscribedUsers(doc, { users: t.TABLE_USERS, entitlements: t.TABLE_ENTITLEMENTS }),
     progress: new DynamoReconcileProgress(doc, t.TABLE_IDEMPOTENCY),
     identities: queuedIdentitySweep(deletion()),
     stripeCallsPerSecond: config.RECONCILE_STRIPE_CALLS_PER_SECOND,

@@ -7,7 +7,7 @@ import type { IConstruct } from 'constructs';
 import { readAppSettings } from '../../infra/stacks/app-context';
 import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, SCHEDULES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 import { CREDENTIAL_ACTIONS } from '../../shared/domain/aws-credentials';
 import { USER_WRITABLE_ATTRIBUTE_NAMES } from '../../infra/local/cognito';
 
@@ -404,6 +404,30 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('reconciliation', () => {
+    it('invokes the reconciler on each schedule of SCHEDULES, with its pass and the expression from context, failures to a dead-letter queue', () => {
+      const reconciler = synth.built.stateless.functions.reconciler!.function;
+      const schedules = Object.values(resourcesOf(synth.stateless, 'AWS::Scheduler::Schedule'));
+      expect(schedules).toHaveLength(Object.keys(SCHEDULES).length);
+      for (const schedule of Object.values(SCHEDULES)) {
+        const found = schedules.find((r) => r.Properties.ScheduleExpression === CDK_CONTEXT[schedule.contextKey]);
+        expect({ schedule: schedule.contextKey, found: Boolean(found) }).toEqual({ schedule: schedule.contextKey, found: true });
+        expect(found!.Properties).toMatchObject({
+          State: 'ENABLED',
+          Target: {
+            Arn: { 'Fn::GetAtt': [logicalId(reconciler), 'Arn'] },
+            Input: JSON.stringify(schedule.input),
+            DeadLetterConfig: { Arn: { 'Fn::ImportValue': expect.stringContaining('ScheduleDeadLetterQueue') } },
+            RetryPolicy: { MaximumRetryAttempts: 2 },
+          },
+        });
+      }
+      const dlq = synth.built.stateful.scheduleDeadLetterQueue;
+      expect(dlq.node.id.endsWith('DeadLetterQueue')).toBe(true);
+      synth.stateful.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    });
+  });
+
   describe('API', () => {
     it('has one method per ROUTES entry with the route\'s authorizer, and a 405 mock per path', () => {
       expectRoutesWired(synth, ROUTES);
@@ -758,6 +782,7 @@ describe('CDK context', () => {
       expect.objectContaining({ stage: 'dev', isProd: false, natGateways: 1, apiThrottleRateLimit: 100, apiThrottleBurstLimit: 200, logRetention: 30 }),
     );
     expect(settings.tierEnvironment).toEqual({});
+    expect(settings.schedules).toEqual({ 'reconcile-light': SCHEDULES['reconcile-light'].defaultExpression, 'reconcile-full': SCHEDULES['reconcile-full'].defaultExpression });
   });
 
   it.each([
@@ -766,6 +791,8 @@ describe('CDK context', () => {
     [{ logRetentionDays: 31 }, 'logRetentionDays'],
     [{ stage: 'Prod!' }, 'stage'],
     [{ apiThrottleBurstLimit: 1.5 }, 'apiThrottleBurstLimit'],
+    [{ reconcileLightSchedule: 'every 5 minutes' }, 'reconcileLightSchedule'],
+    [{ reconcileFullSchedule: 'cron(0 3 * * *)' }, 'reconcileFullSchedule'],
   ])('rejects %j naming %s', (context, key) => {
     expect(() => read(context)).toThrow(key);
   });

@@ -36,6 +36,8 @@ export default async function globalSetup(): Promise<void> {
       LOCAL_STACK_DIR: stateDirName,
       LOCAL_RANDOM_PORTS: '1',
       LOCAL_REQUIRE_REDIS: '1',
+      // Tests run reconcile when they mean to: a scheduled run would re-apply other tests' failed webhooks mid-test.
+      LOCAL_SCHEDULES: 'off',
       LOCAL_STACK_PARENT_PID: String(process.pid),
       REDIS_URL: redisUrl,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { localEveryMs, scheduleExpressions } from '../../infra/local/scheduler';
 import { failedDeliveriesFrom, nextCallSlot, runDeadline, RUN_RESERVE_MS, STRIPE_EVENT_RETENTION_SECONDS } from '../../shared/domain/reconcile';
 
 describe('failedDeliveriesFrom', () => {
@@ -56,5 +58,18 @@ describe('nextCallSlot', () => {
       now = slot.at + 1;
     }
     expect(previous).toBeGreaterThanOrEqual(99 * 50);
+  });
+});
+
+describe('the local scheduler', () => {
+  it('runs a rate at its period and a cron once a day', () => {
+    expect(localEveryMs('rate(15 minutes)')).toBe(15 * 60_000);
+    expect(localEveryMs('rate(1 hour)')).toBe(3_600_000);
+    expect(localEveryMs('cron(17 3 * * ? *)')).toBe(86_400_000);
+    expect(() => localEveryMs('every 5 minutes')).toThrow('not a schedule expression');
+  });
+
+  it('reads the expressions cdk deploy uses', () => {
+    expect(scheduleExpressions(join(__dirname, '..', '..'))).toEqual({ 'reconcile-light': 'rate(15 minutes)', 'reconcile-full': 'cron(17 3 * * ? *)' });
   });
 });
