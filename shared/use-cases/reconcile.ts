@@ -153,6 +153,11 @@ async function replayFailedDeliveries(run: Run): Promise<SweepReport> {
   let after = stored.cursor;
   let stopped = false;
   pages: do {
+    // Checked per page as well: a run of pages with nothing to check is bounded too.
+    if (run.outOfTime()) {
+      stopped = true;
+      break;
+    }
     const page = await deps.undelivered.page({ createdFrom, after, limit: deps.pageSize });
     for (const event of page.events) {
       if (run.outOfTime()) {
@@ -193,6 +198,10 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
   let after = stored.cursor;
   let stopped = false;
   pages: do {
+    if (run.outOfTime()) {
+      stopped = true;
+      break;
+    }
     const page = await deps.subscribers.page({ after, limit: deps.pageSize });
     for (const { userId, customerId } of page.subscribers) {
       if (run.outOfTime()) {

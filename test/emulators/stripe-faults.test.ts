@@ -45,8 +45,8 @@ describe('webhook delivery switches', () => {
 
   it('changes only the switches given and refuses a negative delay', () => {
     const delivery = new WebhookDelivery({ url: 'http://127.0.0.1:9/unused', secret: 'whsec_x' });
-    expect(delivery.configure({ duplicate: true })).toEqual({ duplicate: true, delayMs: 0, reorder: false, paused: false });
-    expect(delivery.configure({ delayMs: 25, paused: undefined })).toEqual({ duplicate: true, delayMs: 25, reorder: false, paused: false });
+    expect(delivery.configure({ duplicate: true })).toEqual({ duplicate: true, delayMs: 0, reorder: false, paused: false, drop: false, dropCustomers: [] });
+    expect(delivery.configure({ delayMs: 25, paused: undefined })).toEqual({ duplicate: true, delayMs: 25, reorder: false, paused: false, drop: false, dropCustomers: [] });
     expect(() => delivery.configure({ delayMs: -1 })).toThrow(/delayMs/);
     delivery.stop();
   });
