@@ -258,14 +258,16 @@ export class Operations extends Construct {
       ),
       graph('Events and reconciliation', (['EntitlementEventsPublished', 'EntitlementEventsFailed', 'ReconcileRepairs', 'ReconcileFailures', 'UnknownStripePrice'] as const).map((m) => businessMetric(m))),
     );
+    // One graph per table and metric: two per-operation sums in one graph would share metric ids.
+    const tableGraph = (title: string, metric: cloudwatch.IMetric) => new cloudwatch.GraphWidget({ title, left: [metric], width: 4, height: 5 });
+    const tables = Object.entries(props.tables);
     dashboard.addWidgets(
-      graph(
-        'DynamoDB throttles and system errors',
-        Object.entries(props.tables).flatMap(([id, table]) => [
-          table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES, label: `${id} throttled` }),
-          table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES, label: `${id} system errors` }),
-        ]),
-      ),
+      ...tables.map(([id, table]) => tableGraph(`${id}: throttled`, table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }))),
+    );
+    dashboard.addWidgets(
+      ...tables.map(([id, table]) => tableGraph(`${id}: system errors`, table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }))),
+    );
+    dashboard.addWidgets(
       graph('Dead-letter queues', deadLetterQueues.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.MAXIMUM, label: q.node.id }))),
     );
     return dashboard;
