@@ -83,7 +83,14 @@ export function publicMethodThrottles(routes: readonly RouteDefinition[], settin
       .filter((route) => route.auth === 'none' || route.auth === 'stripe-signature')
       .map((route) => [
         `${route.path}/${route.method}`,
-        { throttlingRateLimit: settings.publicThrottleRateLimit, throttlingBurstLimit: settings.publicThrottleBurstLimit },
+        {
+          throttlingRateLimit: settings.publicThrottleRateLimit,
+          throttlingBurstLimit: settings.publicThrottleBurstLimit,
+          // A method's settings replace the stage's: repeat what every route has.
+          metricsEnabled: true,
+          loggingLevel: apigw.MethodLoggingLevel.ERROR,
+          dataTraceEnabled: false,
+        },
       ]),
   );
 }

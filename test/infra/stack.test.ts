@@ -467,9 +467,13 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         ...publicRoutes.map((route) =>
           expect.objectContaining({
             HttpMethod: route.method,
-            ResourcePath: route.path.replace(/\//g, '~1'),
+            ResourcePath: `/${route.path.replace(/\//g, '~1')}`,
             ThrottlingRateLimit: CDK_CONTEXT.publicThrottleRateLimit,
             ThrottlingBurstLimit: CDK_CONTEXT.publicThrottleBurstLimit,
+            // A method's settings replace the stage default: metrics and logging stay as on every other route.
+            MetricsEnabled: true,
+            LoggingLevel: 'ERROR',
+            DataTraceEnabled: false,
           }),
         ),
       ]);
