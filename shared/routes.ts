@@ -14,8 +14,16 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
  */
 export type RouteAuth = 'none' | 'cognito' | 'api-key' | 'stripe-signature';
 
-/** Tables a function may touch, and how: the CDK stack grants exactly these. */
-export type TableAccess = 'read' | 'readWrite';
+/** A kind of write, one DynamoDB action each (transactions are authorised per item, by these same actions). */
+export type TableWrite = 'put' | 'update' | 'delete';
+
+/**
+ * Tables a function may touch, and how: the CDK stack grants exactly these.
+ * `readWrite` is every write (BatchWriteItem included); `{ write: [...] }` is
+ * reads plus only the writes its adapters make, for functions that must not
+ * be able to do more (token consume cannot delete ledger rows).
+ */
+export type TableAccess = 'read' | 'readWrite' | { readonly write: readonly TableWrite[] };
 
 export interface FunctionDefinition {
   name: FunctionName;
@@ -38,6 +46,12 @@ export interface FunctionDefinition {
   identitySweep?: boolean;
   /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
   awsCredentials?: boolean;
+  /**
+   * Reserved concurrency: both a cap (a runaway cannot take the account's
+   * whole pool) and a floor (others cannot starve it). Only for functions
+   * whose load an outsider or a backlog drives.
+   */
+  reservedConcurrency?: number;
   /** Memory in MB; 256 unless a function needs more. */
   memorySize?: number;
   timeoutSeconds?: number;
@@ -75,6 +89,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: false,
     timeoutSeconds: 5,
+    // Public and unauthenticated: a flood of health checks must not take concurrency from the paid routes.
+    reservedConcurrency: 5,
   },
   'post-confirmation': {
     name: 'post-confirmation',
@@ -95,6 +111,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     internalApiKeys: false,
     stripe: true,
     timeoutSeconds: 20,
+    // Public route with 20 s calls to Stripe: a burst (or a replay storm) must not starve the API; Stripe
+    // retries what is throttled and reconciliation repairs what it gives up on.
+    reservedConcurrency: 20,
   },
   entitlements: {
     name: 'entitlements',
@@ -133,6 +152,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     deletionQueue: 'consume',
     identitySweep: true,
     timeoutSeconds: 60,
+    // Background work driven by a queue backlog: it can wait, the request paths cannot.
+    reservedConcurrency: 2,
   },
   'premium-check': {
     name: 'premium-check',
@@ -151,7 +172,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'token-consume': {
     name: 'token-consume',
     description: 'Token consumption: one conditional transaction with its ledger entry and idempotency record.',
-    tables: { users: 'read', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    // Exactly what DynamoTokenStore writes: the balance (Update), the ledger entry and the idempotency record (Put).
+    tables: { users: 'read', entitlements: { write: ['update'] }, ledger: { write: ['put'] }, idempotency: { write: ['put'] } },
     redis: true,
     internalApiKeys: true,
   },

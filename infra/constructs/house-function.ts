@@ -12,7 +12,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { handlerEntry, type FunctionDefinition, type TableAccess } from '../../shared/routes';
+import { handlerEntry, type FunctionDefinition, type TableAccess, type TableWrite } from '../../shared/routes';
 
 /** Repository root: handler entries in shared/routes.ts are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -44,6 +44,18 @@ export const TABLE_READ_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+
+const WRITE_ACTION: Record<TableWrite, (typeof TABLE_WRITE_ACTIONS)[number]> = {
+  put: 'dynamodb:PutItem',
+  update: 'dynamodb:UpdateItem',
+  delete: 'dynamodb:DeleteItem',
+};
+
+function tableActions(access: TableAccess): string[] {
+  if (access === 'read') return [...TABLE_READ_ACTIONS];
+  if (access === 'readWrite') return [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS];
+  return [...TABLE_READ_ACTIONS, ...access.write.map((write) => WRITE_ACTION[write])];
+}
 
 export interface HouseFunctionProps {
   readonly definition: FunctionDefinition;
@@ -94,6 +106,7 @@ export class HouseFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: definition.memorySize ?? 256,
       timeout: Duration.seconds(definition.timeoutSeconds ?? 10),
+      ...(definition.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: definition.reservedConcurrency } : {}),
       logGroup: this.logGroup,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
@@ -156,10 +169,9 @@ export class HouseFunction extends Construct {
    */
   public grantTable(definition: TableDefinition, table: dynamodb.ITable, access: TableAccess): this {
     this.exposeTableName(definition, table);
-    const actions = access === 'readWrite' ? [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS] : [...TABLE_READ_ACTIONS];
     iam.Grant.addToPrincipal({
       grantee: this.function,
-      actions,
+      actions: tableActions(access),
       resourceArns: [
         table.tableArn,
         ...definition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`),

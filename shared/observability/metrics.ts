@@ -20,11 +20,37 @@ export type AnomalyMetric =
   /** A top-up was paid for a user who is gone or being deleted: money taken, no tokens (refund it). */
   | 'TopUpWithoutLiveUser';
 
+/** Counts of what the service does, for the dashboard and the alarms (infra/constructs/operations.ts). */
+export type BusinessMetric =
+  | 'WebhookApplied'
+  | 'WebhookDuplicate'
+  | 'WebhookIgnored'
+  | 'WebhookFailed'
+  /** Tokens charged (the amount, not the calls). */
+  | 'TokensConsumed'
+  /** Consumes refused with 402. */
+  | 'InsufficientTokens'
+  | 'CacheHit'
+  | 'CacheMiss'
+  | 'CircuitBreakerOpened'
+  | 'ReconcileRepairs'
+  | 'ReconcileFailures'
+  | 'EntitlementEventsPublished'
+  | 'EntitlementEventsFailed'
+  | AnomalyMetric;
+
 /**
- * Counts one anomaly and publishes at once: they are rare, and publishing here
- * needs no per-handler flush (a lost Lambda freeze would drop a stored metric).
+ * Counts and publishes at once: one EMF line on stdout, no API call, so it
+ * costs the hot path a JSON line, and needs no per-handler flush (a metric
+ * stored until the end of an invocation is lost when Lambda freezes or
+ * recycles the environment first).
  */
-export function countAnomaly(name: AnomalyMetric, count = 1): void {
+export function countMetric(name: BusinessMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
   metrics.publishStoredMetrics();
+}
+
+/** An anomaly: counted like any metric; the name says it is one. */
+export function countAnomaly(name: AnomalyMetric, count = 1): void {
+  countMetric(name, count);
 }

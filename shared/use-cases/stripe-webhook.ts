@@ -1,6 +1,6 @@
 import type { ProcessedEvents, PurchasedTokenAdjustments, SignedEvents, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
-import { countAnomaly } from '../observability/metrics';
+import { countAnomaly, countMetric, type BusinessMetric } from '../observability/metrics';
 import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
 import { invalidateUser, onCustomerDeleted, ownerOfTopUp, syncCustomer, type SyncDeps } from './stripe-sync';
 
@@ -139,6 +139,14 @@ function isEventShaped(event: unknown): event is StripeEventLike {
   );
 }
 
+/** A stale event (an older read than the row) changed nothing, like an ignored one. */
+const WEBHOOK_METRIC: Record<WebhookOutcome, BusinessMetric> = {
+  applied: 'WebhookApplied',
+  duplicate: 'WebhookDuplicate',
+  ignored: 'WebhookIgnored',
+  stale: 'WebhookIgnored',
+};
+
 export type ReceiveEventResult =
   | { outcome: 'handled'; eventId: string; type: string; handled: WebhookOutcome }
   | { outcome: 'invalid-signature' }
@@ -158,8 +166,10 @@ export async function receiveStripeEvent(deps: WebhookDeps & { signedEvents: Sig
   try {
     const handled = await handleStripeEvent(deps, event);
     logger.info('stripe event handled', { eventId: event.id, type: event.type, outcome: handled });
+    countMetric(WEBHOOK_METRIC[handled]);
     return { outcome: 'handled', eventId: event.id, type: event.type, handled };
   } catch (err) {
+    countMetric('WebhookFailed');
     logger.warn('stripe event failed; Stripe will retry', { eventId: event.id, type: event.type });
     throw err;
   }

@@ -39,6 +39,7 @@ interface Synthesised {
   built: EntitlementsApp;
   stateful: Template;
   stateless: Template;
+  operations: Template;
 }
 
 /**
@@ -47,7 +48,7 @@ interface Synthesised {
  */
 function synthesise(options: Parameters<typeof buildApp>[0]): Synthesised {
   const built = buildApp({ ...options, nag: false });
-  return { built, stateful: Template.fromStack(built.stateful), stateless: Template.fromStack(built.stateless) };
+  return { built, stateful: Template.fromStack(built.stateful), stateless: Template.fromStack(built.stateless), operations: Template.fromStack(built.operations) };
 }
 
 /** Synthesises the app exactly as the CLI does (cdk-nag on) and lists what it reports. */
@@ -250,7 +251,12 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           // The identity sweep pages through the users table; nothing else ever scans.
           if (!(def.identitySweep && table.id === 'users')) expect(actions).not.toContain('dynamodb:Scan');
           if (access === 'read') expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
-          else expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
+          else if (access === 'readWrite') expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
+          else {
+            const granted = actions.filter((a) => WRITE_ACTIONS.includes(a)).sort();
+            const declared = access.write.map((w) => ({ put: 'dynamodb:PutItem', update: 'dynamodb:UpdateItem', delete: 'dynamodb:DeleteItem' })[w]).sort();
+            expect({ fn: def.name, table: table.id, granted }).toEqual({ fn: def.name, table: table.id, granted: declared });
+          }
           // Indexes are granted by name, never as index/*.
           const resourcesJson = JSON.stringify(onTable.map((s) => s.Resource));
           expect(resourcesJson).not.toContain('/index/*');
@@ -373,7 +379,11 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
       synth.stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-      synth.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 0, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId(), 'QueueName'] } }] });
+      // The alarm is in the operations stack, beside the topic it pages: the queue name arrives as an import.
+      synth.operations.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Threshold: 0,
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::ImportValue': Match.stringLikeRegexp(`${dlqId()}QueueName`) } }],
+      });
     });
 
     it('grants queue access per FUNCTIONS: send for deletion, consume only for the worker, none elsewhere', () => {
@@ -441,6 +451,9 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(stages).toHaveLength(1);
       const stage = stages[0]!.Properties;
       expect(stage.StageName).toBe(CDK_CONTEXT.stage);
+      // The stage default, then one lower limit per public route (a flood there cannot spend the backends' budget).
+      const publicRoutes = ROUTES.filter((r) => r.auth === 'none' || r.auth === 'stripe-signature');
+      expect(publicRoutes.length).toBeGreaterThan(0);
       expect(stage.MethodSettings).toEqual([
         expect.objectContaining({
           HttpMethod: '*',
@@ -451,7 +464,20 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           LoggingLevel: 'ERROR',
           DataTraceEnabled: false,
         }),
+        ...publicRoutes.map((route) =>
+          expect.objectContaining({
+            HttpMethod: route.method,
+            ResourcePath: `/${route.path.replace(/\//g, '~1')}`,
+            ThrottlingRateLimit: CDK_CONTEXT.publicThrottleRateLimit,
+            ThrottlingBurstLimit: CDK_CONTEXT.publicThrottleBurstLimit,
+            // A method's settings replace the stage default: metrics and logging stay as on every other route.
+            MetricsEnabled: true,
+            LoggingLevel: 'ERROR',
+            DataTraceEnabled: false,
+          }),
+        ),
       ]);
+      expect(CDK_CONTEXT.publicThrottleRateLimit as number).toBeLessThan(CDK_CONTEXT.apiThrottleRateLimit as number);
       expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(synth.built.stateless.accessLogGroup), 'Arn'] });
       expect(JSON.parse(stage.AccessLogSetting.Format)).toEqual(expect.objectContaining({ requestId: '$context.requestId', status: '$context.status' }));
     });
@@ -647,6 +673,159 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('operations: alarms, topic, dashboard', () => {
+    const template = () => synth.operations;
+    const alarms = () => Object.values(resourcesOf(template(), 'AWS::CloudWatch::Alarm'));
+    const topicId = () => logicalId(synth.built.operations.alarmTopic);
+    /** Alarms on `metric` whose dimensions mention `target` (a logical id), or all of them without a target. */
+    // A plain metric, or metric math over per-operation metrics (DynamoDB publishes ThrottledRequests per operation).
+    const metricNamesOf = (props: Json): string[] => [props.MetricName, ...(props.Metrics ?? []).map((m: Json) => m.MetricStat?.Metric?.MetricName)];
+    const alarmsOn = (metric: string, target?: string) =>
+      alarms().filter(
+        (a) => metricNamesOf(a.Properties).includes(metric) && (target === undefined || JSON.stringify([a.Properties.Dimensions ?? [], a.Properties.Metrics ?? []]).includes(target)),
+      );
+    const houseFunctions = () => [
+      ...Object.values(synth.built.stateful.triggerFunctions),
+      ...Object.values(synth.built.stateless.functions),
+    ];
+
+    it('sends every alarm to the one topic, each with a threshold, a period and a description saying what to do', () => {
+      template().resourceCountIs('AWS::SNS::Topic', 1);
+      // No alarmEmail in cdk.json: a topic without a subscription.
+      template().resourceCountIs('AWS::SNS::Subscription', 0);
+      expect(alarms().length).toBeGreaterThan(0);
+      for (const alarm of alarms()) {
+        const props = alarm.Properties;
+        expect({ alarm: props.AlarmDescription, actions: props.AlarmActions }).toEqual({ alarm: props.AlarmDescription, actions: [{ Ref: topicId() }] });
+        expect(props.OKActions).toEqual([{ Ref: topicId() }]);
+        expect(typeof props.Threshold).toBe('number');
+        expect(props.EvaluationPeriods).toBeGreaterThanOrEqual(1);
+        expect(String(props.AlarmDescription).length).toBeGreaterThanOrEqual(60);
+      }
+      // Alarms elsewhere would page no one.
+      for (const stack of [synth.stateful, synth.stateless]) stack.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    });
+
+    it('alarms on errors, throttles and p99 duration near the timeout of every function, Cognito triggers included', () => {
+      expect(houseFunctions()).toHaveLength(Object.keys(FUNCTIONS).length);
+      for (const fn of houseFunctions()) {
+        const id = logicalId(fn.function);
+        const name = fn.definition.name;
+        expect({ name, errors: alarmsOn('Errors', id).length, throttles: alarmsOn('Throttles', id).length }).toEqual({ name, errors: 1, throttles: 1 });
+        const duration = alarmsOn('Duration', id);
+        expect({ name, duration: duration.length }).toEqual({ name, duration: 1 });
+        expect(duration[0]!.Properties.ExtendedStatistic).toBe('p99');
+        const timeoutMs = (fn.definition.timeoutSeconds ?? 10) * 1000;
+        expect(duration[0]!.Properties.Threshold).toBeGreaterThanOrEqual(timeoutMs * 0.7);
+        expect(duration[0]!.Properties.Threshold).toBeLessThan(timeoutMs);
+      }
+      const trigger = synth.built.stateful.triggerFunctions['post-confirmation']!;
+      expect(alarmsOn('Errors', logicalId(trigger.function))[0]!.Properties.AlarmDescription).toMatch(/sign-up|Cognito/i);
+    });
+
+    it('alarms on the API 5xx rate and p99 latency', () => {
+      const apiName = `entitlements-${CDK_CONTEXT.stage}`;
+      const onApi = (metric: string) => alarms().filter((a) => a.Properties.Metrics || (a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions).includes(apiName)));
+      // The 5xx rate is metric math: 5XXError / Count.
+      const rate = alarms().filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes('5XXError') && JSON.stringify(a.Properties.Metrics ?? []).includes('"Count"'));
+      expect(rate).toHaveLength(1);
+      const latency = onApi('Latency').filter((a) => a.Properties.MetricName === 'Latency');
+      expect(latency).toHaveLength(1);
+      expect(latency[0]!.Properties.ExtendedStatistic).toBe('p99');
+    });
+
+    it('alarms on throttled requests and system errors of every table', () => {
+      for (const table of TABLE_LIST) {
+        const id = logicalId(synth.built.stateful.tables[table.id]);
+        expect({ table: table.id, throttled: alarmsOn('ThrottledRequests', id).length, system: alarmsOn('SystemErrors', id).length }).toEqual({
+          table: table.id,
+          throttled: 1,
+          system: 1,
+        });
+      }
+    });
+
+    it('alarms on webhook failures, reconciliation repairs and unknown Stripe prices from the business metrics', () => {
+      for (const metric of ['WebhookFailed', 'ReconcileRepairs', 'UnknownStripePrice']) {
+        const found = alarmsOn(metric);
+        expect({ metric, count: found.length }).toEqual({ metric, count: 1 });
+        expect(found[0]!.Properties).toEqual(
+          expect.objectContaining({ Namespace: 'entitlements', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' }),
+        );
+        expect(found[0]!.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'entitlements' }]);
+      }
+    });
+
+    it('alarms on the depth of every dead-letter queue (any sqs.Queue whose id ends in DeadLetterQueue)', () => {
+      const deadLetterQueues = [synth.built.stateful, synth.built.stateless].flatMap((stack) =>
+        stack.node.findAll().filter((c): c is import('aws-cdk-lib/aws-sqs').Queue => c.node.id.endsWith('DeadLetterQueue') && 'queueArn' in c),
+      );
+      expect(deadLetterQueues.length).toBeGreaterThanOrEqual(1);
+      for (const queue of deadLetterQueues) {
+        const found = alarmsOn('ApproximateNumberOfMessagesVisible', logicalId(queue));
+        expect({ queue: queue.node.path, count: found.length }).toEqual({ queue: queue.node.path, count: 1 });
+        expect(found[0]!.Properties.Threshold).toBe(0);
+      }
+    });
+
+    it('has one dashboard showing the API, the functions, the tables, the queues and the business metrics', () => {
+      template().resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+      const body = JSON.stringify(Object.values(resourcesOf(template(), 'AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+      for (const metric of ['5XXError', 'Latency', 'Errors', 'ThrottledRequests', 'ApproximateNumberOfMessagesVisible', 'WebhookApplied', 'WebhookFailed', 'TokensConsumed', 'InsufficientTokens', 'CacheHit', 'CacheMiss', 'CircuitBreakerOpened', 'EntitlementEventsPublished', 'ReconcileRepairs']) {
+        expect({ metric, shown: body.includes(metric) }).toEqual({ metric, shown: true });
+      }
+    });
+  });
+
+  describe('the edge', () => {
+    it('puts a regional WAF web ACL with the AWS common rule set and a per-IP rate rule on the API stage', () => {
+      const acls = Object.values(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACL'));
+      expect(acls).toHaveLength(1);
+      const acl = acls[0]!.Properties;
+      expect(acl.Scope).toBe('REGIONAL');
+      expect(acl.DefaultAction).toEqual({ Allow: {} });
+      const rules = acl.Rules as Json[];
+      expect(rules.some((r) => r.Statement.ManagedRuleGroupStatement?.Name === 'AWSManagedRulesCommonRuleSet' && r.Statement.ManagedRuleGroupStatement.VendorName === 'AWS')).toBe(true);
+      const rate = rules.find((r) => r.Statement.RateBasedStatement);
+      expect(rate?.Statement.RateBasedStatement).toEqual(expect.objectContaining({ AggregateKeyType: 'IP', Limit: CDK_CONTEXT.wafRequestsPerIpPer5Minutes }));
+      expect(rate?.Action).toEqual({ Block: expect.anything() });
+
+      const associations = Object.values(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACLAssociation'));
+      expect(associations).toHaveLength(1);
+      const association = JSON.stringify(associations[0]!.Properties);
+      expect(association).toContain(logicalId(synth.built.stateless.api));
+      expect(association).toContain(`/stages/`);
+      expect(associations[0]!.Properties.WebACLArn).toEqual({ 'Fn::GetAtt': [Object.keys(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACL'))[0], 'Arn'] });
+    });
+
+    it('reserves concurrency for the functions FUNCTIONS caps, and only those', () => {
+      const capped = FUNCTION_DEFINITIONS.filter((d) => d.reservedConcurrency !== undefined);
+      expect(capped.map((d) => d.name).sort()).toEqual(['deletion-worker', 'health', 'stripe-webhook']);
+      for (const def of FUNCTION_DEFINITIONS) {
+        const trigger = synth.built.stateful.triggerFunctions[def.name];
+        const fn = trigger ?? synth.built.stateless.functions[def.name]!;
+        const props = (trigger ? synth.stateful : synth.stateless).toJSON().Resources[logicalId(fn.function)].Properties;
+        expect({ fn: def.name, reserved: props.ReservedConcurrentExecutions }).toEqual({ fn: def.name, reserved: def.reservedConcurrency });
+      }
+    });
+
+    it('lets token consume append ledger and idempotency rows and update balances, never delete anything', () => {
+      const fn = synth.built.stateless.functions['token-consume']!;
+      const statements = statementsOf(synth.stateless, logicalId(fn.function.role!));
+      const actionsOn = (table: TableDefinition['id']) => {
+        const tableId = logicalId(synth.built.stateful.tables[table]);
+        return statements.filter((s) => JSON.stringify(s.Resource).includes(tableId)).flatMap((s) => asArray(s.Action as string | string[]));
+      };
+      for (const table of TABLE_LIST) {
+        const actions = actionsOn(table.id);
+        expect({ table: table.id, deletes: actions.filter((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:BatchWriteItem') }).toEqual({ table: table.id, deletes: [] });
+      }
+      expect(actionsOn('ledger').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
+      expect(actionsOn('idempotency').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
+      expect(actionsOn('entitlements').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:UpdateItem']);
+    });
+  });
+
   describe('cdk-nag (AWS Solutions)', () => {
     let nagged: ReturnType<typeof nagFindings>;
 
@@ -695,6 +874,8 @@ const PROD_CONTEXT: Record<string, unknown> = {
   tierProMonthlyTokens: 7000,
   tierEnterpriseMonthlyTokens: 'unlimited',
   stripePricePro: 'price_pro_123',
+  alarmEmail: 'ops@example.com',
+  interfaceEndpoints: 'true',
   // Same handlers as the dev app: skip bundling them again.
   'aws:cdk:bundling-stacks': [],
 };
@@ -727,7 +908,7 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
     synth.stateful.resourceCountIs('AWS::EC2::NatGateway', 2);
     synth.stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'prod',
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50 })],
+      MethodSettings: Match.arrayWith([Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 50 })]),
     });
     for (const fn of Object.values(synth.built.stateless.functions)) {
       const variables = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
@@ -740,6 +921,26 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
       );
       expect(variables.TIER_BASIC_MONTHLY_TOKENS).toBeUndefined();
     }
+  });
+
+  it('runs a second NAT gateway by default, and Secrets Manager and STS interface endpoints when asked', () => {
+    // PROD_CONTEXT gives natGateways itself; the prod default is one per AZ.
+    expect(readAppSettings({ tryGetContext: (key: string) => ({ stage: 'prod' })[key as 'stage'] }).natGateways).toBe(2);
+    for (const service of ['secretsmanager', 'sts']) {
+      synth.stateful.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([`.${service}`])]) }),
+      });
+    }
+  });
+
+  it('subscribes the alarm email from context to the alarm topic', () => {
+    synth.operations.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: logicalId(synth.built.operations.alarmTopic) },
+    });
   });
 
   it('stays clean under cdk-nag with api-key and webhook routes', () => {
