@@ -40,17 +40,25 @@ export type BusinessMetric =
   | AnomalyMetric;
 
 /**
- * Counts and publishes at once: one EMF line on stdout, no API call, so it
- * costs the hot path a JSON line, and needs no per-handler flush (a metric
- * stored until the end of an invocation is lost when Lambda freezes or
- * recycles the environment first).
+ * Counts; the count is published (one EMF line on stdout, no API call) when
+ * the invocation ends: every handler wrapper calls `flushMetrics` in a
+ * `finally` (shared/http/handler.ts for HTTP, the worker, the trigger...),
+ * so a request pays one JSON line for all it counted, not one per count.
  */
 export function countMetric(name: BusinessMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
-  metrics.publishStoredMetrics();
 }
 
-/** An anomaly: counted like any metric; the name says it is one. */
+/** Publishes what this invocation counted, if anything (no "no metrics" warning on quiet invocations). */
+export function flushMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
+
+/**
+ * An anomaly: counted and published at once. They are rare, and are counted
+ * from code that may run outside a handler wrapper (scripts, the local stack).
+ */
 export function countAnomaly(name: AnomalyMetric, count = 1): void {
   countMetric(name, count);
+  flushMetrics();
 }
