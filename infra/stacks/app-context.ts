@@ -19,6 +19,8 @@ export interface AppSettings {
   apiThrottleBurstLimit: number;
   logRetention: RetentionDays;
   cacheNodeType: string;
+  /** When set, entitlement.changed is also POSTed here by an EventBridge API destination (https only). */
+  eventsWebhookUrl?: string;
   /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
   tierEnvironment: Record<string, string>;
 }
@@ -94,6 +96,11 @@ export function readAppSettings(node: ContextReader): AppSettings {
     tierEnvironment[envVar] = String(raw).trim();
   }
 
+  const rawWebhook = node.tryGetContext('eventsWebhookUrl');
+  const eventsWebhookUrl = rawWebhook === undefined || rawWebhook === null || rawWebhook === '' ? undefined : String(rawWebhook).trim();
+  // API destinations call HTTPS endpoints only.
+  if (eventsWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(eventsWebhookUrl)) problems.push(`eventsWebhookUrl must be an https:// URL (got ${JSON.stringify(rawWebhook)})`);
+
   if (problems.length > 0) throw new ContextError(problems);
 
   const isProd = stage === 'prod';
@@ -106,6 +113,7 @@ export function readAppSettings(node: ContextReader): AppSettings {
     apiThrottleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,
     cacheNodeType,
+    ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
     tierEnvironment,
   };
 }

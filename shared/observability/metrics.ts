@@ -28,3 +28,26 @@ export function countAnomaly(name: AnomalyMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
   metrics.publishStoredMetrics();
 }
+
+/** Counts of what the service does (the names agreed for the dashboard and alarms). */
+export type OperationMetric =
+  | 'EntitlementEventsPublished'
+  | 'EntitlementEventsFailed'
+  | 'ReconcileRepairs'
+  | 'ReconcileFailures'
+  | 'WebhookApplied'
+  | 'WebhookDuplicate'
+  | 'WebhookIgnored'
+  | 'WebhookFailed'
+  | 'TokensConsumed'
+  | 'InsufficientTokens'
+  | 'CacheHit'
+  | 'CacheMiss'
+  | 'CircuitBreakerOpened';
+
+/** Counts an operation's outcome and publishes at once, like countAnomaly (no per-handler flush to forget). */
+export function countOperation(name: OperationMetric, count = 1): void {
+  if (count === 0) return;
+  metrics.addMetric(name, MetricUnit.Count, count);
+  metrics.publishStoredMetrics();
+}
