@@ -5,7 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -45,6 +45,8 @@ export const TABLE_READ_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+/** What a stream consumer's event source mapping reads, granted on the stream's ARN: no item access. */
+export const TABLE_STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'] as const;
 
 export interface HouseFunctionProps {
   readonly definition: FunctionDefinition;
@@ -255,17 +257,20 @@ export class HouseFunction extends Construct {
    * stay in the stream for 24 hours: replay them from there).
    */
   public consumeTableStream(table: dynamodb.ITable, deadLetters: sqs.IQueue): this {
-    this.function.addEventSource(
-      new DynamoEventSource(table, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        bisectBatchOnError: true,
-        retryAttempts: 10,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(deadLetters),
-      }),
-    );
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error(`${table.node.path} has no stream: declare it in shared/adapters/dynamodb/tables.ts`);
+    this.function.addEventSourceMapping('TableStream', {
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(1),
+      bisectBatchOnError: true,
+      retryAttempts: 10,
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(deadLetters),
+    });
+    // The stream's read actions on this stream only (DynamoEventSource would add ListStreams on `*`).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: [...TABLE_STREAM_ACTIONS], resources: [streamArn] }));
     return this;
   }
 }
