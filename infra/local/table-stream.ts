@@ -63,6 +63,20 @@ export async function startTableStream(options: TableStreamOptions): Promise<Tab
 
   /** Shard id -> its next iterator; a finished (closed and read) shard is kept with null. */
   const iterators = new Map<string, string | null>();
+  /** Shard id -> the last sequence number delivered, to resume after a refused iterator. */
+  const delivered = new Map<string, string>();
+
+  const iteratorOf = async (shardId: string) => {
+    const after = delivered.get(shardId);
+    const out = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return out.ShardIterator ?? null;
+  };
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
@@ -73,8 +87,7 @@ export async function startTableStream(options: TableStreamOptions): Promise<Tab
       // A child shard is read once its parent is done, so a user's writes stay in order.
       const parent = shard.ParentShardId;
       if (parent && iterators.has(parent) && iterators.get(parent) !== null) continue;
-      const out = await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
-      iterators.set(shard.ShardId, out.ShardIterator ?? null);
+      iterators.set(shard.ShardId, await iteratorOf(shard.ShardId));
     }
   };
 
@@ -104,9 +117,24 @@ export async function startTableStream(options: TableStreamOptions): Promise<Tab
     await discoverShards();
     for (const [shardId, iterator] of iterators) {
       if (iterator === null) continue;
-      const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+      let out;
+      try {
+        out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+      } catch (err) {
+        // DynamoDB Local refuses a TRIM_HORIZON iterator taken while the shard was empty
+        // (TrimmedDataAccessException), and iterators expire: take a fresh one next time.
+        if (['TrimmedDataAccessException', 'ExpiredIteratorException'].includes((err as Error).name)) {
+          iterators.set(shardId, await iteratorOf(shardId));
+          continue;
+        }
+        throw err;
+      }
       const records = (out.Records ?? []).map((r) => lambdaRecord(r, streamArn));
-      if (records.length > 0) await deliverBatch(records);
+      if (records.length > 0) {
+        await deliverBatch(records);
+        const last = records.at(-1)?.dynamodb?.SequenceNumber;
+        if (last) delivered.set(shardId, last);
+      }
       iterators.set(shardId, out.NextShardIterator ?? null);
     }
   };
