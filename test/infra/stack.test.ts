@@ -362,6 +362,38 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('entitlement.changed', () => {
+    it('streams the entitlements table (both images) into the publisher, with bisect, retries, partial batches and a DLQ', () => {
+      const table = logicalId(synth.built.stateful.tables.entitlements);
+      expect(synth.stateful.toJSON().Resources[table].Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+      const publisher = logicalId(synth.built.stateless.functions['entitlement-events']!.function);
+      const dlq = logicalId(synth.built.stateless.streamDeadLetters.entitlements!);
+      expect(dlq).toMatch(/DeadLetterQueue/);
+      synth.stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: publisher },
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      });
+    });
+
+    it('puts events on the bus the stateful stack owns, and only there', () => {
+      synth.stateful.resourceCountIs('AWS::Events::EventBus', 1);
+      const bus = logicalId(synth.built.stateful.eventBus);
+      const publisher = synth.built.stateless.functions['entitlement-events']!;
+      const statements = statementsOf(synth.stateless, logicalId(publisher.function.role!));
+      const puts = statements.filter((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'));
+      expect(puts).toHaveLength(1);
+      expect(JSON.stringify(puts[0]!.Resource)).toContain(bus);
+      for (const def of FUNCTION_DEFINITIONS.filter((d) => !d.eventBus && !(Object.values(COGNITO_TRIGGERS) as string[]).includes(d.name))) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        expect(statementsOf(synth.stateless, logicalId(fn.function.role!)).some((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'))).toBe(false);
+      }
+    });
+  });
+
   describe('account deletion', () => {
     const queueId = () => logicalId(synth.built.stateless.deletionQueue!);
     const dlqId = () => logicalId(synth.built.stateless.deletionDeadLetters!);
