@@ -52,6 +52,8 @@ export interface FunctionDefinition {
    * whose load an outsider or a backlog drives.
    */
   reservedConcurrency?: number;
+  /** Puts entitlement.changed on the event bus (events:PutEvents on that bus only; sets EVENT_BUS_NAME). */
+  eventBus?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
   memorySize?: number;
   timeoutSeconds?: number;
@@ -70,7 +72,8 @@ export type FunctionName =
   | 'sts-credentials'
   | 'api-keys'
   | 'deletion-worker'
-  | 'account-email';
+  | 'account-email'
+  | 'entitlement-events';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -202,6 +205,16 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     // The Stripe customer's email follows a verified change.
     stripe: true,
   },
+  'entitlement-events': {
+    name: 'entitlement-events',
+    description: "Entitlements table stream: publishes entitlement.changed (previous and current access) when a user's access changed.",
+    // Reads nothing: the stream record carries both images.
+    tables: {},
+    redis: false,
+    internalApiKeys: false,
+    eventBus: true,
+    timeoutSeconds: 30,
+  },
 };
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -235,6 +248,13 @@ export const COGNITO_TRIGGERS: Partial<Record<CognitoTrigger, FunctionName>> = {
 /** Queues -> the function that consumes them (an SQS event source on AWS; infra/local/queue.ts locally). */
 export type QueueName = 'deletion';
 export const QUEUE_CONSUMERS: Record<QueueName, FunctionName> = { deletion: 'deletion-worker' };
+
+/**
+ * Table change streams -> the function that consumes them (a DynamoDB Streams
+ * event source on AWS; infra/local/table-stream.ts polls DynamoDB Local's).
+ * The table's definition declares the stream (shared/adapters/dynamodb/tables.ts).
+ */
+export const STREAM_CONSUMERS: Partial<Record<import('./adapters/dynamodb/tables').TableId, FunctionName>> = { entitlements: 'entitlement-events' };
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

@@ -4,7 +4,8 @@
  * LOCAL_STACK_DIR (default .local), LOCAL_RANDOM_PORTS=1 (ephemeral ports),
  * LOCAL_REQUIRE_REDIS=1 (fail instead of running without a cache),
  * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
- * LOG_LEVEL (handler log level, default WARN).
+ * LOG_LEVEL (handler log level, default WARN), EVENTS_WEBHOOK_URL (POST each
+ * entitlement.changed there, signed with EVENTS_WEBHOOK_SECRET, random by default).
  */
 import './log-level';
 import { resolve } from 'node:path';
@@ -28,6 +29,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     ...Object.entries(s.services).map(([name, url]) => `  ${name.padEnd(18)} ${url}`),
     ...Object.entries(s.queues ?? {}).map(([name, url]) => `  ${`${name} queue`.padEnd(18)} ${url}  (delivers to its worker in-process)`),
     '',
+    `  Events             npm run events  (entitlement.changed${s.events.webhookUrl ? `; signed POSTs to ${s.events.webhookUrl}` : '; set EVENTS_WEBHOOK_URL to receive them'})`,
     `  Internal API key   ${s.internalApiKey}`,
     s.demoUser && 'userId' in s.demoUser
       ? `  Demo user          ${s.demoUser.email} / ${s.demoUser.password}  (premium: admin override; npm run admin -- show ${s.demoUser.email})`
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
       redisUrl: process.env.REDIS_URL || undefined,
       internalApiKey: process.env.INTERNAL_API_KEY || undefined,
       logLevel: process.env.LOG_LEVEL,
+      eventsWebhookUrl: process.env.EVENTS_WEBHOOK_URL || undefined,
+      eventsWebhookSecret: process.env.EVENTS_WEBHOOK_SECRET || undefined,
     });
   } catch (err) {
     process.stderr.write(`\nLocal stack failed to start:\n${(err as Error).message}\n\n`);

@@ -28,6 +28,8 @@ export interface AppSettings {
   interfaceEndpoints: boolean;
   logRetention: RetentionDays;
   cacheNodeType: string;
+  /** When set, entitlement.changed is also POSTed here by an EventBridge API destination (https only). */
+  eventsWebhookUrl?: string;
   /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
   tierEnvironment: Record<string, string>;
 }
@@ -118,6 +120,11 @@ export function readAppSettings(node: ContextReader): AppSettings {
     tierEnvironment[envVar] = String(raw).trim();
   }
 
+  const rawWebhook = node.tryGetContext('eventsWebhookUrl');
+  const eventsWebhookUrl = rawWebhook === undefined || rawWebhook === null || rawWebhook === '' ? undefined : String(rawWebhook).trim();
+  // API destinations call HTTPS endpoints only.
+  if (eventsWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(eventsWebhookUrl)) problems.push(`eventsWebhookUrl must be an https:// URL (got ${JSON.stringify(rawWebhook)})`);
+
   if (problems.length > 0) throw new ContextError(problems);
 
   return {
@@ -134,6 +141,7 @@ export function readAppSettings(node: ContextReader): AppSettings {
     interfaceEndpoints,
     logRetention: logRetentionDays as RetentionDays,
     cacheNodeType,
+    ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
     tierEnvironment,
   };
 }

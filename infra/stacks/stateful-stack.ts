@@ -3,6 +3,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -32,6 +33,8 @@ export interface StatefulResources {
   readonly userPoolClient: cognito.IUserPoolClient;
   readonly stripeSecret: secretsmanager.ISecret;
   readonly internalApiKeysSecret: secretsmanager.ISecret;
+  /** The bus entitlement.changed is published on; other services subscribe with their own rules. */
+  readonly eventBus: events.IEventBus;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -89,6 +92,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly stripeSecret: secretsmanager.Secret;
   public readonly internalApiKeysSecret: secretsmanager.Secret;
+  public readonly eventBus: events.EventBus;
   /** Cognito trigger functions, by function name. */
   public readonly triggerFunctions: Record<string, HouseFunction> = {};
 
@@ -146,6 +150,12 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: settings.removalPolicy,
     });
 
+    // Stateful: other services' rules and archives hang off it and must outlive a redeploy of the code.
+    this.eventBus = new events.EventBus(this, 'EntitlementEventsBus', {
+      eventBusName: `entitlements-${settings.stage}`,
+      description: 'entitlement.changed: every change of a user access (source "entitlements")',
+    });
+
     this.createCognitoTriggers(settings);
     this.acknowledgeFindings();
 
@@ -160,6 +170,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     });
     new CfnOutput(this, 'StripeSecretArn', { value: this.stripeSecret.secretArn, description: 'Set secretKey and webhookSecret here' });
     new CfnOutput(this, 'InternalApiKeysSecretArn', { value: this.internalApiKeysSecret.secretArn });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'Bus of entitlement.changed (subscribe with a rule on source "entitlements")' });
   }
 
   private createNetwork(settings: AppSettings): ec2.Vpc {
@@ -212,6 +223,7 @@ export class StatefulStack extends Stack implements StatefulResources {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        ...(def.stream ? { stream: dynamodb.StreamViewType[def.stream] } : {}),
         deletionProtection: settings.isProd,
         removalPolicy: settings.removalPolicy,
       });

@@ -1,4 +1,6 @@
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, SecretValue, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -12,6 +14,7 @@ import {
   COGNITO_TRIGGERS,
   FUNCTIONS,
   ROUTES,
+  STREAM_CONSUMERS,
   type FunctionDefinition,
   type FunctionName,
   type HttpMethod,
@@ -109,6 +112,10 @@ export class StatelessStack extends Stack {
   public deletionQueue?: sqs.Queue;
   public deletionDeadLetters?: sqs.Queue;
   public readonly webAcl: wafv2.CfnWebACL;
+  /** Where a table stream's consumer sends the batches it gave up on, by table id. */
+  public readonly streamDeadLetters: Record<string, sqs.Queue> = {};
+  /** The API destination's secret header value (when context names eventsWebhookUrl). */
+  public eventsWebhookSecret?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -123,6 +130,7 @@ export class StatelessStack extends Stack {
     const worker = definitions.find((d) => d.deletionQueue === 'consume');
     if (worker) this.createDeletionQueue(worker);
     this.functions = this.createFunctions(props, definitions);
+    if (settings.eventsWebhookUrl) this.createEventsWebhook(settings.eventsWebhookUrl, stateful);
 
     this.accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: settings.logRetention,
@@ -221,6 +229,10 @@ export class StatelessStack extends Stack {
       }
       if (def.identitySweep) fn.allowIdentitySweep(stateful.userPool, stateful.tables.users);
       if (def.cognitoEmail) fn.allowEmailChange(stateful.userPool);
+      if (def.eventBus) fn.useEventBus(stateful.eventBus);
+      for (const [tableId, consumer] of Object.entries(STREAM_CONSUMERS)) {
+        if (consumer === def.name) fn.consumeTableStream(stateful.tables[tableId as keyof typeof stateful.tables], this.createStreamDeadLetters(tableId));
+      }
       if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }
@@ -262,6 +274,75 @@ export class StatelessStack extends Stack {
       },
       targets: [new eventTargets.SqsQueue(this.deletionQueue)],
     });
+  }
+
+  private createStreamDeadLetters(tableId: string): sqs.Queue {
+    // The alarms find every dead-letter queue by the `DeadLetterQueue` suffix of its construct id.
+    const queue = new sqs.Queue(this, `${pascalCase(tableId)}StreamDeadLetterQueue`, {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is itself a dead-letter queue: it receives the descriptions of stream batches the consumer gave up on; an operator replays them from the stream.',
+    });
+    this.streamDeadLetters[tableId] = queue;
+    return queue;
+  }
+
+  /**
+   * entitlement.changed for apps that do not live on AWS: a rule on the bus
+   * sends each event's detail to the URL through an API destination. The
+   * connection adds a header holding a generated secret (EventBridge cannot
+   * compute a per-message HMAC): the receiver compares it in constant time.
+   */
+  private createEventsWebhook(url: string, stateful: StatefulResources): void {
+    this.eventsWebhookSecret = new secretsmanager.Secret(this, 'EventsWebhookSecret', {
+      description: 'Value of the x-entitlements-events-key header the API destination sends with each entitlement.changed event.',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    Validations.of(this.eventsWebhookSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Shared with the receiving app: rotation is a coordinated manual step (the receiver accepts the new value first), not a rotation Lambda.',
+    });
+    const connection = new events.Connection(this, 'EventsWebhookConnection', {
+      description: 'entitlement.changed webhook: secret header',
+      authorization: events.Authorization.apiKey('x-entitlements-events-key', SecretValue.secretsManager(this.eventsWebhookSecret.secretArn)),
+    });
+    const destination = new events.ApiDestination(this, 'EventsWebhookDestination', {
+      description: 'POSTs entitlement.changed (the detail, as JSON) to the eventsWebhookUrl of the context',
+      connection,
+      endpoint: url,
+      httpMethod: events.HttpMethod.POST,
+      rateLimitPerSecond: 50,
+    });
+    new events.Rule(this, 'EventsWebhookRule', {
+      description: 'Every entitlement.changed event to the webhook (API destination)',
+      eventBus: stateful.eventBus,
+      eventPattern: { source: ['entitlements'], detailType: ['entitlement.changed'] },
+      targets: [
+        new eventTargets.ApiDestination(destination, {
+          event: events.RuleTargetInput.fromEventPath('$.detail'),
+          deadLetterQueue: this.createWebhookDeadLetters(),
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+  }
+
+  private createWebhookDeadLetters(): sqs.Queue {
+    const queue = new sqs.Queue(this, 'EventsWebhookDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is itself a dead-letter queue: events the webhook refused for 24 hours land here with the error; an operator resends them.',
+    });
+    return queue;
   }
 
   private addRoutes(routes: readonly RouteDefinition[], stateful: StatefulResources): void {

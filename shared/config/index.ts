@@ -293,3 +293,13 @@ export const deletionSection = z.object({
   DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
 });
 export type DeletionConfig = z.infer<typeof deletionSection>;
+
+/**
+ * entitlement.changed (the stream publisher): the bus it puts events on.
+ * `EVENTBRIDGE_ENDPOINT` exists for the local stack's in-process bus only.
+ */
+export const eventsSection = z.object({
+  EVENT_BUS_NAME: nonEmpty,
+  EVENTBRIDGE_ENDPOINT: url.optional(),
+});
+export type EventsConfig = z.infer<typeof eventsSection>;

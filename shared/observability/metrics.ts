@@ -46,6 +46,7 @@ export type BusinessMetric =
  * so a request pays one JSON line for all it counted, not one per count.
  */
 export function countMetric(name: BusinessMetric, count = 1): void {
+  if (count === 0) return;
   metrics.addMetric(name, MetricUnit.Count, count);
 }
 

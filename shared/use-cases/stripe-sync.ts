@@ -1,4 +1,5 @@
 import { NO_SUBSCRIPTION, deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
+import type { ChangeCause } from '../domain/entitlement-events';
 import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
@@ -91,9 +92,10 @@ export async function invalidateUser(cache: ReadThroughCache, profile: Pick<User
  * Order-proof sync: re-read the customer's subscriptions from Stripe NOW and
  * write the derived state, guarded by the read's start time so an older read
  * never overwrites a newer one. Whatever order events arrive in, the last
- * write is Stripe's latest state.
+ * write is Stripe's latest state. `cause` (the Stripe event, or reconcile)
+ * is stored with the write and named by entitlement.changed.
  */
-export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserId?: string): Promise<SyncOutcome> {
+export async function syncCustomer(deps: SyncDeps, customerId: string, cause: ChangeCause, hintUserId?: string): Promise<SyncOutcome> {
   const profile = await ownerOfCustomer(deps, customerId, hintUserId);
   if (!profile) {
     logger.info('Stripe customer has no live user; event ignored', { customerId });
@@ -103,7 +105,7 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
   const state = await withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue));
-  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt, cause);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {
     await invalidateUser(deps.cache, profile);
@@ -114,12 +116,12 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
 }
 
 /** Stripe deleted the customer (e.g. from the dashboard): access ends, a new customer is created lazily. */
-export async function onCustomerDeleted(deps: SyncDeps, customerId: string): Promise<SyncOutcome> {
+export async function onCustomerDeleted(deps: SyncDeps, customerId: string, cause: ChangeCause): Promise<SyncOutcome> {
   const profile = await deps.users.findByStripeCustomer(customerId);
   if (!profile || profile.deletingAt) return 'ignored';
   const current = await deps.entitlements.get(profile.userId, { consistent: true });
   const state = { ...NO_SUBSCRIPTION, status: current && current.status !== 'none' ? ('canceled' as const) : ('none' as const) };
-  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, deps.clock());
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, deps.clock(), cause);
   await deps.users.detachStripeCustomer(profile.userId, customerId);
   if (result === 'written') await invalidateUser(deps.cache, profile);
   return result === 'gone' ? 'ignored' : result;

@@ -54,11 +54,12 @@ function customerOf(object: Record<string, unknown>): string | undefined {
 export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLike): Promise<WebhookOutcome> {
   if (await deps.processed.seen(event.id)) return 'duplicate';
   const object = event.data.object;
+  const cause = { kind: 'stripe', ref: event.id } as const;
   let outcome: WebhookOutcome = 'ignored';
 
   if (event.type === 'customer.deleted') {
     const id = typeof object.id === 'string' ? object.id : undefined;
-    outcome = id ? toOutcome(await onCustomerDeleted(deps, id)) : 'ignored';
+    outcome = id ? toOutcome(await onCustomerDeleted(deps, id, cause)) : 'ignored';
   } else if (REFUND_EVENTS.has(event.type)) {
     // A charge.* event carries the charge; a refund.* event the refund (its `charge`).
     const chargeId = idOf(event.type.startsWith('charge.') && event.type !== 'charge.refund.updated' ? object.id : object.charge);
@@ -76,7 +77,7 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
       if (event.type === 'checkout.session.async_payment_failed' && object.mode === 'subscription') {
         await abandonUnpaidSubscription(deps, customerId, object);
       }
-      const synced = toOutcome(await syncCustomer(deps, customerId, metadata.userId));
+      const synced = toOutcome(await syncCustomer(deps, customerId, cause, metadata.userId));
       if (outcome !== 'applied') outcome = synced;
     }
   } else {

@@ -7,9 +7,10 @@ import type { IConstruct } from 'constructs';
 import { readAppSettings } from '../../infra/stacks/app-context';
 import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, STREAM_CONSUMERS, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 import { CREDENTIAL_ACTIONS } from '../../shared/domain/aws-credentials';
 import { USER_WRITABLE_ATTRIBUTE_NAMES } from '../../infra/local/cognito';
+import { TABLE_STREAM_ACTIONS } from '../../infra/constructs/house-function';
 
 // Synthesising bundles every handler with esbuild: allow for a slow machine.
 jest.setTimeout(180_000);
@@ -23,6 +24,11 @@ const CDK_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.joi
 const ACCESS_TOKEN_SCOPE = 'aws.cognito.signin.user.admin';
 const FUNCTION_DEFINITIONS: FunctionDefinition[] = Object.values(FUNCTIONS);
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+/** A grant of exactly the stream-read actions (a stream consumer's), never item access. */
+const isStreamRead = (s: { Action?: unknown }) => {
+  const actions = ([] as unknown[]).concat(s.Action ?? []);
+  return actions.length > 0 && actions.every((a) => (TABLE_STREAM_ACTIONS as readonly unknown[]).includes(a));
+};
 
 /**
  * Routes of every auth kind, served by existing handlers, so the authorizer
@@ -240,7 +246,9 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           const tableId = logicalId(synth.built.stateful.tables[table.id]);
           expect(JSON.stringify(variables[table.envVar])).toContain(tableId);
 
-          const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId));
+          const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId) && !isStreamRead(s));
+          // Only the table's stream consumer reads its stream, and that grant holds no item action.
+          expect(statements.some((s) => isStreamRead(s) && JSON.stringify(s.Resource).includes(tableId))).toBe(STREAM_CONSUMERS[table.id] === def.name);
           const access = def.tables[table.id];
           const actions = onTable.flatMap((s) => asArray(s.Action as string | string[]));
           if (!access) {
@@ -360,6 +368,38 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('entitlement.changed', () => {
+    it('streams the entitlements table (both images) into the publisher, with bisect, retries, partial batches and a DLQ', () => {
+      const table = logicalId(synth.built.stateful.tables.entitlements);
+      expect(synth.stateful.toJSON().Resources[table].Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+      const publisher = logicalId(synth.built.stateless.functions['entitlement-events']!.function);
+      const dlq = logicalId(synth.built.stateless.streamDeadLetters.entitlements!);
+      expect(dlq).toMatch(/DeadLetterQueue/);
+      synth.stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: publisher },
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      });
+    });
+
+    it('puts events on the bus the stateful stack owns, and only there', () => {
+      synth.stateful.resourceCountIs('AWS::Events::EventBus', 1);
+      const bus = logicalId(synth.built.stateful.eventBus);
+      const publisher = synth.built.stateless.functions['entitlement-events']!;
+      const statements = statementsOf(synth.stateless, logicalId(publisher.function.role!));
+      const puts = statements.filter((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'));
+      expect(puts).toHaveLength(1);
+      expect(JSON.stringify(puts[0]!.Resource)).toContain(bus);
+      for (const def of FUNCTION_DEFINITIONS.filter((d) => !d.eventBus && !(Object.values(COGNITO_TRIGGERS) as string[]).includes(d.name))) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        expect(statementsOf(synth.stateless, logicalId(fn.function.role!)).some((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'))).toBe(false);
+      }
+    });
+  });
+
   describe('account deletion', () => {
     const queueId = () => logicalId(synth.built.stateless.deletionQueue!);
     const dlqId = () => logicalId(synth.built.stateless.deletionDeadLetters!);
@@ -378,7 +418,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         BatchSize: 1,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
-      synth.stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      const mappings = Object.values(synth.stateless.findResources('AWS::Lambda::EventSourceMapping'));
+      expect(mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId(), 'Arn'] }))).toHaveLength(1);
       // The alarm is in the operations stack, beside the topic it pages: the queue name arrives as an import.
       synth.operations.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Threshold: 0,

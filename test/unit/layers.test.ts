@@ -57,7 +57,8 @@ function importsOf(file: string, source = readFileSync(file, 'utf8')): string[] 
  * free of SDKs (only adapters know AWS, Stripe or Redis).
  */
 const PACKAGES: Record<string, readonly string[]> = {
-  domain: ['node:crypto'],
+  // zod: published schemas (the entitlement.changed detail) are domain facts, and zod is not an SDK.
+  domain: ['node:crypto', 'zod'],
   ports: [],
   'use-cases': ['node:crypto'],
 };

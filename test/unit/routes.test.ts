@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, ROUTES, handlerEntry, matchRoute, type FunctionName } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, ROUTES, STREAM_CONSUMERS, handlerEntry, matchRoute, type FunctionName } from '../../shared/routes';
 import { TABLES } from '../../shared/adapters/dynamodb/tables';
 
 const ROOT = join(__dirname, '..', '..');
 
 describe('route manifest', () => {
-  it('points every route, trigger and queue at a defined function with a handler file', () => {
-    const used = new Set<FunctionName>([...ROUTES.map((r) => r.handler), ...Object.values(COGNITO_TRIGGERS), ...Object.values(QUEUE_CONSUMERS)]);
+  it('points every route, trigger, queue and table stream at a defined function with a handler file', () => {
+    const used = new Set<FunctionName>([...ROUTES.map((r) => r.handler), ...Object.values(COGNITO_TRIGGERS), ...Object.values(QUEUE_CONSUMERS), ...Object.values(STREAM_CONSUMERS)]);
     for (const name of used) {
       expect(FUNCTIONS[name]).toBeDefined();
       expect(existsSync(join(ROOT, handlerEntry(name)))).toBe(true);
