@@ -14,8 +14,16 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
  */
 export type RouteAuth = 'none' | 'cognito' | 'api-key' | 'stripe-signature';
 
-/** Tables a function may touch, and how: the CDK stack grants exactly these. */
-export type TableAccess = 'read' | 'readWrite';
+/** A kind of write, one DynamoDB action each (transactions are authorised per item, by these same actions). */
+export type TableWrite = 'put' | 'update' | 'delete';
+
+/**
+ * Tables a function may touch, and how: the CDK stack grants exactly these.
+ * `readWrite` is every write (BatchWriteItem included); `{ write: [...] }` is
+ * reads plus only the writes its adapters make, for functions that must not
+ * be able to do more (token consume cannot delete ledger rows).
+ */
+export type TableAccess = 'read' | 'readWrite' | { readonly write: readonly TableWrite[] };
 
 export interface FunctionDefinition {
   name: FunctionName;
@@ -38,6 +46,14 @@ export interface FunctionDefinition {
   identitySweep?: boolean;
   /** Assumes the subscriber credentials role (sts:AssumeRole + sts:SetSourceIdentity on that role only). */
   awsCredentials?: boolean;
+  /**
+   * Reserved concurrency: both a cap (a runaway cannot take the account's
+   * whole pool) and a floor (others cannot starve it). Only for functions
+   * whose load an outsider or a backlog drives.
+   */
+  reservedConcurrency?: number;
+  /** Puts entitlement.changed on the event bus (events:PutEvents on that bus only; sets EVENT_BUS_NAME). */
+  eventBus?: boolean;
   /** Memory in MB; 256 unless a function needs more. */
   memorySize?: number;
   timeoutSeconds?: number;
@@ -57,6 +73,7 @@ export type FunctionName =
   | 'api-keys'
   | 'deletion-worker'
   | 'account-email'
+  | 'entitlement-events'
   | 'reconciler';
 
 export interface RouteDefinition {
@@ -76,6 +93,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     redis: true,
     internalApiKeys: false,
     timeoutSeconds: 5,
+    // Public and unauthenticated: a flood of health checks must not take concurrency from the paid routes.
+    reservedConcurrency: 5,
   },
   'post-confirmation': {
     name: 'post-confirmation',
@@ -96,6 +115,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     internalApiKeys: false,
     stripe: true,
     timeoutSeconds: 20,
+    // Public route with 20 s calls to Stripe: a burst (or a replay storm) must not starve the API; Stripe
+    // retries what is throttled and reconciliation repairs what it gives up on.
+    reservedConcurrency: 20,
   },
   entitlements: {
     name: 'entitlements',
@@ -134,6 +156,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     deletionQueue: 'consume',
     identitySweep: true,
     timeoutSeconds: 60,
+    // Background work driven by a queue backlog: it can wait, the request paths cannot.
+    reservedConcurrency: 2,
   },
   'premium-check': {
     name: 'premium-check',
@@ -152,7 +176,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'token-consume': {
     name: 'token-consume',
     description: 'Token consumption: one conditional transaction with its ledger entry and idempotency record.',
-    tables: { users: 'read', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    // Exactly what DynamoTokenStore writes: the balance (Update), the ledger entry and the idempotency record (Put).
+    tables: { users: 'read', entitlements: { write: ['update'] }, ledger: { write: ['put'] }, idempotency: { write: ['put'] } },
     redis: true,
     internalApiKeys: true,
   },
@@ -193,6 +218,16 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     identitySweep: true,
     // A run stores its cursor before RECONCILE_TIME_BUDGET_MS (4 min) or this timeout, whichever is first.
     timeoutSeconds: 300,
+  },
+  'entitlement-events': {
+    name: 'entitlement-events',
+    description: "Entitlements table stream: publishes entitlement.changed (previous and current access) when a user's access changed.",
+    // Reads nothing: the stream record carries both images.
+    tables: {},
+    redis: false,
+    internalApiKeys: false,
+    eventBus: true,
+    timeoutSeconds: 30,
   },
 };
 
@@ -258,6 +293,13 @@ export const SCHEDULES: Record<ScheduleName, ScheduleDefinition> = {
     description: 'Reconcile, full pass: failed deliveries, every subscribed customer against Stripe, the identity sweep.',
   },
 };
+
+/**
+ * Table change streams -> the function that consumes them (a DynamoDB Streams
+ * event source on AWS; infra/local/table-stream.ts polls DynamoDB Local's).
+ * The table's definition declares the stream (shared/adapters/dynamodb/tables.ts).
+ */
+export const STREAM_CONSUMERS: Partial<Record<import('./adapters/dynamodb/tables').TableId, FunctionName>> = { entitlements: 'entitlement-events' };
 
 /** Handler source file of a function, relative to the repository root. */
 export function handlerEntry(name: FunctionName): string {

@@ -5,14 +5,15 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { handlerEntry, type FunctionDefinition, type TableAccess } from '../../shared/routes';
+import { handlerEntry, type FunctionDefinition, type TableAccess, type TableWrite } from '../../shared/routes';
 
 /** Repository root: handler entries in shared/routes.ts are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -44,6 +45,20 @@ export const TABLE_READ_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] as const;
+/** What a stream consumer's event source mapping reads, granted on the stream's ARN: no item access. */
+export const TABLE_STREAM_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'] as const;
+
+const WRITE_ACTION: Record<TableWrite, (typeof TABLE_WRITE_ACTIONS)[number]> = {
+  put: 'dynamodb:PutItem',
+  update: 'dynamodb:UpdateItem',
+  delete: 'dynamodb:DeleteItem',
+};
+
+function tableActions(access: TableAccess): string[] {
+  if (access === 'read') return [...TABLE_READ_ACTIONS];
+  if (access === 'readWrite') return [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS];
+  return [...TABLE_READ_ACTIONS, ...access.write.map((write) => WRITE_ACTION[write])];
+}
 
 export interface HouseFunctionProps {
   readonly definition: FunctionDefinition;
@@ -94,6 +109,7 @@ export class HouseFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: definition.memorySize ?? 256,
       timeout: Duration.seconds(definition.timeoutSeconds ?? 10),
+      ...(definition.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: definition.reservedConcurrency } : {}),
       logGroup: this.logGroup,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
@@ -156,10 +172,9 @@ export class HouseFunction extends Construct {
    */
   public grantTable(definition: TableDefinition, table: dynamodb.ITable, access: TableAccess): this {
     this.exposeTableName(definition, table);
-    const actions = access === 'readWrite' ? [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS] : [...TABLE_READ_ACTIONS];
     iam.Grant.addToPrincipal({
       grantee: this.function,
-      actions,
+      actions: tableActions(access),
       resourceArns: [
         table.tableArn,
         ...definition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`),
@@ -236,6 +251,38 @@ export class HouseFunction extends Construct {
   public allowIdentitySweep(userPool: cognito.IUserPool, usersTable: dynamodb.ITable): this {
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['cognito-idp:AdminGetUser'], resources: [userPool.userPoolArn] }));
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [usersTable.tableArn] }));
+    return this;
+  }
+
+  /** Puts events on the bus (events:PutEvents on it only) and sets EVENT_BUS_NAME. */
+  public useEventBus(bus: events.IEventBus): this {
+    this.function.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
+    bus.grantPutEventsTo(this.function);
+    return this;
+  }
+
+  /**
+   * The table's change stream as the event source: from the oldest record
+   * kept, partial batch responses (the handler names the first record not
+   * done), a failing batch bisected to isolate the record that fails, retried
+   * up to 10 times, then its description sent to `deadLetters` (the records
+   * stay in the stream for 24 hours: replay them from there).
+   */
+  public consumeTableStream(table: dynamodb.ITable, deadLetters: sqs.IQueue): this {
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error(`${table.node.path} has no stream: declare it in shared/adapters/dynamodb/tables.ts`);
+    this.function.addEventSourceMapping('TableStream', {
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(1),
+      bisectBatchOnError: true,
+      retryAttempts: 10,
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(deadLetters),
+    });
+    // The stream's read actions on this stream only (DynamoEventSource would add ListStreams on `*`).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: [...TABLE_STREAM_ACTIONS], resources: [streamArn] }));
     return this;
   }
 }

@@ -57,6 +57,7 @@ export function createTableInput(def: TableDefinition, tableName: string): Creat
           })),
         }
       : {}),
+    ...(def.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: def.stream } } : {}),
   };
 }
 

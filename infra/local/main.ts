@@ -5,7 +5,8 @@
  * LOCAL_REQUIRE_REDIS=1 (fail instead of running without a cache),
  * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
  * LOCAL_SCHEDULES=off (do not run the schedules, e.g. the reconciler),
- * LOG_LEVEL (handler log level, default WARN).
+ * LOG_LEVEL (handler log level, default WARN), EVENTS_WEBHOOK_URL (POST each
+ * entitlement.changed there, signed with EVENTS_WEBHOOK_SECRET, random by default).
  */
 import './log-level';
 import { resolve } from 'node:path';
@@ -30,6 +31,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     ...Object.entries(s.queues ?? {}).map(([name, url]) => `  ${`${name} queue`.padEnd(18)} ${url}  (delivers to its worker in-process)`),
     ...Object.entries(s.schedules ?? {}).map(([name, expression]) => `  ${name.padEnd(18)} ${expression}  (in-process; npm run admin -- reconcile runs it now)`),
     '',
+    `  Events             npm run events  (entitlement.changed${s.events.webhookUrl ? `; signed POSTs to ${s.events.webhookUrl}` : '; set EVENTS_WEBHOOK_URL to receive them'})`,
     `  Internal API key   ${s.internalApiKey}`,
     s.demoUser && 'userId' in s.demoUser
       ? `  Demo user          ${s.demoUser.email} / ${s.demoUser.password}  (premium: admin override; npm run admin -- show ${s.demoUser.email})`
@@ -59,6 +61,8 @@ async function main(): Promise<void> {
       internalApiKey: process.env.INTERNAL_API_KEY || undefined,
       logLevel: process.env.LOG_LEVEL,
       schedules: (process.env.LOCAL_SCHEDULES ?? '').toLowerCase() !== 'off',
+      eventsWebhookUrl: process.env.EVENTS_WEBHOOK_URL || undefined,
+      eventsWebhookSecret: process.env.EVENTS_WEBHOOK_SECRET || undefined,
     });
   } catch (err) {
     process.stderr.write(`\nLocal stack failed to start:\n${(err as Error).message}\n\n`);

@@ -2,15 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Server } from 'node:http';
-import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, handlerEntry, type FunctionName } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, STREAM_CONSUMERS, handlerEntry, type FunctionName } from '../../shared/routes';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { TableId } from '../../shared/adapters/dynamodb/tables';
 import { createLocalCognitoAuthorizer } from './authorizer';
 import { startCognitoLocal } from './cognito';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from './dynamodb';
 import { docsRoutes } from './docs';
 import { createGateway, createLambdaInvokeServer, lambdaContext, type HandlerTable } from './gateway';
 import { close, listen } from './http';
+import { startLocalEventBus } from './event-bus';
 import { startLocalQueue, type LocalQueue } from './queue';
 import { scheduleExpressions, startLocalSchedules, type LocalSchedules } from './scheduler';
+import { startTableStream, type TableStreamPoller } from './table-stream';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { freePort, type OwnedProcess } from './processes';
 import { startRedis } from './redis';
@@ -54,6 +58,10 @@ export interface StackOptions {
   logLevel?: string;
   /** Run SCHEDULES on their expressions (default on; the integration tests run reconcile themselves). */
   schedules?: boolean;
+  /** entitlement.changed is POSTed here, signed (EVENTS_WEBHOOK_URL; PUT /webhook on the event bus changes it). */
+  eventsWebhookUrl?: string;
+  /** The HMAC key of those POSTs (EVENTS_WEBHOOK_SECRET); random when unset. */
+  eventsWebhookSecret?: string;
 }
 
 export interface StackState {
@@ -70,6 +78,8 @@ export interface StackState {
   queues: Record<string, string>;
   /** Schedules run in-process, by name -> expression; absent when they are off. */
   schedules?: Record<string, string>;
+  /** The local EventBridge bus: GET {busUrl}/events lists the last events (`npm run events`). */
+  events: { busUrl: string; busName: string; webhookUrl: string | null; webhookSecret: string };
   /** The environment the handlers run with: use it to run a handler in-process against this stack. */
   handlerEnv: Record<string, string>;
   pid: number;
@@ -77,7 +87,7 @@ export interface StackState {
   demoUser?: SeededUser | { error: string };
 }
 
-const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380, deletionQueue: 9324 };
+const DEFAULT_PORTS = { gateway: 3000, lambda: 3001, dynamodb: 8000, cognito: 9229, redis: 6380, deletionQueue: 9324, eventBus: 9325 };
 
 export interface RunningStack {
   state: StackState;
@@ -114,9 +124,13 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   const services: LocalService[] = [];
   const queues: LocalQueue[] = [];
   let schedules: LocalSchedules | undefined;
+  const pollers: TableStreamPoller[] = [];
+  let streamClient: DynamoDBClient | undefined;
   const stop = async () => {
     rmSync(join(options.stateDir, 'stack.json'), { force: true });
     schedules?.stop();
+    await Promise.all(pollers.map((p) => p.stop()));
+    streamClient?.destroy();
     await Promise.all(queues.map((q) => q.stop()));
     await Promise.all(servers.map(close));
     await closeRedisClients();
@@ -139,6 +153,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       cognito: await port(DEFAULT_PORTS.cognito),
       redis: await port(DEFAULT_PORTS.redis),
       deletionQueue: await port(DEFAULT_PORTS.deletionQueue),
+      eventBus: await port(DEFAULT_PORTS.eventBus),
     };
     const lambdaInvokeUrl = `http://127.0.0.1:${ports.lambda}`;
     const cognitoDir = join(options.stateDir, 'cognito');
@@ -154,9 +169,8 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       ),
     ]);
 
-    const client = localDynamoClient(dynamo.endpoint);
+    const client = (streamClient = localDynamoClient(dynamo.endpoint));
     const tables = await createTables(client, 'entitlements-local');
-    client.destroy();
 
     for (const [name, factory] of Object.entries(LOCAL_SERVICES)) {
       services.push(await factory.start({ port: await port(factory.defaultPort), stateDir: options.stateDir, gatewayUrl: `http://127.0.0.1:${ports.gateway}` }).catch((err: Error) => {
@@ -178,6 +192,19 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     });
     queues.push(deletionQueue);
 
+    const eventBus = await startLocalEventBus({
+      port: ports.eventBus,
+      busName: 'entitlements-local',
+      ...(options.eventsWebhookUrl ? { webhookUrl: options.eventsWebhookUrl } : {}),
+      ...(options.eventsWebhookSecret ? { webhookSecret: options.eventsWebhookSecret } : {}),
+    });
+    services.push({
+      name: 'event bus',
+      url: eventBus.endpoint,
+      env: { EVENT_BUS_NAME: eventBus.busName, EVENTBRIDGE_ENDPOINT: eventBus.endpoint },
+      stop: eventBus.stop,
+    });
+
     const internalApiKey = options.internalApiKey ?? `local_${randomBytes(24).toString('base64url')}`;
     const handlerEnv: Record<string, string> = {
       AWS_REGION: LOCAL_AWS.region,
@@ -194,6 +221,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       APP_BASE_URL: process.env.APP_BASE_URL ?? 'http://localhost:5173/',
       DELETION_QUEUE_URL: deletionQueue.url,
       SQS_ENDPOINT: deletionQueue.endpoint,
+
       POWERTOOLS_SERVICE_NAME: 'entitlements-local',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
       ...Object.assign({}, ...services.map((s) => s.env)),
@@ -201,6 +229,20 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     // Handlers read their configuration at module load, as on Lambda.
     Object.assign(process.env, handlerEnv);
     handlers = await loadHandlers(Object.keys(FUNCTIONS) as FunctionName[]);
+
+    // Each table stream delivers to its consumer like Lambda's DynamoDB Streams event source.
+    for (const [tableId, consumer] of Object.entries(STREAM_CONSUMERS) as Array<[TableId, FunctionName]>) {
+      const streamHandler = handlers[consumer];
+      if (!streamHandler) throw new Error(`${consumer} is not loaded`);
+      pollers.push(
+        await startTableStream({
+          dynamo: client,
+          endpoint: dynamo.endpoint,
+          tableName: tables.names[tableId],
+          deliver: async (event) => streamHandler(event, lambdaContext(consumer, randomBytes(8).toString('hex'), (FUNCTIONS[consumer].timeoutSeconds ?? 10) * 1000)),
+        }),
+      );
+    }
 
     const authorize = await createLocalCognitoAuthorizer({ issuer: cognito.issuer, jwksUri: cognito.jwksUri });
     const gateway = createGateway({ handlers, authorize, extraRoutes: docsRoutes(`http://127.0.0.1:${ports.gateway}`) });
@@ -231,6 +273,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       services: Object.fromEntries(services.map((s) => [s.name, s.url])),
       queues: { deletion: deletionQueue.url },
       ...(schedules ? { schedules: expressions } : {}),
+      events: { busUrl: eventBus.endpoint, busName: eventBus.busName, webhookUrl: options.eventsWebhookUrl ?? null, webhookSecret: eventBus.webhookSecret },
       handlerEnv,
       pid: process.pid,
       demoUser,

@@ -18,8 +18,19 @@ export interface AppSettings {
   natGateways: number;
   apiThrottleRateLimit: number;
   apiThrottleBurstLimit: number;
+  /** Lower limits of the public routes (auth none, Stripe webhook), each method its own bucket. */
+  publicThrottleRateLimit: number;
+  publicThrottleBurstLimit: number;
+  /** WAF rate-based rule: requests one IP may send in any 5 minutes before it is blocked. */
+  wafRequestsPerIpPer5Minutes: number;
+  /** Email subscribed to the alarm topic; none when absent. */
+  alarmEmail: string | undefined;
+  /** Secrets Manager and STS interface endpoints in the VPC (default: off; see README, The edge). */
+  interfaceEndpoints: boolean;
   logRetention: RetentionDays;
   cacheNodeType: string;
+  /** When set, entitlement.changed is also POSTed here by an EventBridge API destination (https only). */
+  eventsWebhookUrl?: string;
   /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
   tierEnvironment: Record<string, string>;
   /** EventBridge Scheduler expression of each schedule (shared/routes.ts SCHEDULES: its context key, else its default). */
@@ -74,11 +85,26 @@ export function readAppSettings(node: ContextReader): AppSettings {
     problems.push(`stage must be lower-case letters, digits and dashes, starting with a letter (got ${JSON.stringify(rawStage)})`);
   }
 
+  const isProd = stage === 'prod';
   // Functions reach Cognito, Secrets Manager and Stripe through NAT: zero NAT
-  // gateways would leave every function without a route to them.
-  const natGateways = integer('natGateways', 1, 1);
+  // gateways would leave every function without a route to them. In prod, one
+  // per AZ: with one, losing its AZ cuts every function off from all three.
+  const natGateways = integer('natGateways', isProd ? 2 : 1, 1);
   const apiThrottleRateLimit = integer('apiThrottleRateLimit', 100, 1);
   const apiThrottleBurstLimit = integer('apiThrottleBurstLimit', 200, 1);
+  const publicThrottleRateLimit = integer('publicThrottleRateLimit', 20, 1);
+  const publicThrottleBurstLimit = integer('publicThrottleBurstLimit', 40, 1);
+  if (publicThrottleRateLimit > apiThrottleRateLimit) problems.push('publicThrottleRateLimit must not exceed apiThrottleRateLimit');
+  // WAF's minimum for a rate-based rule is 10 requests per window.
+  const wafRequestsPerIpPer5Minutes = integer('wafRequestsPerIpPer5Minutes', 3000, 10);
+  const rawEmail = node.tryGetContext('alarmEmail');
+  const alarmEmail = rawEmail === undefined || rawEmail === null || rawEmail === '' ? undefined : String(rawEmail).trim();
+  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) problems.push(`alarmEmail is not an email address: ${alarmEmail}`);
+  const rawEndpoints = node.tryGetContext('interfaceEndpoints');
+  const interfaceEndpoints = rawEndpoints === true || rawEndpoints === 'true';
+  if (rawEndpoints !== undefined && rawEndpoints !== null && rawEndpoints !== '' && typeof rawEndpoints !== 'boolean' && rawEndpoints !== 'true' && rawEndpoints !== 'false') {
+    problems.push(`interfaceEndpoints must be true or false (got ${JSON.stringify(rawEndpoints)})`);
+  }
   const logRetentionDays = integer('logRetentionDays', 30, 1);
   if (!VALID_RETENTION_DAYS.has(logRetentionDays)) {
     problems.push(
@@ -108,9 +134,13 @@ export function readAppSettings(node: ContextReader): AppSettings {
     schedules[name] = expression;
   }
 
+  const rawWebhook = node.tryGetContext('eventsWebhookUrl');
+  const eventsWebhookUrl = rawWebhook === undefined || rawWebhook === null || rawWebhook === '' ? undefined : String(rawWebhook).trim();
+  // API destinations call HTTPS endpoints only.
+  if (eventsWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(eventsWebhookUrl)) problems.push(`eventsWebhookUrl must be an https:// URL (got ${JSON.stringify(rawWebhook)})`);
+
   if (problems.length > 0) throw new ContextError(problems);
 
-  const isProd = stage === 'prod';
   return {
     stage,
     isProd,
@@ -118,8 +148,14 @@ export function readAppSettings(node: ContextReader): AppSettings {
     natGateways,
     apiThrottleRateLimit,
     apiThrottleBurstLimit,
+    publicThrottleRateLimit,
+    publicThrottleBurstLimit,
+    wafRequestsPerIpPer5Minutes,
+    alarmEmail,
+    interfaceEndpoints,
     logRetention: logRetentionDays as RetentionDays,
     cacheNodeType,
+    ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
     tierEnvironment,
     schedules,
   };

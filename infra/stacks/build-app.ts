@@ -4,6 +4,7 @@ import type { FunctionDefinition, FunctionName, RouteDefinition } from '../../sh
 import { readAppSettings, type AppSettings } from './app-context';
 import { StatefulStack } from './stateful-stack';
 import { StatelessStack } from './stateless-stack';
+import { OperationsStack } from './operations-stack';
 
 export interface BuildAppOptions {
   /** CDK context (the CLI passes cdk.json + -c values itself; tests pass them here). */
@@ -23,11 +24,13 @@ export interface EntitlementsApp {
   readonly settings: AppSettings;
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
+  readonly operations: OperationsStack;
 }
 
 /**
  * Builds the whole CDK app: the stateful stack (network, tables, cache, user
- * pool, secrets) and the stateless one (functions and API) that receives it.
+ * pool, secrets), the stateless one (functions and API) that receives it, and
+ * the operations stack (alarms, topic, dashboard) that watches both.
  * Stacks are environment-agnostic so `cdk synth` needs no AWS credentials.
  * cdk-nag's AWS Solutions pack runs as a policy-validation plugin on synth;
  * any unacknowledged finding fails it.
@@ -56,6 +59,14 @@ export function buildApp(options: BuildAppOptions = {}): EntitlementsApp {
     ...(options.routes ? { routes: options.routes } : {}),
   });
   stateless.addStackDependency(stateful);
+  // Last: it watches every function and dead-letter queue the stacks above built.
+  const operations = new OperationsStack(app, `${prefix}-operations`, {
+    settings,
+    stateful,
+    stateless,
+    description: `${description}: alarms, alarm topic and dashboard`,
+  });
+  operations.addStackDependency(stateless);
 
-  return { app, settings, stateful, stateless };
+  return { app, settings, stateful, stateless, operations };
 }

@@ -3,6 +3,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -35,6 +36,8 @@ export interface StatefulResources {
   readonly internalApiKeysSecret: secretsmanager.ISecret;
   /** Where EventBridge Scheduler puts a scheduled invocation it could not make. */
   readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /** The bus entitlement.changed is published on; other services subscribe with their own rules. */
+  readonly eventBus: events.IEventBus;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -93,6 +96,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   public readonly stripeSecret: secretsmanager.Secret;
   public readonly internalApiKeysSecret: secretsmanager.Secret;
   public readonly scheduleDeadLetterQueue: sqs.Queue;
+  public readonly eventBus: events.EventBus;
   /** Cognito trigger functions, by function name. */
   public readonly triggerFunctions: Record<string, HouseFunction> = {};
 
@@ -161,6 +165,12 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: settings.removalPolicy,
     });
 
+    // Stateful: other services' rules and archives hang off it and must outlive a redeploy of the code.
+    this.eventBus = new events.EventBus(this, 'EntitlementEventsBus', {
+      eventBusName: `entitlements-${settings.stage}`,
+      description: 'entitlement.changed: every change of a user access (source "entitlements")',
+    });
+
     this.createCognitoTriggers(settings);
     this.acknowledgeFindings();
 
@@ -175,6 +185,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     });
     new CfnOutput(this, 'StripeSecretArn', { value: this.stripeSecret.secretArn, description: 'Set secretKey and webhookSecret here' });
     new CfnOutput(this, 'InternalApiKeysSecretArn', { value: this.internalApiKeysSecret.secretArn });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'Bus of entitlement.changed (subscribe with a rule on source "entitlements")' });
   }
 
   private createNetwork(settings: AppSettings): ec2.Vpc {
@@ -182,7 +193,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       retention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
     });
-    return new ec2.Vpc(this, 'Vpc', {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: settings.natGateways,
       subnetConfiguration: [
@@ -198,6 +209,22 @@ export class StatefulStack extends Stack implements StatefulResources {
         },
       },
     });
+    if (settings.interfaceEndpoints) {
+      // Secret reads at cold start and credential vending stay inside the VPC: they then work while
+      // NAT is down, and their bytes skip NAT processing. Stripe and Cognito still go through NAT.
+      const endpoints = [
+        vpc.addInterfaceEndpoint('SecretsManagerEndpoint', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, privateDnsEnabled: true }),
+        vpc.addInterfaceEndpoint('StsEndpoint', { service: ec2.InterfaceVpcEndpointAwsService.STS, privateDnsEnabled: true }),
+      ];
+      for (const endpoint of endpoints) {
+        Validations.of(endpoint).acknowledge({
+          id: 'AwsSolutions-EC23',
+          reason:
+            "The endpoint's security group admits HTTPS (443) from this VPC's own CIDR only, not 0.0.0.0/0; cdk-nag cannot resolve the CIDR token and flags it.",
+        });
+      }
+    }
+    return vpc;
   }
 
   /** One table per definition in shared/adapters/dynamodb/tables.ts. */
@@ -211,6 +238,7 @@ export class StatefulStack extends Stack implements StatefulResources {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        ...(def.stream ? { stream: dynamodb.StreamViewType[def.stream] } : {}),
         deletionProtection: settings.isProd,
         removalPolicy: settings.removalPolicy,
       });

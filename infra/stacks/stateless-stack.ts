@@ -1,4 +1,5 @@
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, SecretValue, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
@@ -9,6 +10,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
 import { TABLE_LIST } from '../../shared/adapters/dynamodb/tables';
 import {
@@ -16,6 +18,7 @@ import {
   FUNCTIONS,
   ROUTES,
   SCHEDULES,
+  STREAM_CONSUMERS,
   type FunctionDefinition,
   type FunctionName,
   type HttpMethod,
@@ -95,6 +98,29 @@ class InvokeFunctionOnly extends schedulerTargets.LambdaInvoke {
 }
 
 /**
+ * Each public route (no auth, or the Stripe webhook) gets its own lower
+ * limit: a flood there is refused at the gateway before it spends Lambda
+ * concurrency the app's routes need. Keys are API Gateway's `/path/METHOD`.
+ */
+export function publicMethodThrottles(routes: readonly RouteDefinition[], settings: AppSettings): Record<string, apigw.MethodDeploymentOptions> {
+  return Object.fromEntries(
+    routes
+      .filter((route) => route.auth === 'none' || route.auth === 'stripe-signature')
+      .map((route) => [
+        `${route.path}/${route.method}`,
+        {
+          throttlingRateLimit: settings.publicThrottleRateLimit,
+          throttlingBurstLimit: settings.publicThrottleBurstLimit,
+          // A method's settings replace the stage's: repeat what every route has.
+          metricsEnabled: true,
+          loggingLevel: apigw.MethodLoggingLevel.ERROR,
+          dataTraceEnabled: false,
+        },
+      ]),
+  );
+}
+
+/**
  * Code that can be redeployed or destroyed without losing data: one function
  * per FUNCTIONS entry and one REST API method per ROUTES entry.
  */
@@ -107,6 +133,11 @@ export class StatelessStack extends Stack {
   /** The deletion worker's queue and its dead-letter queue (when a function uses them). */
   public deletionQueue?: sqs.Queue;
   public deletionDeadLetters?: sqs.Queue;
+  public readonly webAcl: wafv2.CfnWebACL;
+  /** Where a table stream's consumer sends the batches it gave up on, by table id. */
+  public readonly streamDeadLetters: Record<string, sqs.Queue> = {};
+  /** The API destination's secret header value (when context names eventsWebhookUrl). */
+  public eventsWebhookSecret?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -122,6 +153,7 @@ export class StatelessStack extends Stack {
     if (worker) this.createDeletionQueue(worker);
     this.functions = this.createFunctions(props, definitions);
     this.createSchedules(settings, stateful);
+    if (settings.eventsWebhookUrl) this.createEventsWebhook(settings.eventsWebhookUrl, stateful);
 
     this.accessLogGroup = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: settings.logRetention,
@@ -138,6 +170,7 @@ export class StatelessStack extends Stack {
         stageName: settings.stage,
         throttlingRateLimit: settings.apiThrottleRateLimit,
         throttlingBurstLimit: settings.apiThrottleBurstLimit,
+        methodOptions: publicMethodThrottles(routes, settings),
         metricsEnabled: true,
         loggingLevel: apigw.MethodLoggingLevel.ERROR,
         // Request/response bodies would put tokens and emails in the logs.
@@ -179,6 +212,7 @@ export class StatelessStack extends Stack {
     }
 
     this.addRoutes(routes, stateful);
+    this.webAcl = this.protectStage(settings);
     this.acknowledgeApiFindings();
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API (stage included)' });
@@ -218,6 +252,10 @@ export class StatelessStack extends Stack {
       }
       if (def.identitySweep) fn.allowIdentitySweep(stateful.userPool, stateful.tables.users);
       if (def.cognitoEmail) fn.allowEmailChange(stateful.userPool);
+      if (def.eventBus) fn.useEventBus(stateful.eventBus);
+      for (const [tableId, consumer] of Object.entries(STREAM_CONSUMERS)) {
+        if (consumer === def.name) fn.consumeTableStream(stateful.tables[tableId as keyof typeof stateful.tables], this.createStreamDeadLetters(tableId));
+      }
       if (def.awsCredentials) this.credentialsRoles[def.name] = new SubscriberCredentialsRole(this, 'SubscriberCredentials', { vendor: fn }).role;
       functions[def.name] = fn;
     }
@@ -258,7 +296,8 @@ export class StatelessStack extends Stack {
    * effort basis: the scheduled sweep stays the guarantee.
    */
   private createDeletionQueue(worker: FunctionDefinition): void {
-    this.deletionDeadLetters = new sqs.Queue(this, 'DeletionDeadLetters', {
+    // The id ends in DeadLetterQueue: the operations stack alarms on every queue named so.
+    this.deletionDeadLetters = new sqs.Queue(this, 'DeletionDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -283,14 +322,75 @@ export class StatelessStack extends Stack {
       },
       targets: [new eventTargets.SqsQueue(this.deletionQueue)],
     });
-    new cloudwatch.Alarm(this, 'DeletionDeadLettersAlarm', {
-      alarmDescription: 'An account deletion or identity sweep failed five times: inspect the deletion DLQ (the job row names the failed step).',
-      metric: this.deletionDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  }
+
+  private createStreamDeadLetters(tableId: string): sqs.Queue {
+    // The alarms find every dead-letter queue by the `DeadLetterQueue` suffix of its construct id.
+    const queue = new sqs.Queue(this, `${pascalCase(tableId)}StreamDeadLetterQueue`, {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
     });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is itself a dead-letter queue: it receives the descriptions of stream batches the consumer gave up on; an operator replays them from the stream.',
+    });
+    this.streamDeadLetters[tableId] = queue;
+    return queue;
+  }
+
+  /**
+   * entitlement.changed for apps that do not live on AWS: a rule on the bus
+   * sends each event's detail to the URL through an API destination. The
+   * connection adds a header holding a generated secret (EventBridge cannot
+   * compute a per-message HMAC): the receiver compares it in constant time.
+   */
+  private createEventsWebhook(url: string, stateful: StatefulResources): void {
+    this.eventsWebhookSecret = new secretsmanager.Secret(this, 'EventsWebhookSecret', {
+      description: 'Value of the x-entitlements-events-key header the API destination sends with each entitlement.changed event.',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    Validations.of(this.eventsWebhookSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Shared with the receiving app: rotation is a coordinated manual step (the receiver accepts the new value first), not a rotation Lambda.',
+    });
+    const connection = new events.Connection(this, 'EventsWebhookConnection', {
+      description: 'entitlement.changed webhook: secret header',
+      authorization: events.Authorization.apiKey('x-entitlements-events-key', SecretValue.secretsManager(this.eventsWebhookSecret.secretArn)),
+    });
+    const destination = new events.ApiDestination(this, 'EventsWebhookDestination', {
+      description: 'POSTs entitlement.changed (the detail, as JSON) to the eventsWebhookUrl of the context',
+      connection,
+      endpoint: url,
+      httpMethod: events.HttpMethod.POST,
+      rateLimitPerSecond: 50,
+    });
+    new events.Rule(this, 'EventsWebhookRule', {
+      description: 'Every entitlement.changed event to the webhook (API destination)',
+      eventBus: stateful.eventBus,
+      eventPattern: { source: ['entitlements'], detailType: ['entitlement.changed'] },
+      targets: [
+        new eventTargets.ApiDestination(destination, {
+          event: events.RuleTargetInput.fromEventPath('$.detail'),
+          deadLetterQueue: this.createWebhookDeadLetters(),
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+  }
+
+  private createWebhookDeadLetters(): sqs.Queue {
+    const queue = new sqs.Queue(this, 'EventsWebhookDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is itself a dead-letter queue: events the webhook refused for 24 hours land here with the error; an operator resends them.',
+    });
+    return queue;
   }
 
   private addRoutes(routes: readonly RouteDefinition[], stateful: StatefulResources): void {
@@ -360,16 +460,58 @@ export class StatelessStack extends Stack {
     Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
   }
 
+  /**
+   * A regional web ACL on the stage: AWS's common rule set (bad inputs,
+   * known exploit patterns) and a per-IP rate rule, so a single client is
+   * cut off at the edge before the stage throttle refuses everyone.
+   */
+  private protectStage(settings: AppSettings): wafv2.CfnWebACL {
+    const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
+      cloudWatchMetricsEnabled: true,
+      sampledRequestsEnabled: true,
+      metricName,
+    });
+    const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility(`entitlements-${settings.stage}-waf`),
+      rules: [
+        {
+          name: 'AWSManagedRulesCommonRuleSet',
+          priority: 0,
+          overrideAction: { none: {} },
+          statement: {
+            managedRuleGroupStatement: {
+              vendorName: 'AWS',
+              name: 'AWSManagedRulesCommonRuleSet',
+              // The set blocks bodies over 8 KB; Stripe events (an invoice with many lines) can be larger
+              // and are signed, and API Gateway already caps bodies. Counted, not blocked.
+              ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
+            },
+          },
+          visibilityConfig: visibility('common-rule-set'),
+        },
+        {
+          name: 'RequestsPerIp',
+          priority: 1,
+          action: { block: {} },
+          statement: { rateBasedStatement: { aggregateKeyType: 'IP', limit: settings.wafRequestsPerIpPer5Minutes } },
+          visibilityConfig: visibility('requests-per-ip'),
+        },
+      ],
+    });
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn: webAcl.attrArn,
+    });
+    return webAcl;
+  }
+
   private acknowledgeApiFindings(): void {
     Validations.of(this.api.node.defaultChild as apigw.CfnRestApi).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason:
         "Bodies, paths and queries are validated by each handler with zod (shared/http), which returns the contract's 400 naming the field; a gateway model would duplicate those schemas.",
-    });
-    Validations.of(this.api.deploymentStage).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'WAF is optional for this service: stage throttling and handler-level rate limits cover abuse; attach a WAFv2 web ACL to the stage per environment when traffic justifies its cost.',
     });
     const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
     if (cloudWatchRole) {

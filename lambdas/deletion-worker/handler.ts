@@ -2,6 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { deletion } from '../../shared/wiring/deletion';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { logger } from '../../shared/observability/logger';
+import { flushMetrics } from '../../shared/observability/metrics';
 import { performDeletionWork, type DeletionWorkDeps } from '../../shared/use-cases/deletion-work';
 
 export type SqsHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
@@ -23,6 +24,7 @@ export function createDeletionWorkerHandler(deps: DeletionWorkDeps): SqsHandler 
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }
+    flushMetrics();
     return { batchItemFailures };
   };
 }

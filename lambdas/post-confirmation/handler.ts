@@ -4,6 +4,7 @@ import { emailIdentity } from '../../shared/wiring/identity';
 import { stores } from '../../shared/wiring/stores';
 import { stripe } from '../../shared/wiring/stripe';
 import { logger } from '../../shared/observability/logger';
+import { flushMetrics } from '../../shared/observability/metrics';
 import { onSignUpConfirmed, type SignUpDeps } from '../../shared/use-cases/sign-up';
 
 /** Cognito gives a trigger 5 s; leave room for the DynamoDB writes and the answer. */
@@ -35,6 +36,7 @@ export function createPostConfirmationHandler(deps: SignUpDeps, onEventPool: (us
       logger.info('sign-up confirmed', { userId, ...result });
       return event;
     } finally {
+      flushMetrics();
       logger.resetKeys();
     }
   };

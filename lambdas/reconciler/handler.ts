@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { reconciliation } from '../../shared/wiring/reconcile';
 import { runDeadline } from '../../shared/domain/reconcile';
 import { logger } from '../../shared/observability/logger';
+import { flushMetrics } from '../../shared/observability/metrics';
 import { RECONCILE_PASSES, reconcile, type ReconcileDeps, type ReconcilePass, type ReconcileReport } from '../../shared/use-cases/reconcile';
 
 export type ScheduledHandler = (event: unknown, context?: Context) => Promise<ReconcileReport>;
@@ -20,10 +21,15 @@ function passOf(event: unknown): ReconcilePass {
  */
 export function createReconcilerHandler(deps: ReconcileDeps & { budgetMs: number }): ScheduledHandler {
   return async (event, context) => {
-    const pass = passOf(event);
-    const report = await reconcile(deps, pass, runDeadline(Date.now(), deps.budgetMs, context?.getRemainingTimeInMillis?.()));
-    logger.info('reconcile run', { ...report });
-    return report;
+    try {
+      const pass = passOf(event);
+      const report = await reconcile(deps, pass, runDeadline(Date.now(), deps.budgetMs, context?.getRemainingTimeInMillis?.()));
+      logger.info('reconcile run', { ...report });
+      return report;
+    } finally {
+      // The run ends before the function's timeout (runDeadline keeps a reserve): its counts are published here.
+      flushMetrics();
+    }
   };
 }
 

@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { STSClient } from '@aws-sdk/client-sts';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { AwsConfig } from '../config';
 import { classifyErrorsOf } from './aws-errors';
 
@@ -63,4 +64,9 @@ export function createStsClient(aws: AwsConfig, endpoint?: string): STSClient {
 /** SQS for the deletion worker's queue; `endpoint` points it at the local stack's in-process queue. */
 export function createSqsClient(aws: AwsConfig, endpoint?: string): SQSClient {
   return classifyErrorsOf(new SQSClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'sqs');
+}
+
+/** EventBridge for entitlement.changed; `endpoint` points it at the local stack's in-process bus. */
+export function createEventBridgeClient(aws: AwsConfig, endpoint?: string): EventBridgeClient {
+  return classifyErrorsOf(new EventBridgeClient({ ...awsClientSettings(aws), ...(endpoint ? { endpoint } : {}) }), 'eventbridge');
 }

@@ -307,3 +307,13 @@ export const reconcileSection = z.object({
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(100),
 });
 export type ReconcileConfig = z.infer<typeof reconcileSection>;
+
+/**
+ * entitlement.changed (the stream publisher): the bus it puts events on.
+ * `EVENTBRIDGE_ENDPOINT` exists for the local stack's in-process bus only.
+ */
+export const eventsSection = z.object({
+  EVENT_BUS_NAME: nonEmpty,
+  EVENTBRIDGE_ENDPOINT: url.optional(),
+});
+export type EventsConfig = z.infer<typeof eventsSection>;

@@ -148,6 +148,7 @@ export function adjustmentOperation(request: PurchasedTokenAdjustment): TokenOpe
     operation: 'tokens-adjust',
     fingerprint: adjustmentFingerprint(request),
     retentionDays: ADJUST_KEY_RETENTION_DAYS,
+    cause: { kind: 'refund', ref: request.stripeId },
     decide: (state, access, now, randomSuffix) => decideAdjustment(request, state, access, now, randomSuffix),
   };
 }

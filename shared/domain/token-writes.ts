@@ -7,6 +7,7 @@ import {
   idempotencyKeys,
   type IdempotentRequest,
 } from './token-idempotency';
+import type { ChangeCause } from './entitlement-events';
 import { writeEntries, type LedgerEntry } from './token-ledger';
 
 /**
@@ -35,6 +36,8 @@ export type TokenWriteDecision<R> =
  * decided from that state at `now`.
  */
 export interface TokenOperation<R> extends IdempotentRequest {
+  /** Stored with the write (`lastChange`): entitlement.changed tells a consume from a top-up by it. */
+  cause: ChangeCause;
   decide(state: StoredTokenState, access: TokenAccess, now: Date, randomSuffix: () => string): TokenWriteDecision<R>;
 }
 
@@ -89,6 +92,7 @@ export function consumeOperation(request: ConsumeRequest): TokenOperation<Consum
     operation: 'tokens-consume',
     fingerprint: consumeFingerprint(request.amount),
     retentionDays: CONSUME_KEY_RETENTION_DAYS,
+    cause: { kind: 'consume' },
     decide: (state, access, now, randomSuffix) => decideConsume(request, state, access, now, randomSuffix),
   };
 }
@@ -100,6 +104,8 @@ export function addOperation(request: AddRequest): TokenOperation<AddResponse> {
     operation: 'tokens-add',
     fingerprint: addFingerprint(request),
     retentionDays: ADD_KEY_RETENTION_DAYS,
+    // An `add` is the internal API's grant (an admin or an app backend); a top-up was paid through Stripe.
+    cause: { kind: request.kind === 'top-up' ? 'top-up' : 'admin', ref: request.idempotencyKey },
     decide: (state, access, now, randomSuffix) => decideAdd(request, state, access, now, randomSuffix),
   };
 }

@@ -5,6 +5,7 @@ import { cognitoCaller, type CognitoCaller, type InternalApiKeys } from './auth'
 import { InternalError, NotFoundError } from './errors';
 import { toErrorResponse } from './response';
 import { logger } from '../observability/logger';
+import { flushMetrics } from '../observability/metrics';
 
 export type HttpUseCase = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 /** What every HTTP function exports as `handler`. */
@@ -40,6 +41,8 @@ export function httpHandler(useCase: HttpUseCase): HttpHandler {
         logger.error('request failed', { route: routeKey(event), statusCode: http.statusCode, error: err as Error });
       }
       return toErrorResponse(http, requestId);
+    } finally {
+      flushMetrics();
     }
   };
 }

@@ -20,23 +20,46 @@ export type AnomalyMetric =
   /** A top-up was paid for a user who is gone or being deleted: money taken, no tokens (refund it). */
   | 'TopUpWithoutLiveUser';
 
+/** Counts of what the service does, for the dashboard and the alarms (infra/constructs/operations.ts). */
+export type BusinessMetric =
+  | 'WebhookApplied'
+  | 'WebhookDuplicate'
+  | 'WebhookIgnored'
+  | 'WebhookFailed'
+  /** Tokens charged (the amount, not the calls). */
+  | 'TokensConsumed'
+  /** Consumes refused with 402. */
+  | 'InsufficientTokens'
+  | 'CacheHit'
+  | 'CacheMiss'
+  | 'CircuitBreakerOpened'
+  | 'ReconcileRepairs'
+  | 'ReconcileFailures'
+  | 'EntitlementEventsPublished'
+  | 'EntitlementEventsFailed'
+  | AnomalyMetric;
+
 /**
- * Counts one anomaly and publishes at once: they are rare, and publishing here
- * needs no per-handler flush (a lost Lambda freeze would drop a stored metric).
+ * Counts; the count is published (one EMF line on stdout, no API call) when
+ * the invocation ends: every handler wrapper calls `flushMetrics` in a
+ * `finally` (shared/http/handler.ts for HTTP, the worker, the trigger...),
+ * so a request pays one JSON line for all it counted, not one per count.
  */
-export function countAnomaly(name: AnomalyMetric, count = 1): void {
+export function countMetric(name: BusinessMetric, count = 1): void {
+  if (count === 0) return;
   metrics.addMetric(name, MetricUnit.Count, count);
-  metrics.publishStoredMetrics();
 }
 
-export type ReconcileMetric =
-  /** Reconciliation found a row that differed from Stripe or Cognito and repaired it (a lost webhook, a missed deletion). */
-  | 'ReconcileRepairs'
-  /** Reconciliation could not check or repair one customer or event (it is tried again on the next run). */
-  | 'ReconcileFailures';
+/** Publishes what this invocation counted, if anything (no "no metrics" warning on quiet invocations). */
+export function flushMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
 
-/** Counts reconciliation outcomes, published at once like the anomalies (a run may end in a timeout). */
-export function countReconcile(name: ReconcileMetric, count = 1): void {
-  metrics.addMetric(name, MetricUnit.Count, count);
-  metrics.publishStoredMetrics();
+/**
+ * An anomaly: counted and published at once. They are rare, and are counted
+ * from code that may run outside a handler wrapper (scripts, the local stack).
+ */
+export function countAnomaly(name: AnomalyMetric, count = 1): void {
+  countMetric(name, count);
+  flushMetrics();
 }

@@ -1,4 +1,5 @@
 import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
+import type { ChangeCause } from '../domain/entitlement-events';
 import type { TierName } from '../domain/tiers';
 
 export interface EntitlementStore {
@@ -9,8 +10,9 @@ export interface EntitlementStore {
    * Writes Stripe-derived state read at `syncedAt` (epoch ms). Refused (returns
    * 'stale') when a newer read is already stored, and ('gone') when the user
    * no longer exists or is being deleted. A sticky admin tier is kept.
+   * `cause` is stored with the write (the Stripe event, or reconcile) and named by entitlement.changed.
    */
-  applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number): Promise<'written' | 'stale' | 'gone'>;
+  applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number, cause: ChangeCause): Promise<'written' | 'stale' | 'gone'>;
   delete(userId: string): Promise<void>;
 }
 

@@ -7,7 +7,7 @@
  */
 
 /** The systems the service depends on, as named in logs and metrics. */
-export type Dependency = 'dynamodb' | 'redis' | 'stripe' | 'sts' | 'cognito' | 'secrets-manager' | 'sqs';
+export type Dependency = 'dynamodb' | 'redis' | 'stripe' | 'sts' | 'cognito' | 'secrets-manager' | 'sqs' | 'eventbridge';
 
 /**
  * Why a dependency could not be used:

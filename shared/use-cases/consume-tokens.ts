@@ -1,3 +1,4 @@
+import { countMetric } from '../observability/metrics';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { ConsumeTokensRequest, ConsumeTokensResult, TokenStore } from '../ports/tokens';
 
@@ -16,6 +17,10 @@ export interface ConsumeTokensDeps {
  */
 export async function consumeTokens(deps: ConsumeTokensDeps, request: ConsumeTokensRequest): Promise<ConsumeTokensResult> {
   const result = await deps.tokens.consume(request);
-  if (result.outcome === 'consumed' && !result.replayed) await deps.cache.invalidateBestEffort([cacheKeys.entitlement(request.userId)]);
+  if (result.outcome === 'consumed' && !result.replayed) {
+    countMetric('TokensConsumed', result.consumed);
+    await deps.cache.invalidateBestEffort([cacheKeys.entitlement(request.userId)]);
+  }
+  if (result.outcome === 'insufficient') countMetric('InsufficientTokens');
   return result;
 }

@@ -2,7 +2,7 @@ import { failedDeliveriesFrom, nextCallSlot } from '../domain/reconcile';
 import { DependencyUnavailable } from '../ports/errors';
 import type { ReconcileProgress, ReconcileProgressStore, ReconcileSweep, SubscribedUsers, UndeliveredStripeEvents } from '../ports/reconcile';
 import { logger } from '../observability/logger';
-import { countReconcile } from '../observability/metrics';
+import { countMetric } from '../observability/metrics';
 import { reconcileIdentities, type ReconcileIdentitiesDeps } from './reconcile-identities';
 import { syncCustomer } from './stripe-sync';
 import { handleStripeEvent, type WebhookDeps } from './stripe-webhook';
@@ -110,7 +110,7 @@ class Run {
         return 'stop';
       }
       logger.error('reconcile could not check an item; the next run tries it again', { sweep, ...item, error: err as Error });
-      countReconcile('ReconcileFailures');
+      countMetric('ReconcileFailures');
       return 'failed';
     }
   }
@@ -123,7 +123,7 @@ class Run {
 
 function repaired(sweep: ReconcileSweep, cause: string, details: Record<string, unknown>): void {
   logger.warn('reconcile repaired drift', { sweep, cause, ...details });
-  countReconcile('ReconcileRepairs');
+  countMetric('ReconcileRepairs');
 }
 
 const newReport = (): SweepReport => ({ checked: 0, repaired: 0, failed: 0, complete: false });
@@ -210,7 +210,7 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
       }
       const result = await run.check(sweep, { userId, customerId }, async () => {
         await run.pace();
-        const outcome = await syncCustomer(deps.stripe, customerId, userId);
+        const outcome = await syncCustomer(deps.stripe, customerId, { kind: 'reconcile' }, userId);
         if (outcome === 'written') repaired(sweep, "the row differed from Stripe's current state", { userId, customerId });
         return outcome === 'written';
       });

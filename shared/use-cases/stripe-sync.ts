@@ -1,4 +1,5 @@
 import { NO_SUBSCRIPTION, deriveSubscriptionState, holdsSubscriptionState, keepTierOnUnknownPrice, type EntitlementRecord, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
+import type { ChangeCause } from '../domain/entitlement-events';
 import { tierForPrice, type Tier } from '../domain/tiers';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
@@ -91,11 +92,12 @@ export async function invalidateUser(cache: ReadThroughCache, profile: Pick<User
  * Order-proof sync: re-read the customer's subscriptions from Stripe NOW and
  * write the derived state, guarded by the read's start time so an older read
  * never overwrites a newer one. Whatever order events arrive in, the last
- * write is Stripe's latest state. A state the row already holds is not
- * written again: the webhook and the reconciler re-read freely, and a
- * reconcile pass over customers that did not drift writes nothing.
+ * write is Stripe's latest state. `cause` (the Stripe event, or reconcile)
+ * is stored with the write and named by entitlement.changed. A state the row
+ * already holds is not written again: the webhook and the reconciler re-read
+ * freely, and a reconcile pass over customers that did not drift writes nothing.
  */
-export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserId?: string): Promise<SyncOutcome> {
+export async function syncCustomer(deps: SyncDeps, customerId: string, cause: ChangeCause, hintUserId?: string): Promise<SyncOutcome> {
   const profile = await ownerOfCustomer(deps, customerId, hintUserId);
   if (!profile) {
     logger.info('Stripe customer has no live user; event ignored', { customerId });
@@ -108,7 +110,7 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
   const state = withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue), current);
   // Read after Stripe, so a write that landed meanwhile is compared, not missed.
   if (holdsSubscriptionState(current, state)) return 'unchanged';
-  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt);
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt, cause);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {
     await invalidateUser(deps.cache, profile);
@@ -119,12 +121,12 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, hintUserI
 }
 
 /** Stripe deleted the customer (e.g. from the dashboard): access ends, a new customer is created lazily. */
-export async function onCustomerDeleted(deps: SyncDeps, customerId: string): Promise<SyncOutcome> {
+export async function onCustomerDeleted(deps: SyncDeps, customerId: string, cause: ChangeCause): Promise<SyncOutcome> {
   const profile = await deps.users.findByStripeCustomer(customerId);
   if (!profile || profile.deletingAt) return 'ignored';
   const current = await deps.entitlements.get(profile.userId, { consistent: true });
   const state = { ...NO_SUBSCRIPTION, status: current && current.status !== 'none' ? ('canceled' as const) : ('none' as const) };
-  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, deps.clock());
+  const result = await deps.entitlements.applySubscriptionState(profile.userId, state, deps.clock(), cause);
   await deps.users.detachStripeCustomer(profile.userId, customerId);
   if (result === 'written') await invalidateUser(deps.cache, profile);
   return result === 'gone' ? 'ignored' : result;

@@ -1,6 +1,6 @@
 import type { ProcessedEvents, PurchasedTokenAdjustments, SignedEvents, TopUpCredits } from '../ports/events';
 import { logger } from '../observability/logger';
-import { countAnomaly } from '../observability/metrics';
+import { countAnomaly, countMetric, type BusinessMetric } from '../observability/metrics';
 import { onChargeRefundsChanged, onDisputeChanged } from './stripe-clawbacks';
 import { invalidateUser, onCustomerDeleted, ownerOfTopUp, syncCustomer, type SyncDeps, type SyncOutcome } from './stripe-sync';
 
@@ -55,11 +55,12 @@ function customerOf(object: Record<string, unknown>): string | undefined {
 export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLike): Promise<WebhookOutcome> {
   if (await deps.processed.seen(event.id)) return 'duplicate';
   const object = event.data.object;
+  const cause = { kind: 'stripe', ref: event.id } as const;
   let outcome: WebhookOutcome = 'ignored';
 
   if (event.type === 'customer.deleted') {
     const id = typeof object.id === 'string' ? object.id : undefined;
-    outcome = id ? toOutcome(await onCustomerDeleted(deps, id)) : 'ignored';
+    outcome = id ? toOutcome(await onCustomerDeleted(deps, id, cause)) : 'ignored';
   } else if (REFUND_EVENTS.has(event.type)) {
     // A charge.* event carries the charge; a refund.* event the refund (its `charge`).
     const chargeId = idOf(event.type.startsWith('charge.') && event.type !== 'charge.refund.updated' ? object.id : object.charge);
@@ -77,7 +78,7 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventLik
       if (event.type === 'checkout.session.async_payment_failed' && object.mode === 'subscription') {
         await abandonUnpaidSubscription(deps, customerId, object);
       }
-      const synced = toOutcome(await syncCustomer(deps, customerId, metadata.userId));
+      const synced = toOutcome(await syncCustomer(deps, customerId, cause, metadata.userId));
       if (outcome !== 'applied') outcome = synced;
     }
   } else {
@@ -140,6 +141,16 @@ function isEventShaped(event: unknown): event is StripeEventLike {
   );
 }
 
+/** A stale event (an older read than the row) changed nothing, like an ignored one. */
+const WEBHOOK_METRIC: Record<WebhookOutcome, BusinessMetric> = {
+  applied: 'WebhookApplied',
+  // Applied, and the row already held it: the event is in effect all the same.
+  unchanged: 'WebhookApplied',
+  duplicate: 'WebhookDuplicate',
+  ignored: 'WebhookIgnored',
+  stale: 'WebhookIgnored',
+};
+
 export type ReceiveEventResult =
   | { outcome: 'handled'; eventId: string; type: string; handled: WebhookOutcome }
   | { outcome: 'invalid-signature' }
@@ -159,8 +170,10 @@ export async function receiveStripeEvent(deps: WebhookDeps & { signedEvents: Sig
   try {
     const handled = await handleStripeEvent(deps, event);
     logger.info('stripe event handled', { eventId: event.id, type: event.type, outcome: handled });
+    countMetric(WEBHOOK_METRIC[handled]);
     return { outcome: 'handled', eventId: event.id, type: event.type, handled };
   } catch (err) {
+    countMetric('WebhookFailed');
     logger.warn('stripe event failed; Stripe will retry', { eventId: event.id, type: event.type });
     throw err;
   }

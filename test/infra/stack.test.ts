@@ -7,9 +7,10 @@ import type { IConstruct } from 'constructs';
 import { readAppSettings } from '../../infra/stacks/app-context';
 import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, SCHEDULES, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, SCHEDULES, STREAM_CONSUMERS, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 import { CREDENTIAL_ACTIONS } from '../../shared/domain/aws-credentials';
 import { USER_WRITABLE_ATTRIBUTE_NAMES } from '../../infra/local/cognito';
+import { TABLE_STREAM_ACTIONS } from '../../infra/constructs/house-function';
 
 // Synthesising bundles every handler with esbuild: allow for a slow machine.
 jest.setTimeout(180_000);
@@ -23,6 +24,11 @@ const CDK_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.joi
 const ACCESS_TOKEN_SCOPE = 'aws.cognito.signin.user.admin';
 const FUNCTION_DEFINITIONS: FunctionDefinition[] = Object.values(FUNCTIONS);
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+/** A grant of exactly the stream-read actions (a stream consumer's), never item access. */
+const isStreamRead = (s: { Action?: unknown }) => {
+  const actions = ([] as unknown[]).concat(s.Action ?? []);
+  return actions.length > 0 && actions.every((a) => (TABLE_STREAM_ACTIONS as readonly unknown[]).includes(a));
+};
 
 /**
  * Routes of every auth kind, served by existing handlers, so the authorizer
@@ -39,6 +45,7 @@ interface Synthesised {
   built: EntitlementsApp;
   stateful: Template;
   stateless: Template;
+  operations: Template;
 }
 
 /**
@@ -47,7 +54,7 @@ interface Synthesised {
  */
 function synthesise(options: Parameters<typeof buildApp>[0]): Synthesised {
   const built = buildApp({ ...options, nag: false });
-  return { built, stateful: Template.fromStack(built.stateful), stateless: Template.fromStack(built.stateless) };
+  return { built, stateful: Template.fromStack(built.stateful), stateless: Template.fromStack(built.stateless), operations: Template.fromStack(built.operations) };
 }
 
 /** Synthesises the app exactly as the CLI does (cdk-nag on) and lists what it reports. */
@@ -239,7 +246,9 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           const tableId = logicalId(synth.built.stateful.tables[table.id]);
           expect(JSON.stringify(variables[table.envVar])).toContain(tableId);
 
-          const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId));
+          const onTable = statements.filter((s) => JSON.stringify(s.Resource).includes(tableId) && !isStreamRead(s));
+          // Only the table's stream consumer reads its stream, and that grant holds no item action.
+          expect(statements.some((s) => isStreamRead(s) && JSON.stringify(s.Resource).includes(tableId))).toBe(STREAM_CONSUMERS[table.id] === def.name);
           const access = def.tables[table.id];
           const actions = onTable.flatMap((s) => asArray(s.Action as string | string[]));
           if (!access) {
@@ -250,7 +259,12 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           // The identity sweep pages through the users table; nothing else ever scans.
           if (!(def.identitySweep && table.id === 'users')) expect(actions).not.toContain('dynamodb:Scan');
           if (access === 'read') expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
-          else expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
+          else if (access === 'readWrite') expect(actions).toEqual(expect.arrayContaining(WRITE_ACTIONS));
+          else {
+            const granted = actions.filter((a) => WRITE_ACTIONS.includes(a)).sort();
+            const declared = access.write.map((w) => ({ put: 'dynamodb:PutItem', update: 'dynamodb:UpdateItem', delete: 'dynamodb:DeleteItem' })[w]).sort();
+            expect({ fn: def.name, table: table.id, granted }).toEqual({ fn: def.name, table: table.id, granted: declared });
+          }
           // Indexes are granted by name, never as index/*.
           const resourcesJson = JSON.stringify(onTable.map((s) => s.Resource));
           expect(resourcesJson).not.toContain('/index/*');
@@ -354,6 +368,38 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('entitlement.changed', () => {
+    it('streams the entitlements table (both images) into the publisher, with bisect, retries, partial batches and a DLQ', () => {
+      const table = logicalId(synth.built.stateful.tables.entitlements);
+      expect(synth.stateful.toJSON().Resources[table].Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+      const publisher = logicalId(synth.built.stateless.functions['entitlement-events']!.function);
+      const dlq = logicalId(synth.built.stateless.streamDeadLetters.entitlements!);
+      expect(dlq).toMatch(/DeadLetterQueue/);
+      synth.stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: publisher },
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+      });
+    });
+
+    it('puts events on the bus the stateful stack owns, and only there', () => {
+      synth.stateful.resourceCountIs('AWS::Events::EventBus', 1);
+      const bus = logicalId(synth.built.stateful.eventBus);
+      const publisher = synth.built.stateless.functions['entitlement-events']!;
+      const statements = statementsOf(synth.stateless, logicalId(publisher.function.role!));
+      const puts = statements.filter((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'));
+      expect(puts).toHaveLength(1);
+      expect(JSON.stringify(puts[0]!.Resource)).toContain(bus);
+      for (const def of FUNCTION_DEFINITIONS.filter((d) => !d.eventBus && !(Object.values(COGNITO_TRIGGERS) as string[]).includes(d.name))) {
+        const fn = synth.built.stateless.functions[def.name]!;
+        expect(statementsOf(synth.stateless, logicalId(fn.function.role!)).some((st) => asArray(st.Action as string | string[]).includes('events:PutEvents'))).toBe(false);
+      }
+    });
+  });
+
   describe('account deletion', () => {
     const queueId = () => logicalId(synth.built.stateless.deletionQueue!);
     const dlqId = () => logicalId(synth.built.stateless.deletionDeadLetters!);
@@ -372,8 +418,13 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         BatchSize: 1,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
-      synth.stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-      synth.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 0, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId(), 'QueueName'] } }] });
+      const mappings = Object.values(synth.stateless.findResources('AWS::Lambda::EventSourceMapping'));
+      expect(mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId(), 'Arn'] }))).toHaveLength(1);
+      // The alarm is in the operations stack, beside the topic it pages: the queue name arrives as an import.
+      synth.operations.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Threshold: 0,
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::ImportValue': Match.stringLikeRegexp(`${dlqId()}QueueName`) } }],
+      });
     });
 
     it('grants queue access per FUNCTIONS: send for deletion, consume only for the worker, none elsewhere', () => {
@@ -465,6 +516,9 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(stages).toHaveLength(1);
       const stage = stages[0]!.Properties;
       expect(stage.StageName).toBe(CDK_CONTEXT.stage);
+      // The stage default, then one lower limit per public route (a flood there cannot spend the backends' budget).
+      const publicRoutes = ROUTES.filter((r) => r.auth === 'none' || r.auth === 'stripe-signature');
+      expect(publicRoutes.length).toBeGreaterThan(0);
       expect(stage.MethodSettings).toEqual([
         expect.objectContaining({
           HttpMethod: '*',
@@ -475,7 +529,20 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
           LoggingLevel: 'ERROR',
           DataTraceEnabled: false,
         }),
+        ...publicRoutes.map((route) =>
+          expect.objectContaining({
+            HttpMethod: route.method,
+            ResourcePath: `/${route.path.replace(/\//g, '~1')}`,
+            ThrottlingRateLimit: CDK_CONTEXT.publicThrottleRateLimit,
+            ThrottlingBurstLimit: CDK_CONTEXT.publicThrottleBurstLimit,
+            // A method's settings replace the stage default: metrics and logging stay as on every other route.
+            MetricsEnabled: true,
+            LoggingLevel: 'ERROR',
+            DataTraceEnabled: false,
+          }),
+        ),
       ]);
+      expect(CDK_CONTEXT.publicThrottleRateLimit as number).toBeLessThan(CDK_CONTEXT.apiThrottleRateLimit as number);
       expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(synth.built.stateless.accessLogGroup), 'Arn'] });
       expect(JSON.parse(stage.AccessLogSetting.Format)).toEqual(expect.objectContaining({ requestId: '$context.requestId', status: '$context.status' }));
     });
@@ -671,6 +738,159 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
     });
   });
 
+  describe('operations: alarms, topic, dashboard', () => {
+    const template = () => synth.operations;
+    const alarms = () => Object.values(resourcesOf(template(), 'AWS::CloudWatch::Alarm'));
+    const topicId = () => logicalId(synth.built.operations.alarmTopic);
+    /** Alarms on `metric` whose dimensions mention `target` (a logical id), or all of them without a target. */
+    // A plain metric, or metric math over per-operation metrics (DynamoDB publishes ThrottledRequests per operation).
+    const metricNamesOf = (props: Json): string[] => [props.MetricName, ...(props.Metrics ?? []).map((m: Json) => m.MetricStat?.Metric?.MetricName)];
+    const alarmsOn = (metric: string, target?: string) =>
+      alarms().filter(
+        (a) => metricNamesOf(a.Properties).includes(metric) && (target === undefined || JSON.stringify([a.Properties.Dimensions ?? [], a.Properties.Metrics ?? []]).includes(target)),
+      );
+    const houseFunctions = () => [
+      ...Object.values(synth.built.stateful.triggerFunctions),
+      ...Object.values(synth.built.stateless.functions),
+    ];
+
+    it('sends every alarm to the one topic, each with a threshold, a period and a description saying what to do', () => {
+      template().resourceCountIs('AWS::SNS::Topic', 1);
+      // No alarmEmail in cdk.json: a topic without a subscription.
+      template().resourceCountIs('AWS::SNS::Subscription', 0);
+      expect(alarms().length).toBeGreaterThan(0);
+      for (const alarm of alarms()) {
+        const props = alarm.Properties;
+        expect({ alarm: props.AlarmDescription, actions: props.AlarmActions }).toEqual({ alarm: props.AlarmDescription, actions: [{ Ref: topicId() }] });
+        expect(props.OKActions).toEqual([{ Ref: topicId() }]);
+        expect(typeof props.Threshold).toBe('number');
+        expect(props.EvaluationPeriods).toBeGreaterThanOrEqual(1);
+        expect(String(props.AlarmDescription).length).toBeGreaterThanOrEqual(60);
+      }
+      // Alarms elsewhere would page no one.
+      for (const stack of [synth.stateful, synth.stateless]) stack.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    });
+
+    it('alarms on errors, throttles and p99 duration near the timeout of every function, Cognito triggers included', () => {
+      expect(houseFunctions()).toHaveLength(Object.keys(FUNCTIONS).length);
+      for (const fn of houseFunctions()) {
+        const id = logicalId(fn.function);
+        const name = fn.definition.name;
+        expect({ name, errors: alarmsOn('Errors', id).length, throttles: alarmsOn('Throttles', id).length }).toEqual({ name, errors: 1, throttles: 1 });
+        const duration = alarmsOn('Duration', id);
+        expect({ name, duration: duration.length }).toEqual({ name, duration: 1 });
+        expect(duration[0]!.Properties.ExtendedStatistic).toBe('p99');
+        const timeoutMs = (fn.definition.timeoutSeconds ?? 10) * 1000;
+        expect(duration[0]!.Properties.Threshold).toBeGreaterThanOrEqual(timeoutMs * 0.7);
+        expect(duration[0]!.Properties.Threshold).toBeLessThan(timeoutMs);
+      }
+      const trigger = synth.built.stateful.triggerFunctions['post-confirmation']!;
+      expect(alarmsOn('Errors', logicalId(trigger.function))[0]!.Properties.AlarmDescription).toMatch(/sign-up|Cognito/i);
+    });
+
+    it('alarms on the API 5xx rate and p99 latency', () => {
+      const apiName = `entitlements-${CDK_CONTEXT.stage}`;
+      const onApi = (metric: string) => alarms().filter((a) => a.Properties.Metrics || (a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions).includes(apiName)));
+      // The 5xx rate is metric math: 5XXError / Count.
+      const rate = alarms().filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes('5XXError') && JSON.stringify(a.Properties.Metrics ?? []).includes('"Count"'));
+      expect(rate).toHaveLength(1);
+      const latency = onApi('Latency').filter((a) => a.Properties.MetricName === 'Latency');
+      expect(latency).toHaveLength(1);
+      expect(latency[0]!.Properties.ExtendedStatistic).toBe('p99');
+    });
+
+    it('alarms on throttled requests and system errors of every table', () => {
+      for (const table of TABLE_LIST) {
+        const id = logicalId(synth.built.stateful.tables[table.id]);
+        expect({ table: table.id, throttled: alarmsOn('ThrottledRequests', id).length, system: alarmsOn('SystemErrors', id).length }).toEqual({
+          table: table.id,
+          throttled: 1,
+          system: 1,
+        });
+      }
+    });
+
+    it('alarms on webhook failures, reconciliation repairs and unknown Stripe prices from the business metrics', () => {
+      for (const metric of ['WebhookFailed', 'ReconcileRepairs', 'UnknownStripePrice']) {
+        const found = alarmsOn(metric);
+        expect({ metric, count: found.length }).toEqual({ metric, count: 1 });
+        expect(found[0]!.Properties).toEqual(
+          expect.objectContaining({ Namespace: 'entitlements', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' }),
+        );
+        expect(found[0]!.Properties.Dimensions).toEqual([{ Name: 'service', Value: 'entitlements' }]);
+      }
+    });
+
+    it('alarms on the depth of every dead-letter queue (any sqs.Queue whose id ends in DeadLetterQueue)', () => {
+      const deadLetterQueues = [synth.built.stateful, synth.built.stateless].flatMap((stack) =>
+        stack.node.findAll().filter((c): c is import('aws-cdk-lib/aws-sqs').Queue => c.node.id.endsWith('DeadLetterQueue') && 'queueArn' in c),
+      );
+      expect(deadLetterQueues.length).toBeGreaterThanOrEqual(1);
+      for (const queue of deadLetterQueues) {
+        const found = alarmsOn('ApproximateNumberOfMessagesVisible', logicalId(queue));
+        expect({ queue: queue.node.path, count: found.length }).toEqual({ queue: queue.node.path, count: 1 });
+        expect(found[0]!.Properties.Threshold).toBe(0);
+      }
+    });
+
+    it('has one dashboard showing the API, the functions, the tables, the queues and the business metrics', () => {
+      template().resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+      const body = JSON.stringify(Object.values(resourcesOf(template(), 'AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+      for (const metric of ['5XXError', 'Latency', 'Errors', 'ThrottledRequests', 'ApproximateNumberOfMessagesVisible', 'WebhookApplied', 'WebhookFailed', 'TokensConsumed', 'InsufficientTokens', 'CacheHit', 'CacheMiss', 'CircuitBreakerOpened', 'EntitlementEventsPublished', 'ReconcileRepairs']) {
+        expect({ metric, shown: body.includes(metric) }).toEqual({ metric, shown: true });
+      }
+    });
+  });
+
+  describe('the edge', () => {
+    it('puts a regional WAF web ACL with the AWS common rule set and a per-IP rate rule on the API stage', () => {
+      const acls = Object.values(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACL'));
+      expect(acls).toHaveLength(1);
+      const acl = acls[0]!.Properties;
+      expect(acl.Scope).toBe('REGIONAL');
+      expect(acl.DefaultAction).toEqual({ Allow: {} });
+      const rules = acl.Rules as Json[];
+      expect(rules.some((r) => r.Statement.ManagedRuleGroupStatement?.Name === 'AWSManagedRulesCommonRuleSet' && r.Statement.ManagedRuleGroupStatement.VendorName === 'AWS')).toBe(true);
+      const rate = rules.find((r) => r.Statement.RateBasedStatement);
+      expect(rate?.Statement.RateBasedStatement).toEqual(expect.objectContaining({ AggregateKeyType: 'IP', Limit: CDK_CONTEXT.wafRequestsPerIpPer5Minutes }));
+      expect(rate?.Action).toEqual({ Block: expect.anything() });
+
+      const associations = Object.values(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACLAssociation'));
+      expect(associations).toHaveLength(1);
+      const association = JSON.stringify(associations[0]!.Properties);
+      expect(association).toContain(logicalId(synth.built.stateless.api));
+      expect(association).toContain(`/stages/`);
+      expect(associations[0]!.Properties.WebACLArn).toEqual({ 'Fn::GetAtt': [Object.keys(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACL'))[0], 'Arn'] });
+    });
+
+    it('reserves concurrency for the functions FUNCTIONS caps, and only those', () => {
+      const capped = FUNCTION_DEFINITIONS.filter((d) => d.reservedConcurrency !== undefined);
+      expect(capped.map((d) => d.name).sort()).toEqual(['deletion-worker', 'health', 'stripe-webhook']);
+      for (const def of FUNCTION_DEFINITIONS) {
+        const trigger = synth.built.stateful.triggerFunctions[def.name];
+        const fn = trigger ?? synth.built.stateless.functions[def.name]!;
+        const props = (trigger ? synth.stateful : synth.stateless).toJSON().Resources[logicalId(fn.function)].Properties;
+        expect({ fn: def.name, reserved: props.ReservedConcurrentExecutions }).toEqual({ fn: def.name, reserved: def.reservedConcurrency });
+      }
+    });
+
+    it('lets token consume append ledger and idempotency rows and update balances, never delete anything', () => {
+      const fn = synth.built.stateless.functions['token-consume']!;
+      const statements = statementsOf(synth.stateless, logicalId(fn.function.role!));
+      const actionsOn = (table: TableDefinition['id']) => {
+        const tableId = logicalId(synth.built.stateful.tables[table]);
+        return statements.filter((s) => JSON.stringify(s.Resource).includes(tableId)).flatMap((s) => asArray(s.Action as string | string[]));
+      };
+      for (const table of TABLE_LIST) {
+        const actions = actionsOn(table.id);
+        expect({ table: table.id, deletes: actions.filter((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:BatchWriteItem') }).toEqual({ table: table.id, deletes: [] });
+      }
+      expect(actionsOn('ledger').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
+      expect(actionsOn('idempotency').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
+      expect(actionsOn('entitlements').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:UpdateItem']);
+    });
+  });
+
   describe('cdk-nag (AWS Solutions)', () => {
     let nagged: ReturnType<typeof nagFindings>;
 
@@ -719,6 +939,8 @@ const PROD_CONTEXT: Record<string, unknown> = {
   tierProMonthlyTokens: 7000,
   tierEnterpriseMonthlyTokens: 'unlimited',
   stripePricePro: 'price_pro_123',
+  alarmEmail: 'ops@example.com',
+  interfaceEndpoints: 'true',
   // Same handlers as the dev app: skip bundling them again.
   'aws:cdk:bundling-stacks': [],
 };
@@ -751,7 +973,7 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
     synth.stateful.resourceCountIs('AWS::EC2::NatGateway', 2);
     synth.stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'prod',
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50 })],
+      MethodSettings: Match.arrayWith([Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 50 })]),
     });
     for (const fn of Object.values(synth.built.stateless.functions)) {
       const variables = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
@@ -764,6 +986,26 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
       );
       expect(variables.TIER_BASIC_MONTHLY_TOKENS).toBeUndefined();
     }
+  });
+
+  it('runs a second NAT gateway by default, and Secrets Manager and STS interface endpoints when asked', () => {
+    // PROD_CONTEXT gives natGateways itself; the prod default is one per AZ.
+    expect(readAppSettings({ tryGetContext: (key: string) => ({ stage: 'prod' })[key as 'stage'] }).natGateways).toBe(2);
+    for (const service of ['secretsmanager', 'sts']) {
+      synth.stateful.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([`.${service}`])]) }),
+      });
+    }
+  });
+
+  it('subscribes the alarm email from context to the alarm topic', () => {
+    synth.operations.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: logicalId(synth.built.operations.alarmTopic) },
+    });
   });
 
   it('stays clean under cdk-nag with api-key and webhook routes', () => {

@@ -316,7 +316,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
       grant: await settle(writers.tokens.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: `grant-${tag}`, reason: 'test' })),
       topUp: await settle(writers.tokens.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: `topup:${tag}`, reason: 'top-up', kind: 'top-up' })),
       setTier: await settle(writers.tokens.setTier({ userId, tier: 'pro', sticky: true })),
-      stripeState: await settle(writers.entitlements.applySubscriptionState(userId, NO_SUBSCRIPTION, Date.now())),
+      stripeState: await settle(writers.entitlements.applySubscriptionState(userId, NO_SUBSCRIPTION, Date.now(), { kind: 'stripe' })),
       premiumOverride: await settle(writers.entitlements.setPremiumOverride(userId, true)),
       rotateKey: await settle(writers.keys.rotate(userId, { keyHash: `${tag}${'0'.repeat(64)}`.slice(0, 64), prefix: 'evk_live_test', createdAt: now.toISOString() })),
       markDeleting: await settle(writers.users.markDeleting(userId, now.toISOString())),

@@ -55,7 +55,7 @@ async function seedUser(status: EntitlementStatus = 'active', emailPrefix = 'pre
   await users.createIfAbsent({ userId, email, stripeCustomerId: customerId, createdAt: new Date().toISOString() });
   await entitlements.createIfAbsent(newEntitlement(userId, new Date()));
   if (status !== 'none') {
-    await entitlements.applySubscriptionState(userId, { ...NO_SUBSCRIPTION, status, plan: 'price_pro', tier: 'pro', subscriptionId: 'sub_1' }, Date.now());
+    await entitlements.applySubscriptionState(userId, { ...NO_SUBSCRIPTION, status, plan: 'price_pro', tier: 'pro', subscriptionId: 'sub_1' }, Date.now(), { kind: 'stripe' });
   }
   return { userId, email, customerId };
 }
@@ -68,7 +68,7 @@ async function webhookDowngrade(user: { userId: string; customerId: string }) {
     ],
     getCustomer: async () => ({ deleted: false as const, userId: user.userId }),
   } as unknown as BillingProvider;
-  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], clock: () => Date.now() + 1000 }, user.customerId);
+  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], clock: () => Date.now() + 1000 }, user.customerId, { kind: 'stripe' });
   expect(outcome).toBe('written');
 }
 

@@ -317,7 +317,7 @@ describe('tier overrides', () => {
     const { store } = container(clock);
     const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: tables.users });
     const accessOf = async (userId: string) => decideAccess(await row(userId), catalogue, DEFAULT_ACCESS_POLICY, clock.now);
-    const stripeWrite = (userId: string, state: SubscriptionState) => entitlements.applySubscriptionState(userId, state, Date.now());
+    const stripeWrite = (userId: string, state: SubscriptionState) => entitlements.applySubscriptionState(userId, state, Date.now(), { kind: 'stripe' });
 
     const sticky = await signedUpUser(clock);
     expect(await store.setTier({ userId: sticky, tier: 'tester', sticky: true })).toMatchObject({ tierStickyValue: 'tester' });

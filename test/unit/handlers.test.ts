@@ -4,6 +4,7 @@ import { buildTierCatalogue } from '../../shared/domain/tiers';
 import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
 import type { DependencyProbe } from '../../shared/ports/dependency-probe';
 import { cacheKeys, type ReadThroughCache } from '../../shared/ports/cache';
+import { metrics } from '../../shared/observability/metrics';
 import { apiEvent, noContext } from '../fixtures/handlers';
 import { InMemoryTokenStore } from '../fixtures/tokens';
 
@@ -90,6 +91,23 @@ describe('token-consume from fakes', () => {
     expect((await consume('nobody', 1, 'x')).statusCode).toBe(404);
     expect((await handler(me('/me/tokens/consume', 'nobody', { amount: 1, idempotencyKey: 'x' }), noContext)).statusCode).toBe(402);
     expect(tokens.ledger.filter((e) => e.userId === 'u1')).toHaveLength(1);
+  });
+
+  it('publishes what an invocation counted once, at its end (consumed tokens, 402s)', async () => {
+    const { handler } = build();
+    const published = jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => (metrics.clearMetrics(), metrics));
+    try {
+      await handler(internal('/v1/users/{userId}/tokens/consume', 'POST', 'u1', { amount: 2, idempotencyKey: 'm1' }), noContext);
+      expect(published).toHaveBeenCalledTimes(1);
+      await handler(internal('/v1/users/{userId}/tokens/consume', 'POST', 'u1', { amount: 50, idempotencyKey: 'm2' }), noContext);
+      expect(published).toHaveBeenCalledTimes(2);
+      // A request that counted nothing publishes nothing.
+      await handler(apiEvent({ resource: '/elsewhere', httpMethod: 'GET' }), noContext);
+      expect(published).toHaveBeenCalledTimes(2);
+    } finally {
+      published.mockRestore();
+      metrics.clearMetrics();
+    }
   });
 
   it('checks the internal key before reading anything, and answers 404 for a route it does not serve', async () => {

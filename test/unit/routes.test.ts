@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, ROUTES, SCHEDULES, handlerEntry, matchRoute, type FunctionName } from '../../shared/routes';
+import { COGNITO_TRIGGERS, FUNCTIONS, QUEUE_CONSUMERS, ROUTES, SCHEDULES, STREAM_CONSUMERS, handlerEntry, matchRoute, type FunctionName } from '../../shared/routes';
 import { TABLES } from '../../shared/adapters/dynamodb/tables';
 
 const ROOT = join(__dirname, '..', '..');
 
 describe('route manifest', () => {
-  it('points every route, trigger, queue and schedule at a defined function with a handler file', () => {
+  it('points every route, trigger, queue, table stream and schedule at a defined function with a handler file', () => {
     const used = new Set<FunctionName>([
       ...ROUTES.map((r) => r.handler),
       ...Object.values(COGNITO_TRIGGERS),
       ...Object.values(QUEUE_CONSUMERS),
+      ...Object.values(STREAM_CONSUMERS),
       ...Object.values(SCHEDULES).map((s) => s.handler),
     ]);
     for (const name of used) {

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
+import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
 import type { TierName } from '../../domain/tiers';
 import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
 import { liveUserWrite, refusedForGoneUser } from './live-user';
@@ -22,7 +23,11 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
   async createIfAbsent(record: EntitlementRecord): Promise<boolean> {
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tables.entitlements, Item: record, ConditionExpression: 'attribute_not_exists(userId)' }),
+        new PutCommand({
+          TableName: this.tables.entitlements,
+          Item: { ...record, lastChange: recordedChange({ kind: 'sign-up' }, record.updatedAt) },
+          ConditionExpression: 'attribute_not_exists(userId)',
+        }),
       );
       return true;
     } catch (err) {
@@ -37,9 +42,10 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    * must be older than this one (so an older read never overwrites a newer).
    * The row is created when sign-up could not.
    */
-  async applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number): Promise<'written' | 'stale' | 'gone'> {
+  async applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number, cause: ChangeCause): Promise<'written' | 'stale' | 'gone'> {
     const now = this.now().toISOString();
     const values: Record<string, unknown> = {
+      ':lastChange': recordedChange(cause, now),
       ':status': state.status,
       ':plan': state.plan,
       ':sub': state.subscriptionId,
@@ -52,7 +58,7 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     };
     const sets = [
       '#status = :status, #plan = :plan, subscriptionId = :sub, trialEndsAt = :trial, cancelAtPeriodEnd = :cape, tier = :tier',
-      'stripeSyncedAt = :synced, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+      'stripeSyncedAt = :synced, updatedAt = :now, lastChange = :lastChange, createdAt = if_not_exists(createdAt, :now)',
       'tokensPurchased = if_not_exists(tokensPurchased, :zero), tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)',
     ];
     // A period is adopted once paid; until then the previous paid period stays in force.
@@ -126,6 +132,8 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       'tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)';
     const values: Record<string, unknown> = {
       ':now': now,
+      // Admin today (scripts/admin.ts); a Ko-fi override would name its own cause here.
+      ':lastChange': recordedChange({ kind: 'admin' }, now),
       ':none': NO_SUBSCRIPTION.status,
       ':free': NO_SUBSCRIPTION.tier,
       ':null': null,
@@ -136,10 +144,10 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     };
     const update =
       value === undefined
-        ? `SET updatedAt = :now, ${defaults} REMOVE premiumOverride, premiumOverrideTier`
+        ? `SET updatedAt = :now, lastChange = :lastChange, ${defaults} REMOVE premiumOverride, premiumOverrideTier`
         : value === true && grantTier
-          ? `SET premiumOverride = :override, premiumOverrideTier = :grantTier, updatedAt = :now, ${defaults}`
-          : `SET premiumOverride = :override, updatedAt = :now, ${defaults} REMOVE premiumOverrideTier`;
+          ? `SET premiumOverride = :override, premiumOverrideTier = :grantTier, updatedAt = :now, lastChange = :lastChange, ${defaults}`
+          : `SET premiumOverride = :override, updatedAt = :now, lastChange = :lastChange, ${defaults} REMOVE premiumOverrideTier`;
     const result = await this.updateLiveRow(userId, { UpdateExpression: update, ExpressionAttributeValues: values });
     // The override has no condition of its own: only the live-user check can refuse it.
     return result === 'written' ? 'written' : 'gone';

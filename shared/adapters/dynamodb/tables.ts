@@ -24,6 +24,8 @@ export interface TableDefinition {
   partitionKey: KeyDefinition;
   sortKey?: KeyDefinition;
   globalSecondaryIndexes: IndexDefinition[];
+  /** A change stream with both images of every write (STREAM_CONSUMERS in shared/routes.ts names its consumer). */
+  stream?: 'NEW_AND_OLD_IMAGES';
   /** Attribute holding an epoch-seconds expiry, when rows expire. */
   timeToLiveAttribute?: string;
   description: string;
@@ -51,6 +53,8 @@ export const TABLES: Record<TableId, TableDefinition> = {
     envVar: 'TABLE_ENTITLEMENTS',
     partitionKey: { name: 'userId', type: 'S' },
     globalSecondaryIndexes: [],
+    // entitlement.changed is derived from this stream, so no writer can forget to publish.
+    stream: 'NEW_AND_OLD_IMAGES',
     description: 'Subscription state derived from Stripe, tier and token balances.',
   },
   ledger: {

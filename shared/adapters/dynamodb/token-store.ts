@@ -5,6 +5,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TablesConfig } from '../../config';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
+import { recordedChange } from '../../domain/entitlement-events';
 import type { Tier } from '../../domain/tiers';
 import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
 import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
@@ -167,7 +168,8 @@ export class DynamoTokenStore implements TokenStore {
       if (!current) return undefined;
       const fields = adminTierFields(tier, current, sticky);
       const names: Record<string, string> = {};
-      const values: Record<string, unknown> = { ':now': this.now().toISOString() };
+      const now = this.now().toISOString();
+      const values: Record<string, unknown> = { ':now': now, ':lastChange': recordedChange({ kind: 'admin' }, now) };
       const sets = Object.entries(fields).map(([field, value]) => {
         names[`#${field}`] = field;
         values[`:${field}`] = value;
@@ -181,7 +183,7 @@ export class DynamoTokenStore implements TokenStore {
           new UpdateCommand({
             TableName: this.tables.entitlements,
             Key: { userId },
-            UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now REMOVE ${removed.join(', ')}`,
+            UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now, lastChange = :lastChange REMOVE ${removed.join(', ')}`,
             ConditionExpression: conditions.join(' AND '),
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -293,7 +295,7 @@ export class DynamoTokenStore implements TokenStore {
 
   private async commit<R>(op: TokenOperation<R>, planned: StoredTokenState, decision: TokenWriteDecision<R> & { write: true }, now: Date): Promise<CommitOutcome> {
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    const values: Record<string, unknown> = { ':now': now.toISOString(), ':lastChange': recordedChange(op.cause, now.toISOString()) };
     const conditions = ['attribute_exists(userId)'];
     for (const field of TOKEN_STATE_FIELDS) conditions.push(equalsCondition(field, planned[field], names, values));
     const counters = decision.counters;
@@ -310,7 +312,7 @@ export class DynamoTokenStore implements TokenStore {
               Update: {
                 TableName: this.tables.entitlements,
                 Key: { userId: op.userId },
-                UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now`,
+                UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now, lastChange = :lastChange`,
                 ConditionExpression: conditions.join(' AND '),
                 ExpressionAttributeNames: names,
                 ExpressionAttributeValues: values,

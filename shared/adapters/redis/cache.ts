@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { CacheConfig } from '../../config';
 import { logger } from '../../observability/logger';
+import { countMetric } from '../../observability/metrics';
 import { CacheInvalidationError, type CacheSource, type ReadThroughCache } from '../../ports/cache';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { SingleFlight } from './single-flight';
@@ -152,7 +153,10 @@ export class RedisReadThroughCache implements ReadThroughCache {
       if (cached !== null) {
         this.breaker.recordSuccess();
         const entry = decode<T>(cached);
-        if (entry) return { value: entry.value, source: 'cache' };
+        if (entry) {
+          countMetric('CacheHit');
+          return { value: entry.value, source: 'cache' };
+        }
       }
       generation = String(await redis.eval(NOTE_GENERATION, 1, generationKey(key), randomUUID(), this.generationTtlMs));
       this.breaker.recordSuccess();
@@ -163,6 +167,7 @@ export class RedisReadThroughCache implements ReadThroughCache {
     }
     // Callers that saw the same generation share one load; one that saw a newer
     // generation (an invalidation happened since) starts its own.
+    countMetric('CacheMiss');
     return this.flights.run(`${key}\n${generation}`, async () => {
       const value = await load();
       await this.writeBack(redis, key, generation, value);
@@ -230,6 +235,7 @@ export class RedisReadThroughCache implements ReadThroughCache {
   }
 
   private loadOnly<T>(key: string, load: () => Promise<T>): Promise<{ value: T; source: CacheSource }> {
+    countMetric('CacheMiss');
     return this.flights.run(`${key}\ndb`, async () => ({ value: await load(), source: 'db' as const }));
   }
 

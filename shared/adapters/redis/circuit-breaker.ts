@@ -1,3 +1,4 @@
+import { countMetric } from '../../observability/metrics';
 /**
  * A circuit breaker for an optional dependency (the cache). While it is
  * closed, calls go through and consecutive failures are counted; after
@@ -110,6 +111,7 @@ export class CircuitBreaker {
   private transition(to: BreakerState): void {
     const from = this.current;
     this.current = to;
+    if (to === 'open') countMetric('CircuitBreakerOpened');
     this.options.onStateChange?.(to, from);
   }
 }

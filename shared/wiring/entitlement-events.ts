@@ -1,0 +1,11 @@
+import { eventsSection, loadConfig } from '../config';
+import { createEventBridgeClient } from '../adapters/clients';
+import { EventBridgeEntitlementEvents } from '../adapters/eventbridge/entitlement-events';
+import { awsConfig } from './aws';
+import { perProcess } from './process';
+
+/** The publisher of entitlement.changed: one EventBridge client per process, on the bus the stack names. */
+export const entitlementEvents = perProcess(() => {
+  const config = loadConfig({ events: eventsSection }).events;
+  return new EventBridgeEntitlementEvents(createEventBridgeClient(awsConfig(), config.EVENTBRIDGE_ENDPOINT), config.EVENT_BUS_NAME);
+});
