@@ -210,7 +210,7 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
       }
       const result = await run.check(sweep, { userId, customerId }, async () => {
         await run.pace();
-        const outcome = await syncCustomer(deps.stripe, customerId, { kind: 'reconcile' }, userId);
+        const outcome = await syncCustomer(deps.stripe, customerId, { kind: 'reconcile' }, userId, { onlyIfDrifted: true });
         if (outcome === 'written') repaired(sweep, "the row differed from Stripe's current state", { userId, customerId });
         return outcome === 'written';
       });

@@ -93,11 +93,18 @@ export async function invalidateUser(cache: ReadThroughCache, profile: Pick<User
  * write the derived state, guarded by the read's start time so an older read
  * never overwrites a newer one. Whatever order events arrive in, the last
  * write is Stripe's latest state. `cause` (the Stripe event, or reconcile)
- * is stored with the write and named by entitlement.changed. A state the row
- * already holds is not written again: the webhook and the reconciler re-read
- * freely, and a reconcile pass over customers that did not drift writes nothing.
+ * is stored with the write and named by entitlement.changed (only a change
+ * of access publishes one). With `onlyIfDrifted` (reconcile) a state the row
+ * already holds is not written again, so a pass over customers that did not
+ * drift writes nothing.
  */
-export async function syncCustomer(deps: SyncDeps, customerId: string, cause: ChangeCause, hintUserId?: string): Promise<SyncOutcome> {
+export async function syncCustomer(
+  deps: SyncDeps,
+  customerId: string,
+  cause: ChangeCause,
+  hintUserId?: string,
+  options: { onlyIfDrifted?: boolean } = {},
+): Promise<SyncOutcome> {
   const profile = await ownerOfCustomer(deps, customerId, hintUserId);
   if (!profile) {
     logger.info('Stripe customer has no live user; event ignored', { customerId });
@@ -108,8 +115,11 @@ export async function syncCustomer(deps: SyncDeps, customerId: string, cause: Ch
   reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
   const current = await deps.entitlements.get(profile.userId, { consistent: true });
   const state = withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue), current);
+  // Reconcile repairs only drift (0 writes when nothing drifted). The webhook always writes: its
+  // write moves the row's read time forward, so an older read still in flight (Stripe changed and
+  // changed back meanwhile) is refused instead of landing over a newer state it never saw.
   // Read after Stripe, so a write that landed meanwhile is compared, not missed.
-  if (holdsSubscriptionState(current, state)) return 'unchanged';
+  if (options.onlyIfDrifted && holdsSubscriptionState(current, state)) return 'unchanged';
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt, cause);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {

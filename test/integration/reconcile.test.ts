@@ -3,6 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { countRequests } from '../../bench/harness';
 import { localDynamoClient } from '../../infra/local/dynamodb';
 import type { ReconcileDeps, ReconcilePass, ReconcileReport } from '../../shared/use-cases/reconcile';
+import { syncCustomer } from '../../shared/use-cases/stripe-sync';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
@@ -107,6 +108,23 @@ describe('reconcile', () => {
     // Assert: not one DynamoDB write, nothing repaired
     expect(writes.requests).toBe(0);
     expect(second).toMatchObject({ failedDeliveries: { repaired: 0 }, subscribers: { repaired: 0, complete: true }, identities: { repaired: 0 } });
+  });
+
+  it("the webhook's re-read writes even when nothing changed, so an older read still in flight is refused", async () => {
+    // Arrange: the row holds Stripe's state (reconciled above or by the webhook)
+    const customerId = await customerOf(drifted);
+    await eventually(async () => expect(await row(drifted.sub)).toMatchObject({ status: 'active', tier: 'basic' }));
+    const readBefore = Date.now() - 1;
+
+    // Act: a webhook's sync finds nothing to change; then a read that started before it lands,
+    // having seen a state Stripe has left since (changed and changed back while it was in flight)
+    const webhook = await syncCustomer(deps.stripe, customerId, { kind: 'stripe', ref: 'evt_reconcile_test' }, drifted.sub);
+    const canceled = { ...deps.stripe.billing, listSubscriptions: async () => [] };
+    const older = await syncCustomer({ ...deps.stripe, billing: canceled, clock: () => readBefore }, customerId, { kind: 'stripe', ref: 'evt_older' }, drifted.sub);
+
+    // Assert: the webhook wrote (its read time moved on) and the older read was refused
+    expect([webhook, older]).toEqual(['written', 'stale']);
+    expect(await row(drifted.sub)).toMatchObject({ status: 'active', tier: 'basic' });
   });
 
   it('a run cut short by its budget stores its cursor, and the next run resumes there', async () => {
