@@ -75,9 +75,12 @@ describe('entitlement.changed at a webhook (the local stack)', () => {
       return distinct;
     }, 20_000);
     expect(receiver.received.filter((r) => r.event.userId === user.sub).every((r) => r.signed)).toBe(true);
-    // A change that only moved the allowance period to the paid one is not a new access: collapse repeats.
+    // A change that only moved the allowance period to the paid one is not a new access: collapse repeats,
+    // and each repeat must be exactly that period change (no other event may hide among them).
     const transitions = events.map(accessAfter).filter((access, i, all) => i === 0 || access !== all[i - 1]);
     expect(transitions).toEqual(['active/basic/premium', 'active/pro/premium', 'canceled/free/free', 'deleted']);
+    const repeats = events.filter((event, i) => i > 0 && accessAfter(event) === accessAfter(events[i - 1]!));
+    for (const repeat of repeats) expect(repeat.changed).toEqual(['allowancePeriod']);
     for (const event of events.slice(0, -1)) expect(event.cause).toMatchObject({ kind: 'stripe', ref: expect.stringMatching(/^evt_/) });
     expect(events.at(-1)).toMatchObject({ cause: { kind: 'deletion' }, previous: { status: 'canceled' }, current: null });
     expect(events[0]).toMatchObject({ previous: { status: 'none', tier: 'free' }, current: { limits: { monthlyTokens: 1000 } } });
