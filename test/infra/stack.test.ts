@@ -1013,6 +1013,16 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
     expect(findings).toEqual([]);
     expect(synthError).toBeUndefined();
   });
+  it('delivers entitlement.changed to an eventsWebhookUrl through an API destination, with its own dead-letter queue, and stays clean under cdk-nag', () => {
+    const { built, findings, synthError } = nagFindings({ context: { ...PROD_CONTEXT, eventsWebhookUrl: 'https://app.example.com/hooks/entitlements' }, routes });
+    expect(findings).toEqual([]);
+    expect(synthError).toBeUndefined();
+    const stateless = Template.fromStack(built.stateless);
+    stateless.hasResourceProperties('AWS::Events::ApiDestination', { InvocationEndpoint: 'https://app.example.com/hooks/entitlements', HttpMethod: 'POST' });
+    stateless.resourceCountIs('AWS::Events::Connection', 1);
+    stateless.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ 'detail-type': ['entitlement.changed'] }) });
+    expect(Object.keys(stateless.findResources('AWS::SQS::Queue')).some((id) => id.startsWith('EventsWebhookDeadLetterQueue'))).toBe(true);
+  });
 });
 
 describe('CDK context', () => {
