@@ -40,6 +40,18 @@ export type BusinessMetric =
   | AnomalyMetric;
 
 /**
+ * Counts per request on the premium check's hot path, for a ratio on the
+ * dashboard: summed in memory and published at most once a minute (with the
+ * next invocation's flush), so a cache hit pays an addition, not a JSON line.
+ * Up to a minute of them is lost if Lambda recycles the environment first;
+ * nothing alarms on them.
+ */
+const WINDOWED: ReadonlySet<BusinessMetric> = new Set<BusinessMetric>(['CacheHit', 'CacheMiss']);
+const WINDOW_MS = 60_000;
+const windowed = new Map<BusinessMetric, number>();
+let windowStartedAt = Date.now();
+
+/**
  * Counts; the count is published (one EMF line on stdout, no API call) when
  * the invocation ends: every handler wrapper calls `flushMetrics` in a
  * `finally` (shared/http/handler.ts for HTTP, the worker, the trigger...),
@@ -47,11 +59,17 @@ export type BusinessMetric =
  */
 export function countMetric(name: BusinessMetric, count = 1): void {
   if (count === 0) return;
-  metrics.addMetric(name, MetricUnit.Count, count);
+  if (WINDOWED.has(name)) windowed.set(name, (windowed.get(name) ?? 0) + count);
+  else metrics.addMetric(name, MetricUnit.Count, count);
 }
 
-/** Publishes what this invocation counted, if anything (no "no metrics" warning on quiet invocations). */
-export function flushMetrics(): void {
+/** Publishes what this invocation counted, and the windowed sums once a minute (no "no metrics" warning on quiet invocations). */
+export function flushMetrics(now = Date.now()): void {
+  if (windowed.size > 0 && (now - windowStartedAt >= WINDOW_MS || metrics.hasStoredMetrics())) {
+    for (const [name, count] of windowed) metrics.addMetric(name, MetricUnit.Count, count);
+    windowed.clear();
+    windowStartedAt = now;
+  }
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }
 
