@@ -169,7 +169,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'tokens-admin': {
     name: 'tokens-admin',
     description: 'Tier catalogue, user status, token grants and tier overrides (invalidating the cached entitlement).',
-    tables: { users: 'read', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite' },
+    // The token store's writes: the row (Update: grants, tier overrides), the ledger entry and the idempotency record (Put).
+    tables: { users: 'read', entitlements: { write: ['update'] }, ledger: { write: ['put'] }, idempotency: { write: ['put'] } },
     redis: true,
     internalApiKeys: true,
   },
@@ -184,7 +185,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'sts-credentials': {
     name: 'sts-credentials',
     description: 'POST /me/aws-credentials: short-lived, speech-to-text-only AWS credentials for active subscribers.',
-    tables: { users: 'read', entitlements: 'read', ledger: 'readWrite' },
+    // The grant log: one Put per grant, beside a condition check on the live profile.
+    tables: { users: 'read', entitlements: 'read', ledger: { write: ['put'] } },
     redis: true,
     internalApiKeys: false,
     awsCredentials: true,
@@ -192,7 +194,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'api-keys': {
     name: 'api-keys',
     description: 'End-user API keys: rotation (Cognito) and verification with monthly metering and a per-second limit (x-api-key).',
-    tables: { users: 'read', entitlements: 'read', ledger: 'readWrite', apiKeys: 'readWrite' },
+    // Rotation puts the new key and the owner item and deletes the old key; verify updates the period's counter.
+    tables: { users: 'read', entitlements: 'read', ledger: { write: ['update'] }, apiKeys: { write: ['put', 'delete'] } },
     redis: true,
     internalApiKeys: true,
   },
