@@ -239,7 +239,13 @@ export class HouseFunction extends Construct {
   public useDeletionQueue(queue: sqs.IQueue, mode: 'send' | 'consume'): this {
     this.function.addEnvironment('DELETION_QUEUE_URL', queue.queueUrl);
     queue.grantSendMessages(this.function);
-    if (mode === 'consume') this.function.addEventSource(new SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true }));
+    if (mode === 'consume') {
+      // SQS's poller ignores reserved concurrency: without a matching cap it invokes past it, the
+      // throttled messages come back, and after maxReceiveCount they land in the DLQ (2 is SQS's minimum).
+      const reserved = this.definition.reservedConcurrency;
+      const maxConcurrency = reserved === undefined ? undefined : Math.max(2, reserved);
+      this.function.addEventSource(new SqsEventSource(queue, { batchSize: 1, reportBatchItemFailures: true, ...(maxConcurrency ? { maxConcurrency } : {}) }));
+    }
     return this;
   }
 

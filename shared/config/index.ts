@@ -305,6 +305,7 @@ export const reconcileSection = z.object({
   RECONCILE_TIME_BUDGET_MS: positiveInt.default(240_000),
   RECONCILE_STRIPE_CALLS_PER_SECOND: z.coerce.number().positive().max(50).default(10),
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(100),
+  RECONCILE_IN_FLIGHT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
 });
 export type ReconcileConfig = z.infer<typeof reconcileSection>;
 

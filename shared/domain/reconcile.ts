@@ -12,6 +12,16 @@ export const STRIPE_EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
  * for: the stored high-water mark (inclusive: events of that same second are
  * listed again, and are no-ops by their id), never older than Stripe keeps.
  */
+/**
+ * The newest creation time the light pass lists. `delivery_success=false`
+ * also lists events Stripe is still delivering for the first time: those
+ * younger than `inFlightSeconds` (RECONCILE_IN_FLIGHT_SECONDS, 10 minutes)
+ * are left to the live webhook, so the light pass does not race it.
+ */
+export function failedDeliveriesTo(nowSeconds: number, inFlightSeconds: number): number {
+  return nowSeconds - inFlightSeconds;
+}
+
 export function failedDeliveriesFrom(nowSeconds: number, highWaterMark: number | undefined): number {
   const retained = nowSeconds - STRIPE_EVENT_RETENTION_SECONDS;
   return highWaterMark === undefined ? retained : Math.max(highWaterMark, retained);

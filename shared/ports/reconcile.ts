@@ -9,8 +9,8 @@ export interface UndeliveredEvent {
 
 /** Stripe's event log, read for the deliveries it could not make. */
 export interface UndeliveredStripeEvents {
-  /** Newest first, created at or after `createdFrom` (epoch seconds); `next` continues after the page's last event. */
-  page(input: { createdFrom: number; after?: string; limit: number }): Promise<{ events: UndeliveredEvent[]; next?: string }>;
+  /** Newest first, created from `createdFrom` to `createdTo` (epoch seconds, both included); `next` continues after the page's last event. */
+  page(input: { createdFrom: number; createdTo: number; after?: string; limit: number }): Promise<{ events: UndeliveredEvent[]; next?: string }>;
 }
 
 /** A live user with a Stripe customer whose entitlement row holds a status other than `none`. */

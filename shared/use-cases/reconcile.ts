@@ -1,4 +1,5 @@
-import { failedDeliveriesFrom, nextCallSlot } from '../domain/reconcile';
+import { failedDeliveriesFrom,
+  failedDeliveriesTo, nextCallSlot } from '../domain/reconcile';
 import { DependencyUnavailable } from '../ports/errors';
 import type { ReconcileProgress, ReconcileProgressStore, ReconcileSweep, SubscribedUsers, UndeliveredStripeEvents } from '../ports/reconcile';
 import { logger } from '../observability/logger';
@@ -22,6 +23,8 @@ export interface ReconcileDeps {
   stripeCallsPerSecond: number;
   /** Items asked for per page of events or users. */
   pageSize: number;
+  /** Undelivered events younger than this are still in their first delivery: left to the webhook. */
+  inFlightSeconds: number;
   now: () => Date;
   sleep: (ms: number) => Promise<void>;
 }
@@ -115,6 +118,17 @@ class Run {
     }
   }
 
+  /** A page of work: Stripe or DynamoDB refusing it stops the sweep like an item's refusal (progress kept, the next run resumes). */
+  async page<T>(sweep: ReconcileSweep, fetch: () => Promise<T>): Promise<T | 'stop'> {
+    try {
+      return await fetch();
+    } catch (err) {
+      if (!(err instanceof DependencyUnavailable)) throw err;
+      logger.warn('reconcile stopped: a dependency is unavailable; the next run resumes here', { sweep, dependency: err.dependency, failure: err.failure });
+      return 'stop';
+    }
+  }
+
   async saveIfChanged(sweep: ReconcileSweep, before: ReconcileProgress, after: ReconcileProgress): Promise<void> {
     const same = before.cursor === after.cursor && before.highWaterMark === after.highWaterMark && before.pendingHighWaterMark === after.pendingHighWaterMark;
     if (!same) await this.deps.progress.save(sweep, after);
@@ -147,7 +161,9 @@ async function replayFailedDeliveries(run: Run): Promise<SweepReport> {
   const sweep = 'failed-deliveries';
   const report = newReport();
   const stored = await deps.progress.get(sweep);
-  const createdFrom = failedDeliveriesFrom(Math.floor(deps.now().getTime() / 1000), stored.highWaterMark);
+  const nowSeconds = Math.floor(deps.now().getTime() / 1000);
+  const createdFrom = failedDeliveriesFrom(nowSeconds, stored.highWaterMark);
+  const createdTo = failedDeliveriesTo(nowSeconds, deps.inFlightSeconds);
   let newest = stored.cursor ? stored.pendingHighWaterMark : stored.highWaterMark;
   let oldestFailed: number | undefined;
   let after = stored.cursor;
@@ -158,7 +174,11 @@ async function replayFailedDeliveries(run: Run): Promise<SweepReport> {
       stopped = true;
       break;
     }
-    const page = await deps.undelivered.page({ createdFrom, after, limit: deps.pageSize });
+    const page = await run.page(sweep, () => deps.undelivered.page({ createdFrom, createdTo, after, limit: deps.pageSize }));
+    if (page === 'stop') {
+      stopped = true;
+      break;
+    }
     for (const event of page.events) {
       if (run.outOfTime()) {
         stopped = true;
@@ -202,7 +222,11 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
       stopped = true;
       break;
     }
-    const page = await deps.subscribers.page({ after, limit: deps.pageSize });
+    const page = await run.page(sweep, () => deps.subscribers.page({ after, limit: deps.pageSize }));
+    if (page === 'stop') {
+      stopped = true;
+      break;
+    }
     for (const { userId, customerId } of page.subscribers) {
       if (run.outOfTime()) {
         stopped = true;

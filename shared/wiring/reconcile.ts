@@ -30,6 +30,7 @@ export const reconciliation = perProcess((): ReconcileDeps & { budgetMs: number 
     identities: queuedIdentitySweep(deletion()),
     stripeCallsPerSecond: config.RECONCILE_STRIPE_CALLS_PER_SECOND,
     pageSize: config.RECONCILE_PAGE_SIZE,
+    inFlightSeconds: config.RECONCILE_IN_FLIGHT_SECONDS,
     now: () => new Date(),
     sleep: (ms) => sleep(ms),
     budgetMs: config.RECONCILE_TIME_BUDGET_MS,

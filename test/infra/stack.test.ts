@@ -419,7 +419,10 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
       const mappings = Object.values(synth.stateless.findResources('AWS::Lambda::EventSourceMapping'));
-      expect(mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId(), 'Arn'] }))).toHaveLength(1);
+      const onQueue = mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId(), 'Arn'] }));
+      expect(onQueue).toHaveLength(1);
+      // SQS's poller ignores reserved concurrency: capped to it, or throttled messages would reach the DLQ.
+      expect(onQueue[0]!.Properties.ScalingConfig).toEqual({ MaximumConcurrency: Math.max(2, FUNCTIONS['deletion-worker'].reservedConcurrency!) });
       // The alarm is in the operations stack, beside the topic it pages: the queue name arrives as an import.
       synth.operations.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Threshold: 0,

@@ -8,9 +8,9 @@ function eventLog(events: UndeliveredEvent[]) {
   const calls: Array<{ createdFrom: number; after?: string }> = [];
   return {
     calls,
-    page: async ({ createdFrom, after, limit }: { createdFrom: number; after?: string; limit: number }) => {
+    page: async ({ createdFrom, createdTo, after, limit }: { createdFrom: number; createdTo: number; after?: string; limit: number }) => {
       calls.push({ createdFrom, after });
-      const listed = events.filter((e) => e.created >= createdFrom);
+      const listed = events.filter((e) => e.created >= createdFrom && e.created <= createdTo);
       const start = after ? listed.findIndex((e) => e.id === after) + 1 : 0;
       const page = listed.slice(start, start + limit);
       return start + limit < listed.length ? { events: page, next: page[page.length - 1]!.id } : { events: page };
@@ -57,13 +57,14 @@ function deps(overrides: Partial<ReconcileDepsInput> = {}): ReconcileDeps & { lo
     identities: { profiles: { page: async () => ({ profiles: [] }) }, identity: { userExists: async () => true, deleteUser: async () => undefined }, jobs: {} as never, now: () => new Date(NOW), stallAfterMs: 1, startDeletion: async () => undefined },
     stripeCallsPerSecond: 1000,
     pageSize: 2,
+    inFlightSeconds: overrides.inFlightSeconds ?? 0,
     now: overrides.now ?? (() => new Date(NOW)),
     sleep: async () => undefined,
     log,
     store,
   };
 }
-type ReconcileDepsInput = { log: ReturnType<typeof eventLog>; store: ReturnType<typeof progressStore>; stripe: WebhookDeps; now: () => Date };
+type ReconcileDepsInput = { log: ReturnType<typeof eventLog>; store: ReturnType<typeof progressStore>; stripe: WebhookDeps; now: () => Date; inFlightSeconds: number };
 
 const later = new Date(NOW + 60_000);
 const seconds = NOW / 1000;
@@ -82,6 +83,27 @@ describe('reconcile: the failed-deliveries sweep', () => {
     expect(second.failedDeliveries).toEqual({ checked: 1, repaired: 0, failed: 0, complete: true });
     expect(d.log.calls[d.log.calls.length - 1]!.createdFrom).toBe(seconds - 10);
     expect(d.store.saves.length).toBe(saves);
+  });
+
+  it('leaves an event still in its first delivery to the webhook (younger than inFlightSeconds), and replays it once it has failed for longer', async () => {
+    // Arrange: one event 30 s old (Stripe is still delivering it), one 20 minutes old
+    const d = deps({ log: eventLog([event('fresh', seconds - 30), event('old', seconds - 1200)]), inFlightSeconds: 600 });
+    // Act
+    const first = await reconcile(d, 'light', later);
+    // Assert: only the old one was replayed
+    expect(first.failedDeliveries).toMatchObject({ checked: 1, repaired: 1 });
+  });
+
+  it('Stripe refusing a page of events stops the sweep without an error: the other sweeps still run, and nothing is saved', async () => {
+    // Arrange
+    const d = deps();
+    d.undelivered = { page: async () => Promise.reject(new DependencyUnavailable('stripe', 'throttled')) } as never;
+    // Act
+    const report = await reconcile(d, 'full', later);
+    // Assert
+    expect(report.failedDeliveries).toMatchObject({ checked: 0, complete: false });
+    expect(report.subscribers).toMatchObject({ complete: true });
+    expect(d.store.saves).toEqual([]);
   });
 
   it('out of time: stores where it stopped, and the next run resumes there, then moves the mark', async () => {
