@@ -23,6 +23,8 @@ export interface AppSettings {
   publicThrottleBurstLimit: number;
   /** WAF rate-based rule: requests one IP may send in any 5 minutes before it is blocked. */
   wafRequestsPerIpPer5Minutes: number;
+  /** Requests carrying x-api-key (the app's backends), per IP and 5 minutes. */
+  wafBackendRequestsPerIpPer5Minutes: number;
   /** Email subscribed to the alarm topic; none when absent. */
   alarmEmail: string | undefined;
   /** Secrets Manager and STS interface endpoints in the VPC (default: off; see README, The edge). */
@@ -97,6 +99,8 @@ export function readAppSettings(node: ContextReader): AppSettings {
   if (publicThrottleRateLimit > apiThrottleRateLimit) problems.push('publicThrottleRateLimit must not exceed apiThrottleRateLimit');
   // WAF's minimum for a rate-based rule is 10 requests per window.
   const wafRequestsPerIpPer5Minutes = integer('wafRequestsPerIpPer5Minutes', 3000, 10);
+  // App backends (x-api-key): 30,000 per 5 minutes is 100/s, the stage's own default rate.
+  const wafBackendRequestsPerIpPer5Minutes = integer('wafBackendRequestsPerIpPer5Minutes', 30000, 10);
   const rawEmail = node.tryGetContext('alarmEmail');
   const alarmEmail = rawEmail === undefined || rawEmail === null || rawEmail === '' ? undefined : String(rawEmail).trim();
   if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) problems.push(`alarmEmail is not an email address: ${alarmEmail}`);
@@ -151,6 +155,7 @@ export function readAppSettings(node: ContextReader): AppSettings {
     publicThrottleRateLimit,
     publicThrottleBurstLimit,
     wafRequestsPerIpPer5Minutes,
+    wafBackendRequestsPerIpPer5Minutes,
     alarmEmail,
     interfaceEndpoints,
     logRetention: logRetentionDays as RetentionDays,

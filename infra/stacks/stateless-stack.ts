@@ -471,6 +471,9 @@ export class StatelessStack extends Stack {
       sampledRequestsEnabled: true,
       metricName,
     });
+    const hasApiKeyHeader: wafv2.CfnWebACL.StatementProperty = {
+      sizeConstraintStatement: { fieldToMatch: { singleHeader: { Name: 'x-api-key' } }, comparisonOperator: 'GT', size: 0, textTransformations: [{ priority: 0, type: 'NONE' }] },
+    };
     const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
@@ -491,12 +494,28 @@ export class StatelessStack extends Stack {
           },
           visibilityConfig: visibility('common-rule-set'),
         },
+        // Browsers and the public: the per-IP limit. App backends (x-api-key) call from a few NAT
+        // addresses once per end-user request, so they get their own, higher limit; a forged header
+        // only moves a flood to that limit (and the handler's constant-time key check answers 401).
         {
           name: 'RequestsPerIp',
           priority: 1,
           action: { block: {} },
-          statement: { rateBasedStatement: { aggregateKeyType: 'IP', limit: settings.wafRequestsPerIpPer5Minutes } },
+          statement: {
+            rateBasedStatement: {
+              aggregateKeyType: 'IP',
+              limit: settings.wafRequestsPerIpPer5Minutes,
+              scopeDownStatement: { notStatement: { statement: hasApiKeyHeader } },
+            },
+          },
           visibilityConfig: visibility('requests-per-ip'),
+        },
+        {
+          name: 'BackendRequestsPerIp',
+          priority: 2,
+          action: { block: {} },
+          statement: { rateBasedStatement: { aggregateKeyType: 'IP', limit: settings.wafBackendRequestsPerIpPer5Minutes, scopeDownStatement: hasApiKeyHeader } },
+          visibilityConfig: visibility('backend-requests-per-ip'),
         },
       ],
     });

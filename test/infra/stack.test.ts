@@ -854,9 +854,15 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(acl.DefaultAction).toEqual({ Allow: {} });
       const rules = acl.Rules as Json[];
       expect(rules.some((r) => r.Statement.ManagedRuleGroupStatement?.Name === 'AWSManagedRulesCommonRuleSet' && r.Statement.ManagedRuleGroupStatement.VendorName === 'AWS')).toBe(true);
-      const rate = rules.find((r) => r.Statement.RateBasedStatement);
+      const rate = rules.find((r) => r.Name === 'RequestsPerIp');
       expect(rate?.Statement.RateBasedStatement).toEqual(expect.objectContaining({ AggregateKeyType: 'IP', Limit: CDK_CONTEXT.wafRequestsPerIpPer5Minutes }));
       expect(rate?.Action).toEqual({ Block: expect.anything() });
+      // The app's backends (x-api-key) are out of that limit and under their own, higher one.
+      const apiKey = { SizeConstraintStatement: expect.objectContaining({ FieldToMatch: { SingleHeader: { Name: 'x-api-key' } }, ComparisonOperator: 'GT', Size: 0 }) };
+      expect(rate?.Statement.RateBasedStatement.ScopeDownStatement).toEqual({ NotStatement: { Statement: apiKey } });
+      const backend = rules.find((r) => r.Name === 'BackendRequestsPerIp');
+      expect(backend?.Statement.RateBasedStatement).toEqual(expect.objectContaining({ AggregateKeyType: 'IP', Limit: CDK_CONTEXT.wafBackendRequestsPerIpPer5Minutes, ScopeDownStatement: apiKey }));
+      expect(backend?.Action).toEqual({ Block: expect.anything() });
 
       const associations = Object.values(resourcesOf(synth.stateless, 'AWS::WAFv2::WebACLAssociation'));
       expect(associations).toHaveLength(1);
