@@ -118,8 +118,13 @@ class Run {
     }
   }
 
-  /** A page of work: Stripe or DynamoDB refusing it stops the sweep like an item's refusal (progress kept, the next run resumes). */
+  /**
+   * The next page of work, or 'stop': out of time (checked per page as well, so a run of
+   * pages with nothing to check is bounded too), or Stripe or DynamoDB refusing the page,
+   * like an item's refusal (progress kept, the next run resumes).
+   */
   async page<T>(sweep: ReconcileSweep, fetch: () => Promise<T>): Promise<T | 'stop'> {
+    if (this.outOfTime()) return 'stop';
     try {
       return await fetch();
     } catch (err) {
@@ -169,11 +174,6 @@ async function replayFailedDeliveries(run: Run): Promise<SweepReport> {
   let after = stored.cursor;
   let stopped = false;
   pages: do {
-    // Checked per page as well: a run of pages with nothing to check is bounded too.
-    if (run.outOfTime()) {
-      stopped = true;
-      break;
-    }
     const page = await run.page(sweep, () => deps.undelivered.page({ createdFrom, createdTo, after, limit: deps.pageSize }));
     if (page === 'stop') {
       stopped = true;
@@ -218,10 +218,6 @@ async function resyncSubscribers(run: Run): Promise<SweepReport> {
   let after = stored.cursor;
   let stopped = false;
   pages: do {
-    if (run.outOfTime()) {
-      stopped = true;
-      break;
-    }
     const page = await run.page(sweep, () => deps.subscribers.page({ after, limit: deps.pageSize }));
     if (page === 'stop') {
       stopped = true;
