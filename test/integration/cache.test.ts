@@ -19,6 +19,16 @@ const redisUrl = () => {
 };
 const client = (url: string) =>
   createRedisClient({ REDIS_URL: url, REDIS_DISABLED: false, REDIS_CONNECT_TIMEOUT_MS: 1000, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS })!;
+/**
+ * A client to the healthy Redis, connected: a process's first connection can take longer than the
+ * 50 ms command timeout (the cache then answers from the source, by design, as at a Lambda's cold
+ * start); these tests are about what the cache does once it can talk to Redis.
+ */
+async function connected(url: string): Promise<Redis> {
+  const redis = client(url);
+  if (redis.status !== 'ready') await new Promise<void>((resolve, reject) => redis.once('ready', resolve).once('end', () => reject(new Error('redis closed before ready'))));
+  return redis;
+}
 const cacheOn = (redis: Redis | undefined, breaker = { failureThreshold: 3, cooldownMs: 60_000 }) =>
   new RedisReadThroughCache(redis, { ttlSeconds: 300, breaker });
 const key = () => cacheKeys.premium(`cache-${randomUUID()}@example.com`);
@@ -53,7 +63,7 @@ describe('read-through cache on the real Redis', () => {
 
   it('misses, then hits, with a TTL of 5 minutes ±10%', async () => {
     // Arrange
-    const cache = cacheOn(client(redisUrl()));
+    const cache = cacheOn(await connected(redisUrl()));
     const k = key();
     const load = jest.fn(async () => true);
     // Act
@@ -70,7 +80,7 @@ describe('read-through cache on the real Redis', () => {
   });
 
   it('jitters TTLs so keys written together do not expire together', async () => {
-    const cache = cacheOn(client(redisUrl()));
+    const cache = cacheOn(await connected(redisUrl()));
     const keys = Array.from({ length: 20 }, key);
     await Promise.all(keys.map((k) => cache.read(k, async () => false)));
     const ttls = await Promise.all(keys.map((k) => inspector.pttl(k)));
@@ -78,8 +88,8 @@ describe('read-through cache on the real Redis', () => {
   });
 
   it('drops the value on invalidation, so the next read loads the new truth', async () => {
-    const reader = cacheOn(client(redisUrl()));
-    const writer = cacheOn(client(redisUrl())); // another Lambda: the webhook
+    const reader = cacheOn(await connected(redisUrl()));
+    const writer = cacheOn(await connected(redisUrl())); // another Lambda: the webhook
     const k = key();
     await reader.read(k, async () => true);
 
@@ -92,8 +102,8 @@ describe('read-through cache on the real Redis', () => {
 
   it('never lets a slow read write old data back after an invalidation', async () => {
     // Arrange: a reader whose DynamoDB read returned the OLD truth but is slow to come back.
-    const reader = cacheOn(client(redisUrl()));
-    const writer = cacheOn(client(redisUrl()));
+    const reader = cacheOn(await connected(redisUrl()));
+    const writer = cacheOn(await connected(redisUrl()));
     const k = key();
     let loaded!: () => void;
     const loaderRan = new Promise<void>((r) => (loaded = r));
@@ -118,7 +128,7 @@ describe('read-through cache on the real Redis', () => {
   });
 
   it('does not write back when the generation key vanished during the load (expired or evicted)', async () => {
-    const cache = cacheOn(client(redisUrl()));
+    const cache = cacheOn(await connected(redisUrl()));
     const k = key();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -134,7 +144,7 @@ describe('read-through cache on the real Redis', () => {
 
   it('makes one load for 500 concurrent misses on one key', async () => {
     // Arrange
-    const cache = cacheOn(client(redisUrl()));
+    const cache = cacheOn(await connected(redisUrl()));
     const k = key();
     let loads = 0;
     const load = async () => {
