@@ -1,9 +1,10 @@
 /**
  * Four projects, split by what they touch (`npm test` typechecks first):
  * unit (pure code and fakes), integration (the real local stack, started once
- * in globalSetup), infra (CDK Template assertions and cdk-nag), emulators (the
- * local Stripe, STS and SQS emulators, each test starting its own on a free
- * port, so no global setup).
+ * in globalSetup; test/e2e drives that same stack from a headless Chromium),
+ * infra (CDK Template assertions and cdk-nag), emulators (the local Stripe,
+ * STS and SQS emulators, each test starting its own on a free port, so no
+ * global setup).
  * @type {import('jest').Config}
  */
 const common = {
@@ -20,7 +21,7 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/adversarial/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/adversarial/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },

@@ -2,7 +2,7 @@
  * `npm run openapi [-- out.json]`: writes the OpenAPI 3.1 document generated
  * from shared/routes.ts and shared/http/schemas.ts (default docs/openapi.json,
  * ignored by git: it is generated on demand, never edited). The running local
- * stack serves the same document at /openapi.json and a page at /docs.
+ * stack serves the same document at /openapi.json and Swagger UI over it at /docs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -6,8 +6,8 @@ import { errorResponse } from './schemas';
 /**
  * Builds the OpenAPI 3.1 document from the route manifest and the zod
  * schemas the handlers validate with. Pure: no I/O, same input, same output.
- * Served by the local gateway at /openapi.json (and rendered at /docs), and
- * written by `npm run openapi`.
+ * Served by the local gateway at /openapi.json (and by Swagger UI at /docs,
+ * infra/local/docs.ts), and written by `npm run openapi`.
  */
 
 export type JsonSchema = Record<string, unknown>;
@@ -183,70 +183,4 @@ export function buildOpenApiDocument(
     paths,
     components: { schemas, securitySchemes: SECURITY_SCHEMES, responses },
   };
-}
-
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-
-/**
- * A self-contained docs page (no scripts, no CDN): every operation with its
- * auth, parameters, request and response schemas, rendered on the server.
- */
-export function renderDocsPage(doc: OpenApiDocument): string {
-  const resolve = (schema: unknown): unknown => {
-    const r = (schema as { $ref?: string } | undefined)?.$ref;
-    if (!r) return schema;
-    const [, , section, name] = r.split('/');
-    const table = section === 'schemas' ? doc.components.schemas : doc.components.responses;
-    return table[name as string];
-  };
-  const pre = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
-  const sections: string[] = [];
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      const auth = op.security.map((s) => Object.keys(s).join(', ')).join(' or ') || 'none';
-      const parts = [
-        `<h2 id="${escapeHtml(op.operationId)}"><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h2>`,
-        `<p>${escapeHtml(op.summary)}. Auth: <b>${escapeHtml(auth)}</b>. Handler: <code>${escapeHtml(op['x-handler'])}</code>.</p>`,
-      ];
-      if (op.parameters) parts.push('<h3>Parameters</h3>', pre(op.parameters));
-      const body = (op.requestBody as { content?: Record<string, { schema?: { $ref?: string } }> } | undefined)?.content;
-      if (body) {
-        for (const [type, media] of Object.entries(body)) {
-          parts.push(`<h3>Request body <small>${escapeHtml(type)} &middot; ${escapeHtml(media.schema?.$ref?.split('/').pop() ?? '')}</small></h3>`, pre(resolve(media.schema)));
-        }
-      }
-      parts.push('<h3>Responses</h3>');
-      for (const [status, response] of Object.entries(op.responses)) {
-        const res = resolve(response) as { description?: string; content?: Record<string, { schema?: { $ref?: string } }> };
-        const schema = res.content?.['application/json']?.schema;
-        const name = schema?.$ref?.split('/').pop() ?? '';
-        const ok = Number(status) < 400;
-        parts.push(
-          `<details${ok ? ' open' : ''}><summary><b>${escapeHtml(status)}</b> ${escapeHtml(name)} &mdash; ${escapeHtml(res.description ?? '')}</summary>${ok ? pre(resolve(schema)) : ''}</details>`,
-        );
-      }
-      sections.push(`<section>${parts.join('\n')}</section>`);
-    }
-  }
-  const toc = Object.entries(doc.paths)
-    .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => `<li><a href="#${escapeHtml(op.operationId)}">${method.toUpperCase()} ${escapeHtml(path)}</a> &mdash; ${escapeHtml(op.summary)}</li>`))
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(doc.info.title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-pre{background:#f5f5f5;padding:.6rem;overflow:auto;font-size:13px}section{border-top:1px solid #ddd;margin-top:1.5rem}
-.m{display:inline-block;min-width:4.5rem;font-family:monospace}.get{color:#0a7}.post{color:#06c}.put{color:#b60}.delete{color:#c22}
-h2{font-size:1.15rem}h3{font-size:1rem;margin-bottom:.2rem}
-</style></head><body>
-<h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
-<p>${escapeHtml(doc.info.description ?? '')}</p>
-<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(doc.openapi)}). Error body:</p>
-${pre(doc.components.schemas[ERROR_SCHEMA_NAME])}
-<ul>${toc}</ul>
-${sections.join('\n')}
-</body></html>
-`;
 }

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
 import { buildOpenApiDocument } from '../../shared/http/openapi';
 import { ROUTE_SCHEMAS } from '../../shared/http/route-schemas';
 import { errorResponse } from '../../shared/http/schemas';
@@ -9,6 +12,20 @@ function documented(key: string, status: number) {
   const schema = ROUTE_SCHEMAS[key]?.responses[status]?.schema;
   if (!schema) throw new Error(`no documented ${status} for ${key}`);
   return schema;
+}
+
+/** A GET with the path exactly as written (fetch would resolve `..` before sending it). */
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(localStack().gatewayUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function conforms(schema: { safeParse: (v: unknown) => { success: boolean; error?: { issues: unknown[] } } }, body: unknown) {
@@ -27,14 +44,58 @@ describe('API documentation on the local gateway', () => {
     for (const route of ROUTES) expect(res.body.paths[route.path][route.method.toLowerCase()]).toBeDefined();
   });
 
-  it('serves a self-contained docs page at /docs', async () => {
+  it('serves Swagger UI at /docs, every file from the gateway (no CDN)', async () => {
     const res = await api('/docs');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    // The browser may load nothing from elsewhere, whatever the page asks for.
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    expect(res.headers.get('content-security-policy')).toMatch(/connect-src 'self'/);
     const html = res.body as string;
-    expect(html).toContain('/openapi.json');
-    expect(html).not.toContain('<script');
-    for (const route of ROUTES) expect(html).toContain(`<code>${route.path}</code>`);
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    const loaded = [...html.matchAll(/(?:src|href)="(\/[^"]*)"/g)].map((m) => m[1] as string);
+    expect(loaded).toEqual(expect.arrayContaining(['/docs/swagger-ui.css', '/docs/swagger-ui-bundle.js', '/docs/swagger-initializer.js']));
+    for (const path of loaded) {
+      const asset = await fetch(`${localStack().gatewayUrl}${path}`);
+      expect({ path, status: asset.status }).toEqual({ path, status: 200 });
+      const type = asset.headers.get('content-type');
+      const expected = path.endsWith('.css') ? /^text\/css/ : path.endsWith('.js') ? /^text\/javascript/ : path.endsWith('.png') ? /^image\/png$/ : /^application\/json/;
+      expect({ path, type }).toEqual({ path, type: expect.stringMatching(expected) });
+      expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const slash = await api('/docs/');
+    expect(slash.status).toBe(200);
+    expect(slash.body).toBe(html);
+  });
+
+  it('serves the Swagger UI files from its npm package, byte for byte', async () => {
+    const dir = dirname(require.resolve('swagger-ui-dist/package.json'));
+    for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css', 'favicon-32x32.png']) {
+      const res = await fetch(`${localStack().gatewayUrl}/docs/${file}`);
+      expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(join(dir, file)))).toBe(true);
+    }
+  });
+
+  it('serves only its fixed list of files: other names and traversal attempts are the contract 404', async () => {
+    const attempts = [
+      '/docs/../package.json',
+      '/docs/%2e%2e/package.json',
+      '/docs/..%2f..%2fpackage.json',
+      '/docs/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/docs//etc/passwd',
+      '/docs/index.html',
+      '/docs/swagger-ui.js',
+      '/docs/package.json',
+      '/docs/swagger-ui-dist/package.json',
+      '/docs/swagger-ui-bundle.js/',
+      '/docs/SWAGGER-UI.CSS',
+      '/node_modules/swagger-ui-dist/swagger-ui.css',
+    ];
+    for (const path of attempts) {
+      const res = await rawGet(path);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      expect(conforms(errorResponse, JSON.parse(res.body))).toEqual([]);
+    }
   });
 
   it('answers HEAD without a body and leaves other methods to the API (contract 404)', async () => {
@@ -44,6 +105,10 @@ describe('API documentation on the local gateway', () => {
     const post = await api('/docs', { method: 'POST', json: {} });
     expect(post.status).toBe(404);
     expect(conforms(errorResponse, post.body)).toEqual([]);
+    const headAsset = await api('/docs/swagger-ui-bundle.js', { method: 'HEAD' });
+    expect(headAsset.status).toBe(200);
+    expect(Number(headAsset.headers.get('content-length'))).toBeGreaterThan(100_000);
+    expect(headAsset.body).toBeNull();
   });
 });
 

@@ -5,7 +5,7 @@ import type { Feature, publicTier } from '../../shared/domain/tiers';
 import type { TokenSummary, UserTokenStatus } from '../../shared/domain/token-views';
 import type { AddResponse, ConsumeResponse } from '../../shared/domain/token-writes';
 import type { ApiUsage } from '../../shared/domain/usage';
-import { buildOpenApiDocument, pathParams, renderDocsPage, routeSchemaKey, type OpenApiDocument } from '../../shared/http/openapi';
+import { buildOpenApiDocument, pathParams, routeSchemaKey, type OpenApiDocument } from '../../shared/http/openapi';
 import { errorBody } from '../../shared/http/response';
 import { ROUTE_SCHEMAS, type RouteSchemas } from '../../shared/http/route-schemas';
 import * as s from '../../shared/http/schemas';
@@ -167,12 +167,5 @@ describe('OpenAPI document', () => {
   it('describes the error body the mapper writes', () => {
     expect(s.errorResponse.safeParse(errorBody('insufficient_tokens', 'Not enough tokens', { remaining: 0 })).success).toBe(true);
     expect(doc.components.schemas.Error).toMatchObject({ required: ['error'] });
-  });
-
-  it('renders a self-contained docs page listing every operation', () => {
-    const html = renderDocsPage(doc);
-    expect(html).toMatch(/^<!doctype html>/);
-    expect(html).not.toMatch(/<script|https?:\/\/(?!json-schema\.org|spec\.openapis\.org)/);
-    for (const route of ROUTES) expect(html).toContain(`<code>${route.path}</code>`);
   });
 });
