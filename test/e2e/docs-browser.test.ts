@@ -1,12 +1,16 @@
 import type { Browser, ElementHandle, HTTPRequest, Page } from 'puppeteer-core';
 import type { OpenApiDocument } from '../../shared/http/openapi';
 import { launchChromium } from '../fixtures/browser';
+import { signUpAndSignIn } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
 
 /**
  * /docs in a real browser: Swagger UI loads from the gateway alone, renders
  * every operation of the served document (read here, so routes added later
- * are checked too), and "try it" with the internal key reaches the API.
+ * are checked too), and "try it", authorised once with the internal key or a
+ * Cognito access token, reaches the API. The page is opened as `localhost`
+ * while the document names 127.0.0.1 (another origin), as a developer
+ * typing the address might: its calls must still go to its own origin.
  */
 
 interface RenderedOperation {
@@ -22,6 +26,7 @@ type DomNode = any;
 let browser: Browser;
 let page: Page;
 let doc: OpenApiDocument;
+let pageOrigin: string;
 const foreignRequests: string[] = [];
 const sentToApi: { method: string; url: string; headers: Record<string, string>; body: string | undefined }[] = [];
 const pageErrors: string[] = [];
@@ -37,15 +42,17 @@ async function operationBlock(method: string, path: string): Promise<ElementHand
   throw new Error(`no rendered operation ${method} ${path}`);
 }
 
-async function authorizeWithInternalKey(key: string): Promise<void> {
+/** Swagger UI's Authorize dialog, as a developer uses it: the value into one scheme's form, Authorize, close. */
+async function authorize(scheme: 'InternalApiKey' | 'CognitoAccessToken', value: string): Promise<void> {
   await page.click('.auth-wrapper .authorize');
   await page.waitForSelector('.modal-ux .auth-container');
   for (const container of await page.$$('.modal-ux .auth-container')) {
-    const scheme = await container.evaluate((el: DomNode) => el.querySelector('h4 code')?.textContent);
-    if (scheme !== 'InternalApiKey') continue;
+    const offered = await container.evaluate((el: DomNode) => el.querySelector('h4 code')?.textContent);
+    if (offered !== scheme) continue;
     const input = await container.$('input');
-    if (!input) throw new Error('the InternalApiKey form has no input');
-    await input.type(key);
+    if (!input) throw new Error(`the ${scheme} form has no input`);
+    await input.focus();
+    await page.keyboard.sendCharacter(value);
     await (await container.$('button.authorize'))?.click();
     // Applied: the form now offers to log out instead.
     await container.waitForSelector('button.authorize', { hidden: true });
@@ -53,7 +60,28 @@ async function authorizeWithInternalKey(key: string): Promise<void> {
     await page.waitForSelector('.modal-ux', { hidden: true });
     return;
   }
-  throw new Error('the Authorize dialog offers no InternalApiKey scheme');
+  throw new Error(`the Authorize dialog offers no ${scheme} scheme`);
+}
+
+/** Expands an operation, "Try it out", optionally replaces the body, "Execute"; answers what the page shows. */
+async function tryIt(method: string, path: string, body?: unknown): Promise<{ status: string; shown: string }> {
+  const block = await operationBlock(method, path);
+  await (await block.$('.opblock-summary-control'))?.click();
+  await (await block.waitForSelector('.try-out__btn'))?.click();
+  if (body !== undefined) {
+    // Replace the example body as a person would (select all, paste): one input event, not one per key.
+    await (await block.waitForSelector('textarea.body-param__text'))?.focus();
+    await page.keyboard.down('Control');
+    await page.keyboard.press('KeyA');
+    await page.keyboard.up('Control');
+    await page.keyboard.sendCharacter(JSON.stringify(body));
+  }
+  await (await block.$('button.execute'))?.click();
+  const status = await block.waitForSelector('.live-responses-table tr.response .response-col_status');
+  return {
+    status: (await status?.evaluate((el: DomNode) => el.textContent.trim())) as string,
+    shown: await block.$eval('.live-responses-table tr.response .response-col_description', (el: DomNode) => el.textContent as string),
+  };
 }
 
 beforeAll(async () => {
@@ -61,7 +89,9 @@ beforeAll(async () => {
   expect(served.status).toBe(200);
   doc = served.body as OpenApiDocument;
 
-  const gateway = new URL(localStack().gatewayUrl).origin;
+  const gateway = new URL(localStack().gatewayUrl);
+  expect(gateway.hostname).toBe('127.0.0.1');
+  pageOrigin = `http://localhost:${gateway.port}`;
   browser = await launchChromium();
   page = await browser.newPage();
   page.setDefaultTimeout(15_000);
@@ -74,16 +104,16 @@ beforeAll(async () => {
   page.on('request', (req: HTTPRequest) => {
     const url = req.url();
     if (url.startsWith('data:')) return void req.continue();
-    if (new URL(url).origin !== gateway) {
+    if (new URL(url).origin !== pageOrigin) {
       foreignRequests.push(url);
       return void req.abort();
     }
-    if (!url.startsWith(`${gateway}/docs`) && !url.startsWith(`${gateway}/openapi.json`)) {
+    if (!url.startsWith(`${pageOrigin}/docs`) && !url.startsWith(`${pageOrigin}/openapi.json`)) {
       sentToApi.push({ method: req.method(), url, headers: req.headers(), body: req.postData() });
     }
     return void req.continue();
   });
-  await page.goto(`${gateway}/docs`, { waitUntil: 'load' });
+  await page.goto(`${pageOrigin}/docs`, { waitUntil: 'load' });
   await page.waitForSelector('.opblock');
 }, 30_000);
 
@@ -116,33 +146,35 @@ describe('/docs in headless Chromium', () => {
   });
 
   it('"try it": authorised once with the internal key, POST /v1/premium/check answers in the page', async () => {
-    const { internalApiKey, gatewayUrl, demoUser } = localStack();
+    const { internalApiKey, demoUser } = localStack();
     if (!demoUser || !('email' in demoUser)) throw new Error(`demo user not seeded: ${JSON.stringify(demoUser)}`);
-    await authorizeWithInternalKey(internalApiKey);
+    await authorize('InternalApiKey', internalApiKey);
 
-    const block = await operationBlock('post', '/v1/premium/check');
-    await (await block.$('.opblock-summary-control'))?.click();
-    await (await block.waitForSelector('.try-out__btn'))?.click();
-    const body = await block.waitForSelector('textarea.body-param__text');
-    // Replace the example body as a person would (select all, paste): one input event, not one per key.
-    await body?.focus();
-    await page.keyboard.down('Control');
-    await page.keyboard.press('KeyA');
-    await page.keyboard.up('Control');
-    await page.keyboard.sendCharacter(JSON.stringify({ email: `  ${demoUser.email.toUpperCase()} ` }));
-    await (await block.$('button.execute'))?.click();
-
-    const status = await block.waitForSelector('.live-responses-table tr.response .response-col_status');
-    expect(await status?.evaluate((el: DomNode) => el.textContent.trim())).toBe('200');
-    const shown = await block.$eval('.live-responses-table tr.response .response-col_description', (el: DomNode) => el.textContent as string);
-    // The page shows the API's answer: the email normalised, premium through the demo user's admin override.
+    const sent = { email: `  ${demoUser.email.toUpperCase()} ` };
+    const { status, shown } = await tryIt('post', '/v1/premium/check', sent);
+    expect(status).toBe('200');
+    // The API's answer, shown in the page: the email normalised, premium through the demo user's admin override.
     expect(shown).toContain(`"email": "${demoUser.email}"`);
     expect(shown).toContain('"premium": true');
 
-    // It was a real call to the gateway that served the page, with the key.
-    const call = sentToApi.find((r) => r.method === 'POST' && r.url === `${gatewayUrl}/v1/premium/check`);
+    // A real call to the gateway that served the page (its own origin), with the key.
+    const call = sentToApi.find((r) => r.method === 'POST' && r.url === `${pageOrigin}/v1/premium/check`);
     expect(call?.headers['x-api-key']).toBe(internalApiKey);
-    expect(JSON.parse(call?.body ?? '{}')).toEqual({ email: `  ${demoUser.email.toUpperCase()} ` });
+    expect(JSON.parse(call?.body ?? '{}')).toEqual(sent);
+    expect(foreignRequests).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 45_000);
+
+  it('"try it": authorised with a Cognito access token, GET /me/entitlements answers for that user', async () => {
+    const user = await signUpAndSignIn('docs');
+    await authorize('CognitoAccessToken', user.accessToken);
+
+    const { status, shown } = await tryIt('get', '/me/entitlements');
+    expect(status).toBe('200');
+    expect(shown).toContain(`"userId": "${user.sub}"`);
+
+    const call = sentToApi.find((r) => r.method === 'GET' && r.url === `${pageOrigin}/me/entitlements`);
+    expect(call?.headers.authorization).toBe(`Bearer ${user.accessToken}`);
     expect(foreignRequests).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 45_000);
