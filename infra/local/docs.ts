@@ -26,10 +26,8 @@ const SWAGGER_UI_ASSETS: Record<string, { file: string; type: string }> = {
   '/docs/favicon-16x16.png': { file: 'favicon-16x16.png', type: 'image/png' },
 };
 
-/** Paths (and only these) the page and its initializer are served at. */
-export const DOCS_PAGE_PATHS = ['/docs', '/docs/'] as const;
-export const DOCS_INITIALIZER_PATH = '/docs/swagger-initializer.js';
-export const DOCS_ASSET_PATHS = Object.keys(SWAGGER_UI_ASSETS);
+const DOCS_PAGE_PATHS = ['/docs', '/docs/'];
+const DOCS_INITIALIZER_PATH = '/docs/swagger-initializer.js';
 
 /**
  * The browser may load nothing from anywhere but the gateway: a CDN link
