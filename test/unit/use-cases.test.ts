@@ -1,6 +1,6 @@
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
-import type { EntitlementStore } from '../../shared/ports/entitlements';
+import type { EntitlementStore, KofiEntitlements } from '../../shared/ports/entitlements';
 import type { EmailOwnership, UserProfile, UserStore } from '../../shared/ports/users';
 import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
@@ -36,14 +36,17 @@ function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map
 /** Cognito as the sign-up sees it: every account holds the address it signed up with. */
 const identity = { currentEmailOf: async () => null };
 const cache = { invalidate: async () => undefined };
+/** No Ko-fi supporter among these emails. */
+const kofi = { grantOf: async () => undefined };
 
-function fakeEntitlements(): EntitlementStore & { rows: Map<string, unknown> } {
+function fakeEntitlements(): EntitlementStore & KofiEntitlements & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
   return {
     rows,
     get: async (id) => rows.get(id) as never,
     createIfAbsent: async (r) => (rows.has(r.userId) ? false : (rows.set(r.userId, r), true)),
     applySubscriptionState: async () => 'written',
+    applyKofiGrant: async () => 'written',
     delete: async (id) => void rows.delete(id),
   };
 }
@@ -79,7 +82,7 @@ describe('onSignUpConfirmed', () => {
     const entitlements = fakeEntitlements();
     const billing = fakeBilling({ createCustomer: () => new Promise((r) => setTimeout(() => r({ customerId: 'cus_late' }), 200)) });
     const started = Date.now();
-    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
+    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache, kofi }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
     expect(Date.now() - started).toBeLessThan(150);
     expect(result).toEqual({ profileCreated: true, customer: 'deferred' });
     expect(users.rows.get('u1')).toMatchObject({ email: 'alice@example.com' });
@@ -88,7 +91,7 @@ describe('onSignUpConfirmed', () => {
 
   it('defers when Stripe fails, without throwing', async () => {
     const billing = fakeBilling({ createCustomer: async () => Promise.reject(new Error('boom')) });
-    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
+    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache, kofi }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
       customer: 'deferred',
     });
   });
@@ -96,7 +99,7 @@ describe('onSignUpConfirmed', () => {
   it('does not create a second customer on a retry', async () => {
     const users = fakeUsers();
     const billing = fakeBilling();
-    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache };
+    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache, kofi };
     await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     const again = await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     expect(again).toEqual({ profileCreated: false, customer: 'existing' });
@@ -181,6 +184,7 @@ describe('runAccountDeletion', () => {
           return { ledgerEntries: n, apiKeys: 0, done: n === 0 };
         },
       },
+      kofi: { purge: async () => undefined },
       identity: { deleteUser: async (u) => void identityDeleted.push(u), userExists: async () => false },
       jobs,
       now,
