@@ -221,7 +221,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'account-email': {
     name: 'account-email',
     description: 'POST /me/email and /me/email/verify: email changes through the backend, moving the address ownership once verified.',
-    tables: { users: 'readWrite', emailOwners: 'readWrite' },
+    // A verified address brings its Ko-fi grant (kofi: read) onto the account's row (entitlements: update).
+    tables: { users: 'readWrite', emailOwners: 'readWrite', entitlements: { write: ['update'] }, kofi: 'read' },
     redis: true,
     internalApiKeys: false,
     cognitoEmail: true,

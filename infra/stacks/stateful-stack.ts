@@ -390,6 +390,11 @@ export class StatefulStack extends Stack implements StatefulResources {
       reason:
         'Stripe keys are rolled in the Stripe dashboard (which has no Secrets Manager rotation hook); ops paste the new key here and functions pick it up on their next cold start.',
     });
+    Validations.of(this.kofiSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        "Ko-fi issues the verification token on its webhook settings page (no API, no rotation hook); ops paste a regenerated token here and functions pick it up on their next cold start.",
+    });
     Validations.of(this.internalApiKeysSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:

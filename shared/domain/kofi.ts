@@ -37,7 +37,8 @@ export const kofiPaymentSchema = z.object({
   message: optionalText,
   amount: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal amount such as "3.00"'),
   currency: z.string().trim().min(1).max(16),
-  email: z.email(),
+  // As the supporter typed it on Ko-fi: spaces and capitals are not a reason to lose a payment.
+  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
   is_subscription_payment: z.boolean(),
   is_first_subscription_payment: z.boolean(),
   kofi_transaction_id: z.string().trim().min(1).max(255),

@@ -188,6 +188,7 @@ export const entitlementsResponse = z.object({
   premium: z.boolean(),
   accessReason,
   graceEndsAt: z.string().optional().describe('While a past_due grace applies: when it ends'),
+  kofiPaidThrough: z.string().optional().describe('While a Ko-fi membership decides the access: when its paid month (and grace) ends'),
   currentPeriodEnd: z.string().nullable(),
   trialEndsAt: z.string().nullable(),
   cancelAtPeriodEnd: z.boolean(),

@@ -28,7 +28,11 @@ describe("Ko-fi's payment data", () => {
 
   it('reads what the rules need from a subscription payment', () => {
     const payment = parsed(fixture('subscription'));
-    expect(payment).toMatchObject({ type: 'Subscription', is_subscription_payment: true, tier_name: 'Gold', email: 'Someone@Example.com', amount: '5.00' });
+    expect(payment).toMatchObject({ type: 'Subscription', is_subscription_payment: true, tier_name: 'Gold', email: 'someone@example.com', amount: '5.00' });
+  });
+
+  it('takes the email as the supporter typed it (spaces, capitals) and normalises it', () => {
+    expect(parsed(JSON.stringify({ ...JSON.parse(fixture('subscription')), email: '  Some.One@Example.COM ' })).email).toBe('some.one@example.com');
   });
 
   it.each([
