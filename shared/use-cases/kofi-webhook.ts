@@ -60,7 +60,7 @@ export async function attachEmailGrant(
 /**
  * POST /kofi/webhook. Primary course:
  * 1. find the verification token in `data` and check it in constant time:
- *    missing or wrong, refuse with nothing read or written (not even the delivery id);
+ *    missing or wrong, refuse with nothing written (not even the delivery id);
  * 2. check the rest is a Ko-fi payment (400 naming the field; Ko-fi's retries cannot fix it);
  * 3. once per message / transaction id: record the payment on the supporter's email;
  * 4. a subscription payment extends the email's grant (paid month + grace, monotonic),
