@@ -7,6 +7,8 @@ import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities
 import { deletionBudget } from '../../shared/use-cases/deletion-work';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { ensureStripeCustomer, onSignUpConfirmed } from '../../shared/use-cases/sign-up';
+import { receiveKofiPayment } from '../../shared/use-cases/kofi-webhook';
+import { DEFAULT_KOFI_RULES, type KofiGrant } from '../../shared/domain/kofi';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
 function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map<string, UserProfile> } {
@@ -130,6 +132,91 @@ function fakeJobs(now: () => Date) {
   };
   return { jobs, rows };
 }
+
+describe('a Ko-fi payment racing the sign-up of its email', () => {
+  const now = () => new Date('2026-11-30T12:00:05Z');
+  const EMAIL = 'supporter@example.com';
+  const data = JSON.stringify({
+    verification_token: 'tok', message_id: 'm1', timestamp: '2026-11-30T12:00:00Z', type: 'Subscription', is_public: true, from_name: 'A', message: null,
+    amount: '5.00', url: null, email: EMAIL, currency: 'USD', is_subscription_payment: true, is_first_subscription_payment: true,
+    kofi_transaction_id: 't1', shop_items: null, tier_name: null, shipping: null,
+  });
+
+  /** The sign-up's and the webhook's stores, shared, with the adapters' rules (row created by whichever writes first; paid-through only grows). */
+  function world() {
+    const users = fakeUsers();
+    const base = fakeEntitlements();
+    const kofiRows = new Map<string, KofiGrant>();
+    const grants = new Map<string, KofiGrant>();
+    const entitlements = {
+      ...base,
+      applyKofiGrant: async (userId: string, grant: KofiGrant) => {
+        if (!users.rows.has(userId)) return 'gone' as const;
+        const held = kofiRows.get(userId);
+        if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
+        kofiRows.set(userId, grant);
+        return 'written' as const;
+      },
+    };
+    const supporters = {
+      grantOf: async (email: string) => grants.get(email),
+      extendGrant: async (email: string, grant: KofiGrant) => {
+        const held = grants.get(email);
+        if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
+        grants.set(email, grant);
+        return 'extended' as const;
+      },
+      recordPayment: async () => undefined,
+      purge: async () => undefined,
+    };
+    const processedIds = new Set<string>();
+    const deliver = () =>
+      receiveKofiPayment(
+        {
+          verificationToken: async () => 'tok',
+          rules: DEFAULT_KOFI_RULES,
+          supporters,
+          users,
+          entitlements,
+          processed: { seen: async (id) => processedIds.has(id), record: async (id) => void processedIds.add(id) },
+          cache,
+          now,
+        },
+        data,
+      );
+    const signUp = () => onSignUpConfirmed({ users, entitlements, billing: fakeBilling(), now, identity, cache, kofi: supporters }, { userId: 'u1', email: EMAIL }, 1000);
+    return { users, entitlements, supporters, kofiRows, deliver, signUp };
+  }
+
+  it('the payment lands before the sign-up: the sign-up attaches it', async () => {
+    const w = world();
+    await w.deliver();
+    await w.signUp();
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+  });
+
+  it('the payment lands after the profile, before the sign-up reads the grants: the webhook writes the row itself', async () => {
+    const w = world();
+    const read = w.supporters.grantOf;
+    // The sign-up reads "no grant", then the payment is applied before the sign-up finishes.
+    w.supporters.grantOf = async (email) => {
+      const before = await read(email);
+      w.supporters.grantOf = read;
+      await w.deliver();
+      return before;
+    };
+    await w.signUp();
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+  });
+
+  it('the payment lands after the sign-up: the webhook finds the account', async () => {
+    const w = world();
+    await w.signUp();
+    expect(w.kofiRows.size).toBe(0);
+    await expect(w.deliver()).resolves.toMatchObject({ handled: 'granted', account: true });
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro' });
+  });
+});
 
 describe('ensureStripeCustomer', () => {
   const now = () => new Date('2026-11-23T00:00:00Z');
