@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createPremiumCheckHandler } from '../lambdas/premium-check/handler';
 import { createDynamoClients } from '../shared/adapters/clients';
 import { DynamoEntitlementStore } from '../shared/adapters/dynamodb/entitlements-store';
+import { DynamoKofiSupporters } from '../shared/adapters/dynamodb/kofi-supporters';
 import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache, generationKey } from '../shared/adapters/redis/cache';
 import { createRedisClient } from '../shared/adapters/redis/client';
@@ -31,10 +32,11 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const cache = createReadThroughCache(redis, config.cache);
   const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
+  const kofi = new DynamoKofiSupporters(dynamo.doc, config.tables.TABLE_KOFI);
   const keys = InternalApiKeys.parse(ctx.internalApiKey);
   const handler = createPremiumCheckHandler({
     apiKeys: async () => keys,
-    premium: { users, entitlements, cache, decide: accessDecider(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
+    premium: { users, entitlements, kofi, cache, decide: accessDecider(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
   });
 
   // A premium user (admin override), with a unique email so runs never share keys.

@@ -11,8 +11,9 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
  *   user id comes only from the token's `sub`).
  * - `api-key`: internal `x-api-key`, checked by the handler in constant time.
  * - `stripe-signature`: public at the gateway, verified by the handler.
+ * - `kofi-token`: public at the gateway; the handler checks Ko-fi's verification token in the payment.
  */
-export type RouteAuth = 'none' | 'cognito' | 'api-key' | 'stripe-signature';
+export type RouteAuth = 'none' | 'cognito' | 'api-key' | 'stripe-signature' | 'kofi-token';
 
 /** A kind of write, one DynamoDB action each (transactions are authorised per item, by these same actions). */
 export type TableWrite = 'put' | 'update' | 'delete';
@@ -36,6 +37,8 @@ export interface FunctionDefinition {
   internalApiKeys: boolean;
   /** Reads the Stripe keys secret and calls Stripe. */
   stripe?: boolean;
+  /** Reads the Ko-fi verification token secret. */
+  kofi?: boolean;
   /** May delete users from the Cognito user pool (AdminDeleteUser). */
   cognitoAdmin?: boolean;
   /** May read a user and start an email change in the pool (AdminGetUser, AdminUpdateUserAttributes). */
@@ -64,6 +67,7 @@ export type FunctionName =
   | 'tokens-admin'
   | 'post-confirmation'
   | 'stripe-webhook'
+  | 'kofi-webhook'
   | 'entitlements'
   | 'billing'
   | 'delete-account'
@@ -99,7 +103,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'post-confirmation': {
     name: 'post-confirmation',
     description: 'Cognito post-confirmation trigger: profile (claiming its email), entitlement row and Stripe customer.',
-    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite' },
+    // kofi: reads the email's Ko-fi grant to attach it to the new row.
+    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite', kofi: 'read' },
     // Drops the cached premium answer of an address it takes over from an account that no longer holds it.
     redis: true,
     internalApiKeys: false,
@@ -119,6 +124,19 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     // retries what is throttled and reconciliation repairs what it gives up on.
     reservedConcurrency: 20,
   },
+  'kofi-webhook': {
+    name: 'kofi-webhook',
+    description: "Ko-fi webhook: records every payment by supporter email; a subscription payment grants its plan for the paid month (and the owning account's row).",
+    // The supporter's grant and payment records (Put), the account's row (Update, behind the live-user check on users),
+    // the delivery ids (Put, read back with Get), the owner of the email (emailOwners, read).
+    tables: { users: 'read', emailOwners: 'read', entitlements: { write: ['update'] }, idempotency: { write: ['put'] }, kofi: { write: ['put'] } },
+    redis: true,
+    internalApiKeys: false,
+    kofi: true,
+    timeoutSeconds: 10,
+    // Public route: a flood of forged deliveries (refused at the token) must not take the API's concurrency.
+    reservedConcurrency: 10,
+  },
   entitlements: {
     name: 'entitlements',
     description: 'GET /me/entitlements, served from the cache when warm (API usage from the ledger table).',
@@ -137,7 +155,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'delete-account': {
     name: 'delete-account',
     description: 'DELETE /me/account: Stripe, every DynamoDB row, cache, then the Cognito user; checkpointed, the worker finishes it.',
-    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite', kofi: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
@@ -148,7 +166,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'deletion-worker': {
     name: 'deletion-worker',
     description: 'Deletion queue worker: continues checkpointed account deletions and runs the identity sweep (Cognito users deleted behind our back).',
-    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite' },
+    tables: { users: 'readWrite', entitlements: 'readWrite', ledger: 'readWrite', idempotency: 'readWrite', apiKeys: 'readWrite', emailOwners: 'readWrite', kofi: 'readWrite' },
     redis: true,
     internalApiKeys: false,
     stripe: true,
@@ -162,7 +180,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'premium-check': {
     name: 'premium-check',
     description: 'POST /v1/premium/check for the app backends (x-api-key): premium by email, read through the cache.',
-    tables: { users: 'read', entitlements: 'read', emailOwners: 'read' },
+    // kofi: an email no account owns is premium by its Ko-fi grant.
+    tables: { users: 'read', entitlements: 'read', emailOwners: 'read', kofi: 'read' },
     redis: true,
     internalApiKeys: true,
   },
@@ -202,7 +221,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'account-email': {
     name: 'account-email',
     description: 'POST /me/email and /me/email/verify: email changes through the backend, moving the address ownership once verified.',
-    tables: { users: 'readWrite', emailOwners: 'readWrite' },
+    // A verified address brings its Ko-fi grant (kofi: read) onto the account's row (entitlements: update).
+    tables: { users: 'readWrite', emailOwners: 'readWrite', entitlements: { write: ['update'] }, kofi: 'read' },
     redis: true,
     internalApiKeys: false,
     cognitoEmail: true,
@@ -244,6 +264,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/me/tokens/consume', handler: 'token-consume', auth: 'cognito', summary: "Consume the caller's tokens (idempotent)" },
   { method: 'POST', path: '/v1/premium/check', handler: 'premium-check', auth: 'api-key', summary: 'Is this email premium? (app backends)' },
   { method: 'POST', path: '/stripe/webhook', handler: 'stripe-webhook', auth: 'stripe-signature', summary: 'Stripe events' },
+  { method: 'POST', path: '/kofi/webhook', handler: 'kofi-webhook', auth: 'kofi-token', summary: 'Ko-fi payments (form-encoded `data` JSON with the verification token)' },
   { method: 'GET', path: '/me/entitlements', handler: 'entitlements', auth: 'cognito', summary: "The caller's entitlements" },
   { method: 'POST', path: '/me/checkout', handler: 'billing', auth: 'cognito', summary: 'Start Stripe Checkout: a subscription or a token top-up' },
   { method: 'POST', path: '/me/billing-portal', handler: 'billing', auth: 'cognito', summary: 'Open the Stripe billing portal' },

@@ -204,6 +204,13 @@ export class HouseFunction extends Construct {
     return this;
   }
 
+  /** Reads Ko-fi's webhook verification token (the whole SecretString). */
+  public useKofi(secret: secretsmanager.ISecret): this {
+    this.function.addEnvironment('KOFI_SECRET_ARN', secret.secretArn);
+    secret.grantRead(this.function);
+    return this;
+  }
+
   /**
    * May assume the subscriber credentials role, and set the source identity
    * of the session: on that role only. Sets CREDENTIALS_ROLE_ARN.

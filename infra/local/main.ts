@@ -4,6 +4,7 @@
  * LOCAL_STACK_DIR (default .local), LOCAL_RANDOM_PORTS=1 (ephemeral ports),
  * LOCAL_REQUIRE_REDIS=1 (fail instead of running without a cache),
  * INTERNAL_API_KEY (the x-api-key to accept; random otherwise),
+ * KOFI_VERIFICATION_TOKEN (the token Ko-fi payments must carry; random otherwise),
  * LOCAL_SCHEDULES=off (do not run the schedules, e.g. the reconciler),
  * LOG_LEVEL (handler log level, default WARN), EVENTS_WEBHOOK_URL (POST each
  * entitlement.changed there, signed with EVENTS_WEBHOOK_SECRET, random by default).
@@ -33,6 +34,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     '',
     `  Events             npm run events  (entitlement.changed${s.events.webhookUrl ? `; signed POSTs to ${s.events.webhookUrl}` : '; set EVENTS_WEBHOOK_URL to receive them'})`,
     `  Internal API key   ${s.internalApiKey}`,
+    `  Ko-fi webhook      ${s.kofi.webhookUrl}  (npm run kofi -- subscribe <email> sends a payment)`,
     s.demoUser && 'userId' in s.demoUser
       ? `  Demo user          ${s.demoUser.email} / ${s.demoUser.password}  (premium: admin override; npm run admin -- show ${s.demoUser.email})`
       : `  Demo user          not seeded: ${s.demoUser?.error ?? 'unknown error'}`,
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
       requireRedis: flag('LOCAL_REQUIRE_REDIS'),
       redisUrl: process.env.REDIS_URL || undefined,
       internalApiKey: process.env.INTERNAL_API_KEY || undefined,
+      kofiVerificationToken: process.env.KOFI_VERIFICATION_TOKEN || undefined,
       logLevel: process.env.LOG_LEVEL,
       schedules: (process.env.LOCAL_SCHEDULES ?? '').toLowerCase() !== 'off',
       eventsWebhookUrl: process.env.EVENTS_WEBHOOK_URL || undefined,

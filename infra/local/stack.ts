@@ -55,6 +55,8 @@ export interface StackOptions {
   requireRedis: boolean;
   redisUrl?: string;
   internalApiKey?: string;
+  /** Ko-fi's webhook verification token (KOFI_VERIFICATION_TOKEN); random when unset. */
+  kofiVerificationToken?: string;
   logLevel?: string;
   /** Run SCHEDULES on their expressions (default on; the integration tests run reconcile themselves). */
   schedules?: boolean;
@@ -73,6 +75,8 @@ export interface StackState {
   redis: { url: string | null; source: string };
   cognito: { endpoint: string; userPoolId: string; clientId: string; issuer: string };
   internalApiKey: string;
+  /** Where to POST Ko-fi payments and the token they must carry (`npm run kofi`). */
+  kofi: { webhookUrl: string; verificationToken: string };
   services: Record<string, string>;
   /** In-process queues (SQS stand-ins) by name -> queue URL. */
   queues: Record<string, string>;
@@ -206,6 +210,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
     });
 
     const internalApiKey = options.internalApiKey ?? `local_${randomBytes(24).toString('base64url')}`;
+    const kofiVerificationToken = options.kofiVerificationToken ?? `kofi_local_${randomBytes(18).toString('base64url')}`;
     const handlerEnv: Record<string, string> = {
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.accessKeyId,
@@ -214,6 +219,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       ...tables.env,
       ...(redis.url ? { REDIS_URL: redis.url } : { REDIS_DISABLED: 'true' }),
       INTERNAL_API_KEYS: internalApiKey,
+      KOFI_VERIFICATION_TOKEN: kofiVerificationToken,
       COGNITO_USER_POOL_ID: cognito.userPoolId,
       COGNITO_CLIENT_IDS: cognito.clientId,
       COGNITO_ENDPOINT: cognito.endpoint,
@@ -270,6 +276,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       redis: { url: redis.url ?? null, source: redis.source },
       cognito: { endpoint: cognito.endpoint, userPoolId: cognito.userPoolId, clientId: cognito.clientId, issuer: cognito.issuer },
       internalApiKey,
+      kofi: { webhookUrl: `http://127.0.0.1:${ports.gateway}/kofi/webhook`, verificationToken: kofiVerificationToken },
       services: Object.fromEntries(services.map((s) => [s.name, s.url])),
       queues: { deletion: deletionQueue.url },
       ...(schedules ? { schedules: expressions } : {}),

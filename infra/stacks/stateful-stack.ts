@@ -33,6 +33,8 @@ export interface StatefulResources {
   readonly userPool: cognito.IUserPool;
   readonly userPoolClient: cognito.IUserPoolClient;
   readonly stripeSecret: secretsmanager.ISecret;
+  /** Ko-fi's webhook verification token (the whole SecretString). */
+  readonly kofiSecret: secretsmanager.ISecret;
   readonly internalApiKeysSecret: secretsmanager.ISecret;
   /** Where EventBridge Scheduler puts a scheduled invocation it could not make. */
   readonly scheduleDeadLetterQueue: sqs.IQueue;
@@ -94,6 +96,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   public readonly userPool: cognito.UserPool;
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly stripeSecret: secretsmanager.Secret;
+  public readonly kofiSecret: secretsmanager.Secret;
   public readonly internalApiKeysSecret: secretsmanager.Secret;
   public readonly scheduleDeadLetterQueue: sqs.Queue;
   public readonly eventBus: events.EventBus;
@@ -158,6 +161,14 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: settings.removalPolicy,
     });
 
+    this.kofiSecret = new secretsmanager.Secret(this, 'KofiSecret', {
+      description:
+        "Ko-fi webhook verification token (ko-fi.com > Settings > API > Webhooks > Advanced): the whole SecretString is the token. Ops replace the placeholder after the first deploy; until then every delivery is refused (401).",
+      // A placeholder only, like Stripe's: the real token never passes through CloudFormation.
+      secretStringValue: SecretValue.unsafePlainText('REPLACE_ME'),
+      removalPolicy: settings.removalPolicy,
+    });
+
     this.internalApiKeysSecret = new secretsmanager.Secret(this, 'InternalApiKeysSecret', {
       description:
         'Internal API keys accepted in x-api-key: one key, a comma-separated list or a JSON array of keys. Starts with one generated key; add the new key before removing the old one to rotate without downtime.',
@@ -184,6 +195,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       description: 'Primary endpoint of the cache (TLS + AUTH)',
     });
     new CfnOutput(this, 'StripeSecretArn', { value: this.stripeSecret.secretArn, description: 'Set secretKey and webhookSecret here' });
+    new CfnOutput(this, 'KofiSecretArn', { value: this.kofiSecret.secretArn, description: 'Put the Ko-fi verification token here (the whole value)' });
     new CfnOutput(this, 'InternalApiKeysSecretArn', { value: this.internalApiKeysSecret.secretArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'Bus of entitlement.changed (subscribe with a rule on source "entitlements")' });
   }
@@ -377,6 +389,11 @@ export class StatefulStack extends Stack implements StatefulResources {
       id: 'AwsSolutions-SMG4',
       reason:
         'Stripe keys are rolled in the Stripe dashboard (which has no Secrets Manager rotation hook); ops paste the new key here and functions pick it up on their next cold start.',
+    });
+    Validations.of(this.kofiSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        "Ko-fi issues the verification token on its webhook settings page (no API, no rotation hook); ops paste a regenerated token here and functions pick it up on their next cold start.",
     });
     Validations.of(this.internalApiKeysSecret).acknowledge({
       id: 'AwsSolutions-SMG4',

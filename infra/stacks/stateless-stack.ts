@@ -77,6 +77,8 @@ const OPEN_ROUTE_REASONS: Record<Exclude<RouteAuth, 'cognito'>, string> = {
     'Server-to-server route: the handler checks x-api-key against the internal keys in Secrets Manager in constant time; callers are backends, not Cognito users.',
   'stripe-signature':
     'Stripe webhook: Stripe cannot present a Cognito token; the handler verifies the Stripe-Signature header over the raw body and rejects anything unsigned.',
+  'kofi-token':
+    "Ko-fi webhook: Ko-fi cannot present a Cognito token; the handler checks the verification token in the payment against Secrets Manager in constant time and writes nothing for a wrong one.",
 };
 
 /**
@@ -98,14 +100,14 @@ class InvokeFunctionOnly extends schedulerTargets.LambdaInvoke {
 }
 
 /**
- * Each public route (no auth, or the Stripe webhook) gets its own lower
+ * Each public route (no auth, or the Stripe or Ko-fi webhook) gets its own lower
  * limit: a flood there is refused at the gateway before it spends Lambda
  * concurrency the app's routes need. Keys are API Gateway's `/path/METHOD`.
  */
 export function publicMethodThrottles(routes: readonly RouteDefinition[], settings: AppSettings): Record<string, apigw.MethodDeploymentOptions> {
   return Object.fromEntries(
     routes
-      .filter((route) => route.auth === 'none' || route.auth === 'stripe-signature')
+      .filter((route) => route.auth === 'none' || route.auth === 'stripe-signature' || route.auth === 'kofi-token')
       .map((route) => [
         `${route.path}/${route.method}`,
         {
@@ -245,6 +247,7 @@ export class StatelessStack extends Stack {
       if (def.redis) fn.useRedis(stateful.cache);
       if (def.internalApiKeys) fn.useInternalApiKeys(stateful.internalApiKeysSecret);
       if (def.stripe) fn.useStripe(stateful.stripeSecret);
+      if (def.kofi) fn.useKofi(stateful.kofiSecret);
       if (def.cognitoAdmin) fn.allowUserDeletion(stateful.userPool);
       if (def.deletionQueue) {
         if (!this.deletionQueue) throw new Error(`${def.name} uses the deletion queue, but no function consumes it`);

@@ -41,6 +41,12 @@ export function createAccountEmailHandler(deps: AccountEmailHandlerDeps): HttpHa
 }
 
 export const handler = createAccountEmailHandler({
-  emailChange: { users: stores().users, identity: emailIdentity(), cache: cache(), billing: stripe().billing },
+  emailChange: {
+    users: stores().users,
+    identity: emailIdentity(),
+    cache: cache(),
+    billing: stripe().billing,
+    kofi: { supporters: stores().kofi, entitlements: stores().entitlements },
+  },
   cognitoClientIds: cognitoClientIds(),
 });

@@ -44,8 +44,8 @@ export function createPostConfirmationHandler(deps: SignUpDeps, onEventPool: (us
 
 // A trigger cannot be given its own pool's id without a CloudFormation cycle: it learns it from each event.
 let eventUserPoolId = '';
-const { users, entitlements } = stores();
+const { users, entitlements, kofi } = stores();
 export const handler = createPostConfirmationHandler(
-  { users, entitlements, billing: stripe().billing, identity: emailIdentity(() => eventUserPoolId), cache: cache(), now: () => new Date() },
+  { users, entitlements, kofi, billing: stripe().billing, identity: emailIdentity(() => eventUserPoolId), cache: cache(), now: () => new Date() },
   (userPoolId) => (eventUserPoolId = userPoolId),
 );

@@ -29,8 +29,8 @@ export function createPremiumCheckHandler(deps: PremiumCheckHandlerDeps): HttpHa
 }
 
 // While the Redis AUTH secret cannot be read, answers come from DynamoDB (the read is retried next call).
-const { users, entitlements } = stores();
+const { users, entitlements, kofi } = stores();
 export const handler = createPremiumCheckHandler({
   apiKeys: internalKeys(),
-  premium: { users, entitlements, cache: cache(), decide: access().decide, now: () => new Date() },
+  premium: { users, entitlements, kofi, cache: cache(), decide: access().decide, now: () => new Date() },
 });

@@ -22,6 +22,15 @@ import { findTier, type Feature, type Tier, type TierName } from './tiers';
  * subscription), or for good when it is sticky. Purchased tokens are not an
  * access right: they were paid for and stay spendable whatever this says.
  *
+ * Sources: Stripe (the table above, an admin-set tier standing in for it),
+ * Ko-fi (`kofiPlan` while now < `kofiPaidThrough`) and the admin grant. The
+ * best ACTIVE one by plan rank (the catalogue's order: a later plan is
+ * better) wins; on a tie the precedence is admin grant, then Stripe (or the
+ * admin-set tier), then Ko-fi. When none is active, Stripe's answer stands
+ * (it says why: past-due, subscription-ended...). Revoke beats all of them.
+ * So an admin-set tier lower than a live Ko-fi plan does not take it away
+ * (revoke does), exactly as it never took away an admin grant.
+ *
  * The allowance period does not depend on which row above applies: while a
  * subscription is in force (active, trialing, past_due) it is the paid
  * billing period; otherwise the calendar month. So a revoke, a grant, an
@@ -43,7 +52,7 @@ export interface AccessState {
   adminTierSetOn?: string;
   /** A sticky admin tier: in force whatever Stripe says. */
   tierStickyValue?: string;
-  /** Admin (or Ko-fi) override: true = grant, false = revoke, absent = billing decides. */
+  /** Admin override: true = grant, false = revoke, absent = billing decides. */
   premiumOverride?: boolean;
   /** The tier a grant gives; absent = the row's paid tier, else the policy's grant tier. */
   premiumOverrideTier?: string;
@@ -52,6 +61,10 @@ export interface AccessState {
   /** The paid billing period in force: Stripe's current period of the subscription item once its invoice is paid (ISO). */
   currentPeriodStart?: string | null;
   currentPeriodEnd?: string | null;
+  /** The plan Ko-fi payments bought (shared/domain/kofi.ts), in force while now < `kofiPaidThrough`. */
+  kofiPlan?: string;
+  /** ISO 8601: the end of the paid Ko-fi month plus the grace. */
+  kofiPaidThrough?: string;
 }
 
 export const ACCESS_STATE_FIELDS = [
@@ -67,6 +80,8 @@ export const ACCESS_STATE_FIELDS = [
   'pastDueSince',
   'currentPeriodStart',
   'currentPeriodEnd',
+  'kofiPlan',
+  'kofiPaidThrough',
 ] as const satisfies ReadonlyArray<keyof AccessState>;
 
 export interface AccessPolicy {
@@ -98,10 +113,12 @@ export const ACCESS_REASONS = [
   'past-due',
   'subscription-ended',
   'no-subscription',
+  'kofi-subscription',
 ] as const;
 export type AccessReason = (typeof ACCESS_REASONS)[number];
 
-export type AccessSource = 'admin' | 'stripe' | 'none';
+export const ACCESS_SOURCES = ['admin', 'stripe', 'kofi', 'none'] as const;
+export type AccessSource = (typeof ACCESS_SOURCES)[number];
 
 export interface Access {
   /** The tier whose capabilities apply now (free when nothing paid applies). */
@@ -122,6 +139,8 @@ export interface Access {
   source: AccessSource;
   /** While a past_due grace applies: when it ends (ISO). */
   graceEndsAt?: string;
+  /** While Ko-fi decides: when its paid month (and grace) ends (ISO). */
+  kofiPaidThrough?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -183,23 +202,24 @@ export function adminTierFields(
 
 const SUBSCRIBED: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'past_due']);
 
-/** The decision. No row = a user without any right: free. */
-export function decideAccess(state: AccessState | undefined, catalogue: readonly Tier[], policy: AccessPolicy, now: Date): Access {
-  const calendar = calendarPeriod(now);
+/** A plan's rank: its place in the catalogue (a later plan is better); unknown plans rank below free. */
+export function planRank(catalogue: readonly Tier[], name: string): number {
+  const tier = findTier(catalogue, name);
+  return tier ? catalogue.indexOf(tier) : -1;
+}
+
+/** A Ko-fi plan in force at `now`, if any. */
+function kofiTier(state: AccessState, catalogue: readonly Tier[], now: Date): Tier | undefined {
+  if (!state.kofiPlan || !state.kofiPaidThrough) return undefined;
+  const through = Date.parse(state.kofiPaidThrough);
+  if (Number.isNaN(through) || now.getTime() >= through) return undefined;
+  return findTier(catalogue, state.kofiPlan);
+}
+
+/** Stripe's answer (an admin-set tier standing in for it, as before Ko-fi existed). */
+function stripeAccess(state: AccessState, catalogue: readonly Tier[], policy: AccessPolicy, now: Date, period: AllowancePeriod, adminTier: string | undefined): Access {
   const free = freeTier(catalogue);
-  if (!state) return build(free, 'no-subscription', 'none', calendar, policy);
-  const period = (SUBSCRIBED.has(state.status) ? billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) : undefined) ?? calendar;
-
-  if (state.premiumOverride === false) return build(free, 'admin-revoke', 'admin', period, policy);
-
-  const adminTier = state.tierStickyValue ?? (state.adminTier !== undefined && state.adminTierSetOn === stripeStateKey(state) ? state.adminTier : undefined);
-  if (state.premiumOverride === true) {
-    const named = state.premiumOverrideTier ?? adminTier ?? (state.tier !== free.name ? state.tier : undefined);
-    const tier = tierOrFree(catalogue, named);
-    return build(tier.name === free.name ? tierOrFree(catalogue, policy.grantTier) : tier, 'admin-grant', 'admin', period, policy);
-  }
   if (adminTier !== undefined) return build(tierOrFree(catalogue, adminTier), 'admin-tier', 'admin', period, policy);
-
   const plan = tierOrFree(catalogue, state.tier);
   switch (state.status) {
     case 'active':
@@ -218,6 +238,42 @@ export function decideAccess(state: AccessState | undefined, catalogue: readonly
   }
 }
 
+/**
+ * The decision. No row = a user without any right: free. A person with a
+ * Ko-fi grant and no account is decided from a no-account state carrying the
+ * Ko-fi fields (`{status: 'none', tier: 'free', kofiPlan, kofiPaidThrough}`).
+ */
+export function decideAccess(state: AccessState | undefined, catalogue: readonly Tier[], policy: AccessPolicy, now: Date): Access {
+  const calendar = calendarPeriod(now);
+  const free = freeTier(catalogue);
+  if (!state) return build(free, 'no-subscription', 'none', calendar, policy);
+  const period = (SUBSCRIBED.has(state.status) ? billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) : undefined) ?? calendar;
+
+  if (state.premiumOverride === false) return build(free, 'admin-revoke', 'admin', period, policy);
+
+  const adminTier = state.tierStickyValue ?? (state.adminTier !== undefined && state.adminTierSetOn === stripeStateKey(state) ? state.adminTier : undefined);
+  // Candidates in tie precedence: the first of the best rank wins.
+  const candidates: Access[] = [];
+  if (state.premiumOverride === true) {
+    const named = state.premiumOverrideTier ?? adminTier ?? (state.tier !== free.name ? state.tier : undefined);
+    const tier = tierOrFree(catalogue, named);
+    candidates.push(build(tier.name === free.name ? tierOrFree(catalogue, policy.grantTier) : tier, 'admin-grant', 'admin', period, policy));
+  }
+  const stripe = stripeAccess(state, catalogue, policy, now, period, adminTier);
+  candidates.push(stripe);
+  const kofi = kofiTier(state, catalogue, now);
+  if (kofi) candidates.push({ ...build(kofi, 'kofi-subscription', 'kofi', period, policy), kofiPaidThrough: new Date(state.kofiPaidThrough as string).toISOString() });
+
+  const freeRank = planRank(catalogue, free.name);
+  let best: Access | undefined;
+  for (const candidate of candidates) {
+    const rank = planRank(catalogue, candidate.tier);
+    if (rank <= freeRank) continue;
+    if (!best || rank > planRank(catalogue, best.tier)) best = candidate;
+  }
+  return best ?? stripe;
+}
+
 /** A short, caller-safe sentence for a refusal (403s name the reason, never internals). */
 export function describeReason(reason: AccessReason): string {
   switch (reason) {
@@ -229,6 +285,8 @@ export function describeReason(reason: AccessReason): string {
       return 'the subscription has ended';
     case 'no-subscription':
       return 'there is no active subscription';
+    case 'kofi-subscription':
+      return 'the Ko-fi membership does not include this';
     default:
       return 'the current plan does not include this';
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACCESS_REASONS, type AccessDecider, type AccessState } from './access';
+import { ACCESS_REASONS, ACCESS_SOURCES, type AccessDecider, type AccessState } from './access';
 import { ENTITLEMENT_STATUSES, type EntitlementStatus } from './entitlement';
 import { normalisePeriodId } from './periods';
 
@@ -27,7 +27,7 @@ import { normalisePeriodId } from './periods';
  */
 
 /** Why a writer wrote a row (stored as `lastChange.kind`). */
-export const CHANGE_KINDS = ['stripe', 'reconcile', 'admin', 'top-up', 'refund', 'consume', 'sign-up'] as const;
+export const CHANGE_KINDS = ['stripe', 'reconcile', 'admin', 'top-up', 'refund', 'consume', 'sign-up', 'kofi'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** What a writer stores beside its write: why, and the id of what caused it (Stripe event, idempotency key). */
@@ -48,7 +48,7 @@ export function recordedChange(cause: ChangeCause, now: string): RecordedChange 
 }
 
 /** Causes an event names: a writer's, or what the stream itself tells (deletion, a reset by a consume, unknown). */
-export const EVENT_CAUSES = ['stripe', 'reconcile', 'admin', 'top-up', 'refund', 'sign-up', 'period-reset', 'deletion', 'unknown'] as const;
+export const EVENT_CAUSES = ['stripe', 'reconcile', 'admin', 'top-up', 'refund', 'sign-up', 'kofi', 'period-reset', 'deletion', 'unknown'] as const;
 
 /** What of the access a consumer cares about; compared field by field. */
 export const CHANGED_FIELDS = [
@@ -83,7 +83,7 @@ const accessSnapshotSchema = z
       awsCredentialsPerMinute: z.number().int().nullable(),
     }),
     reason: z.enum(ACCESS_REASONS).describe('Why the access is what it is.'),
-    source: z.enum(['admin', 'stripe', 'none']),
+    source: z.enum(ACCESS_SOURCES),
     allowancePeriod: z.object({
       start: z.string().describe('ISO 8601'),
       end: z.string().describe('ISO 8601: when the allowance resets'),
@@ -105,7 +105,7 @@ export const entitlementChangedSchema = z
     changed: z.array(z.enum(CHANGED_FIELDS)).min(1).describe('What differs between previous and current.'),
     cause: z.object({
       kind: z.enum(EVENT_CAUSES),
-      ref: z.string().optional().describe('Stripe event id, idempotency key or Stripe object id, when the writer knew one.'),
+      ref: z.string().optional().describe('Stripe event id, idempotency key, Stripe object id or Ko-fi message id, when the writer knew one.'),
     }),
     previous: accessSnapshotSchema.nullable().describe('null: the user had no entitlement row (new user).'),
     current: accessSnapshotSchema.nullable().describe('null: the row was deleted (account deleted).'),

@@ -13,6 +13,7 @@ export function entitlementView(userId: string, record: EntitlementRecord | unde
     premium: access.premium,
     accessReason: access.reason,
     ...(access.graceEndsAt ? { graceEndsAt: access.graceEndsAt } : {}),
+    ...(access.kofiPaidThrough ? { kofiPaidThrough: access.kofiPaidThrough } : {}),
     currentPeriodEnd: state.currentPeriodEnd,
     trialEndsAt: state.trialEndsAt,
     cancelAtPeriodEnd: state.cancelAtPeriodEnd,

@@ -131,12 +131,16 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   adminTierSetOn?: string;
   /** A sticky admin tier: in force whatever Stripe says (absent = Stripe decides). */
   tierStickyValue?: TierName;
-  /** Admin / Ko-fi premium override: true = grant, false = revoke; absent = follow the subscription. */
+  /** Admin premium override: true = grant, false = revoke; absent = follow the subscription. */
   premiumOverride?: boolean;
   /** The tier a grant gives (absent: see shared/domain/access.ts). */
   premiumOverrideTier?: TierName;
   /** When Stripe's state was first seen past_due (ISO); cleared when it is anything else. The grace runs from here. */
   pastDueSince?: string;
+  /** The plan Ko-fi payments of the account's email bought, in force until `kofiPaidThrough` (shared/domain/access.ts). */
+  kofiPlan?: string;
+  /** ISO 8601: end of the paid Ko-fi month plus the grace; only ever grows. */
+  kofiPaidThrough?: string;
   /** Token fields: see shared/domain/token-balances.ts. */
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;

@@ -51,6 +51,8 @@ const SECURITY: Record<RouteAuth, string | undefined> = {
   cognito: 'CognitoAccessToken',
   'api-key': 'InternalApiKey',
   'stripe-signature': 'StripeSignature',
+  // Ko-fi's token travels inside the form's `data` JSON: no header or query scheme can describe it.
+  'kofi-token': undefined,
 };
 
 const SECURITY_SCHEMES: Record<string, JsonSchema> = {

@@ -104,6 +104,39 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     errors: { ...BODY, ...SERVER },
     example: { body: { id: 'evt_123', type: 'customer.subscription.updated', data: { object: { id: 'sub_123' } } } },
   },
+  'POST /kofi/webhook': {
+    body: {
+      ...named('KofiWebhookForm', s.kofiWebhookForm),
+      contentType: 'application/x-www-form-urlencoded',
+      description: "Ko-fi's form post; `data.verification_token` must be this webhook's token (else 401, nothing written)",
+    },
+    responses: { 200: { ...named('KofiWebhookAck', s.kofiWebhookResponse), description: 'Recorded (a subscription payment also granted its plan), or a delivery already handled' } },
+    // 5xx on any failure after the token held, so Ko-fi retries with the same message id.
+    errors: { ...BODY, 401: ERROR, ...SERVER },
+    example: {
+      body: {
+        data: JSON.stringify({
+          verification_token: 'your-token',
+          message_id: '3a1fac0c-f960-4506-a60e-824979a74e74',
+          timestamp: '2026-11-30T12:00:00Z',
+          type: 'Subscription',
+          is_public: true,
+          from_name: 'Ko-fi Team',
+          message: null,
+          amount: '5.00',
+          url: 'https://ko-fi.com/Home/CoffeeShop?txid=00000000-1111-2222-3333-444444444444',
+          email: 'supporter@example.com',
+          currency: 'USD',
+          is_subscription_payment: true,
+          is_first_subscription_payment: true,
+          kofi_transaction_id: '00000000-1111-2222-3333-444444444444',
+          shop_items: null,
+          tier_name: 'Gold',
+          shipping: null,
+        }),
+      },
+    },
+  },
   'GET /me/entitlements': {
     responses: { 200: { ...named('Entitlements', s.entitlementsResponse), description: 'Header `x-entitlements-source: cache|db`' } },
     errors: { ...COGNITO, ...SERVER },

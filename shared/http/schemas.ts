@@ -97,6 +97,20 @@ export const stripeEventBody = z.looseObject({
   data: z.looseObject({ object: z.looseObject({}) }),
 });
 
+/**
+ * Ko-fi's webhook form (application/x-www-form-urlencoded): one field, `data`,
+ * the payment as JSON (shared/domain/kofi.ts validates it; its
+ * `verification_token` is checked first, in constant time).
+ */
+export const kofiWebhookForm = z.object({
+  data: z
+    .string()
+    .min(1)
+    .describe(
+      'The payment as JSON: verification_token, message_id, timestamp, type (Donation | Subscription | Commission | Shop Order), is_public, from_name, message, amount, url, email, currency, is_subscription_payment, is_first_subscription_payment, kofi_transaction_id, shop_items, tier_name, shipping',
+    ),
+});
+
 // --------------------------------------------------------------- responses
 
 /** `{error: {code, message, ...details}}`: every 4xx and 5xx the API returns. */
@@ -174,6 +188,7 @@ export const entitlementsResponse = z.object({
   premium: z.boolean(),
   accessReason,
   graceEndsAt: z.string().optional().describe('While a past_due grace applies: when it ends'),
+  kofiPaidThrough: z.string().optional().describe('While a Ko-fi membership decides the access: when its paid month (and grace) ends'),
   currentPeriodEnd: z.string().nullable(),
   trialEndsAt: z.string().nullable(),
   cancelAtPeriodEnd: z.boolean(),
@@ -197,6 +212,8 @@ export const deletionJobSchema = z.object({
 export const deleteAccountResponse = z.object({ deleted: z.literal(true), status: z.literal('deleted'), job: deletionJobSchema.nullable() });
 export const deletionInProgressResponse = z.object({ deleted: z.literal(false), status: z.literal('in-progress'), job: deletionJobSchema.nullable() });
 export const stripeWebhookResponse = z.object({ received: z.literal(true) });
+
+export const kofiWebhookResponse = z.object({ received: z.literal(true) });
 
 export const awsCredentialsResponse = z.object({
   accessKeyId: z.string(),

@@ -1,5 +1,6 @@
 import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
 import type { ChangeCause } from '../domain/entitlement-events';
+import type { KofiGrant } from '../domain/kofi';
 import type { TierName } from '../domain/tiers';
 
 export interface EntitlementStore {
@@ -16,7 +17,18 @@ export interface EntitlementStore {
   delete(userId: string): Promise<void>;
 }
 
-/** The admin / Ko-fi premium override, kept beside the Stripe state in the entitlement row. */
+/** Ko-fi grants on accounts: the email's grant copied onto the row of the account that owns the email. */
+export interface KofiEntitlements {
+  /**
+   * Writes the grant's plan and paid-through onto the user's row unless the
+   * row already runs as long or longer (monotonic: 'unchanged'); creates the
+   * row with the no-subscription defaults when sign-up has not yet. 'gone'
+   * when the user does not exist or is being deleted (nothing written).
+   */
+  applyKofiGrant(userId: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'>;
+}
+
+/** The admin premium override, kept beside the Stripe state in the entitlement row. */
 export interface PremiumOverrides {
   /**
    * Grants (`true`, optionally naming the tier the grant gives), revokes

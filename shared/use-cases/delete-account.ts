@@ -11,6 +11,7 @@ import {
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
+import type { KofiSupporters } from '../ports/kofi';
 import type { UserStore } from '../ports/users';
 
 export interface DeletionDeps {
@@ -19,6 +20,8 @@ export interface DeletionDeps {
   billing: BillingProvider;
   cache: ReadThroughCache;
   purger: UserDataPurger;
+  /** The Ko-fi grant and payment records of the account's email go with the account. */
+  kofi: Pick<KofiSupporters, 'purge'>;
   identity: IdentityDirectory;
   jobs: DeletionJobs;
   now: () => Date;
@@ -109,6 +112,7 @@ export async function runAccountDeletion(deps: DeletionDeps, request: DeletionRe
         await save({ purged });
         checkTime();
       }
+      if (job.email) await deps.kofi.purge(job.email);
       await deps.entitlements.delete(request.userId);
     },
     cache: async () => {

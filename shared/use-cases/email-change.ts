@@ -2,9 +2,12 @@ import type { BillingProvider } from '../ports/billing';
 import { normaliseEmail } from '../domain/entitlement';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EmailIdentity } from '../ports/email-identity';
+import type { KofiEntitlements } from '../ports/entitlements';
+import type { KofiSupporters } from '../ports/kofi';
 import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
 import { AccountNotFoundError, EmailTokenRefusedError, InvalidEmailCodeError, NoPendingEmailChangeError } from './errors';
+import { attachEmailGrant } from './kofi-webhook';
 
 /**
  * The rule: the premium check by email answers for the account that owns that
@@ -25,6 +28,8 @@ export interface EmailChangeDeps {
   cache: ReadThroughCache;
   /** Stripe sends receipts, invoices and dunning to the customer's email: it follows the change. */
   billing: Pick<BillingProvider, 'updateCustomerEmail'>;
+  /** A verified address brings its Ko-fi grant onto the account (as at sign-up); the old address keeps its own. */
+  kofi: { supporters: Pick<KofiSupporters, 'grantOf'>; entitlements: KofiEntitlements };
 }
 
 
@@ -121,7 +126,8 @@ export async function startEmailChange(
  *    Cognito already holds the new address verified: a retry after a failure);
  * 3. the Stripe customer's email follows (receipts must not go to a released address);
  * 4. move the profile to the new address and release the old one, in one transaction;
- * 5. drop the cached premium answers of both addresses.
+ * 5. attach the new address's Ko-fi grant, if it has one (monotonic: a retry is a no-op);
+ * 6. drop the cached premium answers of both addresses and the account's entitlements.
  * A wrong or expired code gives the claim back and changes nothing.
  */
 export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId: string; accessToken: string }, code: string): Promise<{ email: string }> {
@@ -148,6 +154,11 @@ export async function confirmEmailChange(deps: EmailChangeDeps, caller: { userId
   // Before the move: a failure here (503) leaves the claim and Cognito's change in place, and the retry completes both.
   if (profile.stripeCustomerId) await deps.billing.updateCustomerEmail(profile.stripeCustomerId, to);
   await deps.users.moveEmail(caller.userId, from, to);
-  await deps.cache.invalidate([...(from ? [cacheKeys.premium(from)] : []), cacheKeys.premium(to)]);
+  const kofi = await attachEmailGrant(deps.kofi, caller.userId, to, { kind: 'kofi' });
+  await deps.cache.invalidate([
+    ...(from ? [cacheKeys.premium(from)] : []),
+    cacheKeys.premium(to),
+    ...(kofi === 'written' ? [cacheKeys.entitlement(caller.userId)] : []),
+  ]);
   return { email: to };
 }

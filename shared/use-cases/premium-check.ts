@@ -2,11 +2,14 @@ import type { AccessDecider } from '../domain/access';
 import { normaliseEmail } from '../domain/entitlement';
 import { cacheKeys, type CacheSource, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
+import type { KofiSupporters } from '../ports/kofi';
 import type { UserStore } from '../ports/users';
 
 export interface PremiumCheckDeps {
   users: Pick<UserStore, 'findByEmail'>;
   entitlements: Pick<EntitlementStore, 'get'>;
+  /** Ko-fi supporters without an account are premium all the same (their grant is by email). */
+  kofi: Pick<KofiSupporters, 'grantOf'>;
   cache: ReadThroughCache;
   /** The one access decision. */
   decide: AccessDecider;
@@ -24,12 +27,19 @@ export interface PremiumAnswer {
  * ownership item, then the profile, both strongly consistent: never the
  * eventually consistent byEmail index, which can still list a previous
  * holder), then the entitlement row with a strongly consistent read, then the
- * access decision. An unknown email, a user being deleted or a missing row are
- * not premium: paid features are never on by default.
+ * access decision. An email no account owns is decided from its Ko-fi grant
+ * (a no-account state carrying the Ko-fi fields, through the same decision);
+ * a user being deleted, a missing row or an email without either are not
+ * premium: paid features are never on by default.
  */
 export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, email: string): Promise<boolean> {
   const user = await deps.users.findByEmail(email);
-  if (!user || user.deletingAt) return false;
+  if (!user) {
+    const grant = await deps.kofi.grantOf(email);
+    if (!grant) return false;
+    return deps.decide({ status: 'none', tier: 'free', kofiPlan: grant.plan, kofiPaidThrough: grant.paidThrough }, deps.now()).premium;
+  }
+  if (user.deletingAt) return false;
   const entitlement = await deps.entitlements.get(user.userId, { consistent: true });
   if (!entitlement) return false;
   return deps.decide(entitlement, deps.now()).premium;
@@ -39,7 +49,7 @@ export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, e
  * Is this email premium? Read through the cache under `premium:v1:<email>`.
  * Negative answers (unknown emails) are cached too: sign-up does not change
  * them (a new user is not premium), and everything that can make an email
- * premium (Stripe sync, the admin override) or move it to another account
+ * premium (Stripe sync, the admin override, a Ko-fi payment) or move it to another account
  * (a verified email change, a take-over at sign-up) invalidates the key.
  */
 export async function checkPremium(deps: PremiumCheckDeps, rawEmail: string): Promise<PremiumAnswer> {

@@ -1,9 +1,11 @@
 import { newEntitlement, normaliseEmail } from '../domain/entitlement';
 import type { BillingProvider } from '../ports/billing';
-import type { EntitlementStore } from '../ports/entitlements';
+import type { EntitlementStore, KofiEntitlements } from '../ports/entitlements';
+import type { KofiSupporters } from '../ports/kofi';
 import type { UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
 import { createProfileOwningEmail, type EmailOwnershipDeps } from './email-change';
+import { attachEmailGrant } from './kofi-webhook';
 
 export interface AccountDeps {
   users: UserStore;
@@ -45,14 +47,17 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
   return stored;
 }
 
-/** What the sign-up trigger needs: the account's stores and Stripe, and the address ownership rules. */
-export type SignUpDeps = AccountDeps & EmailOwnershipDeps;
+/** What the sign-up trigger needs: the account's stores and Stripe, the address ownership rules and the Ko-fi grants by email. */
+export type SignUpDeps = AccountDeps & EmailOwnershipDeps & { kofi: Pick<KofiSupporters, 'grantOf'>; entitlements: KofiEntitlements };
 
 /**
- * Cognito confirmed a sign-up: create the profile and the entitlement row
- * (conditional writes, so a retried trigger never duplicates or resets them),
- * then the Stripe customer within `stripeBudgetMs`. When Stripe is slow or
- * down the sign-up still succeeds; the customer is created lazily later.
+ * Cognito confirmed a sign-up. Primary course:
+ * 1. create the profile (claiming its email) and the entitlement row
+ *    (conditional writes, so a retried trigger never duplicates or resets them);
+ * 2. attach the email's Ko-fi grant, read AFTER the row exists (a payment
+ *    arriving meanwhile finds the account and writes the row itself: either way it lands);
+ * 3. the Stripe customer within `stripeBudgetMs`. When Stripe is slow or
+ *    down the sign-up still succeeds; the customer is created lazily later.
  */
 export async function onSignUpConfirmed(
   deps: SignUpDeps,
@@ -64,6 +69,8 @@ export async function onSignUpConfirmed(
   // The profile claims its address in the same write (an address another live account holds throws).
   const profileCreated = await createProfileOwningEmail(deps, { userId: input.userId, email, createdAt: now.toISOString() });
   await deps.entitlements.createIfAbsent(newEntitlement(input.userId, now));
+  const kofi = await attachEmailGrant({ supporters: deps.kofi, entitlements: deps.entitlements }, input.userId, email, { kind: 'kofi' });
+  if (kofi === 'written') logger.info('Ko-fi grant of the email attached to the new account', { userId: input.userId });
 
   let timer: NodeJS.Timeout | undefined;
   const budget = new Promise<'timeout'>((resolve) => {

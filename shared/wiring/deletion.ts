@@ -29,6 +29,7 @@ export const deletion = perProcess((): DeletionWorkDeps & { closeClients: () => 
       billing: stripe().billing,
       cache: cache(),
       purger: new DynamoUserDataPurger(doc, { ledger: t.TABLE_LEDGER, apiKeys: t.TABLE_API_KEYS }),
+      kofi: s.kofi,
       identity: identity(),
       jobs: new DynamoDeletionJobs(doc, t.TABLE_IDEMPOTENCY),
       now: () => new Date(),

@@ -304,6 +304,11 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         }
         const stripe = def.stripe === true;
         expect(variables.STRIPE_SECRET_ARN !== undefined).toBe(stripe);
+        // Only the Ko-fi webhook reads the Ko-fi token.
+        const kofiSecret = logicalId(synth.built.stateful.kofiSecret);
+        expect(variables.KOFI_SECRET_ARN !== undefined).toBe(def.kofi === true);
+        if (def.kofi) expect(statements).toContain(kofiSecret);
+        else expect(statements).not.toContain(kofiSecret);
       }
     });
   });
@@ -520,7 +525,7 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       const stage = stages[0]!.Properties;
       expect(stage.StageName).toBe(CDK_CONTEXT.stage);
       // The stage default, then one lower limit per public route (a flood there cannot spend the backends' budget).
-      const publicRoutes = ROUTES.filter((r) => r.auth === 'none' || r.auth === 'stripe-signature');
+      const publicRoutes = ROUTES.filter((r) => r.auth === 'none' || r.auth === 'stripe-signature' || r.auth === 'kofi-token');
       expect(publicRoutes.length).toBeGreaterThan(0);
       expect(stage.MethodSettings).toEqual([
         expect.objectContaining({
@@ -874,7 +879,7 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
 
     it('reserves concurrency for the functions FUNCTIONS caps, and only those', () => {
       const capped = FUNCTION_DEFINITIONS.filter((d) => d.reservedConcurrency !== undefined);
-      expect(capped.map((d) => d.name).sort()).toEqual(['deletion-worker', 'health', 'stripe-webhook']);
+      expect(capped.map((d) => d.name).sort()).toEqual(['deletion-worker', 'health', 'kofi-webhook', 'stripe-webhook']);
       for (const def of FUNCTION_DEFINITIONS) {
         const trigger = synth.built.stateful.triggerFunctions[def.name];
         const fn = trigger ?? synth.built.stateless.functions[def.name]!;
@@ -897,6 +902,40 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(actionsOn('ledger').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
       expect(actionsOn('idempotency').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
       expect(actionsOn('entitlements').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:UpdateItem']);
+    });
+  });
+
+  describe('Ko-fi webhook', () => {
+    const fn = () => synth.built.stateless.functions['kofi-webhook']!;
+    const actionsOn = (table: TableDefinition['id']) => {
+      const tableId = logicalId(synth.built.stateful.tables[table]);
+      return statementsOf(synth.stateless, logicalId(fn().function.role!))
+        .filter((s) => JSON.stringify(s.Resource).includes(tableId))
+        .flatMap((s) => asArray(s.Action as string | string[]));
+    };
+
+    it('is a public POST /kofi/webhook method without an authorizer, throttled like the other public routes', () => {
+      const methods = Object.values(resourcesOf(synth.stateless, 'AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod === 'POST');
+      const kofi = methods.filter((m) => JSON.stringify(m.Properties.Integration ?? {}).includes(logicalId(fn().function)));
+      expect(kofi).toHaveLength(1);
+      expect(kofi[0]!.Properties.AuthorizationType).toBe('NONE');
+      const stage = Object.values(resourcesOf(synth.stateless, 'AWS::ApiGateway::Stage'))[0]!.Properties;
+      expect(stage.MethodSettings).toEqual(expect.arrayContaining([expect.objectContaining({ ResourcePath: '/~1kofi~1webhook', HttpMethod: 'POST' })]));
+    });
+
+    it('reads the Ko-fi token secret (created by the stateful stack with a placeholder), and writes only what the webhook writes', () => {
+      const secretId = logicalId(synth.built.stateful.kofiSecret);
+      const secret = synth.stateful.toJSON().Resources[secretId].Properties;
+      expect(secret.SecretString).toBe('REPLACE_ME');
+      const variables = synth.stateless.toJSON().Resources[logicalId(fn().function)].Properties.Environment.Variables;
+      expect(JSON.stringify(variables.KOFI_SECRET_ARN)).toContain(secretId);
+      const writes = (table: TableDefinition['id']) => actionsOn(table).filter((a) => WRITE_ACTIONS.includes(a));
+      expect(writes('kofi')).toEqual(['dynamodb:PutItem']);
+      expect(writes('idempotency')).toEqual(['dynamodb:PutItem']);
+      expect(writes('entitlements')).toEqual(['dynamodb:UpdateItem']);
+      expect(writes('users')).toEqual([]);
+      expect(writes('emailOwners')).toEqual([]);
+      for (const table of ['ledger', 'apiKeys'] as const) expect({ table, actions: actionsOn(table) }).toEqual({ table, actions: [] });
     });
   });
 

@@ -6,6 +6,7 @@ import { RedisReadThroughCache } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
 import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitlements-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
+import { DynamoKofiSupporters } from '../../shared/adapters/dynamodb/kofi-supporters';
 import { accessDecider } from '../../shared/wiring/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementStatus } from '../../shared/domain/entitlement';
 import { buildTierCatalogue } from '../../shared/domain/tiers';
@@ -34,6 +35,7 @@ const stores = () => {
   return {
     users: new DynamoUserStore(d, env.TABLE_USERS!, env.TABLE_EMAIL_OWNERS!),
     entitlements: new DynamoEntitlementStore(d, { entitlements: env.TABLE_ENTITLEMENTS!, users: env.TABLE_USERS! }),
+    kofi: new DynamoKofiSupporters(d, env.TABLE_KOFI!),
   };
 };
 // The functions' own access decision (default policy: no past_due grace).

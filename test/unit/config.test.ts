@@ -7,6 +7,7 @@ const tables = {
   TABLE_IDEMPOTENCY: 'i',
   TABLE_API_KEYS: 'k',
   TABLE_EMAIL_OWNERS: 'o',
+  TABLE_KOFI: 'k',
 };
 
 describe('loadConfig', () => {

@@ -88,6 +88,8 @@ const profile = (userId: string, email: string): UserProfile => ({ userId, email
 
 /** These cases have no Stripe customer; the integration test covers the customer's email following the change. */
 const noBilling = { updateCustomerEmail: async () => undefined };
+/** No Ko-fi supporter among these addresses. */
+const noKofi = { supporters: { grantOf: async () => undefined }, entitlements: { applyKofiGrant: async () => 'written' as const } };
 
 describe('createProfileOwningEmail (sign-up)', () => {
   it('refuses an address whose holder still holds it in Cognito', async () => {
@@ -120,7 +122,7 @@ describe('startEmailChange', () => {
     await store.createIfAbsent(profile('a', 'a@example.com'));
     await store.createIfAbsent(profile('b', 'b@example.com'));
     const { identity, calls } = fakeIdentity({ a: 'a@example.com', b: 'b@example.com' });
-    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling };
+    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling, kofi: noKofi };
     await expect(startEmailChange(deps, 'a', ' B@Example.com ')).rejects.toBeInstanceOf(EmailTakenError);
     expect(calls).toEqual([]);
     expect(profiles.get('a')?.pendingEmail).toBeUndefined();
@@ -130,7 +132,7 @@ describe('startEmailChange', () => {
     const { store, profiles } = fakeStore();
     await store.createIfAbsent(profile('a', 'a@example.com'));
     const identity: EmailIdentity = { ...fakeIdentity({}).identity, requestEmailChange: async () => Promise.reject(new Error('cognito down')) };
-    await expect(startEmailChange({ users: store, identity, cache: fakeCache().cache, billing: noBilling }, 'a', 'new@example.com')).rejects.toThrow('cognito down');
+    await expect(startEmailChange({ users: store, identity, cache: fakeCache().cache, billing: noBilling, kofi: noKofi }, 'a', 'new@example.com')).rejects.toThrow('cognito down');
     expect(profiles.get('a')?.pendingEmail).toBeUndefined();
   });
 });
@@ -145,7 +147,7 @@ describe('two changes to one address at once', () => {
     // a has claimed and is verifying with Cognito: its Cognito address is not the new one yet.
     await store.claim('a', 'both@example.com');
     const { identity } = fakeIdentity({ a: 'a@example.com', b: 'b@example.com' });
-    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling };
+    const deps: EmailChangeDeps = { users: store, identity, cache: fakeCache().cache, billing: noBilling, kofi: noKofi };
     await expect(confirmEmailChange(deps, { userId: 'b', accessToken: 't' }, '1')).rejects.toBeInstanceOf(EmailTakenError);
     expect(owners.get('both@example.com')).toBe('a');
 
@@ -166,7 +168,7 @@ describe('confirmEmailChange', () => {
     const { store, owners, profiles } = await pending();
     const { identity } = fakeIdentity({ a: 'a@example.com' }, async () => 'invalid-code');
     const { cache, invalidated } = fakeCache();
-    await expect(confirmEmailChange({ users: store, identity, cache, billing: noBilling }, { userId: 'a', accessToken: 't' }, '1')).rejects.toBeInstanceOf(InvalidEmailCodeError);
+    await expect(confirmEmailChange({ users: store, identity, cache, billing: noBilling, kofi: noKofi }, { userId: 'a', accessToken: 't' }, '1')).rejects.toBeInstanceOf(InvalidEmailCodeError);
     expect(owners.has('new@example.com')).toBe(false);
     expect(profiles.get('a')).toMatchObject({ email: 'a@example.com', pendingEmail: 'new@example.com' });
     expect(invalidated).toEqual([]);
@@ -177,7 +179,7 @@ describe('confirmEmailChange', () => {
     const { store, owners, profiles } = await pending();
     const { identity } = fakeIdentity({ a: 'a@example.com' }, async () => 'token-refused');
     const { cache } = fakeCache();
-    const refused = confirmEmailChange({ users: store, identity, cache, billing: noBilling }, { userId: 'a', accessToken: 'revoked' }, '123456');
+    const refused = confirmEmailChange({ users: store, identity, cache, billing: noBilling, kofi: noKofi }, { userId: 'a', accessToken: 'revoked' }, '123456');
     await expect(refused).rejects.toBeInstanceOf(EmailTokenRefusedError);
     expect(errorPolicy.toHttpError(await refused.catch((e: unknown) => e))).toMatchObject({ statusCode: 401, code: 'unauthorized' });
     expect(owners.has('new@example.com')).toBe(false);
@@ -192,7 +194,7 @@ describe('confirmEmailChange', () => {
       throw new Error('socket hang up');
     });
     const { cache, invalidated } = fakeCache();
-    const deps: EmailChangeDeps = { users: store, identity, cache, billing: noBilling };
+    const deps: EmailChangeDeps = { users: store, identity, cache, billing: noBilling, kofi: noKofi };
     await expect(confirmEmailChange(deps, { userId: 'a', accessToken: 't' }, '123456')).rejects.toThrow('socket hang up');
     expect(owners.get('new@example.com')).toBe('a');
     expect(profiles.get('a')?.email).toBe('a@example.com');
@@ -202,5 +204,19 @@ describe('confirmEmailChange', () => {
     expect(profiles.get('a')).toEqual(profile('a', 'new@example.com'));
     expect([...owners]).toEqual([['new@example.com', 'a']]);
     expect(invalidated.sort()).toEqual(['premium:v1:a@example.com', 'premium:v1:new@example.com']);
+  });
+  it("a verified address brings its Ko-fi grant onto the account (the old address's grant stays where it is)", async () => {
+    const { store } = await pending();
+    const { identity } = fakeIdentity({ a: 'a@example.com' });
+    const { cache, invalidated } = fakeCache();
+    const grant = { plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z', paymentId: 'm1' };
+    const applied: unknown[] = [];
+    const kofi = {
+      supporters: { grantOf: async (email: string) => (email === 'new@example.com' ? grant : undefined) },
+      entitlements: { applyKofiGrant: async (...args: unknown[]) => (applied.push(args), 'written' as const) },
+    };
+    await expect(confirmEmailChange({ users: store, identity, cache, billing: noBilling, kofi }, { userId: 'a', accessToken: 't' }, '123456')).resolves.toEqual({ email: 'new@example.com' });
+    expect(applied).toEqual([['a', grant, { kind: 'kofi', ref: 'm1' }]]);
+    expect(invalidated.sort()).toEqual(['entitlement:v1:a', 'premium:v1:a@example.com', 'premium:v1:new@example.com']);
   });
 });

@@ -23,6 +23,7 @@ Object.assign(process.env, {
   TABLE_IDEMPOTENCY: 'idempotency',
   TABLE_API_KEYS: 'api-keys',
   TABLE_EMAIL_OWNERS: 'email-owners',
+  TABLE_KOFI: 'kofi',
   REDIS_DISABLED: 'true',
   INTERNAL_API_KEYS: 'unit-key',
   COGNITO_USER_POOL_ID: 'us-east-1_unit',

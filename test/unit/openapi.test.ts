@@ -39,6 +39,7 @@ const SECURITY: Record<RouteAuth, string | undefined> = {
   cognito: 'CognitoAccessToken',
   'api-key': 'InternalApiKey',
   'stripe-signature': 'StripeSignature',
+  'kofi-token': undefined,
 };
 
 function collectRefs(value: unknown, out: string[] = []): string[] {
@@ -129,7 +130,7 @@ describe('OpenAPI document', () => {
       for (const st of statuses.filter((x) => x >= 400)) expect(ALLOWED_ERRORS).toContain(st);
       // Every route can fail: 500 at least. Authenticated routes can refuse: 401.
       expect(statuses).toContain(500);
-      if (route.auth === 'api-key' || route.auth === 'cognito') expect(statuses).toContain(401);
+      if (route.auth === 'api-key' || route.auth === 'cognito' || route.auth === 'kofi-token') expect(statuses).toContain(401);
       if (entry.body) expect(statuses).toEqual(expect.arrayContaining([400, 413]));
     }
   });

@@ -1,12 +1,14 @@
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
-import type { EntitlementStore } from '../../shared/ports/entitlements';
+import type { EntitlementStore, KofiEntitlements } from '../../shared/ports/entitlements';
 import type { EmailOwnership, UserProfile, UserStore } from '../../shared/ports/users';
 import { describeDeletion, runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 import { deletionBudget } from '../../shared/use-cases/deletion-work';
 import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { ensureStripeCustomer, onSignUpConfirmed } from '../../shared/use-cases/sign-up';
+import { receiveKofiPayment } from '../../shared/use-cases/kofi-webhook';
+import { DEFAULT_KOFI_RULES, type KofiGrant } from '../../shared/domain/kofi';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
 function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map<string, UserProfile> } {
@@ -36,14 +38,17 @@ function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map
 /** Cognito as the sign-up sees it: every account holds the address it signed up with. */
 const identity = { currentEmailOf: async () => null };
 const cache = { invalidate: async () => undefined };
+/** No Ko-fi supporter among these emails. */
+const kofi = { grantOf: async () => undefined };
 
-function fakeEntitlements(): EntitlementStore & { rows: Map<string, unknown> } {
+function fakeEntitlements(): EntitlementStore & KofiEntitlements & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
   return {
     rows,
     get: async (id) => rows.get(id) as never,
     createIfAbsent: async (r) => (rows.has(r.userId) ? false : (rows.set(r.userId, r), true)),
     applySubscriptionState: async () => 'written',
+    applyKofiGrant: async () => 'written',
     delete: async (id) => void rows.delete(id),
   };
 }
@@ -79,7 +84,7 @@ describe('onSignUpConfirmed', () => {
     const entitlements = fakeEntitlements();
     const billing = fakeBilling({ createCustomer: () => new Promise((r) => setTimeout(() => r({ customerId: 'cus_late' }), 200)) });
     const started = Date.now();
-    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
+    const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache, kofi }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
     expect(Date.now() - started).toBeLessThan(150);
     expect(result).toEqual({ profileCreated: true, customer: 'deferred' });
     expect(users.rows.get('u1')).toMatchObject({ email: 'alice@example.com' });
@@ -88,7 +93,7 @@ describe('onSignUpConfirmed', () => {
 
   it('defers when Stripe fails, without throwing', async () => {
     const billing = fakeBilling({ createCustomer: async () => Promise.reject(new Error('boom')) });
-    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
+    await expect(onSignUpConfirmed({ users: fakeUsers(), entitlements: fakeEntitlements(), billing, now, identity, cache, kofi }, { userId: 'u2', email: 'b@example.com' }, 1000)).resolves.toMatchObject({
       customer: 'deferred',
     });
   });
@@ -96,7 +101,7 @@ describe('onSignUpConfirmed', () => {
   it('does not create a second customer on a retry', async () => {
     const users = fakeUsers();
     const billing = fakeBilling();
-    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache };
+    const deps = { users, entitlements: fakeEntitlements(), billing, now, identity, cache, kofi };
     await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     const again = await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     expect(again).toEqual({ profileCreated: false, customer: 'existing' });
@@ -127,6 +132,91 @@ function fakeJobs(now: () => Date) {
   };
   return { jobs, rows };
 }
+
+describe('a Ko-fi payment racing the sign-up of its email', () => {
+  const now = () => new Date('2026-11-30T12:00:05Z');
+  const EMAIL = 'supporter@example.com';
+  const data = JSON.stringify({
+    verification_token: 'tok', message_id: 'm1', timestamp: '2026-11-30T12:00:00Z', type: 'Subscription', is_public: true, from_name: 'A', message: null,
+    amount: '5.00', url: null, email: EMAIL, currency: 'USD', is_subscription_payment: true, is_first_subscription_payment: true,
+    kofi_transaction_id: 't1', shop_items: null, tier_name: null, shipping: null,
+  });
+
+  /** The sign-up's and the webhook's stores, shared, with the adapters' rules (row created by whichever writes first; paid-through only grows). */
+  function world() {
+    const users = fakeUsers();
+    const base = fakeEntitlements();
+    const kofiRows = new Map<string, KofiGrant>();
+    const grants = new Map<string, KofiGrant>();
+    const entitlements = {
+      ...base,
+      applyKofiGrant: async (userId: string, grant: KofiGrant) => {
+        if (!users.rows.has(userId)) return 'gone' as const;
+        const held = kofiRows.get(userId);
+        if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
+        kofiRows.set(userId, grant);
+        return 'written' as const;
+      },
+    };
+    const supporters = {
+      grantOf: async (email: string) => grants.get(email),
+      extendGrant: async (email: string, grant: KofiGrant) => {
+        const held = grants.get(email);
+        if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
+        grants.set(email, grant);
+        return 'extended' as const;
+      },
+      recordPayment: async () => undefined,
+      purge: async () => undefined,
+    };
+    const processedIds = new Set<string>();
+    const deliver = () =>
+      receiveKofiPayment(
+        {
+          verificationToken: async () => 'tok',
+          rules: DEFAULT_KOFI_RULES,
+          supporters,
+          users,
+          entitlements,
+          processed: { seen: async (id) => processedIds.has(id), record: async (id) => void processedIds.add(id) },
+          cache,
+          now,
+        },
+        data,
+      );
+    const signUp = () => onSignUpConfirmed({ users, entitlements, billing: fakeBilling(), now, identity, cache, kofi: supporters }, { userId: 'u1', email: EMAIL }, 1000);
+    return { users, entitlements, supporters, kofiRows, deliver, signUp };
+  }
+
+  it('the payment lands before the sign-up: the sign-up attaches it', async () => {
+    const w = world();
+    await w.deliver();
+    await w.signUp();
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+  });
+
+  it('the payment lands after the profile, before the sign-up reads the grants: the webhook writes the row itself', async () => {
+    const w = world();
+    const read = w.supporters.grantOf;
+    // The sign-up reads "no grant", then the payment is applied before the sign-up finishes.
+    w.supporters.grantOf = async (email) => {
+      const before = await read(email);
+      w.supporters.grantOf = read;
+      await w.deliver();
+      return before;
+    };
+    await w.signUp();
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+  });
+
+  it('the payment lands after the sign-up: the webhook finds the account', async () => {
+    const w = world();
+    await w.signUp();
+    expect(w.kofiRows.size).toBe(0);
+    await expect(w.deliver()).resolves.toMatchObject({ handled: 'granted', account: true });
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro' });
+  });
+});
 
 describe('ensureStripeCustomer', () => {
   const now = () => new Date('2026-11-23T00:00:00Z');
@@ -181,6 +271,7 @@ describe('runAccountDeletion', () => {
           return { ledgerEntries: n, apiKeys: 0, done: n === 0 };
         },
       },
+      kofi: { purge: async () => undefined },
       identity: { deleteUser: async (u) => void identityDeleted.push(u), userExists: async () => false },
       jobs,
       now,

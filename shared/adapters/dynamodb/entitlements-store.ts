@@ -2,11 +2,12 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
+import type { KofiGrant } from '../../domain/kofi';
 import type { TierName } from '../../domain/tiers';
-import type { EntitlementStore, PremiumOverrides } from '../../ports/entitlements';
+import type { EntitlementStore, KofiEntitlements, PremiumOverrides } from '../../ports/entitlements';
 import { liveUserWrite, refusedForGoneUser } from './live-user';
 
-export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides {
+export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides, KofiEntitlements {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tables: { entitlements: string; users: string },
@@ -124,21 +125,11 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    */
   async setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: TierName): Promise<'written' | 'gone'> {
     const now = this.now().toISOString();
-    const defaults =
-      'createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :none), #plan = if_not_exists(#plan, :null), ' +
-      'tier = if_not_exists(tier, :free), subscriptionId = if_not_exists(subscriptionId, :null), ' +
-      'currentPeriodStart = if_not_exists(currentPeriodStart, :null), currentPeriodEnd = if_not_exists(currentPeriodEnd, :null), trialEndsAt = if_not_exists(trialEndsAt, :null), ' +
-      'cancelAtPeriodEnd = if_not_exists(cancelAtPeriodEnd, :false), tokensPurchased = if_not_exists(tokensPurchased, :zero), ' +
-      'tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)';
+    const defaults = ROW_DEFAULTS;
     const values: Record<string, unknown> = {
       ':now': now,
-      // Admin today (scripts/admin.ts); a Ko-fi override would name its own cause here.
       ':lastChange': recordedChange({ kind: 'admin' }, now),
-      ':none': NO_SUBSCRIPTION.status,
-      ':free': NO_SUBSCRIPTION.tier,
-      ':null': null,
-      ':false': false,
-      ':zero': 0,
+      ...ROW_DEFAULT_VALUES,
       ...(value === undefined ? {} : { ':override': value }),
       ...(value === true && grantTier ? { ':grantTier': grantTier } : {}),
     };
@@ -152,4 +143,29 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     // The override has no condition of its own: only the live-user check can refuse it.
     return result === 'written' ? 'written' : 'gone';
   }
+
+  /**
+   * One transaction, like the others: the user must be live. The row's
+   * Ko-fi paid-through only grows (a replay, or the sign-up attaching what
+   * the webhook already wrote, is 'unchanged'); the row is created with the
+   * no-subscription defaults when the webhook comes before the sign-up's row.
+   */
+  async applyKofiGrant(userId: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'> {
+    const now = this.now().toISOString();
+    const result = await this.updateLiveRow(userId, {
+      UpdateExpression: `SET kofiPlan = :kofiPlan, kofiPaidThrough = :through, updatedAt = :now, lastChange = :lastChange, ${ROW_DEFAULTS}`,
+      ConditionExpression: 'attribute_not_exists(kofiPaidThrough) OR kofiPaidThrough < :through',
+      ExpressionAttributeValues: { ':kofiPlan': grant.plan, ':through': grant.paidThrough, ':now': now, ':lastChange': recordedChange(cause, now), ...ROW_DEFAULT_VALUES },
+    });
+    return result === 'stale' ? 'unchanged' : result;
+  }
 }
+
+/** A row written before sign-up made it gets the no-subscription defaults (and keeps whatever it already holds). */
+const ROW_DEFAULTS =
+  'createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :none), #plan = if_not_exists(#plan, :null), ' +
+  'tier = if_not_exists(tier, :free), subscriptionId = if_not_exists(subscriptionId, :null), ' +
+  'currentPeriodStart = if_not_exists(currentPeriodStart, :null), currentPeriodEnd = if_not_exists(currentPeriodEnd, :null), trialEndsAt = if_not_exists(trialEndsAt, :null), ' +
+  'cancelAtPeriodEnd = if_not_exists(cancelAtPeriodEnd, :false), tokensPurchased = if_not_exists(tokensPurchased, :zero), ' +
+  'tokensUsedThisPeriod = if_not_exists(tokensUsedThisPeriod, :zero)';
+const ROW_DEFAULT_VALUES = { ':none': NO_SUBSCRIPTION.status, ':free': NO_SUBSCRIPTION.tier, ':null': null, ':false': false, ':zero': 0 };

@@ -31,7 +31,7 @@ export interface TableDefinition {
   description: string;
 }
 
-export type TableId = 'users' | 'entitlements' | 'ledger' | 'idempotency' | 'apiKeys' | 'emailOwners';
+export type TableId = 'users' | 'entitlements' | 'ledger' | 'idempotency' | 'apiKeys' | 'emailOwners' | 'kofi';
 
 export const USERS_BY_EMAIL_INDEX = 'byEmail';
 export const USERS_BY_STRIPE_CUSTOMER_INDEX = 'byStripeCustomer';
@@ -88,6 +88,15 @@ export const TABLES: Record<TableId, TableDefinition> = {
     partitionKey: { name: 'email', type: 'S' },
     globalSecondaryIndexes: [],
     description: 'Email ownership: which live profile holds each verified address (one owner per address).',
+  },
+  kofi: {
+    id: 'kofi',
+    envVar: 'TABLE_KOFI',
+    // By supporter email (a Ko-fi payer may have no account): the grant (`grant`) and one item per payment (`payment#<message id>`).
+    partitionKey: { name: 'email', type: 'S' },
+    sortKey: { name: 'entryId', type: 'S' },
+    globalSecondaryIndexes: [],
+    description: 'Ko-fi supporters by email: the plan paid through a date, and an auditable record of every payment.',
   },
 };
 
