@@ -1,0 +1,12 @@
+export {
+  createEntitlementsClient,
+  type EntitlementsClient,
+  type EntitlementsClientOptions,
+  type FeatureCheck,
+  type FeatureCheckContract,
+  type IdempotentAnswer,
+  type Schemas,
+} from './client';
+export { EntitlementsApiError, EntitlementsConnectionError, type ApiErrorBody } from './errors';
+export { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy } from './retry';
+export type { components, operations, paths } from './generated/api';
