@@ -134,6 +134,14 @@ describe('giving up', () => {
     expect(error.body).toEqual({ error: { code: 'dependency_unavailable', message: 'dependency_unavailable (scripted)' } });
   });
 
+  it('a consume that gave up carries the idempotency key it sent, to repeat the same change later', async () => {
+    server.script(unavailable(), unavailable(), unavailable());
+    const error = await rejection(client.consumeTokens(USER, { amount: 4 }));
+    expect(error).toMatchObject({ status: 503, attempts: 3 });
+    expect(error.idempotencyKey).toBe(server.requests[0]?.body.idempotencyKey);
+    expect(server.requests.map((r) => r.body.idempotencyKey)).toEqual([error.idempotencyKey, error.idempotencyKey, error.idempotencyKey]);
+  });
+
   it('retries: 0 sends once', async () => {
     const once = createEntitlementsClient({ baseUrl: server.url, apiKey: 'k', retries: 0 });
     server.script(unavailable(), { status: 200, body: status() });

@@ -120,7 +120,8 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
   });
 
   /** Success data, or the typed error; retried only when `safeToRepeat`. */
-  const send = async <T>(attempt: () => Promise<AttemptResult<T>>, safeToRepeat: boolean) => sendWithRetries(attempt, safeToRepeat, policy);
+  const send = async <T>(attempt: () => Promise<AttemptResult<T>>, safeToRepeat: boolean, idempotencyKey?: string) =>
+    sendWithRetries(attempt, safeToRepeat, policy, idempotencyKey);
   const data = async <T>(attempt: () => Promise<AttemptResult<T>>, safeToRepeat: boolean): Promise<T> => (await send(attempt, safeToRepeat)).data;
 
   // The body (and so its key) is built once, outside the attempt: every retry sends the same key.
@@ -129,6 +130,7 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
     const answer = await send(
       () => (userId === undefined ? raw.POST('/me/tokens/consume', { body }) : raw.POST('/v1/users/{userId}/tokens/consume', { params: { path: { userId } }, body })),
       SAFE,
+      body.idempotencyKey,
     );
     return { ...answer.data, idempotencyKey: body.idempotencyKey, replayed: replayed(answer.response) };
   };
@@ -145,7 +147,7 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
     consumeTokens: (userId, request) => consumeFor(userId, request),
     addTokens: async (userId, request) => {
       const body = { amount: request.amount, reason: request.reason, idempotencyKey: request.idempotencyKey ?? newIdempotencyKey() };
-      const answer = await send(() => raw.POST('/v1/users/{userId}/tokens/add', { params: { path: { userId } }, body }), SAFE);
+      const answer = await send(() => raw.POST('/v1/users/{userId}/tokens/add', { params: { path: { userId } }, body }), SAFE, body.idempotencyKey);
       return { ...answer.data, idempotencyKey: body.idempotencyKey, replayed: replayed(answer.response) };
     },
     // PUT sets a value: sending it twice leaves the same tier (RFC 9110 idempotent method).

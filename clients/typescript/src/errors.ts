@@ -10,11 +10,25 @@ export interface ApiErrorBody {
   error: { code: string; message: string; [key: string]: unknown };
 }
 
+/** What is known about the request that failed, besides the answer. */
+export interface FailedRequest {
+  /** How many requests were sent before giving up (1 when not retried). */
+  attempts: number;
+  /**
+   * The idempotency key a consume or add sent (the caller's or the generated
+   * one). After a 503 or no answer the change may have landed: send the same
+   * request with this key again to complete it exactly once.
+   */
+  idempotencyKey?: string;
+}
+
 /** The API answered with an error status (after any retries the request was allowed). */
 export class EntitlementsApiError extends Error {
   override readonly name = 'EntitlementsApiError';
   /** Stable machine-readable code from the body, e.g. `insufficient_tokens`, `rate_limited`. */
   readonly code: string;
+  readonly attempts: number;
+  readonly idempotencyKey: string | undefined;
 
   constructor(
     readonly status: number,
@@ -23,23 +37,25 @@ export class EntitlementsApiError extends Error {
     readonly retryAfterMs: number | undefined,
     /** `x-request-id` of the answer: quote it when asking the operator about a 500. */
     readonly requestId: string | undefined,
-    /** How many requests were sent before giving up (1 when not retried). */
-    readonly attempts: number,
+    request: FailedRequest,
   ) {
     super(`${status} ${body.error.code}: ${body.error.message}`);
     this.code = body.error.code;
+    this.attempts = request.attempts;
+    this.idempotencyKey = request.idempotencyKey;
   }
 }
 
 /** No answer at all (connection refused or reset, DNS, TLS), after any retries the request was allowed. */
 export class EntitlementsConnectionError extends Error {
   override readonly name = 'EntitlementsConnectionError';
-  constructor(
-    message: string,
-    readonly attempts: number,
-    options: { cause: unknown },
-  ) {
+  readonly attempts: number;
+  readonly idempotencyKey: string | undefined;
+
+  constructor(message: string, request: FailedRequest, options: { cause: unknown }) {
     super(message, options);
+    this.attempts = request.attempts;
+    this.idempotencyKey = request.idempotencyKey;
   }
 }
 

@@ -7,6 +7,6 @@ export {
   type IdempotentAnswer,
   type Schemas,
 } from './client';
-export { EntitlementsApiError, EntitlementsConnectionError, type ApiErrorBody } from './errors';
+export { EntitlementsApiError, EntitlementsConnectionError, type ApiErrorBody, type FailedRequest } from './errors';
 export { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy } from './retry';
 export type { components, operations, paths } from './generated/api';

@@ -74,7 +74,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * request every time (same body, same idempotency key): that is what makes a
  * retried write land once.
  */
-export async function sendWithRetries<T>(attempt: () => Promise<AttemptResult<T>>, safeToRepeat: boolean, policy: RetryPolicy): Promise<Answer<T>> {
+export async function sendWithRetries<T>(
+  attempt: () => Promise<AttemptResult<T>>,
+  safeToRepeat: boolean,
+  policy: RetryPolicy,
+  idempotencyKey?: string,
+): Promise<Answer<T>> {
   for (let attempts = 1; ; attempts++) {
     const retriesLeft = safeToRepeat && attempts <= policy.retries;
     let result: AttemptResult<T>;
@@ -83,7 +88,7 @@ export async function sendWithRetries<T>(attempt: () => Promise<AttemptResult<T>
     } catch (cause) {
       // No answer at all: for a request safe to repeat, the same as a 503 without Retry-After.
       if (!retriesLeft || (cause as Error | undefined)?.name === 'AbortError') {
-        throw new EntitlementsConnectionError(`No answer from the entitlements API after ${attempts} attempt(s): ${(cause as Error)?.message ?? String(cause)}`, attempts, { cause });
+        throw new EntitlementsConnectionError(`No answer from the entitlements API after ${attempts} attempt(s): ${(cause as Error)?.message ?? String(cause)}`, { attempts, idempotencyKey }, { cause });
       }
       await sleep(backoffDelay(attempts - 1, policy));
       continue;
@@ -92,7 +97,10 @@ export async function sendWithRetries<T>(attempt: () => Promise<AttemptResult<T>
     if (response.ok) return { data: result.data as T, response, attempts };
 
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-    const error = new EntitlementsApiError(response.status, toErrorBody(response.status, result.error), retryAfterMs, response.headers.get('x-request-id') ?? undefined, attempts);
+    const error = new EntitlementsApiError(response.status, toErrorBody(response.status, result.error), retryAfterMs, response.headers.get('x-request-id') ?? undefined, {
+      attempts,
+      idempotencyKey,
+    });
     if (!retriesLeft || !RETRYABLE_STATUSES.has(response.status)) throw error;
     const wait = retryAfterMs ?? backoffDelay(attempts - 1, policy);
     if (wait > policy.maxDelayMs) throw error;
