@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { FeatureCheck, FeatureCheckContract, FeatureCheckIn, paths, Schemas, SuccessBody } from '@entitlements-backend/client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENERATED_TYPES_FILE } from '../../clients/typescript/codegen/generated-file';
@@ -52,7 +53,23 @@ function assertInSync(committed: string, expected: string): void {
   );
 }
 
+// Compile-time: answers are typed from the generated document, and the feature check switches to the
+// generated type as soon as the route is in it (after `npm run client`), with no edit to the wrapper.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type FeatureRoute = { post: { responses: { 200: { content: { 'application/json': { allowed: boolean; remaining?: number; limit?: number; plan: string } } } } } };
+type WithFeatureRoute = paths & { '/v1/users/{userId}/features/check': FeatureRoute };
+const typed: [
+  Same<SuccessBody<'/v1/users/{userId}/status', 'get'>, Schemas['UserStatus']>,
+  Same<SuccessBody<'/me/api-keys', 'post'>, Schemas['ApiKeyCreated']>,
+  Same<FeatureCheckIn<WithFeatureRoute>, { allowed: boolean; remaining?: number; limit?: number; plan: string }>,
+  Same<FeatureCheck, '/v1/users/{userId}/features/check' extends keyof paths ? FeatureCheckIn<paths> : FeatureCheckContract>,
+] = [true, true, true, true];
+
 describe('the typed client’s generated types', () => {
+  it('type the helpers’ answers from the document (compile-time checks)', () => {
+    expect(typed.every(Boolean)).toBe(true);
+  });
+
   it('are what the current OpenAPI document generates (run `npm run client` when this fails)', async () => {
     const expected = await generateTypes(buildOpenApiDocument(ROUTES, ROUTE_SCHEMAS));
     assertInSync(readFileSync(committedFile, 'utf8'), expected);

@@ -45,11 +45,16 @@ export interface FeatureCheckContract {
 
 const FEATURE_CHECK_PATH = '/v1/users/{userId}/features/check';
 type JsonOf<R> = R extends { content: { 'application/json': infer Body } } ? Body : never;
-type SuccessOf<Operation> = Operation extends { responses: infer R } ? JsonOf<R[Extract<keyof R, 200>]> : never;
-type OperationAt<Path extends string, Method extends string> = Path extends keyof paths ? (paths[Path] extends Record<Method, infer Op> ? Op : never) : never;
-type FeatureCheckOperation = OperationAt<typeof FEATURE_CHECK_PATH, 'post'>;
-/** The generated answer once the route is in the document (`npm run client`), the contract's until then. */
-export type FeatureCheck = [FeatureCheckOperation] extends [never] ? FeatureCheckContract : SuccessOf<FeatureCheckOperation>;
+type SuccessOf<Operation> = Operation extends { responses: infer R } ? JsonOf<R[Extract<keyof R, 200 | 201>]> : never;
+type OperationIn<Paths, Path extends string, Method extends string> = Path extends keyof Paths ? (Paths[Path] extends Record<Method, infer Op> ? Op : never) : never;
+/** The JSON body of a route's 200 (or 201) in the generated document, e.g. `SuccessBody<'/v1/tiers', 'get'>`. */
+export type SuccessBody<Path extends keyof paths & string, Method extends string> = SuccessOf<OperationIn<paths, Path, Method>>;
+/** The feature check's answer in a document: the generated one when the route is in it, the contract's until then. */
+export type FeatureCheckIn<Paths> = [OperationIn<Paths, typeof FEATURE_CHECK_PATH, 'post'>] extends [never]
+  ? FeatureCheckContract
+  : SuccessOf<OperationIn<Paths, typeof FEATURE_CHECK_PATH, 'post'>>;
+/** What `checkFeature` answers: typed by the generated document once the route is in it (`npm run client`), no edit needed. */
+export type FeatureCheck = FeatureCheckIn<paths>;
 
 export interface EntitlementsClient {
   // ---- app backends (x-api-key)

@@ -4,8 +4,10 @@ export {
   type EntitlementsClientOptions,
   type FeatureCheck,
   type FeatureCheckContract,
+  type FeatureCheckIn,
   type IdempotentAnswer,
   type Schemas,
+  type SuccessBody,
 } from './client';
 export { EntitlementsApiError, EntitlementsConnectionError, type ApiErrorBody, type FailedRequest } from './errors';
 export { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy } from './retry';
