@@ -123,6 +123,16 @@ describe('retries on 429 and 503', () => {
     expect(answer.consumed).toBe(2);
     expect(server.requests.map((r) => r.body.idempotencyKey)).toEqual(['me-1', 'me-1']);
   });
+
+  it('gives up on an attempt that does not answer within timeoutMs, and retries it when safe to repeat', async () => {
+    const impatient = createEntitlementsClient({ baseUrl: server.url, apiKey: 'k', timeoutMs: 300, retries: { baseDelayMs: 5 } });
+    server.script('hang', { status: 200, body: { consumed: 1, remaining: 9 } });
+    const started = Date.now();
+    const answer = await impatient.consumeTokens(USER, { amount: 1, idempotencyKey: 'slow-1' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(answer.consumed).toBe(1);
+    expect(server.requests.map((r) => r.body.idempotencyKey)).toEqual(['slow-1', 'slow-1']);
+  });
 });
 
 describe('giving up', () => {
@@ -204,6 +214,15 @@ describe('never retried', () => {
     await expect(call(client)).rejects.toMatchObject({ status: 503, attempts: 1 });
     await expect(call(client)).rejects.toMatchObject({ status: 429, attempts: 1 });
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('a write that is not safe to repeat and timed out', async () => {
+    const impatient = createEntitlementsClient({ baseUrl: server.url, accessToken: 't', timeoutMs: 200 });
+    server.script('hang', { status: 200, body: {} });
+    const error = await impatient.me.checkout({ tier: 'pro' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EntitlementsConnectionError);
+    expect(error).toMatchObject({ attempts: 1, message: expect.stringMatching(/No answer .* after 1 attempt/) });
+    expect(server.requests).toHaveLength(1);
   });
 
   it('a write that is not safe to repeat and got no answer', async () => {

@@ -24,6 +24,12 @@ export interface EntitlementsClientOptions {
    * retries, 200 ms back-off base, 5 s longest wait. `0` turns them off.
    */
   retries?: number | Partial<RetryPolicy>;
+  /**
+   * Longest wait for one attempt's answer, body included (default 30 000 ms:
+   * API Gateway answers within 29 s, so no real answer is cut short). A
+   * timed-out attempt counts as no answer: retried only when safe to repeat.
+   */
+  timeoutMs?: number;
 }
 
 /** What a consume or an add answers, plus the idempotency key it used and whether the server replayed an earlier result. */
@@ -108,11 +114,20 @@ const UNSAFE = false;
 const replayed = (response: Response) => response.headers.get('idempotent-replayed') === 'true';
 const newIdempotencyKey = () => globalThis.crypto.randomUUID();
 
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
 export function createEntitlementsClient(options: EntitlementsClientOptions): EntitlementsClient {
   const policy = retryPolicyOf(options.retries);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a whole number > 0, got ${String(timeoutMs)}`);
+  const { fetch: customFetch } = options;
   const raw = createClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    // A fresh deadline per attempt; the global fetch is called as a method (browsers refuse it detached).
+    fetch: (request) => {
+      const init = { signal: AbortSignal.timeout(timeoutMs) };
+      return customFetch ? customFetch(request, init) : globalThis.fetch(request, init);
+    },
   });
   const { apiKey, accessToken } = options;
   raw.use({

@@ -1,5 +1,6 @@
 export {
   createEntitlementsClient,
+  DEFAULT_TIMEOUT_MS,
   type EntitlementsClient,
   type EntitlementsClientOptions,
   type FeatureCheck,
