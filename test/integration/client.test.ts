@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createEntitlementsClient, EntitlementsApiError, type EntitlementsClient } from '@entitlements-backend/client';
 import { localDynamoClient } from '../../infra/local/dynamodb';
+import { createGateway } from '../../infra/local/gateway';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy';
+import { closeLoadedHandlers, loadHandler } from '../fixtures/handlers';
+import { startOwnedDynamo } from '../fixtures/paused-process';
 import { localStack } from '../fixtures/stack';
 import { activeSubscriber } from '../fixtures/subscribers';
 import { documentClient, ledgerOf, putEntitlement, tokenTablesFromEnv } from '../fixtures/tokens';
@@ -10,9 +15,10 @@ import { documentClient, ledgerOf, putEntitlement, tokenTablesFromEnv } from '..
 /**
  * The typed client (clients/typescript) against the running local stack, the
  * way an app backend (x-api-key) and a signed-in app (bearer token) use it:
- * the premium check, the status, consume with its 402, and a consume whose
- * answer is lost (503) after it was charged, retried by the client with the
- * same idempotency key and charged once.
+ * the premium check, the status, consume with its 402, and consumes answered
+ * 503 (by the real handler with its DynamoDB paused, or by a proxy after the
+ * charge landed), retried by the client with the same idempotency key and
+ * charged once.
  */
 const raw = localDynamoClient(localStack().dynamodbEndpoint);
 const doc = documentClient(raw);
@@ -159,4 +165,56 @@ describe('a consume whose answer is lost', () => {
     expect(repeated).toMatchObject({ consumed: 8, remaining: 992, replayed: true });
     expect(await consumes(userId)).toEqual([8]);
   });
+});
+
+describe('a consume answered 503 by the real handler (SIGSTOP on a DynamoDB Local of the test’s own)', () => {
+  let dynamo: Awaited<ReturnType<typeof startOwnedDynamo>>;
+  let gateway: Server;
+  let gatewayUrl: string;
+
+  beforeAll(async () => {
+    dynamo = await startOwnedDynamo();
+    // The real consume handler and gateway, on the owned DynamoDB: pausing it never touches the shared stack.
+    const consume = loadHandler('token-consume', { ...dynamo.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' });
+    gateway = createGateway({ handlers: { 'token-consume': consume }, authorize: async () => ({ ok: false, reason: 'no /me route in this test' }) });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  }, 90_000);
+  afterAll(async () => {
+    gateway?.closeAllConnections();
+    await new Promise((resolve) => gateway?.close(resolve));
+    await closeLoadedHandlers();
+    await dynamo?.stop();
+  });
+  afterEach(() => dynamo.resume());
+
+  it('the client waits, repeats with the same key once DynamoDB answers again, and the user is charged once', async () => {
+    const userId = randomUUID();
+    const owned = tokenTablesFromEnv(dynamo.env);
+    await putEntitlement(dynamo.doc, owned.entitlements, userId, new Date(), { tier: 'basic', status: 'active' });
+    const sent: Array<{ key: string; status: number }> = [];
+    const client = createEntitlementsClient({
+      baseUrl: gatewayUrl,
+      apiKey: localStack().internalApiKey,
+      retries: { retries: 3, baseDelayMs: 200 },
+      // Watches each attempt on the wire, and brings DynamoDB back once the handler has answered 503.
+      fetch: async (request, init) => {
+        const { idempotencyKey } = (await request.clone().json()) as { idempotencyKey: string };
+        const response = await fetch(request, init);
+        sent.push({ key: idempotencyKey, status: response.status });
+        if (response.status === 503) dynamo.resume();
+        return response;
+      },
+    });
+
+    dynamo.pause();
+    const answer = await client.consumeTokens(userId, { amount: 25 });
+
+    expect(sent[0]?.status).toBe(503);
+    expect(sent.at(-1)?.status).toBe(200);
+    expect(new Set(sent.map((s) => s.key))).toEqual(new Set([answer.idempotencyKey]));
+    expect(answer).toMatchObject({ consumed: 25, remaining: 975 });
+    const ledger = await ledgerOf(dynamo.doc, owned.ledger, userId);
+    expect(ledger.filter((e) => e.kind === 'consume').map((e) => e.amount)).toEqual([25]);
+  }, 60_000);
 });
