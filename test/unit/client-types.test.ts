@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { FeatureCheck, FeatureCheckContract, FeatureCheckIn, paths, Schemas, SuccessBody } from '@entitlements-backend/client';
+import type { ConsumeRequest, FeatureCheck, FeatureCheckContract, FeatureCheckIn, paths, Schemas, SuccessBody, WithOptionalKey } from '@entitlements-backend/client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENERATED_TYPES_FILE } from '../../clients/typescript/codegen/generated-file';
@@ -63,7 +63,10 @@ const typed: [
   Same<SuccessBody<'/me/api-keys', 'post'>, Schemas['ApiKeyCreated']>,
   Same<FeatureCheckIn<WithFeatureRoute>, { allowed: boolean; remaining?: number; limit?: number; plan: string }>,
   Same<FeatureCheck, '/v1/users/{userId}/features/check' extends keyof paths ? FeatureCheckIn<paths> : FeatureCheckContract>,
-] = [true, true, true, true];
+  // The consume helper takes the route's request body (a field added to the schema is accepted after regenerating), key optional.
+  Same<ConsumeRequest, Omit<Schemas['ConsumeTokensRequest'], 'idempotencyKey'> & { idempotencyKey?: string }>,
+  Same<WithOptionalKey<{ amount: number; feature?: string; idempotencyKey: string }>, { amount: number; feature?: string; idempotencyKey?: string }>,
+] = [true, true, true, true, true, true];
 
 describe('the typed client’s generated types', () => {
   it('type the helpers’ answers from the document (compile-time checks)', () => {

@@ -32,6 +32,15 @@ export interface EntitlementsClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A consume or an add as the document defines it (so a field added to the
+ * route's schema is accepted here after `npm run client`), with the
+ * idempotency key optional: the client generates one when it is missing.
+ */
+export type WithOptionalKey<Body extends { idempotencyKey: string }> = Omit<Body, 'idempotencyKey'> & { idempotencyKey?: string };
+export type ConsumeRequest = WithOptionalKey<Schemas['ConsumeTokensRequest']>;
+export type AddTokensRequest = WithOptionalKey<Schemas['AddTokensRequest']>;
+
 /** What a consume or an add answers, plus the idempotency key it used and whether the server replayed an earlier result. */
 export type IdempotentAnswer<T> = T & {
   /** The key sent (the caller's, or the one generated for this call): send it again to repeat the same change safely. */
@@ -75,9 +84,9 @@ export interface EntitlementsClient {
    * let the client generate one; it is reused on every retry of this call.
    * A 402 (`insufficient_tokens`, with `remaining`) is an `EntitlementsApiError`.
    */
-  consumeTokens(userId: string, request: { amount: number; idempotencyKey?: string }): Promise<IdempotentAnswer<Schemas['ConsumeTokensResponse']>>;
+  consumeTokens(userId: string, request: ConsumeRequest): Promise<IdempotentAnswer<Schemas['ConsumeTokensResponse']>>;
   /** Grants purchased tokens once per idempotency key (generated when not given, reused on retries). */
-  addTokens(userId: string, request: { amount: number; reason: string; idempotencyKey?: string }): Promise<IdempotentAnswer<Schemas['AddTokensResponse']>>;
+  addTokens(userId: string, request: AddTokensRequest): Promise<IdempotentAnswer<Schemas['AddTokensResponse']>>;
   /** Admin tier override; `sticky` keeps it through later Stripe changes. */
   setTier(userId: string, request: Schemas['SetTierRequest']): Promise<Schemas['UserStatus']>;
   /** Verifies an end user's API key and counts the call (so it is never retried: a retry would count twice). */
@@ -87,7 +96,7 @@ export interface EntitlementsClient {
   // ---- the signed-in user (Cognito access token)
   me: {
     entitlements(): Promise<Schemas['Entitlements']>;
-    consumeTokens(request: { amount: number; idempotencyKey?: string }): Promise<IdempotentAnswer<Schemas['ConsumeTokensResponse']>>;
+    consumeTokens(request: ConsumeRequest): Promise<IdempotentAnswer<Schemas['ConsumeTokensResponse']>>;
     checkout(request: Schemas['CheckoutRequest']): Promise<Schemas['RedirectUrl']>;
     billingPortal(): Promise<Schemas['RedirectUrl']>;
     awsCredentials(): Promise<Schemas['AwsCredentials']>;
@@ -145,8 +154,8 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
   const data = async <T>(attempt: () => Promise<AttemptResult<T>>, safeToRepeat: boolean): Promise<T> => (await send(attempt, safeToRepeat)).data;
 
   // The body (and so its key) is built once, outside the attempt: every retry sends the same key.
-  const consumeFor = async (userId: string | undefined, request: { amount: number; idempotencyKey?: string }) => {
-    const body = { amount: request.amount, idempotencyKey: request.idempotencyKey ?? newIdempotencyKey() };
+  const consumeFor = async (userId: string | undefined, request: ConsumeRequest) => {
+    const body = { ...request, idempotencyKey: request.idempotencyKey ?? newIdempotencyKey() };
     const answer = await send(
       () => (userId === undefined ? raw.POST('/me/tokens/consume', { body }) : raw.POST('/v1/users/{userId}/tokens/consume', { params: { path: { userId } }, body })),
       SAFE,
@@ -166,7 +175,7 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
     getUserStatus: (userId) => data(() => raw.GET('/v1/users/{userId}/status', { params: { path: { userId } } }), SAFE),
     consumeTokens: (userId, request) => consumeFor(userId, request),
     addTokens: async (userId, request) => {
-      const body = { amount: request.amount, reason: request.reason, idempotencyKey: request.idempotencyKey ?? newIdempotencyKey() };
+      const body = { ...request, idempotencyKey: request.idempotencyKey ?? newIdempotencyKey() };
       const answer = await send(() => raw.POST('/v1/users/{userId}/tokens/add', { params: { path: { userId } }, body }), SAFE, body.idempotencyKey);
       return { ...answer.data, idempotencyKey: body.idempotencyKey, replayed: replayed(answer.response) };
     },

@@ -1,5 +1,7 @@
 export {
   createEntitlementsClient,
+  type AddTokensRequest,
+  type ConsumeRequest,
   DEFAULT_TIMEOUT_MS,
   type EntitlementsClient,
   type EntitlementsClientOptions,
@@ -9,6 +11,7 @@ export {
   type IdempotentAnswer,
   type Schemas,
   type SuccessBody,
+  type WithOptionalKey,
 } from './client';
 export { EntitlementsApiError, EntitlementsConnectionError, type ApiErrorBody, type FailedRequest } from './errors';
 export { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy } from './retry';
