@@ -13,6 +13,8 @@ const common = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   setupFiles: ['<rootDir>/test/setup/env.ts'],
+  // Tests import the client workspace (@entitlements-backend/client) from its sources, as tsconfig's customConditions does.
+  testEnvironmentOptions: { customExportConditions: ['node', 'node-addons', '@entitlements-backend/source'] },
 };
 
 module.exports = {
