@@ -159,6 +159,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/kofi/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ko-fi payments (form-encoded `data` JSON with the verification token) */
+        post: operations["postKofiWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/entitlements": {
         parameters: {
             query?: never;
@@ -377,7 +394,7 @@ export interface components {
              * @description Why the access is what it is (see the access rules in the README)
              * @enum {string}
              */
-            accessReason: "admin-revoke" | "admin-grant" | "admin-tier" | "subscription-active" | "subscription-trialing" | "past-due-grace" | "past-due" | "subscription-ended" | "no-subscription";
+            accessReason: "admin-revoke" | "admin-grant" | "admin-tier" | "subscription-active" | "subscription-trialing" | "past-due-grace" | "past-due" | "subscription-ended" | "no-subscription" | "kofi-subscription";
             premium: boolean;
             canMakeRequest: boolean;
             tokens: {
@@ -451,6 +468,14 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        KofiWebhookAck: {
+            /** @constant */
+            received: true;
+        };
+        KofiWebhookForm: {
+            /** @description The payment as JSON: verification_token, message_id, timestamp, type (Donation | Subscription | Commission | Shop Order), is_public, from_name, message, amount, url, email, currency, is_subscription_payment, is_first_subscription_payment, kofi_transaction_id, shop_items, tier_name, shipping */
+            data: string;
+        };
         Entitlements: {
             userId: string;
             /** @enum {string} */
@@ -463,9 +488,11 @@ export interface components {
              * @description Why the access is what it is (see the access rules in the README)
              * @enum {string}
              */
-            accessReason: "admin-revoke" | "admin-grant" | "admin-tier" | "subscription-active" | "subscription-trialing" | "past-due-grace" | "past-due" | "subscription-ended" | "no-subscription";
+            accessReason: "admin-revoke" | "admin-grant" | "admin-tier" | "subscription-active" | "subscription-trialing" | "past-due-grace" | "past-due" | "subscription-ended" | "no-subscription" | "kofi-subscription";
             /** @description While a past_due grace applies: when it ends */
             graceEndsAt?: string;
+            /** @description While a Ko-fi membership decides the access: when its paid month (and grace) ends */
+            kofiPaidThrough?: string;
             currentPeriodEnd: string | null;
             trialEndsAt: string | null;
             cancelAtPeriodEnd: boolean;
@@ -988,6 +1015,41 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error400"];
+            413: components["responses"]["Error413"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    postKofiWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Ko-fi's form post; `data.verification_token` must be this webhook's token (else 401, nothing written) */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": "{\"verification_token\":\"your-token\",\"message_id\":\"3a1fac0c-f960-4506-a60e-824979a74e74\",\"timestamp\":\"2026-11-30T12:00:00Z\",\"type\":\"Subscription\",\"is_public\":true,\"from_name\":\"Ko-fi Team\",\"message\":null,\"amount\":\"5.00\",\"url\":\"https://ko-fi.com/Home/CoffeeShop?txid=00000000-1111-2222-3333-444444444444\",\"email\":\"supporter@example.com\",\"currency\":\"USD\",\"is_subscription_payment\":true,\"is_first_subscription_payment\":true,\"kofi_transaction_id\":\"00000000-1111-2222-3333-444444444444\",\"shop_items\":null,\"tier_name\":\"Gold\",\"shipping\":null}"
+                 *     }
+                 */
+                "application/x-www-form-urlencoded": components["schemas"]["KofiWebhookForm"];
+            };
+        };
+        responses: {
+            /** @description Recorded (a subscription payment also granted its plan), or a delivery already handled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KofiWebhookAck"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
             413: components["responses"]["Error413"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
