@@ -30,6 +30,10 @@ export type BusinessMetric =
   | 'TokensConsumed'
   /** Consumes refused with 402. */
   | 'InsufficientTokens'
+  /** Uses of metered catalogue features (the amount). */
+  | 'MeteredFeatureUsed'
+  /** Metered feature uses refused with 402. */
+  | 'MeteredFeatureLimitReached'
   | 'CacheHit'
   | 'CacheMiss'
   | 'CircuitBreakerOpened'
