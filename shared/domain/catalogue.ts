@@ -318,3 +318,13 @@ export function topUpFor(catalogue: Catalogue, tokens: number): { pack: TopUp; p
   const pack = catalogue.topUps.find((t) => t.stripePriceIds.length > 0 && tokens % t.tokens === 0);
   return pack ? { pack, packs: tokens / pack.tokens } : undefined;
 }
+
+/**
+ * The JSON Schema of the file (what `entitlements.config.schema.json` holds,
+ * for editors): generated from the zod schema, in its input form (fields
+ * with defaults are optional). Cross-field rules (unique names, existing
+ * plans) are zod refinements JSON Schema cannot express: the loader checks them.
+ */
+export function catalogueJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(catalogueFileSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
