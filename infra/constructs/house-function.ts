@@ -37,6 +37,15 @@ export const HOUSE_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
+/**
+ * The esbuild `define` that compiles the catalogue file into a bundle: the
+ * loader (shared/config/catalogue.ts) reads it instead of a file, so a
+ * function runs exactly the catalogue validated at synth.
+ */
+export function catalogueDefine(text: string): Record<string, string> {
+  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(text) };
+}
+
 /** Key and index lookups only; Scan is deliberately absent. */
 export const TABLE_READ_ACTIONS = [
   'dynamodb:GetItem',
@@ -126,7 +135,7 @@ export class HouseFunction extends Construct {
         sourceMapMode: SourceMapMode.DEFAULT,
         format: OutputFormat.CJS,
         externalModules: [...HOUSE_BUNDLING.externalModules],
-        define: { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(props.catalogue.text) },
+        define: catalogueDefine(props.catalogue.text),
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
