@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import Stripe from 'stripe';
 import { readCatalogueFile } from '../../shared/config/catalogue';
 import { freePort } from '../../infra/local/processes';
+import { StripeEmulatorControl } from '../../infra/local/stripe/control';
 import { startStripeEmulator, type StripeEmulator } from '../../infra/local/stripe/emulator';
 import { stripeHandlerEnv } from '../../infra/local/stripe/service';
 import { lookupKeyOf, productIdOf, pushCatalogue } from '../../scripts/catalogue-push';
@@ -94,6 +95,13 @@ describe('npm run catalogue -- push --env local', () => {
     // Still not in the file: printed again, so the operator can copy them.
     expect(second.out).toContain(`plans[name=team].stripePrices.local: ["${team.price}"]`);
     expect((await stripe.prices.list({ lookup_keys: ['ent:plan:team:2900usd:month'], limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('lets the emulator\'s subscribe name a pushed plan', async () => {
+    const pushed = await pushCatalogue(stripe, readCatalogueFile(CUSTOM).file, 'local');
+    const team = pushed.items.find((i) => i.name === 'team')!;
+    const { subscription } = await new StripeEmulatorControl(emulator.url).subscribe({ email: `team-${Date.now()}@example.test`, tier: 'team' });
+    expect((subscription as { items: { data: Array<{ price: { id: string } }> } }).items.data[0]!.price.id).toBe(team.priceId);
   });
 
   it('finds nothing missing for the default file', async () => {
