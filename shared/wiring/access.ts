@@ -18,16 +18,16 @@ export const catalogue = perProcess((): Catalogue => loadCatalogue(loadConfig({ 
  * their own catalogue build it here too.
  */
 export function accessDecider(
-  plans: Catalogue,
+  catalogue: Catalogue,
   rates: { apiKeys?: ApiKeysConfig; credentials?: Pick<CredentialsConfig, 'CREDENTIALS_RATE_LIMIT_PER_MINUTE'> } = {},
 ): { policy: AccessPolicy; decide: AccessDecider } {
   const defaults = DEFAULT_ACCESS_POLICY.rates;
-  const accessPolicy = accessPolicyOf(plans, {
+  const accessPolicy = accessPolicyOf(catalogue, {
     apiCallsPerWindow: rates.apiKeys?.API_KEY_RATE_LIMIT ?? defaults.apiCallsPerWindow,
     apiCallWindowMs: rates.apiKeys?.API_KEY_RATE_WINDOW_MS ?? defaults.apiCallWindowMs,
     awsCredentialsPerMinute: rates.credentials?.CREDENTIALS_RATE_LIMIT_PER_MINUTE ?? defaults.awsCredentialsPerMinute,
   });
-  return { policy: accessPolicy, decide: (state, now) => decideAccess(state, plans, accessPolicy, now) };
+  return { policy: accessPolicy, decide: (state, now) => decideAccess(state, catalogue, accessPolicy, now) };
 }
 
 /**
