@@ -217,7 +217,7 @@ export type CredentialsConfig = z.infer<typeof credentialsSection>;
 /**
  * End-user API keys (api-keys): verified calls per user per window (a
  * sliding window in Redis; the window is one second in production, longer
- * only for tests and demos). Monthly limits come from the tier catalogue.
+ * only for tests and demos). Monthly limits and a plan's own rate (rateLimitPerSecond) come from the catalogue.
  */
 export const apiKeysSection = z.object({
   API_KEY_RATE_LIMIT: positiveInt.default(10),

@@ -66,7 +66,7 @@ function withKnownTier(deps: SyncDeps, userId: string, customerId: string, deriv
   if (!derived.plan || planForPrice(deps.catalogue, derived.plan)) return derived;
   const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
   if (unknownPrice) {
-    logger.error('Stripe price is not in the tier catalogue; the previous tier is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
+    logger.error('Stripe price is not in the catalogue (stripePrices of this environment); the previous plan is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
     countAnomaly('UnknownStripePrice');
   }
   return state;
