@@ -226,3 +226,27 @@ describe('a custom catalogue: a new plan, a metered feature, a per-plan rate', (
     expect(planMeteredConsume({}, 'report-exports', 1_000, enterprise)).toMatchObject({ ok: true, remaining: null });
   });
 });
+
+describe('the policy comes from the file', () => {
+  it('past_due grace: off by default; on, the plan holds for its days from the first sighting', () => {
+    const pastDue = { status: 'past_due' as const, tier: 'pro', pastDueSince: '2026-11-10T12:00:00.000Z' };
+    const off = defaultCatalogue('local');
+    expect(decideAccess(pastDue, off, accessPolicyOf(off), NOW)).toMatchObject({ tier: 'free', reason: 'past-due' });
+    const file = base() as any;
+    file.pastDueGrace = { enabled: true, days: 10 };
+    const on = resolveCatalogue(parseCatalogueFile(JSON.stringify(file), 'x.json'), 'local');
+    expect(decideAccess(pastDue, on, accessPolicyOf(on), NOW)).toMatchObject({ tier: 'pro', reason: 'past-due-grace', graceEndsAt: '2026-11-20T12:00:00.000Z' });
+    expect(decideAccess(pastDue, on, accessPolicyOf(on), new Date('2026-11-21T00:00:00.000Z'))).toMatchObject({ tier: 'free', reason: 'past-due' });
+  });
+
+  it("an admin grant without a plan gives sources.admin.grantPlan, else the best plan", () => {
+    const grant = { status: 'none' as const, tier: 'free', premiumOverride: true };
+    const file = base() as any;
+    file.sources.admin.grantPlan = 'basic';
+    const basic = resolveCatalogue(parseCatalogueFile(JSON.stringify(file), 'x.json'), 'local');
+    expect(decideAccess(grant, basic, accessPolicyOf(basic), NOW)).toMatchObject({ tier: 'basic', reason: 'admin-grant' });
+    delete file.sources.admin;
+    const best = resolveCatalogue(parseCatalogueFile(JSON.stringify(file), 'x.json'), 'local');
+    expect(best.grantPlan).toBe('admin');
+  });
+});
