@@ -4,6 +4,7 @@ import { once } from '../adapters/secrets';
 import { DEFAULT_KOFI_RULES, type KofiRules } from '../domain/kofi';
 import type { KofiWebhookDeps } from '../use-cases/kofi-webhook';
 import { logger } from '../observability/logger';
+import { catalogue } from './access';
 import { aws, tables } from './aws';
 import { cache } from './cache';
 import { perProcess } from './process';
@@ -11,10 +12,10 @@ import { stores } from './stores';
 
 /**
  * The Ko-fi rules of this deployment: tier name -> plan, default plan, grace
- * days. ONE place: the catalogue file's `sources.kofi` feeds it once the
- * catalogue is config (until then, the defaults: any tier -> pro, 3 days).
+ * days, from the catalogue file's `sources.kofi` (the defaults where the file
+ * has none).
  */
-export const kofiRules = perProcess((): KofiRules => DEFAULT_KOFI_RULES);
+export const kofiRules = perProcess((): KofiRules => catalogue().sources.kofi ?? DEFAULT_KOFI_RULES);
 
 /**
  * What the Ko-fi webhook needs. The verification token is read once: from
