@@ -67,11 +67,11 @@ describe('POST /kofi/webhook', () => {
     expect(await premium(user.email)).toBe(true);
     const me = await entitlementsOf(user);
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ status: 'none', tier: 'pro', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
-    expect(await rowOf(user.sub)).toMatchObject({ kofiPlan: 'pro', kofiPaidThrough: paidThroughOf(paidAt), lastChange: { kind: 'kofi' } });
+    expect(me.body).toMatchObject({ status: 'none', tier: 'basic', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
+    expect(await rowOf(user.sub)).toMatchObject({ kofiPlan: 'basic', kofiPaidThrough: paidThroughOf(paidAt), lastChange: { kind: 'kofi' } });
 
     const events = await eventsOf(user.sub, (es) => es.some((e) => e.cause.kind === 'kofi'));
-    expect(events.find((e) => e.cause.kind === 'kofi')).toMatchObject({ changed: expect.arrayContaining(['tier', 'premium']), current: { tier: 'pro', source: 'kofi', reason: 'kofi-subscription' } });
+    expect(events.find((e) => e.cause.kind === 'kofi')).toMatchObject({ changed: expect.arrayContaining(['tier', 'premium']), current: { tier: 'basic', source: 'kofi', reason: 'kofi-subscription' } });
   });
 
   it('an email without an account is premium; when it signs up, the new account has the plan', async () => {
@@ -82,11 +82,11 @@ describe('POST /kofi/webhook', () => {
     const { delivered } = pay({ email, timestamp: paidAt });
     expect((await delivered).status).toBe(200);
     expect(await premium(email)).toBe(true);
-    expect(await grantOf(email)).toMatchObject({ plan: 'pro', paidThrough: paidThroughOf(paidAt) });
+    expect(await grantOf(email)).toMatchObject({ plan: 'basic', paidThrough: paidThroughOf(paidAt) });
 
     const user = await signUpAndSignIn('kofi-later', email);
     const me = await entitlementsOf(user);
-    expect(me.body).toMatchObject({ tier: 'pro', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
+    expect(me.body).toMatchObject({ tier: 'basic', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
     expect(await premium(email)).toBe(true);
   });
 
