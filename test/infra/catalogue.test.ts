@@ -108,6 +108,7 @@ describe('the function bundle carries the catalogue', () => {
       TABLE_IDEMPOTENCY: 'i',
       TABLE_API_KEYS: 'k',
       TABLE_EMAIL_OWNERS: 'o',
+      TABLE_KOFI: 'f',
       REDIS_DISABLED: 'true',
       INTERNAL_API_KEYS: 'infra-key',
       CATALOGUE_ENVIRONMENT: 'staging',
