@@ -4,6 +4,7 @@ import { AdminConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognit
 import { localCognitoClient } from '../../infra/local/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { startStackProcess, stopStackProcess, type StackProcess } from '../fixtures/stack-process';
+import { createEntitlementsClient, EntitlementsApiError } from '@entitlements-backend/client';
 
 /**
  * An operator's own catalogue, end to end: a second local stack started with
@@ -161,5 +162,28 @@ describe('POST /v1/users/{userId}/features/check', () => {
   it('serves the default catalogue\'s features on the shared stack', async () => {
     const res = await api(`/v1/users/nobody-${randomUUID()}/features/check`, { method: 'POST', json: { feature: 'report-exports' }, headers: { 'x-api-key': localStack().internalApiKey } });
     expect(res).toMatchObject({ status: 404, body: { error: { code: 'unknown_feature' } } });
+  });
+});
+
+describe('an app backend gating a metered feature through the typed client', () => {
+  it('checkFeature and consumeTokens({feature}) read and spend the same counter; over the limit is a typed 402', async () => {
+    const client = createEntitlementsClient({ baseUrl: custom.state.gatewayUrl, apiKey: custom.state.internalApiKey, retries: { retries: 0 } });
+    const userId = await userOn('team');
+
+    await expect(client.checkFeature(userId, 'report-exports')).resolves.toEqual({ allowed: true, remaining: 3, limit: 3 });
+    await expect(client.checkFeature(userId, 'team-seats')).resolves.toEqual({ allowed: true });
+
+    const first = await client.consumeTokens(userId, { amount: 2, feature: 'report-exports' });
+    expect(first).toMatchObject({ replayed: false });
+    await expect(client.consumeTokens(userId, { amount: 2, feature: 'report-exports', idempotencyKey: first.idempotencyKey })).resolves.toMatchObject({ replayed: true });
+    await expect(client.checkFeature(userId, 'report-exports')).resolves.toEqual({ allowed: true, remaining: 1, limit: 3 });
+
+    const refused = await client.consumeTokens(userId, { amount: 2, feature: 'report-exports' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(EntitlementsApiError);
+    expect(refused).toMatchObject({ status: 402, attempts: 1 });
+    await expect(client.checkFeature(userId, 'report-exports')).resolves.toEqual({ allowed: true, remaining: 1, limit: 3 });
+
+    const unknown = await client.checkFeature(userId, 'reports-export').catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 404, code: 'unknown_feature' });
   });
 });

@@ -49,27 +49,13 @@ export type IdempotentAnswer<T> = T & {
   replayed: boolean;
 };
 
-/** The contract's answer to a feature check (ARCHITECTURE.md), used until the route is in the generated document. */
-export interface FeatureCheckContract {
-  allowed: boolean;
-  /** Metered features: what is left this period (null = unlimited). */
-  remaining?: number | null;
-  /** Metered features: the monthly limit (null = unlimited). */
-  limit?: number | null;
-}
-
-const FEATURE_CHECK_PATH = '/v1/users/{userId}/features/check';
 type JsonOf<R> = R extends { content: { 'application/json': infer Body } } ? Body : never;
 type SuccessOf<Operation> = Operation extends { responses: infer R } ? JsonOf<R[Extract<keyof R, 200 | 201>]> : never;
 type OperationIn<Paths, Path extends string, Method extends string> = Path extends keyof Paths ? (Paths[Path] extends Record<Method, infer Op> ? Op : never) : never;
 /** The JSON body of a route's 200 (or 201) in the generated document, e.g. `SuccessBody<'/v1/tiers', 'get'>`. */
 export type SuccessBody<Path extends keyof paths & string, Method extends string> = SuccessOf<OperationIn<paths, Path, Method>>;
-/** The feature check's answer in a document: the generated one when the route is in it, the contract's until then. */
-export type FeatureCheckIn<Paths> = [OperationIn<Paths, typeof FEATURE_CHECK_PATH, 'post'>] extends [never]
-  ? FeatureCheckContract
-  : SuccessOf<OperationIn<Paths, typeof FEATURE_CHECK_PATH, 'post'>>;
-/** What `checkFeature` answers: typed by the generated document once the route is in it (`npm run client`), no edit needed. */
-export type FeatureCheck = FeatureCheckIn<paths>;
+/** What `checkFeature` answers: `{allowed}`, and for a metered feature `remaining` and `limit` (null = unlimited). */
+export type FeatureCheck = Schemas['FeatureCheckResponse'];
 
 export interface EntitlementsClient {
   // ---- app backends (x-api-key)
@@ -167,11 +153,7 @@ export function createEntitlementsClient(options: EntitlementsClientOptions): En
   return {
     checkPremium: (email) => data(() => raw.POST('/v1/premium/check', { body: { email } }), SAFE),
     checkFeature: (userId, feature) =>
-      // Typed by the generated document once the route is in it; the path is cast because it may not be yet.
-      data(
-        () => (raw.POST as (path: string, init: unknown) => Promise<AttemptResult<FeatureCheck>>)(FEATURE_CHECK_PATH, { params: { path: { userId } }, body: { feature } }),
-        SAFE,
-      ),
+      data(() => raw.POST('/v1/users/{userId}/features/check', { params: { path: { userId } }, body: { feature } }), SAFE),
     getUserStatus: (userId) => data(() => raw.GET('/v1/users/{userId}/status', { params: { path: { userId } } }), SAFE),
     consumeTokens: (userId, request) => consumeFor(userId, request),
     addTokens: async (userId, request) => {

@@ -6,8 +6,6 @@ export {
   type EntitlementsClient,
   type EntitlementsClientOptions,
   type FeatureCheck,
-  type FeatureCheckContract,
-  type FeatureCheckIn,
   type IdempotentAnswer,
   type Schemas,
   type SuccessBody,
