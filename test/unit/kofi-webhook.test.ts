@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_KOFI_RULES, type KofiGrant, type KofiPaymentRecord } from '../../shared/domain/kofi';
 import type { ChangeCause } from '../../shared/domain/entitlement-events';
+import { RotatingSecret } from '../../shared/adapters/secrets';
 import { DependencyUnavailable } from '../../shared/ports/errors';
 import type { UserProfile } from '../../shared/ports/users';
 import { receiveKofiPayment, type KofiWebhookDeps } from '../../shared/use-cases/kofi-webhook';
@@ -311,5 +312,60 @@ describe('the kofi-webhook handler', () => {
     // Our token unset: 503 (Ko-fi keeps retrying until ops put the token in), never 200.
     const unset = createKofiWebhookHandler(fakes({ token: 'REPLACE_ME' }).deps);
     expect((await unset(post(form(fixture('subscription', { verification_token: 'REPLACE_ME' }))), noContext)).statusCode).toBe(503);
+  });
+});
+
+describe('the rotating verification token (shared/adapters/secrets.ts)', () => {
+  /** A fake secret source: what ops last put in, and how often it was read. */
+  function source(initial: string) {
+    const state = { value: initial, reads: 0, fail: false };
+    const read = async () => {
+      state.reads++;
+      if (state.fail) throw new DependencyUnavailable('secrets-manager', 'timeout');
+      return state.value;
+    };
+    return { state, read };
+  }
+
+  it('keeps the value read at cold start, and re-reads after a mismatch at most once a minute', async () => {
+    const { state, read } = source('old-token');
+    let clock = 0;
+    const secret = new RotatingSecret(read, () => clock);
+    await expect(secret.current()).resolves.toBe('old-token');
+    await expect(secret.current()).resolves.toBe('old-token');
+    expect(state.reads).toBe(1);
+    state.value = 'new-token';
+    clock = 59_999;
+    await expect(secret.reread()).resolves.toBeUndefined();
+    expect(state.reads).toBe(1);
+    clock = 60_000;
+    await expect(secret.reread()).resolves.toBe('new-token');
+    await expect(secret.current()).resolves.toBe('new-token');
+    clock = 60_001;
+    await expect(secret.reread()).resolves.toBeUndefined();
+    expect(state.reads).toBe(2);
+  });
+
+  it('a failed cold-start read is retried by the next delivery, not cached', async () => {
+    const { state, read } = source('tok');
+    const secret = new RotatingSecret(read, () => 0);
+    state.fail = true;
+    await expect(secret.current()).rejects.toBeInstanceOf(DependencyUnavailable);
+    state.fail = false;
+    await expect(secret.current()).resolves.toBe('tok');
+  });
+
+  it('end to end through the use case: after a rotation the warm function accepts the new token (one read), and a flood of forged tokens costs one read a minute', async () => {
+    const { state, read } = source('old-token');
+    let clock = 0;
+    const f = fakes();
+    f.deps.verificationToken = new RotatingSecret(read, () => clock);
+    await expect(receiveKofiPayment(f.deps, fixture('subscription', { verification_token: 'old-token' }))).resolves.toMatchObject({ handled: 'granted' });
+    state.value = TOKEN;
+    clock = 120_000;
+    await expect(receiveKofiPayment(f.deps, fixture('subscription', { message_id: 'm2', kofi_transaction_id: 't2' }))).resolves.toMatchObject({ handled: 'granted' });
+    expect(state.reads).toBe(2);
+    for (let i = 0; i < 20; i++) await expect(receiveKofiPayment(f.deps, fixture('subscription', { verification_token: `forged-${i}` }))).resolves.toEqual({ outcome: 'refused' });
+    expect(state.reads).toBe(2);
   });
 });
