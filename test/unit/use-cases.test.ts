@@ -1,3 +1,4 @@
+import { newEntitlement } from '../../shared/domain/entitlement';
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
 import type { EntitlementStore, KofiEntitlements } from '../../shared/ports/entitlements';
@@ -312,6 +313,15 @@ describe('runAccountDeletion', () => {
 
     await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
     expect(billing.calls.filter((c) => c === 'cancelSubscription')).toHaveLength(2);
+  });
+
+  it("purges the Ko-fi grants of every address the row carries (addresses it moved off too) and the current one, as this account", async () => {
+    const { d } = deps(fakeBilling());
+    const purged: string[] = [];
+    d.kofi = { purge: async (email, userId) => void purged.push(`${email} ${userId}`) };
+    await d.entitlements.createIfAbsent({ ...newEntitlement('u1', at), kofiEmails: ['old@example.com', 'a@example.com'] });
+    await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
+    expect(purged.sort()).toEqual(['a@example.com u1', 'old@example.com u1']);
   });
 
   it('keeps no email or Stripe customer id in the finished job', async () => {
