@@ -5,7 +5,7 @@ import { freePort } from '../infra/local/processes';
 import { DynamoTokenStore, type TokenTables } from '../shared/adapters/dynamodb/token-store';
 import { adminTierFields } from '../shared/domain/access';
 import { NO_SUBSCRIPTION, newEntitlement } from '../shared/domain/entitlement';
-import { buildTierCatalogue } from '../shared/domain/tiers';
+import { loadCatalogue } from '../shared/config/catalogue';
 import { countRequests, quantile, row, type BenchContext, type BenchRow } from './harness';
 
 const CONCURRENCY = 16;
@@ -29,7 +29,7 @@ export async function run(ctx: Pick<BenchContext, 'dynamodbEndpoint' | 'tables' 
   const counter = countRequests(raw);
   const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const tables: TokenTables = { entitlements: ctx.tables.entitlements, ledger: ctx.tables.ledger, idempotency: ctx.tables.idempotency, users: ctx.tables.users };
-  const catalogue = buildTierCatalogue();
+  const catalogue = loadCatalogue('local');
   const clock = { now: new Date('2026-01-15T12:00:00.000Z') };
   const store = () => new DynamoTokenStore(doc, { tables, catalogue, now: () => clock.now });
   const seed = async (userId: string, fields: Record<string, unknown>) => {

@@ -8,9 +8,9 @@ import { DynamoKofiSupporters } from '../shared/adapters/dynamodb/kofi-supporter
 import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache, generationKey } from '../shared/adapters/redis/cache';
 import { createRedisClient } from '../shared/adapters/redis/client';
-import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection } from '../shared/config';
+import { awsSection, cacheSection, loadConfig, redisSection, tablesSection } from '../shared/config';
 import { newEntitlement } from '../shared/domain/entitlement';
-import { buildTierCatalogue } from '../shared/domain/tiers';
+import { loadCatalogue } from '../shared/config/catalogue';
 import { accessDecider } from '../shared/wiring/access';
 import { InternalApiKeys } from '../shared/http/auth';
 import { cacheKeys } from '../shared/ports/cache';
@@ -24,7 +24,7 @@ const HIT_GOAL = 1.3;
  * so the raw GET baseline goes through the very same client and connection.
  */
 export async function run(ctx: BenchContext): Promise<BenchRow[]> {
-  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection });
+  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection});
   const dynamo = createDynamoClients(config.aws);
   const redis = createRedisClient(config.redis);
   if (!redis) throw new Error('the premium benchmark needs Redis');
@@ -36,7 +36,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const keys = InternalApiKeys.parse(ctx.internalApiKey);
   const handler = createPremiumCheckHandler({
     apiKeys: async () => keys,
-    premium: { users, entitlements, kofi, cache, decide: accessDecider(buildTierCatalogue(), config.policy).decide, now: () => new Date() },
+    premium: { users, entitlements, kofi, cache, decide: accessDecider(loadCatalogue('local')).decide, now: () => new Date() },
   });
 
   // A premium user (admin override), with a unique email so runs never share keys.

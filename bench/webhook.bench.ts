@@ -16,7 +16,7 @@ import { DynamoProcessedEvents } from '../shared/adapters/dynamodb/processed-eve
 import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { StripeBilling } from '../shared/adapters/stripe/billing';
 import { newEntitlement } from '../shared/domain/entitlement';
-import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../shared/domain/tiers';
+import { loadCatalogue } from '../shared/config/catalogue';
 import type { ReadThroughCache } from '../shared/ports/cache';
 import { handleStripeEvent, type StripeEventLike } from '../shared/use-cases/stripe-webhook';
 import { countRequests, microsSince, row, type BenchContext, type BenchRow } from './harness';
@@ -38,7 +38,8 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const cache: ReadThroughCache = { read: async (_k, load) => ({ value: await load(), source: 'db' }), invalidate: async () => void invalidations++, invalidateBestEffort: async () => undefined };
   const users = new DynamoUserStore(doc, ctx.tables.users, ctx.tables.emailOwners);
   const entitlements = new DynamoEntitlementStore(doc, { entitlements: ctx.tables.entitlements, users: ctx.tables.users });
-  const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: emulator.prices.basic, pro: emulator.prices.pro, enterprise: emulator.prices.enterprise } });
+  // The emulator starts with the prices the catalogue's "local" environment names.
+  const catalogue = loadCatalogue('local');
   const deps = {
     users,
     entitlements,

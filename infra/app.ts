@@ -5,10 +5,20 @@
  * apiThrottleBurstLimit (200), publicThrottleRateLimit (20),
  * publicThrottleBurstLimit (40), wafRequestsPerIpPer5Minutes (3000),
  * alarmEmail (none), interfaceEndpoints (false), logRetentionDays (30), cacheNodeType
- * (cache.t4g.micro), tierBasicMonthlyTokens, tierProMonthlyTokens,
- * tierEnterpriseMonthlyTokens, stripePriceBasic, stripePricePro,
- * stripePriceEnterprise. Example: `npx cdk deploy --all -c stage=prod`.
+ * (cache.t4g.micro), appBaseUrl, catalogueEnvironment (the catalogue's Stripe
+ * environment: live in prod, test elsewhere). Plans, prices and features come
+ * from entitlements.config.json (or CATALOGUE_FILE), validated here: a bad
+ * file stops the synth naming the file and the field.
+ * Example: `npx cdk deploy --all -c stage=prod`.
  */
+import { CatalogueError } from '../shared/config/catalogue';
 import { buildApp } from './stacks/build-app';
 
-buildApp();
+try {
+  buildApp();
+} catch (err) {
+  // The catalogue's message already names the file and the field; a stack trace would bury it.
+  if (!(err instanceof CatalogueError)) throw err;
+  process.stderr.write(`\nThe catalogue is invalid; nothing was synthesised:\n${err.message}\n\n`);
+  process.exit(1);
+}

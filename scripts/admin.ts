@@ -36,10 +36,11 @@ import { DynamoUserStore } from '../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../shared/adapters/redis/cache';
 import { closeRedisClients, connectRedis } from '../shared/adapters/redis/client';
 import { resolveSecret } from '../shared/adapters/secrets';
-import { awsSection, cacheSection, loadConfig, policySection, redisSection, tablesSection, tierSettings, tiersSection } from '../shared/config';
+import { awsSection, cacheSection, loadConfig, redisSection, tablesSection } from '../shared/config';
+import { loadCatalogue } from '../shared/config/catalogue';
 import { deletion } from '../shared/wiring/deletion';
 import { accessDecider } from '../shared/wiring/access';
-import { buildTierCatalogue, findTier, type TierName } from '../shared/domain/tiers';
+import { findPlan, type PlanName } from '../shared/domain/catalogue';
 import type { ProfileSweep } from '../shared/ports/account-deletion';
 import { runAccountDeletion } from '../shared/use-cases/delete-account';
 import type { ReconcileIdentitiesDeps } from '../shared/use-cases/reconcile-identities';
@@ -52,7 +53,7 @@ import { describeAccess, setPremiumOverride, userCacheKeys } from '../shared/use
 const REPO_ROOT = resolve(__dirname, '..');
 const USAGE = `Usage:
   npm run admin -- set-premium <email> true [tier]|false|clear
-      true = grant (the tier's capabilities; default: the user's paid tier, else ADMIN_GRANT_TIER),
+      true = grant (the tier's capabilities; default: the user's paid tier, else the catalogue's sources.admin.grantPlan),
       false = revoke every paid capability, clear = back to what billing says
   npm run admin -- show <email>
   npm run admin -- reconcile [--user <userId>]
@@ -173,18 +174,21 @@ async function main(argv: string[]): Promise<number> {
   const { where } = targetEnvironment();
 
 
-  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection, policy: policySection, tiers: tiersSection });
-  const catalogue = buildTierCatalogue(tierSettings(config.tiers));
-  let grantTier: TierName | undefined;
+  const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection });
+  // Only plan names and the grant's plan are read here: they are the same in every Stripe environment.
+  const catalogue = loadCatalogue(process.env.CATALOGUE_ENVIRONMENT ?? 'local');
+  let grantTier: PlanName | undefined;
   if (tierWord !== undefined) {
-    grantTier = findTier(catalogue, tierWord)?.name;
-    if (!grantTier || grantTier === 'free') throw new UsageError(`Unknown paid tier ${JSON.stringify(tierWord)}; one of ${catalogue.filter((t) => t.name !== 'free').map((t) => t.name).join(', ')}`);
+    grantTier = findPlan(catalogue, tierWord)?.name;
+    if (!grantTier || grantTier === catalogue.defaultPlan) {
+      throw new UsageError(`Unknown paid plan ${JSON.stringify(tierWord)}; one of ${catalogue.plans.filter((t) => t.name !== catalogue.defaultPlan).map((t) => t.name).join(', ')}`);
+    }
   }
   const dynamo = createDynamoClients(config.aws);
   const secrets = createSecretsClient(config.aws);
   const users = new DynamoUserStore(dynamo.doc, config.tables.TABLE_USERS, config.tables.TABLE_EMAIL_OWNERS);
   const entitlements = new DynamoEntitlementStore(dynamo.doc, { entitlements: config.tables.TABLE_ENTITLEMENTS, users: config.tables.TABLE_USERS });
-  const { decide } = accessDecider(catalogue, config.policy);
+  const { decide } = accessDecider(catalogue);
   const now = () => new Date();
   // An operator can wait longer than a request: a generous timeout, same client code.
   const redisConfig = { ...config.redis, REDIS_COMMAND_TIMEOUT_MS: Math.max(config.redis.REDIS_COMMAND_TIMEOUT_MS, 2000) };

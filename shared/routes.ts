@@ -256,9 +256,10 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
 
 export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/v1/health', handler: 'health', auth: 'none', summary: 'Liveness of the API and its dependencies' },
-  { method: 'GET', path: '/v1/tiers', handler: 'tokens-admin', auth: 'none', summary: 'The tier catalogue' },
+  { method: 'GET', path: '/v1/tiers', handler: 'tokens-admin', auth: 'none', summary: 'The catalogue: plans (rank order), features, top-ups' },
   { method: 'GET', path: '/v1/users/{userId}/status', handler: 'tokens-admin', auth: 'api-key', summary: "A user's tier, status and tokens" },
   { method: 'POST', path: '/v1/users/{userId}/tokens/consume', handler: 'token-consume', auth: 'api-key', summary: "Consume a user's tokens (idempotent)" },
+  { method: 'POST', path: '/v1/users/{userId}/features/check', handler: 'tokens-admin', auth: 'api-key', summary: 'May the user use a feature now (metered: uses left)' },
   { method: 'POST', path: '/v1/users/{userId}/tokens/add', handler: 'tokens-admin', auth: 'api-key', summary: 'Grant purchased tokens (idempotent)' },
   { method: 'PUT', path: '/v1/users/{userId}/tier', handler: 'tokens-admin', auth: 'api-key', summary: 'Admin tier override (sticky or until the next Stripe change)' },
   { method: 'POST', path: '/me/tokens/consume', handler: 'token-consume', auth: 'cognito', summary: "Consume the caller's tokens (idempotent)" },

@@ -13,6 +13,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
+import { BUNDLED_CATALOGUE_DEFINE } from '../../shared/config/catalogue';
 import { handlerEntry, type FunctionDefinition, type TableAccess, type TableWrite } from '../../shared/routes';
 
 /** Repository root: handler entries in shared/routes.ts are relative to it. */
@@ -35,6 +36,15 @@ export const HOUSE_BUNDLING = {
   format: 'cjs',
   externalModules: ['@aws-sdk/*'],
 } as const;
+
+/**
+ * The esbuild `define` that compiles the catalogue file into a bundle: the
+ * loader (shared/config/catalogue.ts) reads it instead of a file, so a
+ * function runs exactly the catalogue validated at synth.
+ */
+export function catalogueDefine(text: string): Record<string, string> {
+  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(text) };
+}
 
 /** Key and index lookups only; Scan is deliberately absent. */
 export const TABLE_READ_ACTIONS = [
@@ -66,8 +76,15 @@ export interface HouseFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** For the function's log group. */
   readonly removalPolicy: RemovalPolicy;
-  /** Extra variables set on the function (tier catalogue, Cognito ids...). */
+  /** Extra variables set on the function (Cognito ids, APP_BASE_URL...). */
   readonly environment?: Record<string, string>;
+  /**
+   * The catalogue file (validated JSON text) and the Stripe environment whose
+   * prices apply. The text is compiled into the bundle (esbuild `define`), so
+   * the function reads exactly the file validated at synth, with no file to
+   * locate at run time; CATALOGUE_ENVIRONMENT picks the price ids.
+   */
+  readonly catalogue: { readonly text: string; readonly environment: string };
 }
 
 export interface CacheAccess {
@@ -118,12 +135,14 @@ export class HouseFunction extends Construct {
         sourceMapMode: SourceMapMode.DEFAULT,
         format: OutputFormat.CJS,
         externalModules: [...HOUSE_BUNDLING.externalModules],
+        define: catalogueDefine(props.catalogue.text),
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,
         LOG_LEVEL: 'INFO',
+        CATALOGUE_ENVIRONMENT: props.catalogue.environment,
         ...props.environment,
       },
     });

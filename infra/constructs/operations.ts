@@ -220,7 +220,7 @@ export class Operations extends Construct {
     page(
       'UnknownStripePrice',
       FIVE_MINUTES,
-      'A subscription uses a Stripe price missing from the tier catalogue; the customer kept their previous tier. Add the price to the catalogue (stripePrice* context or the operator config) and redeploy; reconciliation then applies it.',
+      'A subscription uses a Stripe price missing from the catalogue; the customer kept their previous tier. Add the price to its plan (stripePrices) in the catalogue file and redeploy; reconciliation then applies it.',
     );
   }
 

@@ -7,7 +7,9 @@
  * KOFI_VERIFICATION_TOKEN (the token Ko-fi payments must carry; random otherwise),
  * LOCAL_SCHEDULES=off (do not run the schedules, e.g. the reconciler),
  * LOG_LEVEL (handler log level, default WARN), EVENTS_WEBHOOK_URL (POST each
- * entitlement.changed there, signed with EVENTS_WEBHOOK_SECRET, random by default).
+ * entitlement.changed there, signed with EVENTS_WEBHOOK_SECRET, random by default),
+ * CATALOGUE_FILE (the catalogue, default entitlements.config.json; validated
+ * before anything starts), CATALOGUE_ENVIRONMENT (its Stripe prices: local).
  */
 import './log-level';
 import { resolve } from 'node:path';
@@ -33,6 +35,7 @@ function banner(stack: RunningStack, stateFile: string): string {
     ...Object.entries(s.schedules ?? {}).map(([name, expression]) => `  ${name.padEnd(18)} ${expression}  (in-process; npm run admin -- reconcile runs it now)`),
     '',
     `  Events             npm run events  (entitlement.changed${s.events.webhookUrl ? `; signed POSTs to ${s.events.webhookUrl}` : '; set EVENTS_WEBHOOK_URL to receive them'})`,
+    `  Catalogue          ${s.handlerEnv.CATALOGUE_FILE}  (Stripe prices of "${s.handlerEnv.CATALOGUE_ENVIRONMENT}"; CATALOGUE_FILE names another)`,
     `  Internal API key   ${s.internalApiKey}`,
     `  Ko-fi webhook      ${s.kofi.webhookUrl}  (npm run kofi -- subscribe <email> sends a payment)`,
     s.demoUser && 'userId' in s.demoUser

@@ -10,9 +10,9 @@ import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitleme
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../../shared/adapters/redis/cache';
 import { createRedisClient } from '../../shared/adapters/redis/client';
-import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessDecider } from '../../shared/domain/access';
+import { accessPolicyOf, decideAccess, type AccessDecider } from '../../shared/domain/access';
 import { newEntitlement, normaliseEmail } from '../../shared/domain/entitlement';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import type { Catalogue } from '../../shared/domain/catalogue';
 import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { localCognitoClient } from './cognito';
 import { localDynamoClient } from './dynamodb';
@@ -62,6 +62,7 @@ export async function seedDemoUser(options: {
   dynamodbEndpoint: string;
   tables: { users: string; entitlements: string; emailOwners: string };
   redisUrl?: string;
+  catalogue: Catalogue;
 }): Promise<SeededUser> {
   const cognitoClient = localCognitoClient(options.cognito.endpoint);
   const raw = localDynamoClient(options.dynamodbEndpoint);
@@ -77,7 +78,8 @@ export async function seedDemoUser(options: {
     await users.createIfAbsent({ userId, email: normaliseEmail(DEMO_USER.email), createdAt: now.toISOString() });
     await entitlements.createIfAbsent(newEntitlement(userId, now));
     const cache = createReadThroughCache(redis, { CACHE_TTL_SECONDS: 300, CACHE_BREAKER_FAILURES: 3, CACHE_BREAKER_COOLDOWN_MS: 5000 });
-    const decide: AccessDecider = (state, at) => decideAccess(state, buildTierCatalogue(), DEFAULT_ACCESS_POLICY, at);
+    const policy = accessPolicyOf(options.catalogue);
+    const decide: AccessDecider = (state, at) => decideAccess(state, options.catalogue, policy, at);
     const result = await setPremiumOverride({ users, entitlements, cache, decide, now: () => new Date() }, DEMO_USER.email, true);
     if (result.outcome !== 'written') throw new Error(`could not set the demo user's premium override (${result.outcome})`);
     return { email: DEMO_USER.email, password: DEMO_USER.password, userId, premium: result.premium };

@@ -1,3 +1,5 @@
+import { catalogueFilePath, readCatalogueFile } from '../../shared/config/catalogue';
+import { resolveCatalogue } from '../../shared/domain/catalogue';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
@@ -146,6 +148,11 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   };
   const port = async (fixed: number) => (options.randomPorts ? freePort() : fixed);
 
+  // The catalogue first: a bad file stops the start before anything is spawned, naming the file and the field.
+  const catalogueFile = catalogueFilePath();
+  const catalogueEnvironment = process.env.CATALOGUE_ENVIRONMENT || ((process.env.LOCAL_STRIPE ?? '').toLowerCase() === 'real' ? 'test' : 'local');
+  const catalogue = resolveCatalogue(readCatalogueFile(catalogueFile).file, catalogueEnvironment);
+
   try {
     mkdirSync(options.stateDir, { recursive: true });
     // A stack.json left by a stack that was killed would point scripts at dead ports.
@@ -226,6 +233,9 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       // Where Checkout sends users back to: your app's dev server.
       APP_BASE_URL: process.env.APP_BASE_URL ?? 'http://localhost:5173/',
       DELETION_QUEUE_URL: deletionQueue.url,
+      // The catalogue the handlers read (the emulator's prices are the "local" environment's).
+      CATALOGUE_FILE: catalogueFile,
+      CATALOGUE_ENVIRONMENT: catalogueEnvironment,
       SQS_ENDPOINT: deletionQueue.endpoint,
 
       POWERTOOLS_SERVICE_NAME: 'entitlements-local',
@@ -265,6 +275,7 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
       dynamodbEndpoint: dynamo.endpoint,
       tables: { users: tables.names.users, entitlements: tables.names.entitlements, emailOwners: tables.names.emailOwners },
       redisUrl: redis.url,
+      catalogue,
     }).catch((err: Error) => ({ error: err.message }));
 
     const state: StackState = {

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { catalogueFilePath, readCatalogueFile } from '../../shared/config/catalogue';
 import { SCHEDULES, type ScheduleName } from '../../shared/routes';
 
 /**
@@ -33,27 +34,25 @@ export interface AppSettings {
   cacheNodeType: string;
   /** When set, entitlement.changed is also POSTed here by an EventBridge API destination (https only). */
   eventsWebhookUrl?: string;
-  /** TIER_* and STRIPE_PRICE_* variables, only those given in context. */
-  tierEnvironment: Record<string, string>;
+  /** Handler variables given in context (APP_BASE_URL), only those given. */
+  functionEnvironment: Record<string, string>;
+  /**
+   * The catalogue every function carries (validated here, so a bad file stops
+   * the synth naming the file and the field) and the Stripe environment whose
+   * price ids apply (context `catalogueEnvironment`; default `live` in prod,
+   * `test` elsewhere).
+   */
+  catalogue: { text: string; environment: string; source: string };
   /** EventBridge Scheduler expression of each schedule (shared/routes.ts SCHEDULES: its context key, else its default). */
   schedules: Record<ScheduleName, string>;
 }
 
 type ContextReader = { tryGetContext(key: string): unknown };
 
-/** Context key -> handler environment variable (see shared/config tiersSection). */
-const TIER_CONTEXT: ReadonlyArray<readonly [string, string]> = [
-  ['tierBasicMonthlyTokens', 'TIER_BASIC_MONTHLY_TOKENS'],
-  ['tierProMonthlyTokens', 'TIER_PRO_MONTHLY_TOKENS'],
-  ['tierEnterpriseMonthlyTokens', 'TIER_ENTERPRISE_MONTHLY_TOKENS'],
-  ['stripePriceBasic', 'STRIPE_PRICE_BASIC'],
-  ['stripePricePro', 'STRIPE_PRICE_PRO'],
-  ['stripePriceEnterprise', 'STRIPE_PRICE_ENTERPRISE'],
-  ['stripePriceTokenPack', 'STRIPE_PRICE_TOKEN_PACK'],
-  ['tokenPackSize', 'TOKEN_PACK_SIZE'],
+/** Context key -> handler environment variable. Plans, prices and grace are in the catalogue file, not here. */
+const FUNCTION_CONTEXT: ReadonlyArray<readonly [string, string]> = [
   // Where Stripe Checkout and the billing portal send users back to.
   ['appBaseUrl', 'APP_BASE_URL'],
-  ['pastDueGrace', 'PAST_DUE_GRACE'],
 ];
 
 const VALID_RETENTION_DAYS = new Set<number>(
@@ -120,12 +119,19 @@ export function readAppSettings(node: ContextReader): AppSettings {
   const cacheNodeType = rawNodeType === undefined || rawNodeType === '' ? 'cache.t4g.micro' : String(rawNodeType);
   if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(cacheNodeType)) problems.push(`cacheNodeType is not a node type: ${cacheNodeType}`);
 
-  const tierEnvironment: Record<string, string> = {};
-  for (const [key, envVar] of TIER_CONTEXT) {
+  const functionEnvironment: Record<string, string> = {};
+  for (const [key, envVar] of FUNCTION_CONTEXT) {
     const raw = node.tryGetContext(key);
     if (raw === undefined || raw === null || raw === '') continue;
-    tierEnvironment[envVar] = String(raw).trim();
+    functionEnvironment[envVar] = String(raw).trim();
   }
+
+  const rawCatalogueEnvironment = node.tryGetContext('catalogueEnvironment');
+  const catalogueEnvironment =
+    rawCatalogueEnvironment === undefined || rawCatalogueEnvironment === null || rawCatalogueEnvironment === '' ? (isProd ? 'live' : 'test') : String(rawCatalogueEnvironment).trim();
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(catalogueEnvironment)) problems.push(`catalogueEnvironment must be a lower-case environment name of the catalogue (got ${JSON.stringify(rawCatalogueEnvironment)})`);
+  // CATALOGUE_FILE or the root file; a CatalogueError names the file and the field.
+  const catalogueFile = readCatalogueFile(catalogueFilePath());
 
   const schedules = {} as Record<ScheduleName, string>;
   for (const [name, schedule] of Object.entries(SCHEDULES) as Array<[ScheduleName, (typeof SCHEDULES)[ScheduleName]]>) {
@@ -161,7 +167,8 @@ export function readAppSettings(node: ContextReader): AppSettings {
     logRetention: logRetentionDays as RetentionDays,
     cacheNodeType,
     ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
-    tierEnvironment,
+    functionEnvironment,
+    catalogue: { text: JSON.stringify(JSON.parse(catalogueFile.text)), environment: catalogueEnvironment, source: catalogueFile.source },
     schedules,
   };
 }

@@ -351,7 +351,8 @@ export class StatefulStack extends Stack implements StatefulResources {
         vpc: this.vpc,
         logRetention: settings.logRetention,
         removalPolicy: settings.removalPolicy,
-        environment: { ...settings.tierEnvironment },
+        environment: { ...settings.functionEnvironment },
+        catalogue: settings.catalogue,
       });
       for (const table of TABLE_LIST) {
         const access = def.tables[table.id];

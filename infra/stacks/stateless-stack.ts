@@ -235,8 +235,9 @@ export class StatelessStack extends Stack {
         environment: {
           COGNITO_USER_POOL_ID: stateful.userPool.userPoolId,
           COGNITO_CLIENT_IDS: stateful.userPoolClient.userPoolClientId,
-          ...settings.tierEnvironment,
+          ...settings.functionEnvironment,
         },
+        catalogue: settings.catalogue,
       });
       // Every TABLE_* variable is required by the handlers' config; access is per function.
       for (const table of TABLE_LIST) {

@@ -33,7 +33,6 @@ export const handler = createBillingHandler({
     billing: stripe().billing,
     now: () => new Date(),
     catalogue: catalogue(),
-    tokenPack: { priceId: config.STRIPE_PRICE_TOKEN_PACK, size: config.TOKEN_PACK_SIZE },
     appBaseUrl: config.APP_BASE_URL,
   },
   cognitoClientIds: cognitoClientIds(),

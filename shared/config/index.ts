@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { TIER_NAMES } from '../domain/tiers';
 import {
   CREDENTIAL_ACTIONS,
   DEFAULT_CREDENTIAL_DURATION_SECONDS,
@@ -146,48 +145,11 @@ export const cognitoSection = z.object({
   COGNITO_ENDPOINT: url.optional(),
 });
 
-/** Tier allowances and Stripe price ids: data, not code (see shared/domain/tiers.ts). */
-export const tiersSection = z.object({
-  TIER_BASIC_MONTHLY_TOKENS: positiveInt.default(1000),
-  TIER_PRO_MONTHLY_TOKENS: positiveInt.default(5000),
-  /** Empty or "unlimited" means no monthly cap. */
-  TIER_ENTERPRISE_MONTHLY_TOKENS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '' || v === 'unlimited') return null;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: 'must be a positive integer or "unlimited"' });
-        return z.NEVER;
-      }
-      return n;
-    }),
-  STRIPE_PRICE_BASIC: z.string().optional(),
-  STRIPE_PRICE_PRO: z.string().optional(),
-  STRIPE_PRICE_ENTERPRISE: z.string().optional(),
-});
-
 export type AwsConfig = z.infer<typeof awsSection>;
 export type TablesConfig = z.infer<typeof tablesSection>;
 export type RedisConfig = z.infer<typeof redisSection>;
 export type InternalKeysConfig = z.infer<typeof internalKeysSection>;
 export type CognitoConfig = z.infer<typeof cognitoSection>;
-export type TiersConfig = z.infer<typeof tiersSection>;
-
-/** Maps the tier section onto the domain's settings. */
-export function tierSettings(c: TiersConfig): import('../domain/tiers').TierSettings {
-  return {
-    basicMonthlyTokens: c.TIER_BASIC_MONTHLY_TOKENS,
-    proMonthlyTokens: c.TIER_PRO_MONTHLY_TOKENS,
-    enterpriseMonthlyTokens: c.TIER_ENTERPRISE_MONTHLY_TOKENS,
-    stripePrices: {
-      basic: c.STRIPE_PRICE_BASIC || undefined,
-      pro: c.STRIPE_PRICE_PRO || undefined,
-      enterprise: c.STRIPE_PRICE_ENTERPRISE || undefined,
-    },
-  };
-}
 
 /**
  * Stripe: on AWS one Secrets Manager secret holds `{"secretKey", "webhookSecret"}`
@@ -210,9 +172,6 @@ export const stripeSection = z
      */
     STRIPE_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
     STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(3).default(1),
-    STRIPE_PRICE_TOKEN_PACK: z.string().optional(),
-    /** Tokens one unit of the token-pack price buys. */
-    TOKEN_PACK_SIZE: positiveInt.default(100),
     /** Where Checkout and the billing portal send the user back to. */
     APP_BASE_URL: url,
   })
@@ -237,17 +196,6 @@ export const kofiSection = z
     path: ['KOFI_SECRET_ARN'],
   });
 export type KofiConfig = z.infer<typeof kofiSection>;
-
-/** Access policy knobs (shared/domain/access.ts). */
-export const policySection = z.object({
-  /** Keep the plan while Stripe retries a failed payment (past_due). Off by default: past_due is free. */
-  PAST_DUE_GRACE: bool.default(false),
-  /** How long that grace lasts, in days from the first past_due sighting. */
-  PAST_DUE_GRACE_DAYS: positiveInt.max(60).default(7),
-  /** The tier an admin grant (`set-premium <email> true`) gives when neither the grant nor the user names a paid tier. */
-  ADMIN_GRANT_TIER: z.enum(TIER_NAMES).default('pro'),
-});
-export type PolicyConfig = z.infer<typeof policySection>;
 
 /**
  * Subscriber AWS credentials (sts-credentials): the role to assume, how long
@@ -286,7 +234,7 @@ export type CredentialsConfig = z.infer<typeof credentialsSection>;
 /**
  * End-user API keys (api-keys): verified calls per user per window (a
  * sliding window in Redis; the window is one second in production, longer
- * only for tests and demos). Monthly limits come from the tier catalogue.
+ * only for tests and demos). Monthly limits and a plan's own rate (rateLimitPerSecond) come from the catalogue.
  */
 export const apiKeysSection = z.object({
   API_KEY_RATE_LIMIT: positiveInt.default(10),

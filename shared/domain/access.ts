@@ -1,6 +1,6 @@
 import type { EntitlementStatus } from './entitlement';
 import { billingPeriod, calendarPeriod, type AllowancePeriod } from './periods';
-import { findTier, type Feature, type Tier, type TierName } from './tiers';
+import { defaultPlan, findPlan, planRank, type Catalogue, type Feature, type Plan, type PlanName } from './catalogue';
 
 /**
  * THE access decision: what a user may do now, from the stored entitlement
@@ -89,9 +89,13 @@ export interface AccessPolicy {
   pastDueGrace: boolean;
   /** How long that grace lasts from the first past_due sighting. */
   pastDueGraceDays: number;
-  /** The tier an admin grant gives when neither the grant nor the row names a paid tier. */
-  grantTier: TierName;
-  /** Per-user request rates of the paid capabilities (apply only where the capability is granted). */
+  /** The plan an admin grant gives when neither the grant nor the row names a paid plan (catalogue: sources.admin.grantPlan). */
+  grantTier: PlanName;
+  /**
+   * Per-user request rates of the paid capabilities (apply only where the
+   * capability is granted). API calls: a plan's `rateLimitPerSecond` wins
+   * over this default.
+   */
   rates: { apiCallsPerWindow: number; apiCallWindowMs: number; awsCredentialsPerMinute: number };
 }
 
@@ -101,6 +105,11 @@ export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
   grantTier: 'pro',
   rates: { apiCallsPerWindow: 10, apiCallWindowMs: 1000, awsCredentialsPerMinute: 10 },
 };
+
+/** The policy a catalogue sets (past_due grace, the admin grant's plan), with the deployment's rates. */
+export function accessPolicyOf(catalogue: Catalogue, rates: AccessPolicy['rates'] = DEFAULT_ACCESS_POLICY.rates): AccessPolicy {
+  return { pastDueGrace: catalogue.pastDueGrace.enabled, pastDueGraceDays: catalogue.pastDueGrace.days, grantTier: catalogue.grantPlan, rates };
+}
 
 /** Why the access is what it is: served to callers (`accessReason`) and logged. */
 export const ACCESS_REASONS = [
@@ -121,10 +130,13 @@ export const ACCESS_SOURCES = ['admin', 'stripe', 'kofi', 'none'] as const;
 export type AccessSource = (typeof ACCESS_SOURCES)[number];
 
 export interface Access {
-  /** The tier whose capabilities apply now (free when nothing paid applies). */
-  tier: TierName;
+  /** The plan whose capabilities apply now (the default plan when nothing paid applies). */
+  tier: PlanName;
   premium: boolean;
+  /** Every feature the plan names (boolean and metered). */
   features: Feature[];
+  /** The plan's metered features and their monthly limits (null = unlimited). */
+  metered: Record<Feature, number | null>;
   /** Monthly token allowance of the period; null = unlimited. Purchased tokens come on top. */
   monthlyTokens: number | null;
   /** Verified API calls per period; null = unlimited. */
@@ -145,31 +157,29 @@ export interface Access {
 
 const DAY_MS = 86_400_000;
 
-function tierOrFree(catalogue: readonly Tier[], name: string | undefined): Tier {
-  const tier = name ? findTier(catalogue, name) : undefined;
-  return tier ?? freeTier(catalogue);
+function tierOrFree(catalogue: Catalogue, name: string | undefined): Plan {
+  const tier = name ? findPlan(catalogue, name) : undefined;
+  return tier ?? defaultPlan(catalogue);
 }
 
-function freeTier(catalogue: readonly Tier[]): Tier {
-  const free = findTier(catalogue, 'free');
-  if (!free) throw new Error('the tier catalogue has no free tier');
-  return free;
-}
-
-function build(tier: Tier, reason: AccessReason, source: AccessSource, period: AllowancePeriod, policy: AccessPolicy, graceEndsAt?: string): Access {
-  const features = [...tier.features];
+function build(tier: Plan, reason: AccessReason, source: AccessSource, period: AllowancePeriod, policy: AccessPolicy, graceEndsAt?: string): Access {
+  const features = Object.keys(tier.features);
+  const metered: Record<Feature, number | null> = {};
+  for (const [key, grant] of Object.entries(tier.features)) if (grant !== true) metered[key] = grant.monthlyLimit;
   const apiKeys = features.includes('api-access');
   const awsCredentials = features.includes('aws-credentials');
+  const apiCalls = tier.rateLimitPerSecond !== undefined ? { limit: tier.rateLimitPerSecond, windowMs: 1000 } : { limit: policy.rates.apiCallsPerWindow, windowMs: policy.rates.apiCallWindowMs };
   return {
     tier: tier.name,
     premium: features.includes('premium'),
     features,
+    metered,
     monthlyTokens: tier.monthlyTokens,
     monthlyApiCalls: apiKeys ? tier.monthlyApiCalls : 0,
     awsCredentials,
     apiKeys,
     rateLimits: {
-      apiCalls: apiKeys ? { limit: policy.rates.apiCallsPerWindow, windowMs: policy.rates.apiCallWindowMs } : null,
+      apiCalls: apiKeys ? apiCalls : null,
       awsCredentialsPerMinute: awsCredentials ? policy.rates.awsCredentialsPerMinute : null,
     },
     period,
@@ -193,32 +203,26 @@ export function stripeStateKey(state: Pick<AccessState, 'status' | 'plan' | 'sub
 
 /** The row fields of an admin-set tier, set against the row's Stripe state (sticky: whatever Stripe does). */
 export function adminTierFields(
-  tier: TierName,
+  tier: PlanName,
   row: Pick<AccessState, 'status' | 'plan' | 'subscriptionId'>,
   sticky = false,
-): { tierStickyValue: TierName } | { adminTier: TierName; adminTierSetOn: string } {
+): { tierStickyValue: PlanName } | { adminTier: PlanName; adminTierSetOn: string } {
   return sticky ? { tierStickyValue: tier } : { adminTier: tier, adminTierSetOn: stripeStateKey(row) };
 }
 
 const SUBSCRIBED: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'past_due']);
 
-/** A plan's rank: its place in the catalogue (a later plan is better); unknown plans rank below free. */
-export function planRank(catalogue: readonly Tier[], name: string): number {
-  const tier = findTier(catalogue, name);
-  return tier ? catalogue.indexOf(tier) : -1;
-}
-
 /** A Ko-fi plan in force at `now`, if any. */
-function kofiTier(state: AccessState, catalogue: readonly Tier[], now: Date): Tier | undefined {
+function kofiPlanAt(state: AccessState, catalogue: Catalogue, now: Date): Plan | undefined {
   if (!state.kofiPlan || !state.kofiPaidThrough) return undefined;
   const through = Date.parse(state.kofiPaidThrough);
   if (Number.isNaN(through) || now.getTime() >= through) return undefined;
-  return findTier(catalogue, state.kofiPlan);
+  return findPlan(catalogue, state.kofiPlan);
 }
 
 /** Stripe's answer (an admin-set tier standing in for it, as before Ko-fi existed). */
-function stripeAccess(state: AccessState, catalogue: readonly Tier[], policy: AccessPolicy, now: Date, period: AllowancePeriod, adminTier: string | undefined): Access {
-  const free = freeTier(catalogue);
+function stripeAccess(state: AccessState, catalogue: Catalogue, policy: AccessPolicy, now: Date, period: AllowancePeriod, adminTier: string | undefined): Access {
+  const free = defaultPlan(catalogue);
   if (adminTier !== undefined) return build(tierOrFree(catalogue, adminTier), 'admin-tier', 'admin', period, policy);
   const plan = tierOrFree(catalogue, state.tier);
   switch (state.status) {
@@ -243,9 +247,9 @@ function stripeAccess(state: AccessState, catalogue: readonly Tier[], policy: Ac
  * Ko-fi grant and no account is decided from a no-account state carrying the
  * Ko-fi fields (`{status: 'none', tier: 'free', kofiPlan, kofiPaidThrough}`).
  */
-export function decideAccess(state: AccessState | undefined, catalogue: readonly Tier[], policy: AccessPolicy, now: Date): Access {
+export function decideAccess(state: AccessState | undefined, catalogue: Catalogue, policy: AccessPolicy, now: Date): Access {
   const calendar = calendarPeriod(now);
-  const free = freeTier(catalogue);
+  const free = defaultPlan(catalogue);
   if (!state) return build(free, 'no-subscription', 'none', calendar, policy);
   const period = (SUBSCRIBED.has(state.status) ? billingPeriod(state.currentPeriodStart, state.currentPeriodEnd) : undefined) ?? calendar;
 
@@ -261,7 +265,7 @@ export function decideAccess(state: AccessState | undefined, catalogue: readonly
   }
   const stripe = stripeAccess(state, catalogue, policy, now, period, adminTier);
   candidates.push(stripe);
-  const kofi = kofiTier(state, catalogue, now);
+  const kofi = kofiPlanAt(state, catalogue, now);
   if (kofi) candidates.push({ ...build(kofi, 'kofi-subscription', 'kofi', period, policy), kofiPaidThrough: new Date(state.kofiPaidThrough as string).toISOString() });
 
   const freeRank = planRank(catalogue, free.name);

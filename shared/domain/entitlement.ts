@@ -1,5 +1,5 @@
-import type { Tier, TierName } from './tiers';
-import { tierForPrice } from './tiers';
+import type { Catalogue, PlanName } from './catalogue';
+import { planForPrice } from './catalogue';
 
 /**
  * A user's right to paid features, derived from Stripe's current state (never
@@ -15,7 +15,7 @@ export interface SubscriptionState {
   /** Stripe price id of the subscription that decides the state; null without one. */
   plan: string | null;
   /** Tier that price buys (free when there is no paid subscription). */
-  tier: TierName;
+  tier: PlanName;
   subscriptionId: string | null;
   /**
    * The paid billing period in force (ISO): Stripe's current period of the
@@ -90,7 +90,7 @@ const iso = (epochSeconds: number | null): string | null => (epochSeconds === nu
  * reports them now: the one granting the most access wins (ties: the newest),
  * so a stray canceled or incomplete subscription never hides an active one.
  */
-export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnapshot[], catalogue: readonly Tier[]): SubscriptionState {
+export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnapshot[], catalogue: Catalogue): SubscriptionState {
   let best: { snap: SubscriptionSnapshot; status: EntitlementStatus } | undefined;
   for (const snap of subscriptions) {
     const status = mapStripeStatus(snap.status);
@@ -101,7 +101,7 @@ export function deriveSubscriptionState(subscriptions: readonly SubscriptionSnap
   }
   if (!best) return NO_SUBSCRIPTION;
   const { snap, status } = best;
-  const paidTier = snap.priceId ? tierForPrice(catalogue, snap.priceId)?.name : undefined;
+  const paidTier = snap.priceId ? planForPrice(catalogue, snap.priceId)?.name : undefined;
   const grantsAccess = status === 'active' || status === 'trialing' || status === 'past_due';
   return {
     status,
@@ -126,15 +126,15 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   /** Epoch ms when the Stripe state written here was read; an older read never overwrites a newer one. */
   stripeSyncedAt?: number;
   /** An admin-set tier, in force while Stripe's state is still the one it was set against (shared/domain/access.ts). */
-  adminTier?: TierName;
+  adminTier?: PlanName;
   /** `stripeStateKey` of the row when `adminTier` was set. */
   adminTierSetOn?: string;
   /** A sticky admin tier: in force whatever Stripe says (absent = Stripe decides). */
-  tierStickyValue?: TierName;
+  tierStickyValue?: PlanName;
   /** Admin premium override: true = grant, false = revoke; absent = follow the subscription. */
   premiumOverride?: boolean;
   /** The tier a grant gives (absent: see shared/domain/access.ts). */
-  premiumOverrideTier?: TierName;
+  premiumOverrideTier?: PlanName;
   /** When Stripe's state was first seen past_due (ISO); cleared when it is anything else. The grace runs from here. */
   pastDueSince?: string;
   /** The plan Ko-fi payments of the account's email bought, in force until `kofiPaidThrough` (shared/domain/access.ts). */
@@ -192,10 +192,10 @@ export function normaliseEmail(email: string): string {
  */
 export function keepTierOnUnknownPrice(
   state: SubscriptionState,
-  previousTier: TierName | undefined,
-  catalogue: readonly Tier[],
+  previousTier: PlanName | undefined,
+  catalogue: Catalogue,
 ): { state: SubscriptionState; unknownPrice: string | null } {
   const grantsAccess = state.status === 'active' || state.status === 'trialing' || state.status === 'past_due';
-  if (!grantsAccess || !state.plan || tierForPrice(catalogue, state.plan)) return { state, unknownPrice: null };
+  if (!grantsAccess || !state.plan || planForPrice(catalogue, state.plan)) return { state, unknownPrice: null };
   return { state: { ...state, tier: previousTier ?? state.tier }, unknownPrice: state.plan };
 }

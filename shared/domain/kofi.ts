@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { normaliseEmail } from './entitlement';
-import { buildTierCatalogue, type Tier } from './tiers';
+import type { Catalogue, Plan } from './catalogue';
 
 /**
  * Ko-fi as a premium source, pure. Ko-fi POSTs `application/x-www-form-urlencoded`
@@ -93,18 +93,26 @@ export interface KofiRules {
  * The plan a subscription gets when its tier is not listed or it has none
  * (Ko-fi sends "make this monthly" donations as type Subscription with
  * tier_name null): the LOWEST paid plan that is premium, never a richer one
- * nobody paid for. Lowest by list price among purchasable tiers.
+ * nobody paid for. Lowest by list price among purchasable plans (rank order
+ * breaks a tie).
  */
-export function lowestPremiumPlan(catalogue: readonly Tier[]): string {
-  const premium = catalogue
-    .filter((tier) => tier.purchasable && tier.features.includes('premium') && tier.priceMonthlyUsd !== null)
-    .sort((a, b) => (a.priceMonthlyUsd as number) - (b.priceMonthlyUsd as number));
-  const lowest = premium[0];
+export function lowestPremiumPlan(plans: readonly Plan[]): string {
+  let lowest: Plan | undefined;
+  for (const plan of plans) {
+    if (!plan.purchasable || !plan.price || !plan.features.premium) continue;
+    if (!lowest || plan.price.amount < (lowest.price as NonNullable<Plan['price']>).amount) lowest = plan;
+  }
   if (!lowest) throw new Error('the catalogue has no purchasable premium plan to default Ko-fi subscriptions to');
   return lowest.name;
 }
 
-export const DEFAULT_KOFI_RULES: KofiRules = { tiers: {}, defaultPlan: lowestPremiumPlan(buildTierCatalogue()), graceDays: 3 };
+/** The rules of a catalogue file without `sources.kofi`: no tier listed, the lowest premium plan, 3 days of grace. */
+export function defaultKofiRules(catalogue: Pick<Catalogue, 'plans'>): KofiRules {
+  return { tiers: {}, defaultPlan: lowestPremiumPlan(catalogue.plans), graceDays: 3 };
+}
+
+/** The rules of the default catalogue (entitlements.config.json: `basic` is its lowest premium plan). */
+export const DEFAULT_KOFI_RULES: KofiRules = { tiers: {}, defaultPlan: 'basic', graceDays: 3 };
 
 /**
  * The token an undeployed or half-deployed stack holds: empty, or the

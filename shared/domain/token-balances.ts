@@ -40,8 +40,16 @@ function assertWholeTokens(amount: number): void {
   if (!Number.isSafeInteger(amount) || amount < 1) throw new RangeError(`token amounts are positive whole numbers, got ${amount}`);
 }
 
-/** What of the access decision a token write needs: the allowance and the period it belongs to. */
-export type TokenAccess = Pick<Access, 'monthlyTokens' | 'period'>;
+/** What of the access decision a token write needs: the allowances (tokens, metered features) and the period they belong to. */
+export type TokenAccess = Pick<Access, 'monthlyTokens' | 'period'> & Partial<Pick<Access, 'metered'>>;
+
+/**
+ * Uses of metered features (catalogue features with a `monthlyLimit`), per
+ * feature: the allowance period (ISO start) the count belongs to, and the
+ * count. A count from an earlier period reads as 0: like the token allowance,
+ * the reset needs no cron and follows the same period (billing or calendar).
+ */
+export type MeteredUsage = Record<string, { period: string; used: number }>;
 
 /** The fields of a row a token write reads: the access state and the counters. What a write is conditioned on. */
 export interface StoredTokenState extends Partial<AccessState> {
@@ -49,6 +57,7 @@ export interface StoredTokenState extends Partial<AccessState> {
   tokensUsedThisPeriod?: number;
   tokensAllowanceUsed?: number;
   tokensPurchased?: number;
+  meteredUsage?: MeteredUsage;
 }
 
 /** The counters a token write stores (all four, always). */
@@ -65,7 +74,10 @@ export interface TokenCounters {
  * write is conditioned on all of them, so a plan made before a webhook, an
  * admin change or a reset can never be committed after it.
  */
-export const TOKEN_STATE_FIELDS = [...ACCESS_STATE_FIELDS, 'tokenPeriod', 'tokensUsedThisPeriod', 'tokensAllowanceUsed', 'tokensPurchased'] as const;
+export const TOKEN_STATE_FIELDS = [...ACCESS_STATE_FIELDS, 'tokenPeriod', 'tokensUsedThisPeriod', 'tokensAllowanceUsed', 'tokensPurchased', 'meteredUsage'] as const;
+
+/** What a write stores: the token counters, or (a metered feature's consume) the feature counts. */
+export type WriteCounters = Partial<TokenCounters> & { meteredUsage?: MeteredUsage };
 
 /** Just the token-relevant fields of a row (for conditions and in-process hints). */
 export function tokenStateOf(row: StoredTokenState): StoredTokenState {
@@ -192,4 +204,39 @@ export function planAdd(stored: StoredTokenState, amount: number, access: TokenA
     tokensPurchased: counters.tokensPurchased + amount,
   };
   return { next, remaining: remainingOf(allowance, next), reset: resetOf(stored, counters, allowance) };
+}
+
+/** A metered feature's uses in `period` (0 when its count belongs to an earlier period) and the period it counts in. */
+export function meteredUsed(stored: StoredTokenState, feature: string, period: AllowancePeriod): { used: number; period: AllowancePeriod } {
+  const entry = stored.meteredUsage?.[feature];
+  const effective = effectivePeriod(entry?.period, period);
+  if (!entry || normalisePeriodId(entry.period) !== effective.id) return { used: 0, period: effective };
+  return { used: entry.used, period: effective };
+}
+
+/** What is left of a metered feature: null = unlimited; 0 when the plan does not have it. */
+export function meteredRemaining(stored: StoredTokenState, feature: string, access: TokenAccess): { remaining: number | null; limit: number | null; included: boolean } {
+  const metered = access.metered ?? {};
+  if (!(feature in metered)) return { remaining: 0, limit: 0, included: false };
+  const limit = metered[feature]!;
+  if (limit === null) return { remaining: null, limit: null, included: true };
+  return { remaining: Math.max(0, limit - meteredUsed(stored, feature, access.period).used), limit, included: true };
+}
+
+export type MeteredConsumePlan =
+  | { ok: true; next: MeteredUsage; period: string; remaining: number | null }
+  | { ok: false; remaining: number };
+
+/**
+ * What using a metered feature `amount` times does under `access`: never over
+ * the plan's monthly limit (a plan without the feature has none to spend).
+ * Only this feature's count changes; tokens are untouched.
+ */
+export function planMeteredConsume(stored: StoredTokenState, feature: string, amount: number, access: TokenAccess): MeteredConsumePlan {
+  assertWholeTokens(amount);
+  const { remaining, included } = meteredRemaining(stored, feature, access);
+  if (!included || (remaining !== null && remaining < amount)) return { ok: false, remaining: remaining ?? 0 };
+  const { used, period } = meteredUsed(stored, feature, access.period);
+  const next: MeteredUsage = { ...(stored.meteredUsage ?? {}), [feature]: { period: period.id, used: used + amount } };
+  return { ok: true, next, period: period.id, remaining: remaining === null ? null : remaining - amount };
 }

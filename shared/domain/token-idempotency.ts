@@ -45,7 +45,9 @@ export function requestFingerprint(parts: ReadonlyArray<string | number>): strin
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-export const consumeFingerprint = (amount: number): string => requestFingerprint(['consume', amount]);
+/** A token consume keeps its historical fingerprint; a metered feature's names the feature (the same key for another feature is a conflict). */
+export const consumeFingerprint = (amount: number, feature?: string): string =>
+  requestFingerprint(feature === undefined ? ['consume', amount] : ['consume', amount, 'feature', feature]);
 export const addFingerprint = (request: { tokens: number; reason: string; kind: string }): string =>
   requestFingerprint(['add', request.kind, request.tokens, request.reason]);
 

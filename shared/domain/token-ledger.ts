@@ -23,6 +23,8 @@ export interface LedgerEntry {
   period: string;
   idempotencyKey?: string;
   reason?: string;
+  /** A metered feature's use: the feature (amount and balance count its uses, not tokens). */
+  feature?: string;
   /** For consumes: how the amount was split. */
   fromAllowance?: number;
   fromPurchased?: number;

@@ -1,4 +1,4 @@
-import { planAdd, planConsume, type StoredTokenState, type TokenAccess, type TokenCounters } from './token-balances';
+import { planAdd, planConsume, planMeteredConsume, type StoredTokenState, type TokenAccess, type WriteCounters } from './token-balances';
 import {
   ADD_KEY_RETENTION_DAYS,
   CONSUME_KEY_RETENTION_DAYS,
@@ -8,7 +8,7 @@ import {
   type IdempotentRequest,
 } from './token-idempotency';
 import type { ChangeCause } from './entitlement-events';
-import { writeEntries, type LedgerEntry } from './token-ledger';
+import { ledgerEntry, writeEntries, type LedgerEntry } from './token-ledger';
 
 /**
  * Token writes, pure: what one request stores (the counters, its ledger
@@ -27,7 +27,7 @@ export interface AddResponse {
 
 /** What a token write stores (counters, ledger entries) and answers; or why it is refused. */
 export type TokenWriteDecision<R> =
-  | { write: true; counters: TokenCounters; entries: LedgerEntry[]; response: R }
+  | { write: true; counters: WriteCounters; entries: LedgerEntry[]; response: R }
   | { write: false; remaining: number };
 
 /**
@@ -45,6 +45,8 @@ interface ConsumeRequest {
   userId: string;
   amount: number;
   idempotencyKey: string;
+  /** A metered feature: its monthly allowance is spent instead of tokens. */
+  feature?: string;
 }
 
 interface AddRequest {
@@ -66,6 +68,7 @@ export function decideConsume(
   now: Date,
   randomSuffix: () => string,
 ): TokenWriteDecision<ConsumeResponse> {
+  if (request.feature !== undefined) return decideMeteredConsume({ ...request, feature: request.feature }, stored, access, now, randomSuffix);
   const plan = planConsume(stored, request.amount, access);
   if (!plan.ok) return { write: false, remaining: plan.remaining };
   const { userId, amount, idempotencyKey } = request;
@@ -75,6 +78,21 @@ export function decideConsume(
     randomSuffix,
   );
   return { write: true, counters: plan.next, entries, response: { consumed: amount, remaining: plan.remaining } };
+}
+
+/** A metered feature's use as one write: its count, one ledger entry naming it, the answer (uses left). */
+function decideMeteredConsume(
+  request: ConsumeRequest & { feature: string },
+  stored: StoredTokenState,
+  access: TokenAccess,
+  now: Date,
+  randomSuffix: () => string,
+): TokenWriteDecision<ConsumeResponse> {
+  const plan = planMeteredConsume(stored, request.feature, request.amount, access);
+  if (!plan.ok) return { write: false, remaining: plan.remaining };
+  const { userId, amount, idempotencyKey, feature } = request;
+  const entry = ledgerEntry({ userId, kind: 'consume', amount, balanceAfter: plan.remaining, period: plan.period, idempotencyKey, feature, at: now }, randomSuffix());
+  return { write: true, counters: { meteredUsage: plan.next }, entries: [entry], response: { consumed: amount, remaining: plan.remaining } };
 }
 
 /** An add (admin grant or Stripe top-up) as one write. */
@@ -90,7 +108,7 @@ export function consumeOperation(request: ConsumeRequest): TokenOperation<Consum
     userId: request.userId,
     key: idempotencyKeys.consume(request.userId, request.idempotencyKey),
     operation: 'tokens-consume',
-    fingerprint: consumeFingerprint(request.amount),
+    fingerprint: consumeFingerprint(request.amount, request.feature),
     retentionDays: CONSUME_KEY_RETENTION_DAYS,
     cause: { kind: 'consume' },
     decide: (state, access, now, randomSuffix) => decideConsume(request, state, access, now, randomSuffix),

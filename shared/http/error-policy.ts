@@ -11,6 +11,8 @@ import {
   InvalidCheckoutError,
   InvalidEmailCodeError,
   NoBillingAccountError,
+  UnknownFeatureError,
+  FeatureNotMeteredError,
   NoPendingEmailChangeError,
 } from '../use-cases/errors';
 import { AppError, ConflictError, DependencyUnavailableError, InternalError, NotFoundError, UnauthorizedError, ValidationError } from './errors';
@@ -85,4 +87,6 @@ export const errorPolicy = new ErrorHandlerRegistry()
   .register(AccountNotFoundError, () => new NotFoundError('No account for this token'))
   .register(InvalidCheckoutError, (err) => new ValidationError(err.message))
   .register(AlreadySubscribedError, (err) => new ConflictError(err.message))
-  .register(NoBillingAccountError, (err) => new NotFoundError(err.message, 'account_not_found'));
+  .register(NoBillingAccountError, (err) => new NotFoundError(err.message, 'account_not_found'))
+  .register(UnknownFeatureError, (err) => new NotFoundError(err.message, 'unknown_feature'))
+  .register(FeatureNotMeteredError, (err) => new ValidationError(err.message));

@@ -55,6 +55,11 @@ export function insufficientTokens(remaining: number): PaymentRequiredError {
   return new PaymentRequiredError(`Not enough tokens: ${remaining} remaining`, { remaining });
 }
 
+/** 402 for a metered feature: its monthly limit is spent (or the plan does not include it); uses left in the body. */
+export function featureLimitReached(feature: string, remaining: number): PaymentRequiredError {
+  return new PaymentRequiredError(`The monthly limit of ${feature} is reached: ${remaining} remaining`, { feature, remaining });
+}
+
 export class NotFoundError extends AppError {
   readonly statusCode = 404;
   readonly code: string;

@@ -55,7 +55,7 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     errors: { 500: ERROR, 503: named('HealthDown', s.healthDownResponse) },
   },
   'GET /v1/tiers': {
-    responses: { 200: { ...named('Tiers', s.tiersResponse), description: 'The tier catalogue' } },
+    responses: { 200: { ...named('Tiers', s.tiersResponse), description: 'The catalogue: plans in rank order with their features, and top-up packs' } },
     errors: { 500: ERROR },
   },
   'GET /v1/users/{userId}/status': {
@@ -70,6 +70,13 @@ export const ROUTE_SCHEMAS: Record<string, RouteSchemas> = {
     responses: { 200: { ...consumed, description: 'Consumed (header `Idempotent-Replayed: true` on a replay)' } },
     errors: { ...BODY, ...API_KEY, 402: ERROR, 404: ERROR, 409: ERROR, ...SERVER },
     example: { path: userIdExample, body: { amount: 3, idempotencyKey: 'req-2024-0001' } },
+  },
+  'POST /v1/users/{userId}/features/check': {
+    path: s.userPath,
+    body: named('FeatureCheckRequest', s.featureCheckBody),
+    responses: { 200: { ...named('FeatureCheckResponse', s.featureCheckResponse), description: 'Boolean features: `{allowed}`; metered: also `remaining` and `limit` (null = unlimited)' } },
+    errors: { ...BODY, ...API_KEY, 404: ERROR, ...SERVER },
+    example: { path: userIdExample, body: { feature: 'premium' } },
   },
   'POST /v1/users/{userId}/tokens/add': {
     path: s.userPath,

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { ACCESS_REASONS } from '../domain/access';
 import { ENTITLEMENT_STATUSES, normaliseEmail } from '../domain/entitlement';
-import { TIER_NAMES } from '../domain/tiers';
 import { MAX_TOKEN_AMOUNT, isValidTokenAmount } from '../domain/token-balances';
 import { IDEMPOTENCY_KEY_PATTERN } from '../domain/token-idempotency';
 
@@ -46,7 +45,20 @@ export const userPath = z.object({
   userId: z.string({ error: 'is required' }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be 1-128 characters of A-Z a-z 0-9 . _ -' }),
 });
 
-export const consumeBody = z.object({ amount: tokenAmount, idempotencyKey });
+/** A feature key as the catalogue writes them (the catalogue decides which exist: unknown ones are 404). */
+export const featureKey = z
+  .string({ error: 'is required: a feature key of the catalogue (GET /v1/tiers)' })
+  .regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, { error: 'must be a feature key of the catalogue: lower-case letters, digits and . _ : - (at most 64)' });
+
+/** `feature`: spend that metered feature's monthly allowance instead of tokens. */
+export const consumeBody = z.object({
+  amount: tokenAmount,
+  idempotencyKey,
+  feature: featureKey.optional().meta({ description: "A metered feature: spend its monthly allowance instead of tokens (402 when over)" }),
+});
+
+/** POST /v1/users/{userId}/features/check. */
+export const featureCheckBody = z.object({ feature: featureKey });
 
 export const addBody = z.object({
   amount: tokenAmount,
@@ -129,20 +141,44 @@ export const healthResponse = z.object({
 /** 503 from the health route: the report and the error body together. */
 export const healthDownResponse = healthResponse.extend(errorResponse.shape);
 
-export const featureSchema = z.enum(['premium', 'aws-credentials', 'api-access', 'token-top-ups', 'priority-support']);
+/** A feature key of the catalogue (free-form: the operator's file defines them). */
+export const featureSchema = z.string();
 const nullableCount = z.number().int().nullable().meta({ description: 'null = unlimited' });
 
+export const publicFeatureSchema = z.discriminatedUnion('kind', [
+  z.object({ key: z.string(), kind: z.literal('boolean') }),
+  z.object({ key: z.string(), kind: z.literal('metered'), monthlyLimit: nullableCount }),
+]);
+
 export const publicTierSchema = z.object({
-  name: z.enum(TIER_NAMES),
+  name: z.string(),
   displayName: z.string(),
   monthlyTokens: nullableCount,
   monthlyApiCalls: nullableCount,
-  priceMonthlyUsd: z.number().nullable(),
-  features: z.array(featureSchema),
+  rateLimitPerSecond: z.number().int().nullable().meta({ description: "Verified API calls a second; null = the deployment's default" }),
+  trialDays: z.number().int(),
+  price: z.object({ amount: z.number().int(), currency: z.string(), interval: z.enum(['day', 'week', 'month', 'year']) }).nullable().meta({ description: "List price in the currency's smallest unit; null = not sold" }),
+  features: z.array(publicFeatureSchema),
   stripePriceIds: z.array(z.string()),
   purchasable: z.boolean(),
 });
-export const tiersResponse = z.object({ tiers: z.array(publicTierSchema) });
+export const publicTopUpSchema = z.object({
+  name: z.string(),
+  displayName: z.string(),
+  tokens: z.number().int(),
+  price: z.object({ amount: z.number().int(), currency: z.string() }),
+  stripePriceIds: z.array(z.string()),
+});
+export const tiersResponse = z.object({
+  tiers: z.array(publicTierSchema).meta({ description: 'Plans in rank order: a later plan is better' }),
+  topUps: z.array(publicTopUpSchema),
+});
+
+export const featureCheckResponse = z.object({
+  allowed: z.boolean(),
+  remaining: nullableCount.optional().meta({ description: 'Metered features: uses left this period (null = unlimited)' }),
+  limit: nullableCount.optional().meta({ description: "Metered features: the plan's monthly limit (null = unlimited)" }),
+});
 
 export const tokenSummarySchema = z.object({
   remaining: nullableCount,
@@ -184,7 +220,7 @@ export const entitlementsResponse = z.object({
   userId: z.string(),
   status: entitlementStatus,
   plan: z.string().nullable(),
-  tier: z.enum(TIER_NAMES),
+  tier: z.string(),
   premium: z.boolean(),
   accessReason,
   graceEndsAt: z.string().optional().describe('While a past_due grace applies: when it ends'),

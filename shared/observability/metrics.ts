@@ -13,7 +13,7 @@ export const metrics = new Metrics({
 export type AnomalyMetric =
   /** A Stripe customer has more than one subscription granting access (dashboard, race). */
   | 'DuplicateSubscriptions'
-  /** A subscription's price is not in the tier catalogue; the previous tier was kept. */
+  /** A subscription's price is not in the catalogue; the previous tier was kept. */
   | 'UnknownStripePrice'
   /** A refund or dispute took back fewer purchased tokens than it should: they were already spent. */
   | 'TokenClawbackShortfall'
@@ -32,6 +32,10 @@ export type BusinessMetric =
   | 'TokensConsumed'
   /** Consumes refused with 402. */
   | 'InsufficientTokens'
+  /** Uses of metered catalogue features (the amount). */
+  | 'MeteredFeatureUsed'
+  /** Metered feature uses refused with 402. */
+  | 'MeteredFeatureLimitReached'
   | 'CacheHit'
   | 'CacheMiss'
   | 'CircuitBreakerOpened'

@@ -41,7 +41,8 @@ export interface BillingProvider {
   /** Deletes the customer; succeeds when it is already gone. */
   deleteCustomer(customerId: string): Promise<void>;
   /** Throws BillingCustomerGoneError when the customer was deleted (as do the other two session creators). */
-  createSubscriptionCheckout(input: { customerId: string; userId: string; priceId: string; successUrl: string; cancelUrl: string; idempotencyKey?: string }): Promise<{ url: string; sessionId: string }>;
+  /** `trialDays`: the plan's free trial (Checkout's subscription_data.trial_period_days; Stripe's minimum is 1). */
+  createSubscriptionCheckout(input: { customerId: string; userId: string; priceId: string; trialDays?: number; successUrl: string; cancelUrl: string; idempotencyKey?: string }): Promise<{ url: string; sessionId: string }>;
   /** The customer's recent Checkout Sessions (any mode), newest first. */
   recentCheckouts(customerId: string): Promise<CheckoutSummary[]>;
   /** A charge with its refunds as Stripe has them now (undefined when unknown). */

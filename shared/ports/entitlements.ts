@@ -1,7 +1,7 @@
 import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
 import type { ChangeCause } from '../domain/entitlement-events';
+import type { PlanName } from '../domain/catalogue';
 import type { KofiGrant } from '../domain/kofi';
-import type { TierName } from '../domain/tiers';
 
 export interface EntitlementStore {
   get(userId: string, options?: { consistent?: boolean }): Promise<EntitlementRecord | undefined>;
@@ -38,5 +38,5 @@ export interface PremiumOverrides {
    * creating the entitlement row when sign-up could not. 'gone' when the
    * user does not exist or is being deleted.
    */
-  setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: TierName): Promise<'written' | 'gone'>;
+  setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: PlanName): Promise<'written' | 'gone'>;
 }

@@ -1,5 +1,5 @@
 import type { EntitlementRecord } from '../domain/entitlement';
-import type { TierName } from '../domain/tiers';
+import type { PlanName } from '../domain/catalogue';
 import { Contention } from './errors';
 
 export interface ConsumeTokensRequest {
@@ -7,12 +7,14 @@ export interface ConsumeTokensRequest {
   amount: number;
   /** The caller's key (without prefix); one charge per key and user. */
   idempotencyKey: string;
+  /** A metered feature of the catalogue: spend its monthly allowance instead of tokens. */
+  feature?: string;
 }
 
 export type ConsumeTokensResult =
   /** Charged now, or (`replayed`) the answer of the first request with this key. */
   | { outcome: 'consumed'; consumed: number; remaining: number | null; replayed: boolean }
-  /** Nothing charged: allowance left + purchased is below the amount. */
+  /** Nothing charged: allowance left + purchased (or the metered feature's uses left) is below the amount. */
   | { outcome: 'insufficient'; remaining: number }
   /** The key was already used for a different request. */
   | { outcome: 'conflict' }
@@ -37,7 +39,7 @@ export type AddTokensResult =
 
 export interface TierOverride {
   userId: string;
-  tier: TierName;
+  tier: PlanName;
   /** Sticky: Stripe updates keep it. Otherwise the next subscription change replaces it. */
   sticky: boolean;
 }

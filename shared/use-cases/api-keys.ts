@@ -1,6 +1,6 @@
 import type { AccessDecider, AccessReason } from '../domain/access';
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../domain/api-keys';
-import type { TierName } from '../domain/tiers';
+import type { PlanName } from '../domain/catalogue';
 import { secondsUntilEnd } from '../domain/periods';
 import { describeApiUsage, usageExpiresAt, type ApiUsage } from '../domain/usage';
 import { logger } from '../observability/logger';
@@ -47,7 +47,7 @@ export async function rotateApiKey(deps: ApiKeysDeps, userId: string): Promise<R
 
 export type VerifyApiKeyResult =
   | { outcome: 'invalid' }
-  | { outcome: 'valid'; userId: string; tier: TierName; usage: ApiUsage }
+  | { outcome: 'valid'; userId: string; tier: PlanName; usage: ApiUsage }
   /** The per-second rate: retry after `retryAfterSeconds`. */
   | { outcome: 'rate-limited'; retryAfterSeconds: number }
   /** The period's API calls are used up until the period ends. */

@@ -1,39 +1,40 @@
-import type { Tier } from '../domain/tiers';
-import { findTier } from '../domain/tiers';
+import { findPlan, topUpFor, type Catalogue } from '../domain/catalogue';
 import { BillingCustomerGoneError } from '../ports/billing';
 import { AlreadySubscribedError, InvalidCheckoutError, NoBillingAccountError } from './errors';
 import { ensureStripeCustomer, type AccountDeps } from './sign-up';
 
 export interface BillingDeps extends AccountDeps {
-  catalogue: readonly Tier[];
-  tokenPack: { priceId?: string; size: number };
+  catalogue: Catalogue;
   appBaseUrl: string;
 }
 
 const url = (base: string, path: string) => new URL(path, base.endsWith('/') ? base : `${base}/`).toString();
 
 /**
- * Stripe Checkout for a subscription tier or a token top-up. The Stripe
+ * Stripe Checkout for a plan or a token top-up, both from the catalogue: a
+ * plan sells its first price of this environment (with its trial), `topUp: n`
+ * buys n tokens as packs of the first top-up whose size divides n. The Stripe
  * customer is created here when sign-up could not. A user who already pays
  * for a plan changes it in the billing portal, not with a second subscription.
  */
 export async function startCheckout(deps: BillingDeps, userId: string, request: { tier: string } | { topUp: number }): Promise<{ url: string }> {
   if ('tier' in request) {
-    const tier = findTier(deps.catalogue, request.tier);
-    if (!tier || !tier.purchasable) throw new InvalidCheckoutError(`tier: must be one of ${deps.catalogue.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
+    const tier = findPlan(deps.catalogue, request.tier);
+    if (!tier || !tier.purchasable) throw new InvalidCheckoutError(`tier: must be one of ${deps.catalogue.plans.filter((t) => t.purchasable).map((t) => t.name).join(', ')}`);
     const priceId = tier.stripePriceIds[0];
-    if (!priceId) throw new InvalidCheckoutError(`tier: ${tier.name} has no Stripe price configured`);
-    return subscriptionCheckout(deps, userId, priceId);
+    if (!priceId) throw new InvalidCheckoutError(`tier: ${tier.name} has no Stripe price in the catalogue's "${deps.catalogue.environment}" environment`);
+    return subscriptionCheckout(deps, userId, priceId, tier.trialDays);
   }
-  const { priceId, size } = deps.tokenPack;
-  if (!priceId) throw new InvalidCheckoutError('topUp: token top-ups are not configured');
-  if (request.topUp % size !== 0) throw new InvalidCheckoutError(`topUp: must be a multiple of ${size} tokens`);
+  const priced = deps.catalogue.topUps.filter((t) => t.stripePriceIds.length > 0);
+  if (priced.length === 0) throw new InvalidCheckoutError(`topUp: token top-ups have no Stripe price in the catalogue's "${deps.catalogue.environment}" environment`);
+  const sale = topUpFor(deps.catalogue, request.topUp);
+  if (!sale) throw new InvalidCheckoutError(`topUp: must be a multiple of ${priced.map((t) => t.tokens).join(' or ')} tokens`);
   return withLiveCustomer(deps, userId, async (customerId) => {
     const session = await deps.billing.createTopUpCheckout({
       customerId,
       userId,
-      priceId,
-      packs: request.topUp / size,
+      priceId: sale.pack.stripePriceIds[0]!,
+      packs: sale.packs,
       tokens: request.topUp,
       successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
       cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
@@ -56,15 +57,15 @@ const LIVE_STRIPE_STATUSES = new Set(['active', 'trialing', 'past_due', 'unpaid'
  *    any mode), so concurrent requests that saw the same state get one session;
  *    the session it creates becomes the newest, so the next request uses a new key.
  */
-async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: string): Promise<{ url: string }> {
+async function subscriptionCheckout(deps: BillingDeps, userId: string, priceId: string, trialDays: number): Promise<{ url: string }> {
   const current = await deps.entitlements.get(userId, { consistent: true });
   if (current && (current.status === 'active' || current.status === 'trialing' || current.status === 'past_due')) {
     throw new AlreadySubscribedError(ALREADY_SUBSCRIBED);
   }
-  return withLiveCustomer(deps, userId, (customerId) => subscriptionCheckoutFor(deps, userId, customerId, priceId));
+  return withLiveCustomer(deps, userId, (customerId) => subscriptionCheckoutFor(deps, userId, customerId, priceId, trialDays));
 }
 
-async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, customerId: string, priceId: string): Promise<{ url: string }> {
+async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, customerId: string, priceId: string, trialDays: number): Promise<{ url: string }> {
   // Stripe, not our row, is the truth here: the webhook of a just-paid Checkout may not have landed yet.
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   if (subscriptions.some((s) => LIVE_STRIPE_STATUSES.has(s.status))) throw new AlreadySubscribedError(ALREADY_SUBSCRIBED);
@@ -80,10 +81,12 @@ async function subscriptionCheckoutFor(deps: BillingDeps, userId: string, custom
     customerId,
     userId,
     priceId,
+    ...(trialDays > 0 ? { trialDays } : {}),
     successUrl: url(deps.appBaseUrl, 'billing/success?session_id={CHECKOUT_SESSION_ID}'),
     cancelUrl: url(deps.appBaseUrl, 'billing/canceled'),
     // Per customer: a re-created customer (see withLiveCustomer) must not meet the old customer's keys.
-    idempotencyKey: `checkout:${customerId}:${priceId}:after:${recent[0]?.sessionId ?? 'none'}`,
+    // The trial is part of the request: a catalogue change between two clicks must not reuse the key with other parameters.
+    idempotencyKey: `checkout:${customerId}:${priceId}:${trialDays > 0 ? `trial${trialDays}:` : ''}after:${recent[0]?.sessionId ?? 'none'}`,
   });
   return { url: session.url };
 }

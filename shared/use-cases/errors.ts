@@ -34,3 +34,17 @@ export class AlreadySubscribedError extends Refusal {}
 
 /** Billing: no account (or no Stripe customer can be made for it) for this user. */
 export class NoBillingAccountError extends Refusal {}
+
+/** A feature no plan of the catalogue names (a typo in the caller, or a feature removed from the file). */
+export class UnknownFeatureError extends Refusal {
+  constructor(readonly feature: string) {
+    super(`feature: no plan of the catalogue names "${feature}" (see GET /v1/tiers)`);
+  }
+}
+
+/** Consume of a feature that is boolean in the catalogue: only metered features have uses to spend. */
+export class FeatureNotMeteredError extends Refusal {
+  constructor(readonly feature: string) {
+    super(`feature: "${feature}" is not metered in the catalogue; only metered features are consumed`);
+  }
+}

@@ -1,6 +1,6 @@
 import type { AccessDecider } from '../domain/access';
 import { normaliseEmail, type EntitlementRecord } from '../domain/entitlement';
-import type { TierName } from '../domain/tiers';
+import type { PlanName } from '../domain/catalogue';
 import { CacheInvalidationError, cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore, PremiumOverrides } from '../ports/entitlements';
 import type { UserProfile, UserStore } from '../ports/users';
@@ -23,7 +23,7 @@ export type OverrideResult =
       premiumOverride: boolean | null;
       /** Effective access after the write, read back from DynamoDB. */
       premium: boolean;
-      tier: TierName;
+      tier: PlanName;
       accessReason: string;
       /** False when Redis could not be reached: the old answer may be served until the TTL ends. */
       cacheInvalidated: boolean;
@@ -40,7 +40,7 @@ export function userCacheKeys(user: Pick<UserProfile, 'userId' | 'email'>): stri
  * Ko-fi), then invalidates the user's cache keys so the very next check sees
  * it.
  */
-export async function setPremiumOverride(deps: PremiumOverrideDeps, rawEmail: string, value: boolean | undefined, grantTier?: TierName): Promise<OverrideResult> {
+export async function setPremiumOverride(deps: PremiumOverrideDeps, rawEmail: string, value: boolean | undefined, grantTier?: PlanName): Promise<OverrideResult> {
   const email = normaliseEmail(rawEmail);
   const user = await deps.users.findByEmail(email);
   if (!user) return { outcome: 'unknown-user', email };

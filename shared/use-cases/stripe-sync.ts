@@ -1,6 +1,6 @@
 import { NO_SUBSCRIPTION, deriveSubscriptionState, holdsSubscriptionState, keepTierOnUnknownPrice, type EntitlementRecord, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
 import type { ChangeCause } from '../domain/entitlement-events';
-import { tierForPrice, type Tier } from '../domain/tiers';
+import { planForPrice, type Catalogue } from '../domain/catalogue';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';
@@ -13,7 +13,7 @@ export interface SyncDeps {
   entitlements: EntitlementStore;
   billing: BillingProvider;
   cache: ReadThroughCache;
-  catalogue: readonly Tier[];
+  catalogue: Catalogue;
   /** Epoch ms; the guard orders Stripe reads by when they started. */
   clock: () => number;
 }
@@ -63,10 +63,10 @@ function reportDuplicateSubscriptions(userId: string, customerId: string, subscr
 
 /** An unknown price keeps the user's current tier (see keepTierOnUnknownPrice) and is reported loudly. */
 function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState, current: EntitlementRecord | undefined): SubscriptionState {
-  if (!derived.plan || tierForPrice(deps.catalogue, derived.plan)) return derived;
+  if (!derived.plan || planForPrice(deps.catalogue, derived.plan)) return derived;
   const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
   if (unknownPrice) {
-    logger.error('Stripe price is not in the tier catalogue; the previous tier is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
+    logger.error('Stripe price is not in the catalogue (stripePrices of this environment); the previous plan is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
     countAnomaly('UnknownStripePrice');
   }
   return state;

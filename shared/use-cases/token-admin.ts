@@ -1,17 +1,19 @@
 import type { AccessDecider } from '../domain/access';
 import type { EntitlementRecord } from '../domain/entitlement';
-import { findTier, type Tier } from '../domain/tiers';
+import { findPlan, type Catalogue } from '../domain/catalogue';
+import { meteredRemaining } from '../domain/token-balances';
 import { describeStatus, type UserTokenStatus } from '../domain/token-views';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { AddTokensResult, TokenStore } from '../ports/tokens';
 import type { UserStore } from '../ports/users';
 import { logger } from '../observability/logger';
+import { UnknownFeatureError } from './errors';
 
 export interface TokenAdminDeps {
   tokens: Pick<TokenStore, 'getEntitlement' | 'addPurchasedTokens' | 'setTier'>;
   users: Pick<UserStore, 'get'>;
   cache: Pick<ReadThroughCache, 'invalidate'>;
-  catalogue: readonly Tier[];
+  catalogue: Catalogue;
   decide: AccessDecider;
   now: () => Date;
 }
@@ -68,11 +70,32 @@ export type SetTierResult = { outcome: 'set'; status: UserTokenStatus } | { outc
  * 4. answer the status decided from the row as written.
  */
 export async function setTier(deps: TokenAdminDeps, request: { userId: string; tier: string; sticky: boolean }): Promise<SetTierResult> {
-  const tier = findTier(deps.catalogue, request.tier);
+  const tier = findPlan(deps.catalogue, request.tier);
   if (!tier) return { outcome: 'unknown-tier' };
   const record = await deps.tokens.setTier({ userId: request.userId, tier: tier.name, sticky: request.sticky });
   if (!record) return { outcome: 'unknown-user' };
   logger.info('tier override', { userId: request.userId, tier: tier.name, sticky: request.sticky });
   await forgetCachedEntitlement(deps, request.userId, { premium: true });
   return { outcome: 'set', status: statusOf(deps, record) };
+}
+
+/** POST /v1/users/{userId}/features/check's answer: metered features add uses left and the limit (null = unlimited). */
+export type FeatureCheck = { allowed: boolean } | { allowed: boolean; remaining: number | null; limit: number | null };
+
+/**
+ * POST /v1/users/{userId}/features/check. Primary course:
+ * 1. the feature must be one some plan of the catalogue names (else 404: a typo never reads as "not allowed");
+ * 2. read the row strongly consistently (no row: undefined, as the status route);
+ * 3. decide access from it now; a boolean feature is allowed when the plan in force has it;
+ * 4. a metered one also says what is left this period, from the counter consume spends.
+ */
+export async function checkFeature(deps: TokenAdminDeps, userId: string, feature: string): Promise<FeatureCheck | undefined> {
+  const kind = deps.catalogue.features[feature];
+  if (kind === undefined) throw new UnknownFeatureError(feature);
+  const record = await deps.tokens.getEntitlement(userId);
+  if (!record) return undefined;
+  const access = deps.decide(record, deps.now());
+  if (kind === 'boolean') return { allowed: access.features.includes(feature) };
+  const { remaining, limit, included } = meteredRemaining(record, feature, access);
+  return { allowed: included && (remaining === null || remaining > 0), remaining, limit };
 }

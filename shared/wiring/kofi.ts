@@ -1,9 +1,10 @@
 import { kofiSection, loadConfig } from '../config';
 import { DynamoProcessedEvents } from '../adapters/dynamodb/processed-events';
 import { RotatingSecret } from '../adapters/secrets';
-import { DEFAULT_KOFI_RULES, type KofiRules } from '../domain/kofi';
+import { defaultKofiRules, type KofiRules } from '../domain/kofi';
 import type { KofiWebhookDeps } from '../use-cases/kofi-webhook';
 import { logger } from '../observability/logger';
+import { catalogue } from './access';
 import { aws, tables } from './aws';
 import { cache } from './cache';
 import { perProcess } from './process';
@@ -11,11 +12,10 @@ import { stores } from './stores';
 
 /**
  * The Ko-fi rules of this deployment: tier name -> plan, default plan, grace
- * days. ONE place: the catalogue file's `sources.kofi` feeds it once the
- * catalogue is config (until then, the defaults: any tier -> the lowest paid
- * premium plan, basic; 3 days).
+ * days, from the catalogue file's `sources.kofi` (where the file has none:
+ * no tier listed, the lowest purchasable premium plan, 3 days).
  */
-export const kofiRules = perProcess((): KofiRules => DEFAULT_KOFI_RULES);
+export const kofiRules = perProcess((): KofiRules => catalogue().sources.kofi ?? defaultKofiRules(catalogue()));
 
 /**
  * What the Ko-fi webhook needs. The verification token: from Secrets

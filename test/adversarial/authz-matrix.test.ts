@@ -34,6 +34,8 @@ function bodyFor(route: RouteDefinition, n: number): string | undefined {
       return JSON.stringify({ amount: 1, reason: 'authz matrix', idempotencyKey: `authz-add-${n}` });
     case 'PUT /v1/users/{userId}/tier':
       return JSON.stringify({ tier: 'basic' });
+    case 'POST /v1/users/{userId}/features/check':
+      return JSON.stringify({ feature: 'premium' });
     case 'POST /v1/premium/check':
       return JSON.stringify({ email: a.email });
     case 'POST /v1/api-keys/verify':

@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
 import { destroyDoc, doc, env, getRow, prng, rawApi } from './support';
+import { LOCAL_PRICES } from '../fixtures/catalogue';
 
 /**
  * A subscription's real event stream, captured from the Stripe emulator, is
@@ -28,7 +29,7 @@ let events: StripeEvent[];
 async function stripeTruth() {
   const sub = await stripeClient().subscriptions.retrieve(subscriptionId);
   const price = sub.items.data[0]!.price.id;
-  const tiers: Record<string, string> = { [env().STRIPE_PRICE_BASIC as string]: 'basic', [env().STRIPE_PRICE_PRO as string]: 'pro', [env().STRIPE_PRICE_ENTERPRISE as string]: 'enterprise' };
+  const tiers: Record<string, string> = { [LOCAL_PRICES.basic]: 'basic', [LOCAL_PRICES.pro]: 'pro', [LOCAL_PRICES.enterprise]: 'enterprise' };
   return { status: sub.status, plan: price, tier: tiers[price], cancelAtPeriodEnd: sub.cancel_at_period_end };
 }
 
@@ -48,12 +49,12 @@ beforeAll(async () => {
     subscriptionId = subscription.id;
     const stripe = stripeClient();
     const itemId = async () => (await stripe.subscriptions.retrieve(subscriptionId)).items.data[0]!.id;
-    await stripe.subscriptions.update(subscriptionId, { items: [{ id: await itemId(), price: env().STRIPE_PRICE_PRO }] });
+    await stripe.subscriptions.update(subscriptionId, { items: [{ id: await itemId(), price: LOCAL_PRICES.pro }] });
     await control('POST', `/subscriptions/${subscriptionId}/fail-payment`);
     await control('POST', `/subscriptions/${subscriptionId}/recover`);
     await stripe.subscriptions.update(subscriptionId, { cancel_at_period_end: true });
     await stripe.subscriptions.update(subscriptionId, { cancel_at_period_end: false });
-    await stripe.subscriptions.update(subscriptionId, { items: [{ id: await itemId(), price: env().STRIPE_PRICE_ENTERPRISE }] });
+    await stripe.subscriptions.update(subscriptionId, { items: [{ id: await itemId(), price: LOCAL_PRICES.enterprise }] });
     const log = await control<Array<{ event: StripeEvent }>>('GET', '/events');
     events = log.map((e) => e.event).filter((e) => e.data.object.customer === customerId || e.data.object.id === customerId);
   } finally {

@@ -989,9 +989,7 @@ const PROD_CONTEXT: Record<string, unknown> = {
   stage: 'prod',
   natGateways: '2',
   apiThrottleRateLimit: '50',
-  tierProMonthlyTokens: 7000,
-  tierEnterpriseMonthlyTokens: 'unlimited',
-  stripePricePro: 'price_pro_123',
+  catalogueEnvironment: 'staging',
   alarmEmail: 'ops@example.com',
   interfaceEndpoints: 'true',
   // Same handlers as the dev app: skip bundling them again.
@@ -1022,7 +1020,7 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
     expect(synth.built.stateful.terminationProtection).toBe(true);
   });
 
-  it('reads numbers given as strings on the command line and passes tier settings to the functions', () => {
+  it('reads numbers given as strings on the command line and tells every function its catalogue environment', () => {
     synth.stateful.resourceCountIs('AWS::EC2::NatGateway', 2);
     synth.stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'prod',
@@ -1030,14 +1028,9 @@ describe('entitlements CDK app (prod, routes of every auth kind)', () => {
     });
     for (const fn of Object.values(synth.built.stateless.functions)) {
       const variables = synth.stateless.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
-      expect(variables).toEqual(
-        expect.objectContaining({
-          TIER_PRO_MONTHLY_TOKENS: '7000',
-          TIER_ENTERPRISE_MONTHLY_TOKENS: 'unlimited',
-          STRIPE_PRICE_PRO: 'price_pro_123',
-        }),
-      );
-      expect(variables.TIER_BASIC_MONTHLY_TOKENS).toBeUndefined();
+      expect(variables).toEqual(expect.objectContaining({ CATALOGUE_ENVIRONMENT: 'staging' }));
+      // Plans, prices and grace come from the catalogue file the bundle carries, not from variables.
+      for (const name of Object.keys(variables)) expect(name).not.toMatch(/^(TIER_|STRIPE_PRICE_|TOKEN_PACK|PAST_DUE_GRACE|ADMIN_GRANT)/);
     }
   });
 
@@ -1086,7 +1079,8 @@ describe('CDK context', () => {
     expect(settings).toEqual(
       expect.objectContaining({ stage: 'dev', isProd: false, natGateways: 1, apiThrottleRateLimit: 100, apiThrottleBurstLimit: 200, logRetention: 30 }),
     );
-    expect(settings.tierEnvironment).toEqual({});
+    expect(settings.functionEnvironment).toEqual({});
+    expect(settings.catalogue).toMatchObject({ environment: 'test', source: 'entitlements.config.json' });
     expect(settings.schedules).toEqual({ 'reconcile-light': SCHEDULES['reconcile-light'].defaultExpression, 'reconcile-full': SCHEDULES['reconcile-full'].defaultExpression });
   });
 

@@ -5,7 +5,8 @@ import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { createReadThroughCache } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
 import { accessDecider } from '../../shared/wiring/access';
-import { buildTierCatalogue, type TierName } from '../../shared/domain/tiers';
+import { type PlanName } from '../../shared/domain/catalogue';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
@@ -25,7 +26,7 @@ const redis = createRedisClient({ REDIS_URL: env().REDIS_URL as string, REDIS_DI
 const cache = createReadThroughCache(redis, { CACHE_TTL_SECONDS: 300, CACHE_BREAKER_FAILURES: 3, CACHE_BREAKER_COOLDOWN_MS: 5000 });
 const users = new DynamoUserStore(doc, env().TABLE_USERS as string, env().TABLE_EMAIL_OWNERS as string);
 const entitlements = new DynamoEntitlementStore(doc, { entitlements: env().TABLE_ENTITLEMENTS as string, users: env().TABLE_USERS as string });
-const { decide } = accessDecider(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const { decide } = accessDecider(defaultCatalogue());
 
 afterAll(async () => {
   raw.destroy();
@@ -46,7 +47,7 @@ const rotateKey = (user: TestUser) => api('/me/api-keys', { method: 'POST', head
 const verifyKey = (apiKey: string) => api('/v1/api-keys/verify', { method: 'POST', headers: key(), json: { apiKey } });
 const premium = async (user: TestUser) => (await api('/v1/premium/check', { method: 'POST', headers: key(), json: { email: user.email } })).body.premium as boolean;
 
-async function adminOverride(user: TestUser, value: boolean | undefined, tier?: TierName) {
+async function adminOverride(user: TestUser, value: boolean | undefined, tier?: PlanName) {
   const result = await setPremiumOverride({ users, entitlements, cache, decide, now: () => new Date() }, user.email, value, tier);
   expect(result).toMatchObject({ outcome: 'written', cacheInvalidated: true });
 }

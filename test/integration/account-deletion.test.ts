@@ -12,11 +12,11 @@ import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitleme
 import { DynamoTokenStore, tokenTables } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { closeRedisClients } from '../../shared/adapters/redis/client';
-import { loadConfig, tablesSection, tierSettings, tiersSection } from '../../shared/config';
+import { loadConfig, tablesSection } from '../../shared/config';
 import { credentialGrantEntry, usageCounterId } from '../../shared/domain/usage';
 import { deleteAccountResponse, deletionInProgressResponse } from '../../shared/http/schemas';
 import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
 import { cognitoClient, cognitoUserExists, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
@@ -290,7 +290,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
     writers = {
       usage: new DynamoUsageStore(doc(), { ledger: tables.TABLE_LEDGER!, users: tables.TABLE_USERS! }),
       keys: new DynamoApiKeyStore(doc(), { apiKeys: tables.TABLE_API_KEYS!, users: tables.TABLE_USERS! }),
-      tokens: new DynamoTokenStore(doc(), { tables: tokenTables(loadConfig({ tables: tablesSection }, tables).tables), catalogue: buildTierCatalogue(tierSettings(loadConfig({ tiers: tiersSection }, tables).tiers)) }),
+      tokens: new DynamoTokenStore(doc(), { tables: tokenTables(loadConfig({ tables: tablesSection }, tables).tables), catalogue: defaultCatalogue() }),
       entitlements: new DynamoEntitlementStore(doc(), { entitlements: tables.TABLE_ENTITLEMENTS!, users: tables.TABLE_USERS! }),
       users: new DynamoUserStore(doc(), tables.TABLE_USERS!, tables.TABLE_EMAIL_OWNERS!),
     };

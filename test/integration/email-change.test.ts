@@ -8,7 +8,7 @@ import { DynamoEntitlementStore } from '../../shared/adapters/dynamodb/entitleme
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { EmailTakenError } from '../../shared/ports/users';
 import { accessDecider } from '../../shared/wiring/access';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { setPremiumOverride } from '../../shared/use-cases/premium-override';
 import { attributeVerificationCode, cognitoAttributes, cognitoClient, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
@@ -57,7 +57,7 @@ const premiumEverywhere = async (email: string) => {
 const me = (user: TestUser, path: string, json: unknown) => api(path, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json });
 const ownerOf = async (email: string) =>
   (await doc().send(new GetCommand({ TableName: env().TABLE_EMAIL_OWNERS!, Key: { email }, ConsistentRead: true }))).Item?.userId as string | undefined;
-const { decide } = accessDecider(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const { decide } = accessDecider(defaultCatalogue());
 const newAddress = (prefix: string) => `${prefix}-${randomUUID()}@example.com`;
 const grantPremium = async (email: string, on: boolean) =>
   expect(await setPremiumOverride({ users: users(), entitlements: entitlements(), cache: cache(), decide, now: () => new Date() }, email, on)).toMatchObject({

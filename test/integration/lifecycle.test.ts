@@ -8,6 +8,7 @@ import { closeLoadedHandlers, loadHandler } from '../fixtures/handlers';
 import { api, localStack } from '../fixtures/stack';
 import { control, customersByEmail, eventually, stripeClient } from '../fixtures/stripe';
 import { entitlementsOf, expectEntitlement } from '../fixtures/subscribers';
+import { LOCAL_PRICES } from '../fixtures/catalogue';
 
 const doc = () => DynamoDBDocumentClient.from(localDynamoClient(localStack().dynamodbEndpoint));
 
@@ -81,7 +82,6 @@ describe('sign-up', () => {
 describe('subscription lifecycle through Stripe webhooks', () => {
   let user: TestUser;
   let subscriptionId: string;
-  const prices = () => localStack().handlerEnv;
 
   beforeAll(async () => {
     user = await signUpAndSignIn('life');
@@ -93,7 +93,7 @@ describe('subscription lifecycle through Stripe webhooks', () => {
     const sessionId = /\/checkout\/([^/?#]+)/.exec(checkout.body.url)?.[1];
     expect(sessionId).toBeDefined();
     await control('POST', `/checkout/${sessionId}/complete`);
-    const body = await expectEntitlement(user, { status: 'active', tier: 'basic', premium: true, plan: prices().STRIPE_PRICE_BASIC });
+    const body = await expectEntitlement(user, { status: 'active', tier: 'basic', premium: true, plan: LOCAL_PRICES.basic });
     expect(body.currentPeriodEnd).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     const subs = await stripeClient().subscriptions.list({ customer: (await row('TABLE_USERS', user.sub))!.stripeCustomerId, status: 'all' });
     subscriptionId = subs.data[0]!.id;
@@ -108,10 +108,10 @@ describe('subscription lifecycle through Stripe webhooks', () => {
   it('upgrades and downgrades with the price', async () => {
     const stripe = stripeClient();
     const sub = await stripe.subscriptions.retrieve(subscriptionId);
-    await stripe.subscriptions.update(subscriptionId, { items: [{ id: sub.items.data[0]!.id, price: prices().STRIPE_PRICE_PRO }] });
-    await expectEntitlement(user, { status: 'active', tier: 'pro', plan: prices().STRIPE_PRICE_PRO });
+    await stripe.subscriptions.update(subscriptionId, { items: [{ id: sub.items.data[0]!.id, price: LOCAL_PRICES.pro }] });
+    await expectEntitlement(user, { status: 'active', tier: 'pro', plan: LOCAL_PRICES.pro });
     const again = await stripe.subscriptions.retrieve(subscriptionId);
-    await stripe.subscriptions.update(subscriptionId, { items: [{ id: again.items.data[0]!.id, price: prices().STRIPE_PRICE_BASIC }] });
+    await stripe.subscriptions.update(subscriptionId, { items: [{ id: again.items.data[0]!.id, price: LOCAL_PRICES.basic }] });
     await expectEntitlement(user, { status: 'active', tier: 'basic' });
   });
 

@@ -9,7 +9,7 @@ import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { DynamoKofiSupporters } from '../../shared/adapters/dynamodb/kofi-supporters';
 import { accessDecider } from '../../shared/wiring/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementStatus } from '../../shared/domain/entitlement';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import type { BillingProvider } from '../../shared/ports/billing';
 import { cacheKeys } from '../../shared/ports/cache';
 import { premiumFromSource } from '../../shared/use-cases/premium-check';
@@ -39,7 +39,7 @@ const stores = () => {
   };
 };
 // The functions' own access decision (default policy: no past_due grace).
-const { decide } = accessDecider(buildTierCatalogue(), { PAST_DUE_GRACE: false, PAST_DUE_GRACE_DAYS: 7, ADMIN_GRANT_TIER: 'pro' });
+const { decide } = accessDecider(defaultCatalogue());
 const access = { decide, now: () => new Date() };
 
 /** The cache as another Lambda (the webhook, an admin) sees it: same Redis, own client. */
@@ -70,7 +70,7 @@ async function webhookDowngrade(user: { userId: string; customerId: string }) {
     ],
     getCustomer: async () => ({ deleted: false as const, userId: user.userId }),
   } as unknown as BillingProvider;
-  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: [], clock: () => Date.now() + 1000 }, user.customerId, { kind: 'stripe' });
+  const outcome = await syncCustomer({ ...stores(), billing, cache: writerCache(), catalogue: defaultCatalogue(), clock: () => Date.now() + 1000 }, user.customerId, { kind: 'stripe' });
   expect(outcome).toBe('written');
 }
 

@@ -7,6 +7,7 @@ import { syncCustomer } from '../../shared/use-cases/stripe-sync';
 import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
+import { LOCAL_PRICES } from '../fixtures/catalogue';
 
 const env = () => localStack().handlerEnv;
 const doc = () => DynamoDBDocumentClient.from(localDynamoClient(localStack().dynamodbEndpoint));
@@ -82,7 +83,7 @@ describe('reconcile', () => {
     await control('POST', '/delivery', { dropCustomers: [customerId] });
     try {
       const { subscription } = await control('POST', '/subscribe', { email: lost.email, tier: 'basic' });
-      await stripeClient().subscriptions.update(subscription.id, { items: [{ id: subscription.items.data[0].id, price: env().STRIPE_PRICE_PRO }] });
+      await stripeClient().subscriptions.update(subscription.id, { items: [{ id: subscription.items.data[0].id, price: LOCAL_PRICES.pro }] });
       await control('POST', '/delivery/flush');
     } finally {
       await control('POST', '/delivery', { dropCustomers: [] });
@@ -94,7 +95,7 @@ describe('reconcile', () => {
     const first = await run('full');
 
     // Assert: Stripe's state in both rows, each repair counted by its sweep
-    expect(await row(lost.sub)).toMatchObject({ status: 'active', tier: 'pro', plan: env().STRIPE_PRICE_PRO });
+    expect(await row(lost.sub)).toMatchObject({ status: 'active', tier: 'pro', plan: LOCAL_PRICES.pro });
     expect(await row(drifted.sub)).toMatchObject({ status: 'active', tier: 'basic' });
     expect(first.failedDeliveries).toMatchObject({ complete: true });
     expect(first.failedDeliveries.repaired).toBeGreaterThanOrEqual(1);

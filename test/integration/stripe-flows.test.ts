@@ -6,6 +6,7 @@ import { apiEvent, closeLoadedHandlers, loadHandler, noContext } from '../fixtur
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
 import { activeSubscriber, entitlementsOf, expectEntitlement } from '../fixtures/subscribers';
+import { LOCAL_PRICES } from '../fixtures/catalogue';
 
 /**
  * Stripe flows real Stripe has and the product must survive: a second
@@ -189,7 +190,7 @@ describe('a price missing from the catalogue', () => {
     const stripe = stripeClient();
     const customerId = (await row('TABLE_USERS', user.sub))!.stripeCustomerId as string;
     const [sub] = (await stripe.subscriptions.list({ customer: customerId })).data;
-    const basicPrice = await stripe.prices.retrieve(env().STRIPE_PRICE_BASIC as string);
+    const basicPrice = await stripe.prices.retrieve(LOCAL_PRICES.basic);
     const updated = await withDeliveryPaused(() =>
       stripe.subscriptions.update(sub!.id, {
         items: [{ id: sub!.items.data[0]!.id, price_data: { currency: 'usd', product: basicPrice.product as string, unit_amount: 1234, recurring: { interval: 'month' } } }],

@@ -8,7 +8,8 @@ import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../shared/domain/entitlement';
-import { buildTierCatalogue, type Tier } from '../../shared/domain/tiers';
+import { type Catalogue } from '../../shared/domain/catalogue';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { LEDGER_RETENTION_DAYS } from '../../shared/domain/token-ledger';
 import { describeTokens } from '../../shared/domain/token-views';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
@@ -23,7 +24,7 @@ import { BILLING_PERIOD_MS, SMALL_CATALOGUE, documentClient, initialRow, ledgerO
 const raw = localDynamoClient(localStack().dynamodbEndpoint);
 const doc = documentClient(raw);
 const tables = tokenTablesFromEnv(localStack().handlerEnv);
-const catalogue = buildTierCatalogue();
+const catalogue = defaultCatalogue();
 
 afterAll(() => raw.destroy());
 
@@ -33,7 +34,7 @@ function clockAt(iso: string) {
 }
 
 /** A store as one Lambda container would hold it, on the given clock, counting its DynamoDB requests. */
-function container(clock: { now: Date }, options: { catalogue?: readonly Tier[]; raceBudgetMs?: number } = {}) {
+function container(clock: { now: Date }, options: { catalogue?: Catalogue; raceBudgetMs?: number } = {}) {
   const client = localDynamoClient(localStack().dynamodbEndpoint);
   const counter = countRequests(client);
   containers.push(client);

@@ -5,6 +5,7 @@ import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { apiEvent, closeLoadedHandlers, loadHandler, noContext } from '../fixtures/handlers';
 import { api, localStack } from '../fixtures/stack';
 import { control, eventually, stripeClient } from '../fixtures/stripe';
+import { LOCAL_PRICES } from '../fixtures/catalogue';
 
 const env = () => localStack().handlerEnv;
 const doc = () => DynamoDBDocumentClient.from(localDynamoClient(localStack().dynamodbEndpoint));
@@ -74,7 +75,7 @@ describe('order-proof application of Stripe state', () => {
       const customerId = (await doc().send(new GetCommand({ TableName: env().TABLE_USERS, Key: { userId: user.sub }, ConsistentRead: true }))).Item!.stripeCustomerId as string;
       const stripe = stripeClient();
       const [sub] = (await stripe.subscriptions.list({ customer: customerId })).data;
-      await stripe.subscriptions.update(sub!.id, { items: [{ id: sub!.items.data[0]!.id, price: env().STRIPE_PRICE_PRO }] });
+      await stripe.subscriptions.update(sub!.id, { items: [{ id: sub!.items.data[0]!.id, price: LOCAL_PRICES.pro }] });
       await control('POST', `/subscriptions/${sub!.id}/fail-payment`);
       await control('POST', `/subscriptions/${sub!.id}/recover`);
       await stripe.subscriptions.update(sub!.id, { cancel_at_period_end: true });
@@ -106,7 +107,7 @@ describe('order-proof application of Stripe state', () => {
         );
         for (const r of results) expect(r.statusCode).toBe(200);
       }
-      expect(await entitlementRow(user.sub)).toMatchObject({ status: 'active', tier: 'pro', plan: env().STRIPE_PRICE_PRO, cancelAtPeriodEnd: true });
+      expect(await entitlementRow(user.sub)).toMatchObject({ status: 'active', tier: 'pro', plan: LOCAL_PRICES.pro, cancelAtPeriodEnd: true });
     }
   });
 

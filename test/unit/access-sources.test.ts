@@ -1,6 +1,7 @@
-import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, planRank, type AccessReason, type AccessSource, type AccessState } from '../../shared/domain/access';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessReason, type AccessSource, type AccessState } from '../../shared/domain/access';
 import type { EntitlementStatus } from '../../shared/domain/entitlement';
-import { buildTierCatalogue, type TierName } from '../../shared/domain/tiers';
+import { planRank, type PlanName as TierName } from '../../shared/domain/catalogue';
+import { defaultCatalogue } from '../fixtures/catalogue';
 
 /**
  * The sources combined: Stripe (or the admin-set tier standing in for it),
@@ -9,7 +10,7 @@ import { buildTierCatalogue, type TierName } from '../../shared/domain/tiers';
  * beats all. The expectations are written from those words, with the rank
  * list spelled out here rather than read from the implementation.
  */
-const catalogue = buildTierCatalogue();
+const catalogue = defaultCatalogue();
 const RANK: TierName[] = ['free', 'tester', 'basic', 'pro', 'enterprise', 'admin'];
 const NOW = new Date('2026-11-30T12:00:00.000Z');
 const PERIOD = { currentPeriodStart: '2026-11-20T08:00:00.000Z', currentPeriodEnd: '2026-12-20T08:00:00.000Z' };

@@ -1,8 +1,9 @@
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, describeReason, type AccessPolicy, type AccessReason, type AccessState } from '../../shared/domain/access';
 import { ENTITLEMENT_STATUSES, type EntitlementStatus } from '../../shared/domain/entitlement';
-import { buildTierCatalogue, TIER_NAMES, type TierName } from '../../shared/domain/tiers';
+import { type PlanName } from '../../shared/domain/catalogue';
+import { catalogueWith, PLAN_NAMES, defaultCatalogue } from '../fixtures/catalogue';
 
-const catalogue = buildTierCatalogue({ basicMonthlyTokens: 1000, proMonthlyTokens: 5000, enterpriseMonthlyTokens: null, stripePrices: {} });
+const catalogue = defaultCatalogue();
 const NOW = new Date('2026-11-30T12:00:00.000Z');
 const PERIOD = { currentPeriodStart: '2026-11-20T08:00:00.000Z', currentPeriodEnd: '2026-12-20T08:00:00.000Z' };
 
@@ -13,7 +14,7 @@ type Grace = 'off' | 'within' | 'expired';
 const policyFor = (grace: Grace): AccessPolicy => ({ ...DEFAULT_ACCESS_POLICY, pastDueGrace: grace !== 'off', pastDueGraceDays: 7 });
 const pastDueSince = (grace: Grace) => (grace === 'expired' ? '2026-11-20T12:00:00.000Z' : '2026-11-28T12:00:00.000Z');
 
-function stateOf(status: EntitlementStatus, tier: TierName, override: Override, source: TierSource, grace: Grace): AccessState {
+function stateOf(status: EntitlementStatus, tier: PlanName, override: Override, source: TierSource, grace: Grace): AccessState {
   return {
     status,
     tier,
@@ -26,7 +27,7 @@ function stateOf(status: EntitlementStatus, tier: TierName, override: Override, 
 }
 
 /** The rules of the README's access table, written out independently of the implementation. */
-function expected(status: EntitlementStatus, tier: TierName, override: Override, source: TierSource, grace: Grace): { tier: TierName; reason: AccessReason; anchor: 'billing' | 'calendar' } {
+function expected(status: EntitlementStatus, tier: PlanName, override: Override, source: TierSource, grace: Grace): { tier: PlanName; reason: AccessReason; anchor: 'billing' | 'calendar' } {
   // The period follows the subscription in force, whichever rule decides the capabilities.
   const anchor = status === 'active' || status === 'trialing' || status === 'past_due' ? 'billing' : 'calendar';
   if (override === 'revoke') return { tier: 'free', reason: 'admin-revoke', anchor };
@@ -46,9 +47,9 @@ function expected(status: EntitlementStatus, tier: TierName, override: Override,
   }
 }
 
-const cases: Array<[EntitlementStatus, TierName, Override, TierSource, Grace]> = [];
+const cases: Array<[EntitlementStatus, PlanName, Override, TierSource, Grace]> = [];
 for (const status of ENTITLEMENT_STATUSES)
-  for (const tier of TIER_NAMES)
+  for (const tier of PLAN_NAMES)
     for (const override of ['revoke', 'grant', 'clear'] as const)
       for (const source of ['stripe', 'admin-set', 'sticky'] as const)
         for (const grace of ['off', 'within', 'expired'] as const) cases.push([status, tier, override, source, grace]);
@@ -58,20 +59,21 @@ describe('the access decision: every status x tier x override x tier source x gr
 
   it.each(cases)('%s %s override=%s tier=%s grace=%s', (status, tier, override, source, grace) => {
     const want = expected(status, tier, override, source, grace);
-    const plan = catalogue.find((t) => t.name === want.tier)!;
+    const plan = catalogue.plans.find((t) => t.name === want.tier)!;
     const access = decideAccess(stateOf(status, tier, override, source, grace), catalogue, policyFor(grace), NOW);
 
     expect(access.tier).toBe(want.tier);
     expect(access.reason).toBe(want.reason);
     expect(access.period.anchor).toBe(want.anchor);
     // Everything follows from the one tier: nothing paid leaks from the stored tier when access is free.
-    expect(access.features).toEqual(plan.features);
-    expect(access.premium).toBe(plan.features.includes('premium'));
+    const features = Object.keys(plan.features);
+    expect(access.features).toEqual(features);
+    expect(access.premium).toBe(features.includes('premium'));
     expect(access.premium).toBe(want.tier !== 'free');
     expect(access.monthlyTokens).toBe(plan.monthlyTokens);
-    expect(access.monthlyApiCalls).toBe(plan.features.includes('api-access') ? plan.monthlyApiCalls : 0);
-    expect(access.awsCredentials).toBe(plan.features.includes('aws-credentials'));
-    expect(access.apiKeys).toBe(plan.features.includes('api-access'));
+    expect(access.monthlyApiCalls).toBe(features.includes('api-access') ? plan.monthlyApiCalls : 0);
+    expect(access.awsCredentials).toBe(features.includes('aws-credentials'));
+    expect(access.apiKeys).toBe(features.includes('api-access'));
     expect(access.rateLimits.apiCalls).toEqual(access.apiKeys ? { limit: 10, windowMs: 1000 } : null);
     expect(access.rateLimits.awsCredentialsPerMinute).toBe(access.awsCredentials ? 10 : null);
     if (want.anchor === 'billing') expect(access.period).toMatchObject({ id: PERIOD.currentPeriodStart, end: new Date(PERIOD.currentPeriodEnd) });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { API_KEY_PREFIX, generateApiKey, hashApiKey, isWellFormedApiKey } from '../../shared/domain/api-keys';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessState } from '../../shared/domain/access';
 import { calendarPeriod, secondsUntilEnd } from '../../shared/domain/periods';
 import { describeApiUsage, usageCounterId, usageExpiresAt } from '../../shared/domain/usage';
@@ -32,7 +32,7 @@ describe('API key format', () => {
 });
 
 describe('API usage', () => {
-  const catalogue = buildTierCatalogue();
+  const catalogue = defaultCatalogue();
   const now = new Date('2026-11-23T21:30:00.000Z');
   const access = (state: AccessState) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, now);
 

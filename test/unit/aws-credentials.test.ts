@@ -1,6 +1,6 @@
 import { DEFAULT_ACCESS_POLICY, decideAccess, type AccessState } from '../../shared/domain/access';
 import { ENTITLEMENT_STATUSES } from '../../shared/domain/entitlement';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import fc from 'fast-check';
 import { apiKeysSection, credentialsSection, loadConfig } from '../../shared/config';
 import {
@@ -15,7 +15,7 @@ const STS_NAME = /^[\w+=,.@-]{2,64}$/;
 
 describe('credential policy', () => {
   it('grants credentials through the access decision: active and trialing plans, never past_due without grace or after a revoke', () => {
-    const catalogue = buildTierCatalogue();
+    const catalogue = defaultCatalogue();
     const may = (state: AccessState) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, new Date('2026-11-30T00:00:00Z')).awsCredentials;
     expect(ENTITLEMENT_STATUSES.filter((status) => may({ status, tier: 'basic' }))).toEqual(['active', 'trialing']);
     expect(may({ status: 'active', tier: 'basic', premiumOverride: false })).toBe(false);

@@ -1,4 +1,4 @@
-import { ConfigError, awsSection, internalKeysSection, loadConfig, redisSection, tablesSection, tierSettings, tiersSection } from '../../shared/config';
+import { ConfigError, awsSection, internalKeysSection, loadConfig, redisSection, tablesSection } from '../../shared/config';
 
 const tables = {
   TABLE_USERS: 'u',
@@ -53,17 +53,5 @@ describe('loadConfig', () => {
     expect(loadConfig({ keys: internalKeysSection }, { INTERNAL_API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:x' }).keys.INTERNAL_API_KEYS_SECRET_ARN).toBe(
       'arn:aws:secretsmanager:x',
     );
-  });
-
-  it('maps tier settings, with unlimited enterprise by default', () => {
-    const settings = tierSettings(loadConfig({ t: tiersSection }, { TIER_PRO_MONTHLY_TOKENS: '7000', STRIPE_PRICE_PRO: 'price_pro' }).t);
-    expect(settings).toEqual({
-      basicMonthlyTokens: 1000,
-      proMonthlyTokens: 7000,
-      enterpriseMonthlyTokens: null,
-      stripePrices: { basic: undefined, pro: 'price_pro', enterprise: undefined },
-    });
-    expect(() => loadConfig({ t: tiersSection }, { TIER_ENTERPRISE_MONTHLY_TOKENS: '-3' })).toThrow(/TIER_ENTERPRISE_MONTHLY_TOKENS/);
-    expect(() => loadConfig({ t: tiersSection }, { TIER_BASIC_MONTHLY_TOKENS: 'lots' })).toThrow(/TIER_BASIC_MONTHLY_TOKENS/);
   });
 });

@@ -11,9 +11,9 @@ import {
   entitlementChangedJsonSchema,
   ENTITLEMENT_CHANGED_SCHEMA_FILE,
 } from '../../shared/domain/entitlement-events';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 
-const catalogue = buildTierCatalogue({ basicMonthlyTokens: 1000, proMonthlyTokens: 5000, enterpriseMonthlyTokens: null, stripePrices: {} });
+const catalogue = defaultCatalogue();
 const decide: AccessDecider = (state, now) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, now);
 const AT = new Date('2026-11-30T12:00:00.000Z');
 const PERIOD = { currentPeriodStart: '2026-11-20T08:00:00.000Z', currentPeriodEnd: '2026-12-20T08:00:00.000Z' };

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { InternalApiKeys } from '../../shared/http/auth';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
 import type { DependencyProbe } from '../../shared/ports/dependency-probe';
 import { cacheKeys, type ReadThroughCache } from '../../shared/ports/cache';
@@ -29,6 +29,7 @@ Object.assign(process.env, {
   COGNITO_USER_POOL_ID: 'us-east-1_unit',
   COGNITO_CLIENT_IDS: 'app',
   CREDENTIALS_ROLE_ARN: 'arn:aws:iam::123456789012:role/unit',
+  CATALOGUE_ENVIRONMENT: 'local',
 });
 
 /* eslint-disable @typescript-eslint/no-require-imports -- after the environment above */
@@ -38,7 +39,7 @@ const { createTokensAdminHandler } = require('../../lambdas/tokens-admin/handler
 const { createStsCredentialsHandler } = require('../../lambdas/sts-credentials/handler') as typeof import('../../lambdas/sts-credentials/handler');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-const catalogue = buildTierCatalogue();
+const catalogue = defaultCatalogue();
 const now = () => new Date('2026-11-30T12:00:00Z');
 const decide = (state: Parameters<typeof decideAccess>[0], at: Date) => decideAccess(state, catalogue, DEFAULT_ACCESS_POLICY, at);
 const keys = async () => new InternalApiKeys(['unit-key']);
@@ -69,7 +70,7 @@ describe('token-consume from fakes', () => {
     const tokens = new InMemoryTokenStore(catalogue, now);
     const cache = recordingCache();
     tokens.createUser('u1', { tokensPurchased: 5 });
-    return { tokens, cache, handler: createTokenConsumeHandler({ consume: { tokens, cache }, internalKeys: keys, cognitoClientIds: ['app'] }) };
+    return { tokens, cache, handler: createTokenConsumeHandler({ consume: { tokens, cache, catalogue }, internalKeys: keys, cognitoClientIds: ['app'] }) };
   }
 
   it('charges once per key, drops the cached row once, and replays the first answer', async () => {

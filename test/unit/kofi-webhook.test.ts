@@ -20,6 +20,7 @@ Object.assign(process.env, {
   TABLE_API_KEYS: 'api-keys',
   TABLE_EMAIL_OWNERS: 'email-owners',
   TABLE_KOFI: 'kofi',
+  CATALOGUE_ENVIRONMENT: 'local',
   REDIS_DISABLED: 'true',
   KOFI_VERIFICATION_TOKEN: 'unit-token',
 });

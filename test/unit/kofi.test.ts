@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueOf, type CatalogueFileInput } from '../../shared/domain/catalogue';
 import {
   addCalendarMonth,
   DEFAULT_KOFI_RULES,
   deliveryIds,
+  defaultKofiRules,
   grantOf,
   isUnsetVerificationToken,
   lowestPremiumPlan,
@@ -143,11 +144,16 @@ describe('what a payment grants', () => {
     expect(planForTier(DEFAULT_KOFI_RULES, null)).toBe('basic');
   });
 
-  it('the default plan is the cheapest purchasable premium tier of the catalogue', () => {
-    expect(lowestPremiumPlan(buildTierCatalogue())).toBe('basic');
-    const withoutBasic = buildTierCatalogue().filter((tier) => tier.name !== 'basic');
+  it('the default plan is the cheapest purchasable premium plan of the catalogue', () => {
+    const file = JSON.parse(readFileSync(join(__dirname, '..', '..', 'entitlements.config.json'), 'utf8')) as CatalogueFileInput & { plans: { name: string }[] };
+    const shipped = catalogueOf(file);
+    expect(lowestPremiumPlan(shipped.plans)).toBe('basic');
+    expect(defaultKofiRules(shipped)).toEqual(DEFAULT_KOFI_RULES);
+    // The shipped file's own sources.kofi says the same.
+    expect(shipped.sources.kofi?.defaultPlan).toBe(DEFAULT_KOFI_RULES.defaultPlan);
+    const withoutBasic = shipped.plans.filter((plan) => plan.name !== 'basic');
     expect(lowestPremiumPlan(withoutBasic)).toBe('pro');
-    expect(() => lowestPremiumPlan(buildTierCatalogue().filter((tier) => !tier.purchasable))).toThrow(/no purchasable premium plan/);
+    expect(() => lowestPremiumPlan(shipped.plans.filter((plan) => !plan.purchasable))).toThrow(/no purchasable premium plan/);
   });
 
   it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('a tier named %j is not a rule (no Object.prototype member)', (name) => {

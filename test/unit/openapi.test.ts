@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { HealthReport } from '../../shared/domain/health';
 import type { entitlementView } from '../../shared/domain/entitlement-view';
-import type { Feature, publicTier } from '../../shared/domain/tiers';
+import type { Feature, publicPlan } from '../../shared/domain/catalogue';
 import type { TokenSummary, UserTokenStatus } from '../../shared/domain/token-views';
 import type { AddResponse, ConsumeResponse } from '../../shared/domain/token-writes';
 import type { ApiUsage } from '../../shared/domain/usage';
@@ -23,7 +23,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameTypes: [
   Same<z.infer<typeof s.userStatusResponse>, UserTokenStatus>,
   Same<z.infer<typeof s.tokenSummarySchema>, TokenSummary>,
-  Same<z.infer<typeof s.publicTierSchema>, ReturnType<typeof publicTier>>,
+  Same<z.infer<typeof s.publicTierSchema>, ReturnType<typeof publicPlan>>,
   Same<z.infer<typeof s.featureSchema>, Feature>,
   Same<z.infer<typeof s.premiumCheckResponse>, PremiumAnswer>,
   Same<z.infer<typeof s.apiUsageSchema>, ApiUsage>,

@@ -106,7 +106,7 @@ describe('token rules under random histories (in-memory model, fast-check)', () 
       fc.asyncProperty(tokenHistory({ maxUsers: 5, maxOps: 60, clockMoves: false }), async (history) => {
         const { store, clock, consumed, added } = await replay(history);
         for (const [i, user] of history.users.entries()) {
-          const allowance = SMALL_CATALOGUE.find((t) => t.name === user.tier)!.monthlyTokens;
+          const allowance = SMALL_CATALOGUE.plans.find((t) => t.name === user.tier)!.monthlyTokens;
           const spent = consumed.filter((c) => c.user === i).reduce((s, c) => s + c.amount, 0);
           const summary = summaryOf(store.rows.get(userId(i)), clock);
           expect(summary.remaining).toBe(allowance === null ? null : allowance + added[i]! - spent);

@@ -2,7 +2,7 @@ import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/
 import { TransactGetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
-import { buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { consumeFingerprint } from '../../shared/domain/token-idempotency';
 import { TokenContentionError } from '../../shared/ports/tokens';
 
@@ -50,7 +50,7 @@ function storeWith(script: Script, options: { maxRaces?: number } = {}) {
   const sleeps: number[] = [];
   const store = new DynamoTokenStore(client.doc, {
     tables: { entitlements: 'ent', ledger: 'led', idempotency: 'idem', users: 'users' },
-    catalogue: buildTierCatalogue(),
+    catalogue: defaultCatalogue(),
     now: () => NOW,
     sleep: async (ms) => void sleeps.push(ms),
     ...options,

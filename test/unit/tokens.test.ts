@@ -1,4 +1,4 @@
-import { buildTierCatalogue, DEFAULT_TIER_SETTINGS } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, newEntitlement, type EntitlementRecord } from '../../shared/domain/entitlement';
 import { calendarPeriod, monthOf } from '../../shared/domain/periods';
@@ -9,7 +9,7 @@ import { decideConsume } from '../../shared/domain/token-writes';
 import { addBody, consumeBody, tierBody, userPath } from '../../shared/http/schemas';
 import { INVALID_CONSUME_BODIES } from '../fixtures/tokens';
 
-const catalogue = buildTierCatalogue(DEFAULT_TIER_SETTINGS);
+const catalogue = defaultCatalogue();
 const at = (iso: string) => new Date(iso);
 const row = (fields: Partial<EntitlementRecord>): EntitlementRecord => ({ ...newEntitlement('u1', at('2026-01-01T00:00:00Z')), ...fields });
 /** A tier an admin set: calendar months. */

@@ -1,7 +1,7 @@
 import { deriveSubscriptionState, keepTierOnUnknownPrice, type SubscriptionSnapshot } from '../../shared/domain/entitlement';
-import { DEFAULT_TIER_SETTINGS, buildTierCatalogue } from '../../shared/domain/tiers';
+import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 
-const catalogue = buildTierCatalogue({ ...DEFAULT_TIER_SETTINGS, stripePrices: { basic: 'price_basic', pro: 'price_pro', enterprise: 'price_ent' } });
+const catalogue = catalogueWith({ prices: { basic: 'price_basic', pro: 'price_pro', enterprise: 'price_ent' } });
 const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
   id: 'sub_1',
   status: 'active',

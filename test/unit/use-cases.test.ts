@@ -1,3 +1,7 @@
+import { resolve } from 'node:path';
+import { readCatalogueFile } from '../../shared/config/catalogue';
+import { resolveCatalogue } from '../../shared/domain/catalogue';
+import { startCheckout } from '../../shared/use-cases/billing';
 import { newEntitlement } from '../../shared/domain/entitlement';
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
@@ -423,5 +427,49 @@ describe('deletionBudget', () => {
     expect(deletionBudget(8000, 20_000, 0)).toEqual({ deadline: new Date(8000), leaseUntil: new Date(21_000) });
     expect(deletionBudget(8000, 9000, 0)).toEqual({ deadline: new Date(4000), leaseUntil: new Date(10_000) });
     expect(deletionBudget(0, undefined, 0).deadline).toEqual(new Date(0));
+  });
+});
+
+describe('startCheckout sells what the catalogue says', () => {
+  const custom = resolveCatalogue(readCatalogueFile(resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json')).file, 'local');
+  // The fixture's team plan has no "local" price: give it `teamPrices`, and a price to the 500-token pack.
+  const catalogueWith = (teamPrices: string[]) => ({
+    ...custom,
+    plans: custom.plans.map((p) => (p.name === 'team' ? { ...p, stripePriceIds: teamPrices } : p)),
+    topUps: custom.topUps.map((t) => (t.name === 'tokens-500' ? { ...t, stripePriceIds: ['price_500'] } : t)),
+  });
+
+  async function checkoutWith(request: { tier: string } | { topUp: number }, catalogue = catalogueWith(['price_team'])) {
+    const users = fakeUsers();
+    await users.createIfAbsent({ userId: 'u1', email: 'u1@example.com', createdAt: '2026-11-01T00:00:00Z', stripeCustomerId: 'cus_1' });
+    const subscriptions: unknown[] = [];
+    const topUps: unknown[] = [];
+    const billing = fakeBilling({
+      listSubscriptions: async () => [],
+      createSubscriptionCheckout: async (input) => (subscriptions.push(input), { url: 'https://checkout/s', sessionId: 's' }),
+      createTopUpCheckout: async (input) => (topUps.push(input), { url: 'https://checkout/t', sessionId: 't' }),
+    });
+    const deps = { users, entitlements: fakeEntitlements(), billing, identity, now: () => new Date('2026-11-23T00:00:00Z'), catalogue, appBaseUrl: 'https://app.example.com/' };
+    const result = await startCheckout(deps, 'u1', request);
+    return { result, subscriptions, topUps };
+  }
+
+  it("a plan: its first price of the environment, with its trial as Checkout's trial_period_days", async () => {
+    const team = await checkoutWith({ tier: 'team' });
+    expect(team.subscriptions).toEqual([expect.objectContaining({ priceId: 'price_team', trialDays: 14 })]);
+    const pro = await checkoutWith({ tier: 'creator' });
+    expect(pro.subscriptions).toEqual([expect.objectContaining({ priceId: 'price_pro_monthly' })]);
+    expect(pro.subscriptions[0]).not.toHaveProperty('trialDays');
+  });
+
+  it('a plan without a price here, or not sold, is refused naming the field', async () => {
+    await expect(checkoutWith({ tier: 'tester' })).rejects.toThrow(/^tier: must be one of basic, pro, team, enterprise$/);
+    await expect(checkoutWith({ tier: 'team' }, catalogueWith([]))).rejects.toThrow('tier: team has no Stripe price in the catalogue\'s "local" environment');
+  });
+
+  it('a top-up: packs of the first priced pack whose size divides the amount', async () => {
+    expect((await checkoutWith({ topUp: 300 })).topUps).toEqual([expect.objectContaining({ priceId: 'price_token_pack_100', packs: 3, tokens: 300 })]);
+    expect((await checkoutWith({ topUp: 1000 })).topUps).toEqual([expect.objectContaining({ priceId: 'price_token_pack_100', packs: 10, tokens: 1000 })]);
+    await expect(checkoutWith({ topUp: 150 })).rejects.toThrow('topUp: must be a multiple of 100 or 500 tokens');
   });
 });

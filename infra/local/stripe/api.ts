@@ -225,6 +225,45 @@ route('GET', '/v1/prices', 'priceList', (state, { params }) => {
 
 route('GET', '/v1/prices/:id', 'retrieve', (state, { path }) => renderPrice(state, path.id as string));
 
+// What `npm run catalogue -- push` creates. The emulator bills monthly USD prices only (like price_data).
+route('POST', '/v1/prices', 'priceCreate', (state, { params }) => {
+  const currency = requiredStr(params, 'currency');
+  if (currency.toLowerCase() !== 'usd') throw invalidParam('The local Stripe emulator only bills in usd.', 'currency');
+  const unitAmount = int(params, 'unit_amount', { min: 0 });
+  if (unitAmount === undefined) throw invalidParam('Missing required param: unit_amount.', 'unit_amount', 'parameter_missing');
+  if (params.product_data !== undefined) throw invalidParam('The local Stripe emulator creates prices on an existing product only: pass `product`.', 'product_data');
+  const product = requiredStr(params, 'product');
+  const recurringRaw = obj(params, 'recurring');
+  const interval = recurringRaw ? oneOf(recurringRaw, 'interval', ['month'] as const, 'recurring[interval]') : undefined;
+  if (recurringRaw && !interval) throw invalidParam('Missing required param: recurring[interval].', 'recurring[interval]', 'parameter_missing');
+  const lookupKey = str(params, 'lookup_key');
+  if (lookupKey !== undefined && lookupKey.length > 200) throw invalidParam('lookup_key must be at most 200 characters.', 'lookup_key');
+  const id = state.createPrice({
+    product,
+    unitAmount,
+    lookupKey,
+    transferLookupKey: bool(params, 'transfer_lookup_key') ?? false,
+    nickname: str(params, 'nickname'),
+    recurring: interval ? { interval, intervalCount: int(recurringRaw as FormObject, 'interval_count', { min: 1, max: 12, label: 'recurring[interval_count]' }) ?? 1 } : null,
+    metadata: applyMetadata({}, params.metadata),
+    active: bool(params, 'active') ?? true,
+  });
+  return renderPrice(state, id);
+});
+
+route('POST', '/v1/products', 'productCreate', (state, { params }) => {
+  const id = str(params, 'id');
+  if (id !== undefined && !/^[A-Za-z0-9_-]{1,250}$/.test(id)) throw invalidParam('Invalid product id.', 'id');
+  const created = state.createProduct({
+    ...(id !== undefined ? { id } : {}),
+    name: requiredStr(params, 'name'),
+    description: str(params, 'description'),
+    metadata: applyMetadata({}, params.metadata),
+    active: bool(params, 'active') ?? true,
+  });
+  return renderProduct(state, created);
+});
+
 route('GET', '/v1/products', 'productList', (state, { params }) => {
   const active = bool(params, 'active');
   const ids = stringList(params, 'ids');

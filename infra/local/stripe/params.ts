@@ -63,6 +63,15 @@ export const KNOWN_PARAMS = {
   checkoutLineItems: ['expand', ...PAGINATION],
   portalCreate: ['after_expiration', 'configuration', 'customer', 'customer_account', 'expand', 'flow_data', 'locale', 'on_behalf_of', 'return_url'],
   priceList: ['active', 'created', 'currency', 'expand', 'lookup_keys', 'product', 'recurring', 'type', ...PAGINATION],
+  priceCreate: [
+    'active', 'billing_scheme', 'currency', 'currency_options', 'custom_unit_amount', 'expand', 'lookup_key', 'metadata', 'nickname',
+    'product', 'product_data', 'recurring', 'tax_behavior', 'tiers', 'tiers_mode', 'transfer_lookup_key', 'transform_quantity',
+    'unit_amount', 'unit_amount_decimal',
+  ],
+  productCreate: [
+    'active', 'default_price_data', 'description', 'expand', 'id', 'images', 'marketing_features', 'metadata', 'name',
+    'package_dimensions', 'shippable', 'statement_descriptor', 'tax_code', 'tax_details', 'type', 'unit_label', 'url',
+  ],
   productList: ['active', 'created', 'expand', 'ids', 'shippable', 'url', ...PAGINATION],
   invoiceList: ['collection_method', 'created', 'customer', 'customer_account', 'due_date', 'expand', 'status', 'subscription', ...PAGINATION],
   eventList: ['created', 'delivery_success', 'expand', 'type', 'types', ...PAGINATION],

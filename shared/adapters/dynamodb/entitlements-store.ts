@@ -2,8 +2,8 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
+import type { PlanName } from '../../domain/catalogue';
 import type { KofiGrant } from '../../domain/kofi';
-import type { TierName } from '../../domain/tiers';
 import type { EntitlementStore, KofiEntitlements, PremiumOverrides } from '../../ports/entitlements';
 import { liveUserWrite, refusedForGoneUser } from './live-user';
 
@@ -126,7 +126,7 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    * be being deleted; the row is created with the no-subscription defaults
    * when sign-up could not, and nothing else in it changes.
    */
-  async setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: TierName): Promise<'written' | 'gone'> {
+  async setPremiumOverride(userId: string, value: boolean | undefined, grantTier?: PlanName): Promise<'written' | 'gone'> {
     const now = this.now().toISOString();
     const defaults = ROW_DEFAULTS;
     const values: Record<string, unknown> = {

@@ -6,7 +6,7 @@ import type { TablesConfig } from '../../config';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import { recordedChange } from '../../domain/entitlement-events';
-import type { Tier } from '../../domain/tiers';
+import type { Catalogue } from '../../domain/catalogue';
 import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
 import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
 import { adjustmentKeys, adjustmentOperation, type AdjustmentResponse, type PurchasedTokenAdjustment } from '../../domain/token-refunds';
@@ -35,7 +35,7 @@ export function tokenTables(tables: TablesConfig): TokenTables {
 
 export interface DynamoTokenStoreOptions {
   tables: TokenTables;
-  catalogue: readonly Tier[];
+  catalogue: Catalogue;
   /** The access policy (past_due grace...): allowances come from the one access decision. */
   policy?: AccessPolicy;
   now?: () => Date;
@@ -93,7 +93,7 @@ const randomSuffix = () => randomBytes(6).toString('hex');
  */
 export class DynamoTokenStore implements TokenStore {
   private readonly tables: TokenTables;
-  private readonly catalogue: readonly Tier[];
+  private readonly catalogue: Catalogue;
   private readonly policy: AccessPolicy;
   private readonly now: () => Date;
   private readonly maxRaces: number;

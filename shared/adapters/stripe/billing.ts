@@ -138,6 +138,7 @@ export class StripeBilling implements BillingProvider {
     customerId: string;
     userId: string;
     priceId: string;
+    trialDays?: number;
     successUrl: string;
     cancelUrl: string;
     idempotencyKey?: string;
@@ -153,7 +154,7 @@ export class StripeBilling implements BillingProvider {
           success_url: input.successUrl,
           cancel_url: input.cancelUrl,
           metadata: { userId: input.userId, kind: 'subscription', priceId: input.priceId },
-          subscription_data: { metadata: { userId: input.userId } },
+          subscription_data: { metadata: { userId: input.userId }, ...(input.trialDays ? { trial_period_days: input.trialDays } : {}) },
         },
         input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : undefined,
       )

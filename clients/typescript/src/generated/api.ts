@@ -30,7 +30,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The tier catalogue */
+        /** The catalogue: plans (rank order), features, top-ups */
         get: operations["getV1Tiers"];
         put?: never;
         post?: never;
@@ -68,6 +68,23 @@ export interface paths {
         put?: never;
         /** Consume a user's tokens (idempotent) */
         post: operations["postV1UsersUserIdTokensConsume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{userId}/features/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** May the user use a feature now (metered: uses left) */
+        post: operations["postV1UsersUserIdFeaturesCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -370,18 +387,47 @@ export interface components {
             };
         };
         Tiers: {
+            /** @description Plans in rank order: a later plan is better */
             tiers: {
-                /** @enum {string} */
-                name: "free" | "tester" | "basic" | "pro" | "enterprise" | "admin";
+                name: string;
                 displayName: string;
                 /** @description null = unlimited */
                 monthlyTokens: number | null;
                 /** @description null = unlimited */
                 monthlyApiCalls: number | null;
-                priceMonthlyUsd: number | null;
-                features: ("premium" | "aws-credentials" | "api-access" | "token-top-ups" | "priority-support")[];
+                /** @description Verified API calls a second; null = the deployment's default */
+                rateLimitPerSecond: number | null;
+                trialDays: number;
+                /** @description List price in the currency's smallest unit; null = not sold */
+                price: {
+                    amount: number;
+                    currency: string;
+                    /** @enum {string} */
+                    interval: "day" | "week" | "month" | "year";
+                } | null;
+                features: ({
+                    key: string;
+                    /** @constant */
+                    kind: "boolean";
+                } | {
+                    key: string;
+                    /** @constant */
+                    kind: "metered";
+                    /** @description null = unlimited */
+                    monthlyLimit: number | null;
+                })[];
                 stripePriceIds: string[];
                 purchasable: boolean;
+            }[];
+            topUps: {
+                name: string;
+                displayName: string;
+                tokens: number;
+                price: {
+                    amount: number;
+                    currency: string;
+                };
+                stripePriceIds: string[];
             }[];
         };
         UserStatus: {
@@ -422,6 +468,18 @@ export interface components {
             amount: number;
             /** @description Client-chosen; a retry with the same key and body answers the first result */
             idempotencyKey: string;
+            /** @description A metered feature: spend its monthly allowance instead of tokens (402 when over) */
+            feature?: string;
+        };
+        FeatureCheckResponse: {
+            allowed: boolean;
+            /** @description Metered features: uses left this period (null = unlimited) */
+            remaining?: number | null;
+            /** @description Metered features: the plan's monthly limit (null = unlimited) */
+            limit?: number | null;
+        };
+        FeatureCheckRequest: {
+            feature: string;
         };
         AddTokensResponse: {
             /** @description null = unlimited */
@@ -481,8 +539,7 @@ export interface components {
             /** @enum {string} */
             status: "active" | "trialing" | "past_due" | "canceled" | "none";
             plan: string | null;
-            /** @enum {string} */
-            tier: "free" | "tester" | "basic" | "pro" | "enterprise" | "admin";
+            tier: string;
             premium: boolean;
             /**
              * @description Why the access is what it is (see the access rules in the README)
@@ -510,7 +567,7 @@ export interface components {
                  */
                 periodAnchor: "billing" | "calendar";
             };
-            features: ("premium" | "aws-credentials" | "api-access" | "token-top-ups" | "priority-support")[];
+            features: string[];
             usage: {
                 used: number;
                 /** @description null = unlimited */
@@ -751,7 +808,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The tier catalogue */
+            /** @description The catalogue: plans in rank order with their features, and top-up packs */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -825,6 +882,43 @@ export interface operations {
             402: components["responses"]["Error402"];
             404: components["responses"]["Error404"];
             409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    postV1UsersUserIdFeaturesCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "feature": "premium"
+                 *     }
+                 */
+                "application/json": components["schemas"]["FeatureCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description Boolean features: `{allowed}`; metered: also `remaining` and `limit` (null = unlimited) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeatureCheckResponse"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];

@@ -32,8 +32,11 @@ export class StripeState extends CheckoutModels {
   resolvePrice(input: { price?: string; tier?: string }): string {
     if (input.price) return this.price(input.price, 'price').id;
     if (input.tier) {
-      const price = tierPrice(input.tier);
-      if (!price) throw invalidRequest(`Unknown tier '${input.tier}': use basic, pro or enterprise.`, 'tier');
+      // The seeded tiers, else a plan `npm run catalogue -- push` created (its prices carry the plan's name).
+      const wanted = input.tier.trim().toLowerCase();
+      const pushed = [...this.prices.values()].filter((p) => p.active && p.recurring && p.metadata.catalogue_plan === wanted).pop();
+      const price = tierPrice(input.tier) ?? pushed?.id;
+      if (!price) throw invalidRequest(`Unknown tier '${input.tier}': use basic, pro, enterprise or a plan pushed with npm run catalogue -- push.`, 'tier');
       return price;
     }
     throw invalidRequest('Give a price or a tier.', 'price');

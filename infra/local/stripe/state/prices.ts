@@ -1,6 +1,6 @@
 /** Prices and products: the seeded catalogue plus the ad-hoc prices Checkout creates. */
 import type { PriceRecord, ProductRecord } from '../catalog';
-import { resourceMissing } from '../errors';
+import { invalidRequest, resourceMissing } from '../errors';
 import { newId } from '../ids';
 import { StripeStore } from './store';
 
@@ -46,6 +46,49 @@ export abstract class PriceModels extends StripeStore {
       metadata: {},
       active: false,
       created,
+    });
+    return id;
+  }
+
+  /** POST /v1/products: an id may be chosen (Stripe refuses one already taken). */
+  createProduct(data: { id?: string; name: string; description?: string; metadata: Record<string, string>; active: boolean }): string {
+    const id = data.id ?? newId('prod');
+    if (this.products.has(id)) throw invalidRequest(`Product already exists.`, 'id', 'resource_already_exists');
+    this.products.set(id, { id, name: data.name, description: data.description ?? '', defaultPrice: '', metadata: data.metadata, active: data.active, created: this.now() });
+    return id;
+  }
+
+  /**
+   * POST /v1/prices. A lookup key names one active price: Stripe refuses a
+   * second unless `transfer_lookup_key` moves it to the new price.
+   */
+  createPrice(data: {
+    product: string;
+    unitAmount: number;
+    lookupKey?: string;
+    transferLookupKey: boolean;
+    nickname?: string;
+    recurring: PriceRecord['recurring'];
+    metadata: Record<string, string>;
+    active: boolean;
+  }): string {
+    this.product(data.product);
+    if (data.lookupKey) {
+      const holder = [...this.prices.values()].find((p) => p.lookupKey === data.lookupKey);
+      if (holder && !data.transferLookupKey) throw invalidRequest(`A price (\`${holder.id}\`) already uses that lookup key.`, 'lookup_key');
+      if (holder) holder.lookupKey = '';
+    }
+    const id = newId('price');
+    this.prices.set(id, {
+      id,
+      product: data.product,
+      nickname: data.nickname ?? '',
+      unitAmount: data.unitAmount,
+      lookupKey: data.lookupKey ?? '',
+      recurring: data.recurring,
+      metadata: data.metadata,
+      active: data.active,
+      created: this.now(),
     });
     return id;
   }

@@ -1,0 +1,330 @@
+import * as z from 'zod';
+
+/**
+ * The product catalogue: plans, features, top-up packs, past_due grace and
+ * the source rules, as the operator writes them in `entitlements.config.json`
+ * (or the file CATALOGUE_FILE names). This zod schema is the ONE definition of
+ * that file: the loader (shared/config/catalogue.ts) validates with it, the
+ * committed JSON Schema editors complete from is generated from it
+ * (`npm run catalogue -- schema`), and the rest of the code reads the
+ * resolved `Catalogue` below.
+ *
+ * Objects are strict: an unknown key is an error, so a typo (`montlyTokens`)
+ * fails the start instead of silently meaning "unlimited" or "default".
+ * Plan order is rank: a later plan is better (when sources compete, the best
+ * active one wins).
+ */
+
+/** Plan names and aliases: lower-case words, as callers send them (PUT tier, checkout). */
+const PLAN_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+/** Feature keys are free-form but URL- and header-safe: an app backend sends them in requests. */
+const FEATURE_KEY = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
+/** Stripe environments: the keys of `stripePrices` (local, test, live, staging...). */
+const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+/** A Stripe price id (`price_...`): anything else is a typo for one. */
+const PRICE_ID = /^price_[A-Za-z0-9_]{1,200}$/;
+
+/** The features whose meaning is built in (access decision); any other key is the operator's own. */
+export const BUILT_IN_FEATURES = ['premium', 'aws-credentials', 'api-access', 'token-top-ups'] as const;
+
+const planName = z.string().regex(PLAN_NAME, { error: 'must be lower-case letters, digits and dashes, starting with a letter (at most 40)' });
+const count = z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' });
+const unlimitedCount = count.nullable().meta({ description: 'null = unlimited' });
+
+const featureValue = z
+  .union([z.literal(true), z.strictObject({ monthlyLimit: unlimitedCount.meta({ description: 'Uses a month (reset with the token allowance); null = unlimited' }) })], {
+    error: 'must be true (a boolean feature) or {"monthlyLimit": n | null} (a metered feature)',
+  })
+  .meta({ description: 'true: the plan has the feature; {monthlyLimit}: a metered feature with a monthly allowance' });
+
+const currency = z.string().regex(/^[a-z]{3}$/, { error: 'must be a lower-case ISO 4217 code, e.g. usd' });
+const amount = count.meta({ description: "In the currency's smallest unit (999 = $9.99)" });
+
+const stripePrices = z
+  .record(z.string().regex(ENVIRONMENT_NAME, { error: 'environment names are lower-case words (local, test, live)' }), z.array(z.string().regex(PRICE_ID, { error: 'must be a Stripe price id (price_...)' })))
+  .meta({ description: 'Stripe price ids per environment (CATALOGUE_ENVIRONMENT picks one); `npm run catalogue -- push` prints them' });
+
+const planSchema = z
+  .strictObject({
+    name: planName.meta({ description: 'What callers send (PUT tier, checkout) and what responses say' }),
+    displayName: z.string().trim().min(1, { error: 'must not be empty' }).max(80),
+    description: z.string().max(500).optional(),
+    aliases: z.array(planName).optional().meta({ description: 'Older names, accepted on input, never returned' }),
+    monthlyTokens: unlimitedCount.meta({ description: 'Token allowance a period; null = unlimited' }),
+    monthlyApiCalls: unlimitedCount.meta({ description: 'Verified end-user API key calls a period (needs api-access); null = unlimited' }),
+    rateLimitPerSecond: z.number().int().min(1).max(10_000).optional().meta({ description: 'Verified API calls a second per user; default: the deployment\'s API_KEY_RATE_LIMIT' }),
+    trialDays: z.number().int().min(0).max(730).optional().meta({ description: 'Free trial of a Stripe Checkout for this plan' }),
+    price: z
+      .strictObject({ amount, currency, interval: z.enum(['day', 'week', 'month', 'year']) })
+      .optional()
+      .meta({ description: 'List price: what push creates in Stripe and what GET /v1/tiers shows. A plan with a price is sold through Checkout' }),
+    stripePrices: stripePrices.optional(),
+    features: z.record(z.string().regex(FEATURE_KEY, { error: 'feature keys are lower-case letters, digits and . _ : -' }), featureValue),
+  })
+  .meta({ description: 'A plan. Order in `plans` is rank: a later plan is better' });
+
+const topUpSchema = z.strictObject({
+  name: planName.meta({ description: 'The pack\'s id (product metadata in Stripe)' }),
+  displayName: z.string().trim().min(1).max(80).optional(),
+  tokens: z.number().int().min(1).max(1_000_000).meta({ description: 'Tokens one pack buys (purchased tokens never reset)' }),
+  price: z.strictObject({ amount, currency }),
+  stripePrices: stripePrices.optional(),
+});
+
+export const catalogueFileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    defaultPlan: planName.default('free').meta({ description: 'The free-of-charge base plan: what anyone without a paid source gets' }),
+    plans: z.array(planSchema).min(1, { error: 'must name at least the default plan' }),
+    topUps: z.array(topUpSchema).default([]),
+    pastDueGrace: z
+      .strictObject({ enabled: z.boolean(), days: z.number().int().min(1).max(60).default(7) })
+      .default({ enabled: false, days: 7 })
+      .meta({ description: 'Keep the plan while Stripe retries a failed payment (past_due), for `days` from the first sighting' }),
+    sources: z
+      .strictObject({
+        stripe: z.strictObject({}).default({}).meta({ description: 'Stripe prices are on the plans (stripePrices)' }),
+        kofi: z
+          .strictObject({
+            tiers: z.record(z.string().min(1).max(100), planName).default({}).meta({ description: "Ko-fi membership tier_name -> plan" }),
+            defaultPlan: planName.meta({ description: 'The plan of a Ko-fi subscription whose tier is not listed' }),
+            graceDays: z.number().int().min(0).max(60).default(3),
+          })
+          .optional(),
+        admin: z
+          .strictObject({ grantPlan: planName.meta({ description: 'What an admin grant gives when it names no plan' }) })
+          .optional()
+          .meta({ description: 'Admin overrides; without it a grant that names no plan gives the best plan' }),
+      })
+      .default({ stripe: {} }),
+  })
+  .superRefine((file, ctx) => {
+    const names = new Map<string, number>();
+    file.plans.forEach((plan, i) => {
+      for (const [j, word] of [plan.name, ...(plan.aliases ?? [])].entries()) {
+        const first = names.get(word);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['plans', i, ...(j === 0 ? ['name'] : ['aliases', j - 1])], message: `"${word}" is already a name or alias of plans[${first}]` });
+        else names.set(word, i);
+      }
+    });
+    const known = (word: string) => names.has(word);
+    const planList = file.plans.map((p) => p.name).join(', ');
+
+    const base = file.plans.findIndex((p) => p.name === file.defaultPlan);
+    if (base < 0) ctx.addIssue({ code: 'custom', path: ['defaultPlan'], message: `names no plan: "${file.defaultPlan}" (plans: ${planList})` });
+    else {
+      const plan = file.plans[base]!;
+      if (plan.price || Object.values(plan.stripePrices ?? {}).some((ids) => ids.length > 0)) {
+        ctx.addIssue({ code: 'custom', path: ['plans', base, 'price'], message: 'the default plan is free of charge: no price or Stripe prices' });
+      }
+    }
+
+    // A key metered in one plan and boolean in another would have no single meaning for consume and features/check.
+    const metered = new Map<string, boolean>();
+    file.plans.forEach((plan, i) => {
+      for (const [key, value] of Object.entries(plan.features)) {
+        const isMetered = value !== true;
+        const seen = metered.get(key);
+        if (seen === undefined) metered.set(key, isMetered);
+        else if (seen !== isMetered) ctx.addIssue({ code: 'custom', path: ['plans', i, 'features', key], message: `"${key}" is ${seen ? 'metered' : 'boolean'} in an earlier plan: a feature is metered in every plan that names it, or in none` });
+      }
+    });
+    for (const key of BUILT_IN_FEATURES) {
+      if (metered.get(key)) ctx.addIssue({ code: 'custom', path: ['plans'], message: `"${key}" is a built-in boolean feature; it cannot be metered` });
+    }
+
+    const kofi = file.sources.kofi;
+    if (kofi) {
+      for (const [tier, plan] of Object.entries(kofi.tiers)) if (!known(plan)) ctx.addIssue({ code: 'custom', path: ['sources', 'kofi', 'tiers', tier], message: `names no plan: "${plan}" (plans: ${planList})` });
+      if (!known(kofi.defaultPlan)) ctx.addIssue({ code: 'custom', path: ['sources', 'kofi', 'defaultPlan'], message: `names no plan: "${kofi.defaultPlan}" (plans: ${planList})` });
+    }
+    const grant = file.sources.admin?.grantPlan;
+    if (grant !== undefined && !known(grant)) ctx.addIssue({ code: 'custom', path: ['sources', 'admin', 'grantPlan'], message: `names no plan: "${grant}" (plans: ${planList})` });
+
+    // One price buys one thing: a price in two places would make the webhook's answer depend on file order.
+    const owners = new Map<string, string>();
+    const claim = (ids: Record<string, string[]> | undefined, owner: string, path: Array<string | number>) => {
+      for (const [environment, list] of Object.entries(ids ?? {})) {
+        list.forEach((id, k) => {
+          const key = `${environment}\u0000${id}`;
+          const first = owners.get(key);
+          if (first !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'stripePrices', environment, k], message: `${id} is already the price of ${first} in "${environment}"` });
+          else owners.set(key, owner);
+        });
+      }
+    };
+    file.plans.forEach((plan, i) => claim(plan.stripePrices, `plans[${i}] (${plan.name})`, ['plans', i]));
+    const packs = new Set<string>();
+    file.topUps.forEach((pack, i) => {
+      if (packs.has(pack.name)) ctx.addIssue({ code: 'custom', path: ['topUps', i, 'name'], message: `"${pack.name}" is already a top-up` });
+      packs.add(pack.name);
+      claim(pack.stripePrices, `topUps[${i}] (${pack.name})`, ['topUps', i]);
+    });
+  })
+  .meta({ title: 'Entitlements catalogue', description: 'Plans, features, top-ups and source rules of one deployment (entitlements.config.json)' });
+
+export type CatalogueFile = z.infer<typeof catalogueFileSchema>;
+export type CatalogueFileInput = z.input<typeof catalogueFileSchema>;
+export type PlanDefinition = CatalogueFile['plans'][number];
+
+/** A plan's name: any string the catalogue defines (validated against it where it comes in). */
+export type PlanName = string;
+/** A feature key: free-form, defined by the catalogue. */
+export type Feature = string;
+
+/** What a plan gives of one feature: `true` (boolean) or a monthly allowance (metered; null = unlimited). */
+export type FeatureGrant = true | { monthlyLimit: number | null };
+
+/** A plan with the Stripe prices of the environment in force. */
+export interface Plan {
+  name: PlanName;
+  displayName: string;
+  /** Names the product used before; accepted on input, never returned. */
+  aliases: string[];
+  monthlyTokens: number | null;
+  /** Verified API calls a month (end-user API keys); null = unlimited. */
+  monthlyApiCalls: number | null;
+  /** Verified API calls a second; undefined = the deployment's default. */
+  rateLimitPerSecond?: number;
+  trialDays: number;
+  price: { amount: number; currency: string; interval: 'day' | 'week' | 'month' | 'year' } | null;
+  features: Record<Feature, FeatureGrant>;
+  /** This environment's price ids; the first one is what checkout sells. */
+  stripePriceIds: string[];
+  /** Sold through Stripe Checkout (has a list price). */
+  purchasable: boolean;
+}
+
+export interface TopUp {
+  name: string;
+  displayName: string;
+  tokens: number;
+  price: { amount: number; currency: string };
+  stripePriceIds: string[];
+}
+
+/** The catalogue of one deployment: the file, resolved for one Stripe environment. */
+export interface Catalogue {
+  environment: string;
+  /** Rank order: later is better. */
+  plans: Plan[];
+  defaultPlan: PlanName;
+  topUps: TopUp[];
+  pastDueGrace: { enabled: boolean; days: number };
+  sources: CatalogueFile['sources'];
+  /** What an admin grant gives when it names no plan: sources.admin.grantPlan, else the best plan. */
+  grantPlan: PlanName;
+  /** Every feature some plan names, and its kind. */
+  features: Record<Feature, 'boolean' | 'metered'>;
+}
+
+/** Validated file -> the catalogue of `environment` (its price ids; other environments' ids are not used). */
+export function resolveCatalogue(file: CatalogueFile, environment: string): Catalogue {
+  const features: Record<Feature, 'boolean' | 'metered'> = {};
+  const plans = file.plans.map((p): Plan => {
+    for (const [key, value] of Object.entries(p.features)) features[key] = value === true ? 'boolean' : 'metered';
+    return {
+      name: p.name,
+      displayName: p.displayName,
+      aliases: [...(p.aliases ?? [])],
+      monthlyTokens: p.monthlyTokens,
+      monthlyApiCalls: p.monthlyApiCalls,
+      ...(p.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: p.rateLimitPerSecond } : {}),
+      trialDays: p.trialDays ?? 0,
+      price: p.price ?? null,
+      features: { ...p.features },
+      stripePriceIds: [...(p.stripePrices?.[environment] ?? [])],
+      purchasable: p.price !== undefined,
+    };
+  });
+  const topUps = file.topUps.map((t): TopUp => ({
+    name: t.name,
+    displayName: t.displayName ?? `${t.tokens} tokens`,
+    tokens: t.tokens,
+    price: t.price,
+    stripePriceIds: [...(t.stripePrices?.[environment] ?? [])],
+  }));
+  const grantPlan = file.sources.admin?.grantPlan ?? plans[plans.length - 1]!.name;
+  return { environment, plans, defaultPlan: file.defaultPlan, topUps, pastDueGrace: file.pastDueGrace, sources: file.sources, grantPlan, features };
+}
+
+/** Validates and resolves in one step (tests and fixtures); throws zod's error. */
+export function catalogueOf(input: CatalogueFileInput, environment = 'local'): Catalogue {
+  return resolveCatalogue(catalogueFileSchema.parse(input), environment);
+}
+
+/** A plan by name or alias, case-insensitively; undefined when the catalogue has none. */
+export function findPlan(catalogue: Catalogue, nameOrAlias: string): Plan | undefined {
+  const wanted = nameOrAlias.trim().toLowerCase();
+  return catalogue.plans.find((p) => p.name === wanted || p.aliases.includes(wanted));
+}
+
+/** The free-of-charge base plan. */
+export function defaultPlan(catalogue: Catalogue): Plan {
+  const plan = findPlan(catalogue, catalogue.defaultPlan);
+  if (!plan) throw new Error(`the catalogue has no default plan "${catalogue.defaultPlan}"`);
+  return plan;
+}
+
+/** The plan a Stripe price of this environment buys; undefined when the catalogue does not know the price. */
+export function planForPrice(catalogue: Catalogue, priceId: string): Plan | undefined {
+  return catalogue.plans.find((p) => p.stripePriceIds.includes(priceId));
+}
+
+/** Rank of a plan (its position; higher is better); -1 when unknown. */
+export function planRank(catalogue: Catalogue, nameOrAlias: string): number {
+  const plan = findPlan(catalogue, nameOrAlias);
+  return plan ? catalogue.plans.indexOf(plan) : -1;
+}
+
+/** The names a caller may send, for error messages. */
+export function planNames(catalogue: Catalogue): string {
+  return catalogue.plans.map((p) => p.name).join(', ');
+}
+
+/** A feature of the public view: its key and kind (and a metered feature's monthly limit, null = unlimited). */
+export type PublicFeature = { key: Feature; kind: 'boolean' } | { key: Feature; kind: 'metered'; monthlyLimit: number | null };
+
+function publicFeatures(plan: Plan): PublicFeature[] {
+  return Object.entries(plan.features).map(([key, grant]) => (grant === true ? { key, kind: 'boolean' as const } : { key, kind: 'metered' as const, monthlyLimit: grant.monthlyLimit }));
+}
+
+/** One plan as GET /v1/tiers serves it (no aliases: they are accepted, never returned). */
+export function publicPlan(plan: Plan) {
+  return {
+    name: plan.name,
+    displayName: plan.displayName,
+    monthlyTokens: plan.monthlyTokens,
+    monthlyApiCalls: plan.monthlyApiCalls,
+    rateLimitPerSecond: plan.rateLimitPerSecond ?? null,
+    trialDays: plan.trialDays,
+    price: plan.price,
+    features: publicFeatures(plan),
+    stripePriceIds: plan.stripePriceIds,
+    purchasable: plan.purchasable,
+  };
+}
+
+/** GET /v1/tiers: the plans in rank order and the top-up packs. */
+export function publicCatalogue(catalogue: Catalogue) {
+  return {
+    tiers: catalogue.plans.map(publicPlan),
+    topUps: catalogue.topUps.map((t) => ({ name: t.name, displayName: t.displayName, tokens: t.tokens, price: t.price, stripePriceIds: t.stripePriceIds })),
+  };
+}
+
+/** The top-up pack that sells `tokens`: the first whose size divides it and that has a price here. */
+export function topUpFor(catalogue: Catalogue, tokens: number): { pack: TopUp; packs: number } | undefined {
+  const pack = catalogue.topUps.find((t) => t.stripePriceIds.length > 0 && tokens % t.tokens === 0);
+  return pack ? { pack, packs: tokens / pack.tokens } : undefined;
+}
+
+/**
+ * The JSON Schema of the file (what `entitlements.config.schema.json` holds,
+ * for editors): generated from the zod schema, in its input form (fields
+ * with defaults are optional). Cross-field rules (unique names, existing
+ * plans) are zod refinements JSON Schema cannot express: the loader checks them.
+ */
+export function catalogueJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(catalogueFileSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
