@@ -103,8 +103,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'post-confirmation': {
     name: 'post-confirmation',
     description: 'Cognito post-confirmation trigger: profile (claiming its email), entitlement row and Stripe customer.',
-    // kofi: reads the email's Ko-fi grant to attach it to the new row.
-    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite', kofi: 'read' },
+    // kofi: claims the email's Ko-fi grant for the new account (Update, conditional) to attach it to the new row.
+    tables: { users: 'readWrite', entitlements: 'readWrite', emailOwners: 'readWrite', kofi: { write: ['update'] } },
     // Drops the cached premium answer of an address it takes over from an account that no longer holds it.
     redis: true,
     internalApiKeys: false,
@@ -127,9 +127,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'kofi-webhook': {
     name: 'kofi-webhook',
     description: "Ko-fi webhook: records every payment by supporter email; a subscription payment grants its plan for the paid month (and the owning account's row).",
-    // The supporter's grant and payment records (Put), the account's row (Update, behind the live-user check on users),
-    // the delivery ids (Put, read back with Get), the owner of the email (emailOwners, read).
-    tables: { users: 'read', emailOwners: 'read', entitlements: { write: ['update'] }, idempotency: { write: ['put'] }, kofi: { write: ['put'] } },
+    // The supporter's payment records (Put) and grant (Update: extended, claimed for the owning account), the account's
+    // row (Update, behind the live-user check on users), the delivery ids (Put, read back with Get), the owner of the email (emailOwners, read).
+    tables: { users: 'read', emailOwners: 'read', entitlements: { write: ['update'] }, idempotency: { write: ['put'] }, kofi: { write: ['put', 'update'] } },
     redis: true,
     internalApiKeys: false,
     kofi: true,
@@ -180,7 +180,7 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'premium-check': {
     name: 'premium-check',
     description: 'POST /v1/premium/check for the app backends (x-api-key): premium by email, read through the cache.',
-    // kofi: an email no account owns is premium by its Ko-fi grant.
+    // kofi: an email no account owns is premium by its Ko-fi grant, when no account owns the grant either.
     tables: { users: 'read', entitlements: 'read', emailOwners: 'read', kofi: 'read' },
     redis: true,
     internalApiKeys: true,
@@ -221,8 +221,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'account-email': {
     name: 'account-email',
     description: 'POST /me/email and /me/email/verify: email changes through the backend, moving the address ownership once verified.',
-    // A verified address brings its Ko-fi grant (kofi: read) onto the account's row (entitlements: update).
-    tables: { users: 'readWrite', emailOwners: 'readWrite', entitlements: { write: ['update'] }, kofi: 'read' },
+    // A verified address brings its unowned Ko-fi grant (kofi: update, the conditional claim) onto the account's row (entitlements: update).
+    tables: { users: 'readWrite', emailOwners: 'readWrite', entitlements: { write: ['update'] }, kofi: { write: ['update'] } },
     redis: true,
     internalApiKeys: false,
     cognitoEmail: true,

@@ -163,9 +163,10 @@ export class StatefulStack extends Stack implements StatefulResources {
 
     this.kofiSecret = new secretsmanager.Secret(this, 'KofiSecret', {
       description:
-        "Ko-fi webhook verification token (ko-fi.com > Settings > API > Webhooks > Advanced): the whole SecretString is the token. Ops replace the placeholder after the first deploy; until then every delivery is refused (401).",
-      // A placeholder only, like Stripe's: the real token never passes through CloudFormation.
-      secretStringValue: SecretValue.unsafePlainText('REPLACE_ME'),
+        "Ko-fi webhook verification token (ko-fi.com > Settings > API > Webhooks > Advanced): the whole SecretString is the token. Created as a random value nobody knows; put Ko-fi's token here after the first deploy (until then every delivery is refused with 401).",
+      // Random, never a known placeholder: a public default would let anyone forge payments on a fresh deploy.
+      // The real token never passes through CloudFormation.
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy: settings.removalPolicy,
     });
 

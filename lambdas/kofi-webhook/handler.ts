@@ -1,5 +1,5 @@
 import { kofiWebhook } from '../../shared/wiring/kofi';
-import { UnauthorizedError, ValidationError } from '../../shared/http/errors';
+import { DependencyUnavailableError, UnauthorizedError, ValidationError } from '../../shared/http/errors';
 import { httpHandler, retryableFailure, type HttpHandler } from '../../shared/http/handler';
 import { header, rawBody } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
@@ -32,6 +32,8 @@ export function createKofiWebhookHandler(deps: KofiWebhookDeps): HttpHandler {
   return httpHandler(async (event) => {
     const data = kofiDataField(event);
     const result = await receiveKofiPayment(deps, data).catch(retryableFailure);
+    // Ours is unset (logged and counted): 503, so Ko-fi keeps retrying until ops put the token in.
+    if (result.outcome === 'not-configured') throw new DependencyUnavailableError('Ko-fi verification token not configured');
     if (result.outcome === 'refused') throw new UnauthorizedError('verification_token: missing or not this webhook\'s token');
     if (result.outcome === 'invalid') throw new ValidationError(result.message, 'invalid_payment');
     return jsonResponse(200, { received: true });

@@ -28,3 +28,37 @@ export function once<T>(init: () => Promise<T>): () => Promise<T> {
     return pending;
   };
 }
+
+/**
+ * A secret that can be rotated under a warm process: `current` reads once
+ * and keeps the value (a failed read is retried by the next call);
+ * `reread` reads the source again when the caller met a value it did not
+ * expect, at most once per `minIntervalMs` (so a flood of forged requests
+ * costs one read a minute), and gives undefined when it may not read yet.
+ */
+export class RotatingSecret {
+  private held: (() => Promise<string>) | undefined;
+  private lastReadAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly read: () => Promise<string>,
+    private readonly now: () => number = Date.now,
+    private readonly minIntervalMs = 60_000,
+  ) {}
+
+  current(): Promise<string> {
+    this.held ??= once(async () => {
+      this.lastReadAt = this.now();
+      return this.read();
+    });
+    return this.held();
+  }
+
+  async reread(): Promise<string | undefined> {
+    if (this.now() - this.lastReadAt < this.minIntervalMs) return undefined;
+    this.lastReadAt = this.now();
+    const value = await this.read();
+    this.held = () => Promise.resolve(value);
+    return value;
+  }
+}

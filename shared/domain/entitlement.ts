@@ -141,6 +141,8 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   kofiPlan?: string;
   /** ISO 8601: end of the paid Ko-fi month plus the grace; only ever grows. */
   kofiPaidThrough?: string;
+  /** The Ko-fi addresses whose grants this account owns (their grants go with the account). */
+  kofiEmails?: string[];
   /** Token fields: see shared/domain/token-balances.ts. */
   tokenPeriod?: string;
   tokensUsedThisPeriod?: number;

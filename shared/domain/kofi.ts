@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { normaliseEmail } from './entitlement';
+import type { Catalogue, Plan } from './catalogue';
 
 /**
  * Ko-fi as a premium source, pure. Ko-fi POSTs `application/x-www-form-urlencoded`
@@ -23,28 +24,56 @@ export const KOFI_PAYMENT_TYPES = ['Donation', 'Subscription', 'Commission', 'Sh
 const optionalText = z.string().nullish();
 
 /**
- * The fields of `data` the rules read (Ko-fi sends more: shop_items,
- * shipping, url, ...; they are ignored, never refused). The verification
- * token is checked before this schema runs.
+ * A field that decides nothing (amount, currency, type...): recorded as Ko-fi
+ * sent it, never a reason to refuse a payment (Ko-fi formats amounts with
+ * thousands separators, "1,000.00"); a number becomes its text, null empty.
  */
-export const kofiPaymentSchema = z.object({
-  verification_token: z.string().min(1),
-  message_id: z.string().trim().min(1).max(255),
-  timestamp: z.iso.datetime({ offset: true }),
-  type: z.string().trim().min(1).max(64),
-  is_public: z.boolean().nullish(),
-  from_name: optionalText,
-  message: optionalText,
-  amount: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal amount such as "3.00"'),
-  currency: z.string().trim().min(1).max(16),
-  // As the supporter typed it on Ko-fi: spaces and capitals are not a reason to lose a payment.
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
-  is_subscription_payment: z.boolean(),
-  is_first_subscription_payment: z.boolean(),
-  kofi_transaction_id: z.string().trim().min(1).max(255),
-  tier_name: optionalText,
-  url: optionalText,
-});
+const recordedText = z
+  .union([z.string(), z.number()])
+  .nullish()
+  .transform((value) => (value === null || value === undefined ? '' : String(value).trim()));
+
+/** An ISO 8601 date-time with a zone offset, or without one: Ko-fi's times are UTC, so a zone-less one is read as UTC. */
+const ZONE_SUFFIX = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+const paymentTimestamp = z
+  .string()
+  .trim()
+  .transform((value) => (ZONE_SUFFIX.test(value) ? value : `${value}Z`))
+  .pipe(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as "2026-05-01T10:00:00Z"' }));
+
+/**
+ * The fields of `data` the rules read (Ko-fi sends more: shop_items,
+ * shipping, url, ...; they are ignored, never refused). Strict only about what
+ * a delivery and a grant need: the message id (once), a parseable timestamp
+ * (the paid month), and the email of a SUBSCRIPTION payment (whose grant it
+ * keys); a donation or shop order without an email is still recorded. The
+ * verification token is checked before this schema runs.
+ */
+export const kofiPaymentSchema = z
+  .object({
+    verification_token: z.string().min(1),
+    message_id: z.string().trim().min(1).max(255),
+    timestamp: paymentTimestamp,
+    type: recordedText,
+    is_public: z.boolean().nullish(),
+    from_name: optionalText,
+    message: optionalText,
+    amount: recordedText,
+    currency: recordedText,
+    // As the supporter typed it on Ko-fi: spaces and capitals are not a reason to lose a payment.
+    email: z.string().trim().toLowerCase().pipe(z.email().max(254)).nullish().catch(null),
+    is_subscription_payment: z.boolean().nullish().transform((value) => value === true),
+    is_first_subscription_payment: z.boolean().nullish().transform((value) => value === true),
+    // A retry repeats it; without one the message id alone makes the delivery once.
+    kofi_transaction_id: z.string().trim().max(255).nullish().transform((value) => value || null),
+    tier_name: optionalText,
+    url: optionalText,
+  })
+  .superRefine((payment, ctx) => {
+    if (isSubscriptionPayment(payment) && !payment.email) {
+      ctx.addIssue({ code: 'custom', path: ['email'], message: 'a subscription payment needs the supporter\'s email (its grant is keyed by it)' });
+    }
+  });
 export type KofiPayment = z.infer<typeof kofiPaymentSchema>;
 
 /**
@@ -60,15 +89,50 @@ export interface KofiRules {
   graceDays: number;
 }
 
-export const DEFAULT_KOFI_RULES: KofiRules = { tiers: {}, defaultPlan: 'pro', graceDays: 3 };
+/**
+ * The plan a subscription gets when its tier is not listed or it has none
+ * (Ko-fi sends "make this monthly" donations as type Subscription with
+ * tier_name null): the LOWEST paid plan that is premium, never a richer one
+ * nobody paid for. Lowest by list price among purchasable plans (rank order
+ * breaks a tie).
+ */
+export function lowestPremiumPlan(plans: readonly Plan[]): string {
+  let lowest: Plan | undefined;
+  for (const plan of plans) {
+    if (!plan.purchasable || !plan.price || !plan.features.premium) continue;
+    if (!lowest || plan.price.amount < (lowest.price as NonNullable<Plan['price']>).amount) lowest = plan;
+  }
+  if (!lowest) throw new Error('the catalogue has no purchasable premium plan to default Ko-fi subscriptions to');
+  return lowest.name;
+}
+
+/** The rules of a catalogue file without `sources.kofi`: no tier listed, the lowest premium plan, 3 days of grace. */
+export function defaultKofiRules(catalogue: Pick<Catalogue, 'plans'>): KofiRules {
+  return { tiers: {}, defaultPlan: lowestPremiumPlan(catalogue.plans), graceDays: 3 };
+}
+
+/** The rules of the default catalogue (entitlements.config.json: `basic` is its lowest premium plan). */
+export const DEFAULT_KOFI_RULES: KofiRules = { tiers: {}, defaultPlan: 'basic', graceDays: 3 };
+
+/**
+ * The token an undeployed or half-deployed stack holds: empty, or the
+ * placeholder earlier versions of the stack created (public, in this repo).
+ * Such a token is "not configured": it must never match a delivery.
+ */
+export const KOFI_TOKEN_PLACEHOLDERS: readonly string[] = ['REPLACE_ME'];
+
+export function isUnsetVerificationToken(token: string | undefined): boolean {
+  const value = token?.trim() ?? '';
+  return value.length === 0 || KOFI_TOKEN_PLACEHOLDERS.includes(value);
+}
 
 /**
  * Whether the token sent matches ours, in constant time whatever the lengths:
  * both are hashed first, so the comparison never short-cuts on a length or a
- * first differing byte. An empty expected token matches nothing.
+ * first differing byte. An unset expected token (empty, the old placeholder) matches nothing.
  */
 export function verificationTokenMatches(sent: unknown, expected: string): boolean {
-  if (typeof sent !== 'string' || expected.length === 0) return false;
+  if (typeof sent !== 'string' || isUnsetVerificationToken(expected)) return false;
   const a = createHash('sha256').update(sent, 'utf8').digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);
@@ -93,16 +157,28 @@ export interface KofiGrant {
   paidThrough: string;
   /** The payment that set this (its message id). */
   paymentId: string;
+  /**
+   * The account the grant is bound to (set once, by the first attach: sign-up,
+   * an email change to the address, or a payment finding the address's
+   * account). Renewals go to this account whatever its email is now; an
+   * owned grant never makes the bare address premium, nor another account.
+   */
+  ownerUserId?: string;
 }
 
-export function isSubscriptionPayment(payment: Pick<KofiPayment, 'type' | 'is_subscription_payment'>): boolean {
+export function isSubscriptionPayment(payment: { type: string; is_subscription_payment: boolean }): boolean {
   return payment.is_subscription_payment || payment.type === 'Subscription';
+}
+
+/** Whether the rules list this tier name (own entries only: `constructor` or `toString` are not tiers). */
+export function isKnownTier(rules: KofiRules, tierName: string | null | undefined): boolean {
+  const name = tierName?.trim();
+  return !!name && Object.hasOwn(rules.tiers, name) && typeof rules.tiers[name] === 'string';
 }
 
 /** The plan of a membership tier: the rules' entry for its name, else the default (also without a tier). */
 export function planForTier(rules: KofiRules, tierName: string | null | undefined): string {
-  const name = tierName?.trim();
-  return (name && rules.tiers[name]) || rules.defaultPlan;
+  return isKnownTier(rules, tierName) ? (rules.tiers[(tierName as string).trim()] as string) : rules.defaultPlan;
 }
 
 /** The grant of a subscription payment; undefined for every other payment. */
@@ -136,7 +212,7 @@ export interface KofiPaymentRecord {
 export function paymentRecordOf(payment: KofiPayment, grant: KofiGrant | undefined, receivedAt: Date): KofiPaymentRecord {
   return {
     messageId: payment.message_id,
-    transactionId: payment.kofi_transaction_id,
+    transactionId: payment.kofi_transaction_id ?? '',
     type: payment.type,
     amount: payment.amount,
     currency: payment.currency,
@@ -149,14 +225,14 @@ export function paymentRecordOf(payment: KofiPayment, grant: KofiGrant | undefin
   };
 }
 
-/** The supporter's address as every lookup uses it. */
-export function supporterEmail(payment: Pick<KofiPayment, 'email'>): string {
-  return normaliseEmail(payment.email);
+/** The supporter's address as every lookup uses it; undefined when Ko-fi sent none (a donation or shop order may not have one). */
+export function supporterEmail(payment: Pick<KofiPayment, 'email'>): string | undefined {
+  return payment.email ? normaliseEmail(payment.email) : undefined;
 }
 
 /** The ids that make a delivery once: a retry repeats the message id, a re-sent payment its transaction id. */
 export function deliveryIds(payment: Pick<KofiPayment, 'message_id' | 'kofi_transaction_id'>): string[] {
-  return [`message:${payment.message_id}`, `transaction:${payment.kofi_transaction_id}`];
+  return payment.kofi_transaction_id ? [`message:${payment.message_id}`, `transaction:${payment.kofi_transaction_id}`] : [`message:${payment.message_id}`];
 }
 
 /**

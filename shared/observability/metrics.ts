@@ -18,7 +18,9 @@ export type AnomalyMetric =
   /** A refund or dispute took back fewer purchased tokens than it should: they were already spent. */
   | 'TokenClawbackShortfall'
   /** A top-up was paid for a user who is gone or being deleted: money taken, no tokens (refund it). */
-  | 'TopUpWithoutLiveUser';
+  | 'TopUpWithoutLiveUser'
+  /** The Ko-fi verification token is unset (empty or the placeholder): every Ko-fi delivery is refused. */
+  | 'KofiTokenNotConfigured';
 
 /** Counts of what the service does, for the dashboard and the alarms (infra/constructs/operations.ts). */
 export type BusinessMetric =

@@ -24,8 +24,10 @@ export interface KofiEntitlements {
    * row already runs as long or longer (monotonic: 'unchanged'); creates the
    * row with the no-subscription defaults when sign-up has not yet. 'gone'
    * when the user does not exist or is being deleted (nothing written).
+   * The row records `email` among the addresses whose grants it carries
+   * (`kofiEmails`, also when 'unchanged'): the account's deletion purges them.
    */
-  applyKofiGrant(userId: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'>;
+  applyKofiGrant(userId: string, email: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'>;
 }
 
 /** The admin premium override, kept beside the Stripe state in the entitlement row. */

@@ -20,7 +20,7 @@ export interface DeletionDeps {
   billing: BillingProvider;
   cache: ReadThroughCache;
   purger: UserDataPurger;
-  /** The Ko-fi grant and payment records of the account's email go with the account. */
+  /** The Ko-fi grants the account owns (its addresses, current and past) and their payment records go with the account. */
   kofi: Pick<KofiSupporters, 'purge'>;
   identity: IdentityDirectory;
   jobs: DeletionJobs;
@@ -112,7 +112,10 @@ export async function runAccountDeletion(deps: DeletionDeps, request: DeletionRe
         await save({ purged });
         checkTime();
       }
-      if (job.email) await deps.kofi.purge(job.email);
+      // The row names every address whose grant it carries (it may have moved off them); read before it goes.
+      const row = await deps.entitlements.get(request.userId, { consistent: true });
+      const kofiEmails = new Set([...(row?.kofiEmails ?? []), ...(job.email ? [job.email] : [])]);
+      for (const email of kofiEmails) await deps.kofi.purge(email, request.userId);
       await deps.entitlements.delete(request.userId);
     },
     cache: async () => {

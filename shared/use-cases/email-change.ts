@@ -28,8 +28,8 @@ export interface EmailChangeDeps {
   cache: ReadThroughCache;
   /** Stripe sends receipts, invoices and dunning to the customer's email: it follows the change. */
   billing: Pick<BillingProvider, 'updateCustomerEmail'>;
-  /** A verified address brings its Ko-fi grant onto the account (as at sign-up); the old address keeps its own. */
-  kofi: { supporters: Pick<KofiSupporters, 'grantOf'>; entitlements: KofiEntitlements };
+  /** A verified address brings its Ko-fi grant onto the account unless another account owns it (as at sign-up); the account keeps the old address's grant (renewals paid there still reach it). */
+  kofi: { supporters: Pick<KofiSupporters, 'claimGrant'>; entitlements: KofiEntitlements };
 }
 
 
@@ -126,7 +126,7 @@ export async function startEmailChange(
  *    Cognito already holds the new address verified: a retry after a failure);
  * 3. the Stripe customer's email follows (receipts must not go to a released address);
  * 4. move the profile to the new address and release the old one, in one transaction;
- * 5. attach the new address's Ko-fi grant, if it has one (monotonic: a retry is a no-op);
+ * 5. claim and attach the new address's Ko-fi grant, if it has an unowned one (monotonic: a retry is a no-op);
  * 6. drop the cached premium answers of both addresses and the account's entitlements.
  * A wrong or expired code gives the claim back and changes nothing.
  */

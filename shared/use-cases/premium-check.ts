@@ -8,7 +8,7 @@ import type { UserStore } from '../ports/users';
 export interface PremiumCheckDeps {
   users: Pick<UserStore, 'findByEmail'>;
   entitlements: Pick<EntitlementStore, 'get'>;
-  /** Ko-fi supporters without an account are premium all the same (their grant is by email). */
+  /** Ko-fi supporters without an account are premium all the same (their grant is by email, while no account owns it). */
   kofi: Pick<KofiSupporters, 'grantOf'>;
   cache: ReadThroughCache;
   /** The one access decision. */
@@ -27,7 +27,7 @@ export interface PremiumAnswer {
  * ownership item, then the profile, both strongly consistent: never the
  * eventually consistent byEmail index, which can still list a previous
  * holder), then the entitlement row with a strongly consistent read, then the
- * access decision. An email no account owns is decided from its Ko-fi grant
+ * access decision. An email no account owns is decided from its Ko-fi grant, when no account owns that either
  * (a no-account state carrying the Ko-fi fields, through the same decision);
  * a user being deleted, a missing row or an email without either are not
  * premium: paid features are never on by default.
@@ -36,7 +36,8 @@ export async function premiumFromSource(deps: Omit<PremiumCheckDeps, 'cache'>, e
   const user = await deps.users.findByEmail(email);
   if (!user) {
     const grant = await deps.kofi.grantOf(email);
-    if (!grant) return false;
+    // A grant bound to an account is that account's (it may have moved to another address): not the bare address's.
+    if (!grant || grant.ownerUserId) return false;
     return deps.decide({ status: 'none', tier: 'free', kofiPlan: grant.plan, kofiPaidThrough: grant.paidThrough }, deps.now()).premium;
   }
   if (user.deletingAt) return false;

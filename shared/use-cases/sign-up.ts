@@ -48,14 +48,15 @@ export async function ensureStripeCustomer(deps: AccountDeps, userId: string): P
 }
 
 /** What the sign-up trigger needs: the account's stores and Stripe, the address ownership rules and the Ko-fi grants by email. */
-export type SignUpDeps = AccountDeps & EmailOwnershipDeps & { kofi: Pick<KofiSupporters, 'grantOf'>; entitlements: KofiEntitlements };
+export type SignUpDeps = AccountDeps & EmailOwnershipDeps & { kofi: Pick<KofiSupporters, 'claimGrant'>; entitlements: KofiEntitlements };
 
 /**
  * Cognito confirmed a sign-up. Primary course:
  * 1. create the profile (claiming its email) and the entitlement row
  *    (conditional writes, so a retried trigger never duplicates or resets them);
- * 2. attach the email's Ko-fi grant, read AFTER the row exists (a payment
- *    arriving meanwhile finds the account and writes the row itself: either way it lands);
+ * 2. claim the email's Ko-fi grant for the account (unless another account
+ *    owns it) and attach it, read AFTER the row exists (a payment arriving
+ *    meanwhile finds the account and writes the row itself: either way it lands);
  * 3. the Stripe customer within `stripeBudgetMs`. When Stripe is slow or
  *    down the sign-up still succeeds; the customer is created lazily later.
  */

@@ -1,7 +1,7 @@
 import { kofiSection, loadConfig } from '../config';
 import { DynamoProcessedEvents } from '../adapters/dynamodb/processed-events';
-import { once } from '../adapters/secrets';
-import { DEFAULT_KOFI_RULES, type KofiRules } from '../domain/kofi';
+import { RotatingSecret } from '../adapters/secrets';
+import { defaultKofiRules, type KofiRules } from '../domain/kofi';
 import type { KofiWebhookDeps } from '../use-cases/kofi-webhook';
 import { logger } from '../observability/logger';
 import { catalogue } from './access';
@@ -12,26 +12,28 @@ import { stores } from './stores';
 
 /**
  * The Ko-fi rules of this deployment: tier name -> plan, default plan, grace
- * days, from the catalogue file's `sources.kofi` (the defaults where the file
- * has none).
+ * days, from the catalogue file's `sources.kofi` (where the file has none:
+ * no tier listed, the lowest purchasable premium plan, 3 days).
  */
-export const kofiRules = perProcess((): KofiRules => catalogue().sources.kofi ?? DEFAULT_KOFI_RULES);
+export const kofiRules = perProcess((): KofiRules => catalogue().sources.kofi ?? defaultKofiRules(catalogue()));
 
 /**
- * What the Ko-fi webhook needs. The verification token is read once: from
- * Secrets Manager on AWS (`KOFI_SECRET_ARN`, the whole SecretString is the
- * token), the plain value locally; reading starts at cold start and a failed
- * read is retried by the next delivery (503 meanwhile: Ko-fi retries).
+ * What the Ko-fi webhook needs. The verification token: from Secrets
+ * Manager on AWS (`KOFI_SECRET_ARN`, the whole SecretString is the token), the
+ * plain value locally; read at cold start (a failed read is retried by the
+ * next delivery: 503 meanwhile, Ko-fi retries) and again after a mismatch, at
+ * most once a minute, so a rotated token reaches warm functions. An unset
+ * token (empty, the old placeholder) is not an error here: the use case
+ * refuses every delivery with it, logged and counted.
  */
 export const kofiWebhook = perProcess((): KofiWebhookDeps => {
   const config = loadConfig({ kofi: kofiSection }).kofi;
-  const verificationToken = once(async () => {
+  const verificationToken = new RotatingSecret(async () => {
     const arn = config.KOFI_SECRET_ARN;
     const value = arn ? await aws().readSecret(arn) : config.KOFI_VERIFICATION_TOKEN;
-    if (!value?.trim()) throw new Error('the Ko-fi verification token is not configured');
-    return value.trim();
+    return value?.trim() ?? '';
   });
-  verificationToken().catch((err: unknown) => logger.warn('Ko-fi verification token not loaded at cold start', { reason: String(err) }));
+  verificationToken.current().catch((err: unknown) => logger.warn('Ko-fi verification token not loaded at cold start', { reason: String(err) }));
   const { users, entitlements, kofi } = stores();
   return {
     verificationToken,

@@ -1,4 +1,4 @@
-import type { Browser, ElementHandle, HTTPRequest, Page } from 'puppeteer-core';
+import type { Browser, ElementHandle, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { OpenApiDocument } from '../../shared/http/openapi';
 import { launchChromium } from '../fixtures/browser';
 import { signUpAndSignIn } from '../fixtures/cognito';
@@ -27,6 +27,7 @@ let browser: Browser;
 let page: Page;
 let doc: OpenApiDocument;
 let pageOrigin: string;
+let docsResponse: HTTPResponse | null;
 const foreignRequests: string[] = [];
 const sentToApi: { method: string; url: string; headers: Record<string, string>; body: string | undefined }[] = [];
 const pageErrors: string[] = [];
@@ -113,7 +114,7 @@ beforeAll(async () => {
     }
     return void req.continue();
   });
-  await page.goto(`${pageOrigin}/docs`, { waitUntil: 'load' });
+  docsResponse = await page.goto(`${pageOrigin}/docs`, { waitUntil: 'load' });
   await page.waitForSelector('.opblock');
 }, 30_000);
 
@@ -122,6 +123,13 @@ afterAll(async () => {
 });
 
 describe('/docs in headless Chromium', () => {
+  it('is served with the Content-Security-Policy the browser enforced (no console refusal means it held, not that it was absent)', () => {
+    expect(docsResponse?.status()).toBe(200);
+    const policy = docsResponse?.headers()['content-security-policy'];
+    expect(policy).toMatch(/default-src 'none'/);
+    expect(policy).toMatch(/connect-src 'self'/);
+  });
+
   it('renders every operation of the served document, from gateway assets only', async () => {
     const rendered: RenderedOperation[] = await page.$$eval('.opblock', (blocks: DomNode[]) =>
       blocks.map((el: DomNode) => ({

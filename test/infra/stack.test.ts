@@ -923,14 +923,19 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(stage.MethodSettings).toEqual(expect.arrayContaining([expect.objectContaining({ ResourcePath: '/~1kofi~1webhook', HttpMethod: 'POST' })]));
     });
 
-    it('reads the Ko-fi token secret (created by the stateful stack with a placeholder), and writes only what the webhook writes', () => {
+    it('reads the Ko-fi token secret (created by the stateful stack as a random value, never a known placeholder), and writes only what the webhook writes', () => {
       const secretId = logicalId(synth.built.stateful.kofiSecret);
       const secret = synth.stateful.toJSON().Resources[secretId].Properties;
-      expect(secret.SecretString).toBe('REPLACE_ME');
+      // A literal value in the template would be public: anyone could forge payments with it on a fresh deploy.
+      expect(secret.SecretString).toBeUndefined();
+      expect(secret.GenerateSecretString).toMatchObject({ PasswordLength: 48, ExcludePunctuation: true });
+      expect(secret.Description).toMatch(/random value/);
+      expect(secret.Description).not.toMatch(/placeholder/i);
       const variables = synth.stateless.toJSON().Resources[logicalId(fn().function)].Properties.Environment.Variables;
       expect(JSON.stringify(variables.KOFI_SECRET_ARN)).toContain(secretId);
       const writes = (table: TableDefinition['id']) => actionsOn(table).filter((a) => WRITE_ACTIONS.includes(a));
-      expect(writes('kofi')).toEqual(['dynamodb:PutItem']);
+      // Payment records (Put); the grant is extended and claimed with conditional Updates (never a Put that would drop its owner).
+      expect(writes('kofi').sort()).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
       expect(writes('idempotency')).toEqual(['dynamodb:PutItem']);
       expect(writes('entitlements')).toEqual(['dynamodb:UpdateItem']);
       expect(writes('users')).toEqual([]);

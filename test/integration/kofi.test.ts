@@ -4,7 +4,8 @@ import { localDynamoClient } from '../../infra/local/dynamodb';
 import { kofiForm, kofiPayment, postKofiPayment, type KofiPaymentOptions } from '../../infra/local/kofi';
 import type { BusEvent } from '../../infra/local/event-bus';
 import type { EntitlementChanged } from '../../shared/domain/entitlement-events';
-import { signUpAndSignIn, type TestUser } from '../fixtures/cognito';
+import { DynamoKofiSupporters } from '../../shared/adapters/dynamodb/kofi-supporters';
+import { attributeVerificationCode, signUpAndSignIn, type TestUser } from '../fixtures/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { entitlementsOf } from '../fixtures/subscribers';
 
@@ -67,8 +68,10 @@ describe('POST /kofi/webhook', () => {
     expect(await premium(user.email)).toBe(true);
     const me = await entitlementsOf(user);
     expect(me.status).toBe(200);
+    // "Gold" is not in the default rules: the lowest paid premium plan.
     expect(me.body).toMatchObject({ status: 'none', tier: 'basic', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
-    expect(await rowOf(user.sub)).toMatchObject({ kofiPlan: 'basic', kofiPaidThrough: paidThroughOf(paidAt), lastChange: { kind: 'kofi' } });
+    expect(await rowOf(user.sub)).toMatchObject({ kofiPlan: 'basic', kofiPaidThrough: paidThroughOf(paidAt), lastChange: { kind: 'kofi' }, kofiEmails: new Set([user.email]) });
+    expect(await grantOf(user.email)).toMatchObject({ ownerUserId: user.sub });
 
     const events = await eventsOf(user.sub, (es) => es.some((e) => e.cause.kind === 'kofi'));
     expect(events.find((e) => e.cause.kind === 'kofi')).toMatchObject({ changed: expect.arrayContaining(['tier', 'premium']), current: { tier: 'basic', source: 'kofi', reason: 'kofi-subscription' } });
@@ -83,8 +86,10 @@ describe('POST /kofi/webhook', () => {
     expect((await delivered).status).toBe(200);
     expect(await premium(email)).toBe(true);
     expect(await grantOf(email)).toMatchObject({ plan: 'basic', paidThrough: paidThroughOf(paidAt) });
+    expect((await grantOf(email))?.ownerUserId).toBeUndefined();
 
     const user = await signUpAndSignIn('kofi-later', email);
+    expect(await grantOf(email)).toMatchObject({ ownerUserId: user.sub });
     const me = await entitlementsOf(user);
     expect(me.body).toMatchObject({ tier: 'basic', premium: true, accessReason: 'kofi-subscription', kofiPaidThrough: paidThroughOf(paidAt) });
     expect(await premium(email)).toBe(true);
@@ -121,10 +126,26 @@ describe('POST /kofi/webhook', () => {
     expect(((await noData.json()) as { error: { message: string } }).error.message).toMatch(/^data:/);
     const notJson = await post(new URLSearchParams({ data: '{not json' }).toString());
     expect(notJson.status).toBe(400);
-    const badAmount = await post(kofiForm({ ...kofiPayment({ email, verificationToken: localStack().kofi.verificationToken }), amount: 'lots' }));
-    expect(badAmount.status).toBe(400);
-    expect(((await badAmount.json()) as { error: { message: string } }).error.message).toMatch(/^data\.amount:/);
+    const badTime = await post(kofiForm({ ...kofiPayment({ email, verificationToken: localStack().kofi.verificationToken }), timestamp: 'yesterday' }));
+    expect(badTime.status).toBe(400);
+    expect(((await badTime.json()) as { error: { message: string } }).error.message).toMatch(/^data\.timestamp:/);
+    const noEmail = await post(kofiForm({ ...kofiPayment({ email, verificationToken: localStack().kofi.verificationToken }), email: null }));
+    expect(noEmail.status).toBe(400);
+    expect(((await noEmail.json()) as { error: { message: string } }).error.message).toMatch(/^data\.email:/);
     expect(await kofiItems(email)).toEqual([]);
+  });
+
+  it('fields that decide nothing never lose a payment: "1,000.00", a zone-less timestamp (UTC), a donation without an email', async () => {
+    const email = newEmail('lenient');
+    const paidAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const base = kofiPayment({ email, verificationToken: localStack().kofi.verificationToken, timestamp: paidAt });
+    const payment = { ...base, amount: '1,000.00', timestamp: String(base.timestamp).replace(/Z$/, '') };
+    expect((await postKofiPayment(localStack().kofi.webhookUrl, payment)).status).toBe(200);
+    expect(await grantOf(email)).toMatchObject({ paidThrough: paidThroughOf(paidAt) });
+    expect((await kofiItems(email)).find((i) => String(i.entryId).startsWith('payment#'))).toMatchObject({ amount: '1,000.00', paidAt: paidAt.toISOString() });
+    const donation: Record<string, unknown> = { ...kofiPayment({ email, verificationToken: localStack().kofi.verificationToken, type: 'Donation' }), email: null };
+    expect((await postKofiPayment(localStack().kofi.webhookUrl, donation)).status).toBe(200);
+    expect(await processed(`message:${String(donation.message_id)}`)).toBeDefined();
   });
 
   it('a replay (same message id) never extends twice', async () => {
@@ -170,5 +191,73 @@ describe('POST /kofi/webhook', () => {
     expect(deleted.body).toMatchObject({ deleted: true });
     expect(await kofiItems(user.email)).toEqual([]);
     expect(await premium(user.email)).toBe(false);
+  });
+
+  describe('a grant belongs to the account it attached to', () => {
+    const me = (user: TestUser, path: string, json: unknown) => api(path, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` }, json });
+    async function changeEmail(user: TestUser, to: string) {
+      expect(await me(user, '/me/email', { email: to })).toMatchObject({ status: 202 });
+      expect(await me(user, '/me/email/verify', { code: attributeVerificationCode(user) })).toMatchObject({ status: 200, body: { email: to } });
+    }
+    const deleteAccount = async (user: TestUser) =>
+      expect(await api('/me/account', { method: 'DELETE', headers: { authorization: `Bearer ${user.accessToken}` } })).toMatchObject({ status: 200, body: { deleted: true } });
+
+    it("the reviewer's repro: one payment never makes a second account premium, and the payer keeps it across an email change", async () => {
+      const a = newEmail('payer-a');
+      const b = newEmail('payer-b');
+      const paidAt = new Date();
+      expect((await pay({ email: a, timestamp: paidAt }).delivered).status).toBe(200);
+      const first = await signUpAndSignIn('kofi-first', a);
+      expect((await entitlementsOf(first)).body).toMatchObject({ premium: true, accessReason: 'kofi-subscription' });
+
+      await changeEmail(first, b);
+      // The paying account is still premium at its new address; the bare old address is not (its grant is owned).
+      expect(await premium(b)).toBe(true);
+      expect(await premium(a)).toBe(false);
+
+      const second = await signUpAndSignIn('kofi-second', a);
+      expect((await entitlementsOf(second)).body).toMatchObject({ premium: false, tier: 'free' });
+      expect(await premium(a)).toBe(false);
+      expect((await rowOf(second.sub))?.kofiPaidThrough).toBeUndefined();
+      expect(await grantOf(a)).toMatchObject({ ownerUserId: first.sub });
+
+      // Ko-fi still bills the address the supporter paid with: the renewal reaches the first account (now b@x).
+      const renewedAt = new Date(paidAt.getTime() + 30 * 86_400_000);
+      expect((await pay({ email: a, timestamp: renewedAt, firstPayment: false }).delivered).status).toBe(200);
+      expect(await rowOf(first.sub)).toMatchObject({ kofiPaidThrough: paidThroughOf(renewedAt) });
+      expect((await entitlementsOf(first)).body).toMatchObject({ premium: true, kofiPaidThrough: paidThroughOf(renewedAt) });
+      expect((await rowOf(second.sub))?.kofiPaidThrough).toBeUndefined();
+      expect(await premium(a)).toBe(false);
+
+      // Deleting the second account (holding a@x now) leaves the first account's grant alone;
+      // deleting the first purges the grant of the address it moved off.
+      await deleteAccount(second);
+      expect(await grantOf(a)).toMatchObject({ ownerUserId: first.sub });
+      await deleteAccount(first);
+      expect(await kofiItems(a)).toEqual([]);
+    });
+
+    it('of two accounts claiming one grant at once, exactly one wins', async () => {
+      const email = newEmail('contested');
+      expect((await pay({ email }).delivered).status).toBe(200);
+      const supporters = new DynamoKofiSupporters(doc(), env().TABLE_KOFI!);
+      const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => supporters.claimGrant(email, `claimer-${i}`)));
+      const winners = claims.filter((c) => c.outcome === 'claimed');
+      expect(winners).toHaveLength(1);
+      const winner = (await grantOf(email))?.ownerUserId as string;
+      expect(claims.filter((c) => c.outcome === 'owned')).toEqual(Array.from({ length: 5 }, () => ({ outcome: 'owned', ownerUserId: winner })));
+      // The winner claims again (a retry): still its own. A renewal keeps the owner.
+      await expect(supporters.claimGrant(email, winner)).resolves.toMatchObject({ outcome: 'claimed' });
+      expect((await pay({ email, timestamp: new Date(Date.now() + 30 * 86_400_000), firstPayment: false }).delivered).status).toBe(200);
+      expect(await grantOf(email)).toMatchObject({ ownerUserId: winner });
+      await expect(supporters.claimGrant(newEmail('never-paid'), 'someone')).resolves.toEqual({ outcome: 'none' });
+    });
+
+    it('a payment racing the sign-up of its address is never lost', async () => {
+      const email = newEmail('race');
+      const [, user] = await Promise.all([pay({ email }).delivered, signUpAndSignIn('kofi-race', email)]);
+      expect(await grantOf(email)).toMatchObject({ ownerUserId: user.sub });
+      expect((await entitlementsOf(user)).body).toMatchObject({ premium: true, accessReason: 'kofi-subscription' });
+    });
   });
 });

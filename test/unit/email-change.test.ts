@@ -89,7 +89,7 @@ const profile = (userId: string, email: string): UserProfile => ({ userId, email
 /** These cases have no Stripe customer; the integration test covers the customer's email following the change. */
 const noBilling = { updateCustomerEmail: async () => undefined };
 /** No Ko-fi supporter among these addresses. */
-const noKofi = { supporters: { grantOf: async () => undefined }, entitlements: { applyKofiGrant: async () => 'written' as const } };
+const noKofi = { supporters: { claimGrant: async () => ({ outcome: 'none' as const }) }, entitlements: { applyKofiGrant: async () => 'written' as const } };
 
 describe('createProfileOwningEmail (sign-up)', () => {
   it('refuses an address whose holder still holds it in Cognito', async () => {
@@ -205,18 +205,37 @@ describe('confirmEmailChange', () => {
     expect([...owners]).toEqual([['new@example.com', 'a']]);
     expect(invalidated.sort()).toEqual(['premium:v1:a@example.com', 'premium:v1:new@example.com']);
   });
-  it("a verified address brings its Ko-fi grant onto the account (the old address's grant stays where it is)", async () => {
+  it("a verified address brings its unowned Ko-fi grant onto the account, claimed for it", async () => {
     const { store } = await pending();
     const { identity } = fakeIdentity({ a: 'a@example.com' });
     const { cache, invalidated } = fakeCache();
     const grant = { plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z', paymentId: 'm1' };
     const applied: unknown[] = [];
+    const claims: string[] = [];
     const kofi = {
-      supporters: { grantOf: async (email: string) => (email === 'new@example.com' ? grant : undefined) },
+      supporters: {
+        claimGrant: async (email: string, userId: string) => {
+          claims.push(`${email} ${userId}`);
+          return email === 'new@example.com' ? { outcome: 'claimed' as const, grant: { ...grant, ownerUserId: userId } } : { outcome: 'none' as const };
+        },
+      },
       entitlements: { applyKofiGrant: async (...args: unknown[]) => (applied.push(args), 'written' as const) },
     };
     await expect(confirmEmailChange({ users: store, identity, cache, billing: noBilling, kofi }, { userId: 'a', accessToken: 't' }, '123456')).resolves.toEqual({ email: 'new@example.com' });
-    expect(applied).toEqual([['a', grant, { kind: 'kofi', ref: 'm1' }]]);
+    expect(claims).toEqual(['new@example.com a']);
+    expect(applied).toEqual([['a', 'new@example.com', { ...grant, ownerUserId: 'a' }, { kind: 'kofi', ref: 'm1' }]]);
     expect(invalidated.sort()).toEqual(['entitlement:v1:a', 'premium:v1:a@example.com', 'premium:v1:new@example.com']);
+  });
+
+  it("a verified address whose Ko-fi grant another account owns brings nothing", async () => {
+    const { store } = await pending();
+    const { identity } = fakeIdentity({ a: 'a@example.com' });
+    const applied: unknown[] = [];
+    const kofi = {
+      supporters: { claimGrant: async () => ({ outcome: 'owned' as const, ownerUserId: 'someone-else' }) },
+      entitlements: { applyKofiGrant: async (...args: unknown[]) => (applied.push(args), 'written' as const) },
+    };
+    await expect(confirmEmailChange({ users: store, identity, cache: fakeCache().cache, billing: noBilling, kofi }, { userId: 'a', accessToken: 't' }, '123456')).resolves.toEqual({ email: 'new@example.com' });
+    expect(applied).toEqual([]);
   });
 });

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { catalogueOf, type CatalogueFileInput } from '../../shared/domain/catalogue';
 import {
   addCalendarMonth,
   DEFAULT_KOFI_RULES,
   deliveryIds,
+  defaultKofiRules,
   grantOf,
+  isUnsetVerificationToken,
+  lowestPremiumPlan,
   parseKofiData,
   paymentRecordOf,
   planForTier,
@@ -42,9 +46,8 @@ describe("Ko-fi's payment data", () => {
     ['a timestamp that is not ISO', { timestamp: 'yesterday' }, 'data.timestamp'],
     ['no email', { email: undefined }, 'data.email'],
     ['an email that is not one', { email: 'someone' }, 'data.email'],
-    ['an amount that is not a decimal', { amount: 'five' }, 'data.amount'],
     ['is_subscription_payment as text', { is_subscription_payment: 'true' }, 'data.is_subscription_payment'],
-    ['no transaction id', { kofi_transaction_id: '' }, 'data.kofi_transaction_id'],
+    ['a transaction id that is not text', { kofi_transaction_id: 42 }, 'data.kofi_transaction_id'],
   ])('refuses %s, naming the field', (_what, change, field) => {
     const json = typeof change === 'string' ? change : JSON.stringify({ ...JSON.parse(fixture('subscription')), ...change });
     const result = parseKofiData(json);
@@ -86,6 +89,47 @@ describe('the verification token', () => {
   });
 });
 
+describe('fields that decide nothing never lose a payment', () => {
+  const withChanges = (name: string, changes: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(fixture(name)), ...changes });
+
+  it('an amount with thousands separators, or a number, is recorded as text', () => {
+    expect(parsed(withChanges('subscription', { amount: '1,000.00' })).amount).toBe('1,000.00');
+    expect(parsed(withChanges('donation', { amount: 5 })).amount).toBe('5');
+    expect(parsed(withChanges('donation', { currency: null, type: null })).currency).toBe('');
+  });
+
+  it('a timestamp without a zone is read as UTC; one that is not a date-time is refused by name', () => {
+    expect(parsed(withChanges('subscription', { timestamp: '2026-11-30T12:00:00' })).timestamp).toBe('2026-11-30T12:00:00Z');
+    expect(parsed(withChanges('subscription', { timestamp: '2026-11-30T13:00:00+01:00' })).timestamp).toBe('2026-11-30T13:00:00+01:00');
+    expect(parseKofiData(withChanges('subscription', { timestamp: 'yesterday' }))).toMatchObject({ ok: false, field: 'data.timestamp' });
+  });
+
+  it('a donation or shop order without an email (or with one that is not an address) is still a payment; a subscription needs its email', () => {
+    expect(parsed(withChanges('donation', { email: null })).email).toBeNull();
+    expect(parsed(withChanges('shop-order', { email: 'not-an-email' })).email).toBeNull();
+    expect(parseKofiData(withChanges('subscription', { email: null }))).toMatchObject({ ok: false, field: 'data.email' });
+    expect(parseKofiData(withChanges('donation', { email: null, type: 'Subscription' }))).toMatchObject({ ok: false, field: 'data.email' });
+  });
+
+  it('the message id stays required (it is what makes a delivery once); a missing transaction id leaves the message id alone', () => {
+    expect(parseKofiData(withChanges('donation', { message_id: '' }))).toMatchObject({ ok: false, field: 'data.message_id' });
+    const payment = parsed(withChanges('donation', { kofi_transaction_id: null }));
+    expect(deliveryIds(payment)).toEqual([`message:${payment.message_id}`]);
+  });
+});
+
+describe('an unset verification token', () => {
+  it.each(['', '   ', 'REPLACE_ME', ' REPLACE_ME '])('%j is unset and matches nothing, not even itself', (token) => {
+    expect(isUnsetVerificationToken(token)).toBe(true);
+    expect(verificationTokenMatches(token, token)).toBe(false);
+    expect(verificationTokenMatches('REPLACE_ME', token)).toBe(false);
+  });
+
+  it('a real token is set', () => {
+    expect(isUnsetVerificationToken('8c8d4d1f-7c43-4a8c-9d4b-0c4d2b6f5e1a')).toBe(false);
+  });
+});
+
 describe('what a payment grants', () => {
   const rules = { tiers: { Gold: 'enterprise', Silver: 'basic' }, defaultPlan: 'pro', graceDays: 3 };
   const subscription = (changes: Partial<KofiPayment> = {}) => ({ ...parsed(fixture('subscription')), ...changes });
@@ -95,7 +139,27 @@ describe('what a payment grants', () => {
     expect(planForTier(rules, ' Silver ')).toBe('basic');
     expect(planForTier(rules, 'Bronze')).toBe('pro');
     expect(planForTier(rules, null)).toBe('pro');
-    expect(planForTier(DEFAULT_KOFI_RULES, 'Gold')).toBe('pro');
+    // "Default premium": the lowest paid plan with the premium feature, never a richer one nobody paid for.
+    expect(planForTier(DEFAULT_KOFI_RULES, 'Gold')).toBe('basic');
+    expect(planForTier(DEFAULT_KOFI_RULES, null)).toBe('basic');
+  });
+
+  it('the default plan is the cheapest purchasable premium plan of the catalogue', () => {
+    const file = JSON.parse(readFileSync(join(__dirname, '..', '..', 'entitlements.config.json'), 'utf8')) as CatalogueFileInput & { plans: { name: string }[] };
+    const shipped = catalogueOf(file);
+    expect(lowestPremiumPlan(shipped.plans)).toBe('basic');
+    expect(defaultKofiRules(shipped)).toEqual(DEFAULT_KOFI_RULES);
+    // The shipped file's own sources.kofi says the same.
+    expect(shipped.sources.kofi?.defaultPlan).toBe(DEFAULT_KOFI_RULES.defaultPlan);
+    const withoutBasic = shipped.plans.filter((plan) => plan.name !== 'basic');
+    expect(lowestPremiumPlan(withoutBasic)).toBe('pro');
+    expect(() => lowestPremiumPlan(shipped.plans.filter((plan) => !plan.purchasable))).toThrow(/no purchasable premium plan/);
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('a tier named %j is not a rule (no Object.prototype member)', (name) => {
+    expect(planForTier(rules, name)).toBe('pro');
+    expect(planForTier(DEFAULT_KOFI_RULES, name)).toBe('basic');
+    expect(grantOf(subscription({ tier_name: name }), rules)?.plan).toBe('pro');
   });
 
   it('a subscription payment: its plan for one calendar month from its timestamp, plus the grace days', () => {

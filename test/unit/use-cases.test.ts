@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { readCatalogueFile } from '../../shared/config/catalogue';
 import { resolveCatalogue } from '../../shared/domain/catalogue';
 import { startCheckout } from '../../shared/use-cases/billing';
+import { newEntitlement } from '../../shared/domain/entitlement';
 import { DeletionLeaseLostError, type DeletionJob, type DeletionJobs } from '../../shared/ports/account-deletion';
 import type { BillingProvider } from '../../shared/ports/billing';
 import type { EntitlementStore, KofiEntitlements } from '../../shared/ports/entitlements';
@@ -13,6 +14,7 @@ import { parseDeletionWork } from '../../shared/adapters/sqs/deletion-queue';
 import { ensureStripeCustomer, onSignUpConfirmed } from '../../shared/use-cases/sign-up';
 import { receiveKofiPayment } from '../../shared/use-cases/kofi-webhook';
 import { DEFAULT_KOFI_RULES, type KofiGrant } from '../../shared/domain/kofi';
+import type { KofiSupporters } from '../../shared/ports/kofi';
 
 /** Plain in-memory fakes of the ports (unit tests of the orchestration and its error paths). */
 function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map<string, UserProfile> } {
@@ -43,7 +45,7 @@ function fakeUsers(): UserStore & Pick<EmailOwnership, 'takeOver'> & { rows: Map
 const identity = { currentEmailOf: async () => null };
 const cache = { invalidate: async () => undefined };
 /** No Ko-fi supporter among these emails. */
-const kofi = { grantOf: async () => undefined };
+const kofi = { claimGrant: async () => ({ outcome: 'none' as const }) };
 
 function fakeEntitlements(): EntitlementStore & KofiEntitlements & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
@@ -154,7 +156,7 @@ describe('a Ko-fi payment racing the sign-up of its email', () => {
     const grants = new Map<string, KofiGrant>();
     const entitlements = {
       ...base,
-      applyKofiGrant: async (userId: string, grant: KofiGrant) => {
+      applyKofiGrant: async (userId: string, _email: string, grant: KofiGrant) => {
         if (!users.rows.has(userId)) return 'gone' as const;
         const held = kofiRows.get(userId);
         if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
@@ -162,13 +164,21 @@ describe('a Ko-fi payment racing the sign-up of its email', () => {
         return 'written' as const;
       },
     };
-    const supporters = {
+    const supporters: KofiSupporters = {
       grantOf: async (email: string) => grants.get(email),
       extendGrant: async (email: string, grant: KofiGrant) => {
         const held = grants.get(email);
         if (held && held.paidThrough >= grant.paidThrough) return 'unchanged' as const;
-        grants.set(email, grant);
+        grants.set(email, { ...grant, ...(held?.ownerUserId ? { ownerUserId: held.ownerUserId } : {}) });
         return 'extended' as const;
+      },
+      claimGrant: async (email: string, userId: string) => {
+        const held = grants.get(email);
+        if (!held) return { outcome: 'none' };
+        if (held.ownerUserId && held.ownerUserId !== userId) return { outcome: 'owned', ownerUserId: held.ownerUserId };
+        const claimed = { ...held, ownerUserId: userId };
+        grants.set(email, claimed);
+        return { outcome: 'claimed', grant: claimed };
       },
       recordPayment: async () => undefined,
       purge: async () => undefined,
@@ -177,7 +187,7 @@ describe('a Ko-fi payment racing the sign-up of its email', () => {
     const deliver = () =>
       receiveKofiPayment(
         {
-          verificationToken: async () => 'tok',
+          verificationToken: { current: async () => 'tok', reread: async () => undefined },
           rules: DEFAULT_KOFI_RULES,
           supporters,
           users,
@@ -196,21 +206,21 @@ describe('a Ko-fi payment racing the sign-up of its email', () => {
     const w = world();
     await w.deliver();
     await w.signUp();
-    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'basic', paidThrough: '2027-01-02T12:00:00.000Z', ownerUserId: 'u1' });
   });
 
   it('the payment lands after the profile, before the sign-up reads the grants: the webhook writes the row itself', async () => {
     const w = world();
-    const read = w.supporters.grantOf;
-    // The sign-up reads "no grant", then the payment is applied before the sign-up finishes.
-    w.supporters.grantOf = async (email) => {
-      const before = await read(email);
-      w.supporters.grantOf = read;
+    const claim = w.supporters.claimGrant;
+    // The sign-up's claim finds "no grant", then the payment is applied before the sign-up finishes.
+    w.supporters.claimGrant = async (email, userId) => {
+      const before = await claim(email, userId);
+      w.supporters.claimGrant = claim;
       await w.deliver();
       return before;
     };
     await w.signUp();
-    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro', paidThrough: '2027-01-02T12:00:00.000Z' });
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'basic', paidThrough: '2027-01-02T12:00:00.000Z', ownerUserId: 'u1' });
   });
 
   it('the payment lands after the sign-up: the webhook finds the account', async () => {
@@ -218,7 +228,7 @@ describe('a Ko-fi payment racing the sign-up of its email', () => {
     await w.signUp();
     expect(w.kofiRows.size).toBe(0);
     await expect(w.deliver()).resolves.toMatchObject({ handled: 'granted', account: true });
-    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'pro' });
+    expect(w.kofiRows.get('u1')).toMatchObject({ plan: 'basic', ownerUserId: 'u1' });
   });
 });
 
@@ -307,6 +317,15 @@ describe('runAccountDeletion', () => {
 
     await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
     expect(billing.calls.filter((c) => c === 'cancelSubscription')).toHaveLength(2);
+  });
+
+  it("purges the Ko-fi grants of every address the row carries (addresses it moved off too) and the current one, as this account", async () => {
+    const { d } = deps(fakeBilling());
+    const purged: string[] = [];
+    d.kofi = { purge: async (email, userId) => void purged.push(`${email} ${userId}`) };
+    await d.entitlements.createIfAbsent({ ...newEntitlement('u1', at), kofiEmails: ['old@example.com', 'a@example.com'] });
+    await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
+    expect(purged.sort()).toEqual(['a@example.com u1', 'old@example.com u1']);
   });
 
   it('keeps no email or Stripe customer id in the finished job', async () => {

@@ -18,7 +18,10 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tables.entitlements, Key: { userId }, ConsistentRead: options.consistent ?? false }),
     );
-    return out.Item as EntitlementRecord | undefined;
+    if (!out.Item) return undefined;
+    // A string set on the row (ADD keeps it duplicate-free); an array to everyone else.
+    const { kofiEmails, ...row } = out.Item as EntitlementRecord & { kofiEmails?: Set<string> };
+    return (kofiEmails ? { ...row, kofiEmails: [...kofiEmails].sort() } : row) as EntitlementRecord;
   }
 
   async createIfAbsent(record: EntitlementRecord): Promise<boolean> {
@@ -150,14 +153,23 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    * the webhook already wrote, is 'unchanged'); the row is created with the
    * no-subscription defaults when the webhook comes before the sign-up's row.
    */
-  async applyKofiGrant(userId: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'> {
+  async applyKofiGrant(userId: string, email: string, grant: KofiGrant, cause: ChangeCause): Promise<'written' | 'unchanged' | 'gone'> {
     const now = this.now().toISOString();
+    const emails = new Set([email]);
     const result = await this.updateLiveRow(userId, {
-      UpdateExpression: `SET kofiPlan = :kofiPlan, kofiPaidThrough = :through, updatedAt = :now, lastChange = :lastChange, ${ROW_DEFAULTS}`,
+      UpdateExpression: `SET kofiPlan = :kofiPlan, kofiPaidThrough = :through, updatedAt = :now, lastChange = :lastChange, ${ROW_DEFAULTS} ADD kofiEmails :emails`,
       ConditionExpression: 'attribute_not_exists(kofiPaidThrough) OR kofiPaidThrough < :through',
-      ExpressionAttributeValues: { ':kofiPlan': grant.plan, ':through': grant.paidThrough, ':now': now, ':lastChange': recordedChange(cause, now), ...ROW_DEFAULT_VALUES },
+      ExpressionAttributeValues: { ':kofiPlan': grant.plan, ':through': grant.paidThrough, ':now': now, ':lastChange': recordedChange(cause, now), ':emails': emails, ...ROW_DEFAULT_VALUES },
     });
-    return result === 'stale' ? 'unchanged' : result;
+    if (result !== 'stale') return result;
+    // The row already runs as long (another address's grant, or a replay): it still records that it carries this
+    // address's grant, so the account's deletion purges it.
+    const recorded = await this.updateLiveRow(userId, {
+      UpdateExpression: 'ADD kofiEmails :emails',
+      ConditionExpression: 'attribute_exists(userId) AND NOT contains(kofiEmails, :email)',
+      ExpressionAttributeValues: { ':emails': emails, ':email': email },
+    });
+    return recorded === 'gone' ? 'gone' : 'unchanged';
   }
 }
 

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KofiGrant, KofiPaymentRecord } from '../../domain/kofi';
 import type { KofiSupporters } from '../../ports/kofi';
 
@@ -16,19 +16,21 @@ export class DynamoKofiSupporters implements KofiSupporters {
 
   async grantOf(email: string): Promise<KofiGrant | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { email, entryId: GRANT }, ConsistentRead: true }));
-    if (!out.Item) return undefined;
-    return { plan: out.Item.plan as string, paidThrough: out.Item.paidThrough as string, paymentId: out.Item.paymentId as string };
+    return out.Item ? grantFromItem(out.Item) : undefined;
   }
 
-  async extendGrant(email: string, grant: KofiGrant): Promise<'extended' | 'unchanged'> {
+  async extendGrant(email: string, grant: Omit<KofiGrant, 'ownerUserId'>): Promise<'extended' | 'unchanged'> {
     try {
+      // An update, not a put: the owner bound by a claim stays.
       await this.doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { email, entryId: GRANT, plan: grant.plan, paidThrough: grant.paidThrough, paymentId: grant.paymentId, updatedAt: this.now().toISOString() },
+          Key: { email, entryId: GRANT },
+          UpdateExpression: 'SET #plan = :plan, paidThrough = :through, paymentId = :paymentId, updatedAt = :now',
           // ISO texts of one format compare in time order: the grant only ever runs longer.
           ConditionExpression: 'attribute_not_exists(paidThrough) OR paidThrough < :through',
-          ExpressionAttributeValues: { ':through': grant.paidThrough },
+          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeValues: { ':plan': grant.plan, ':through': grant.paidThrough, ':paymentId': grant.paymentId, ':now': this.now().toISOString() },
         }),
       );
       return 'extended';
@@ -38,11 +40,35 @@ export class DynamoKofiSupporters implements KofiSupporters {
     }
   }
 
+  async claimGrant(email: string, userId: string): Promise<{ outcome: 'claimed'; grant: KofiGrant } | { outcome: 'owned'; ownerUserId: string } | { outcome: 'none' }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { email, entryId: GRANT },
+          UpdateExpression: 'SET ownerUserId = :user',
+          ConditionExpression: 'attribute_exists(paidThrough) AND (attribute_not_exists(ownerUserId) OR ownerUserId = :user)',
+          ExpressionAttributeValues: { ':user': userId },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { outcome: 'claimed', grant: grantFromItem(out.Attributes ?? {}) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const owner = err.Item?.ownerUserId?.S;
+      return owner ? { outcome: 'owned', ownerUserId: owner } : { outcome: 'none' };
+    }
+  }
+
   async recordPayment(email: string, payment: KofiPaymentRecord): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { email, entryId: paymentEntry(payment.messageId), ...payment } }));
   }
 
-  async purge(email: string): Promise<void> {
+  async purge(email: string, userId: string): Promise<void> {
+    const grant = await this.grantOf(email);
+    // Another account's grant (it moved off this address, or owned it first): not this account's to delete.
+    if (grant?.ownerUserId && grant.ownerUserId !== userId) return;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
@@ -67,4 +93,10 @@ export class DynamoKofiSupporters implements KofiSupporters {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }
+}
+
+function grantFromItem(item: Record<string, unknown>): KofiGrant {
+  const grant: KofiGrant = { plan: item.plan as string, paidThrough: item.paidThrough as string, paymentId: item.paymentId as string };
+  if (typeof item.ownerUserId === 'string') grant.ownerUserId = item.ownerUserId;
+  return grant;
 }
