@@ -152,11 +152,14 @@ export class StatefulStack extends Stack implements StatefulResources {
 
     this.stripeSecret = new secretsmanager.Secret(this, 'StripeSecret', {
       description:
-        'Stripe API keys as JSON {"secretKey": "sk_...", "webhookSecret": "whsec_..."}. Ops replace the placeholders after the first deploy.',
-      // Placeholders only: the real keys never pass through CloudFormation.
-      secretObjectValue: {
-        secretKey: SecretValue.unsafePlainText('REPLACE_ME'),
-        webhookSecret: SecretValue.unsafePlainText('REPLACE_ME'),
+        'Stripe API keys as JSON {"secretKey": "sk_...", "webhookSecret": "whsec_..."}. Ops put the real values here after the first deploy: until then the webhook secret is a random value nobody knows (every event is refused as unsigned) and the API key a placeholder Stripe refuses.',
+      // No known webhook secret ever exists: a placeholder one would let anyone sign events before ops fill it in.
+      // The real keys never pass through CloudFormation.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ secretKey: 'REPLACE_ME' }),
+        generateStringKey: 'webhookSecret',
+        passwordLength: 48,
+        excludePunctuation: true,
       },
       removalPolicy: settings.removalPolicy,
     });

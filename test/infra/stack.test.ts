@@ -679,9 +679,11 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       });
     });
 
-    it('keeps Stripe keys as a JSON placeholder for ops to fill in', () => {
+    it('keeps Stripe keys as JSON for ops to fill in, with a generated webhook secret (never a known value that would let anyone sign events)', () => {
       const secret = synth.stateful.toJSON().Resources[logicalId(synth.built.stateful.stripeSecret)].Properties;
-      expect(Object.keys(JSON.parse(secret.SecretString)).sort()).toEqual(['secretKey', 'webhookSecret']);
+      expect(secret.SecretString).toBeUndefined();
+      expect(secret.GenerateSecretString).toMatchObject({ GenerateStringKey: 'webhookSecret', PasswordLength: 48 });
+      expect(Object.keys(JSON.parse(secret.GenerateSecretString.SecretStringTemplate))).toEqual(['secretKey']);
     });
   });
 
