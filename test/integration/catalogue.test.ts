@@ -116,7 +116,7 @@ describe('consume enforces the new plan and the metered feature', () => {
 
     expect(await consume(userId, { amount: 2, feature: 'report-exports' })).toMatchObject({
       status: 402,
-      body: { error: { code: 'insufficient_tokens', feature: 'report-exports', remaining: 1 } },
+      body: { error: { code: 'feature_limit_reached', feature: 'report-exports', remaining: 1 } },
     });
     expect(await consume(userId, { amount: 1, feature: 'report-exports' })).toMatchObject({ status: 200, body: { remaining: 0 } });
     expect((await check(userId, 'report-exports')).body).toEqual({ allowed: false, remaining: 0, limit: 3 });
@@ -180,7 +180,7 @@ describe('an app backend gating a metered feature through the typed client', () 
 
     const refused = await client.consumeTokens(userId, { amount: 2, feature: 'report-exports' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(EntitlementsApiError);
-    expect(refused).toMatchObject({ status: 402, attempts: 1 });
+    expect(refused).toMatchObject({ status: 402, code: 'feature_limit_reached', attempts: 1 });
     await expect(client.checkFeature(userId, 'report-exports')).resolves.toEqual({ allowed: true, remaining: 1, limit: 3 });
 
     const unknown = await client.checkFeature(userId, 'reports-export').catch((e: unknown) => e);
