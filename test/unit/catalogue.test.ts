@@ -179,6 +179,14 @@ describe('the loader refuses a bad file with one message naming the file and the
     file.plans[2].stripePrices.local = ['prod_basic'];
     expect(refusal(file)).toMatch(/plans\[2\]\.stripePrices\.local\[0\]: must be a Stripe price id/);
   });
+
+  it('a yearly, weekly or daily price: the allowances are monthly, so a plan is billed monthly', () => {
+    for (const interval of ['year', 'week', 'day']) {
+      const file = base() as any;
+      file.plans[3].price.interval = interval;
+      expect(refusal(file)).toMatch(/plans\[3\]\.price\.interval: yearly, weekly and daily plans are not supported yet .*interval must be "month"/);
+    }
+  });
 });
 
 describe('a custom catalogue: a new plan, a metered feature, a per-plan rate', () => {
