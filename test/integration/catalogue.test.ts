@@ -4,6 +4,7 @@ import { AdminConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognit
 import { localCognitoClient } from '../../infra/local/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { startStackProcess, stopStackProcess, type StackProcess } from '../fixtures/stack-process';
+import { pushedCopy } from '../fixtures/catalogue';
 import { createEntitlementsClient, EntitlementsApiError } from '@entitlements-backend/client';
 
 /**
@@ -18,7 +19,8 @@ import { createEntitlementsClient, EntitlementsApiError } from '@entitlements-ba
 
 jest.setTimeout(120_000);
 
-const CUSTOM = resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json');
+// As after `npm run catalogue -- push --env local`: the new plan and top-up have their price ids.
+const CUSTOM = pushedCopy(resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json'), ['local']);
 let custom: StackProcess;
 
 beforeAll(async () => {
