@@ -166,6 +166,22 @@ describe('tokens-admin from fakes', () => {
   });
 });
 
+describe('features/check from fakes', () => {
+  it('answers 404 for a user whose account is being deleted, as consume does, and allowed otherwise', async () => {
+    const tokens = new InMemoryTokenStore(catalogue, now);
+    tokens.createUser('u1', { tierStickyValue: 'pro' });
+    let deletingAt: string | undefined;
+    const users = { get: async () => ({ userId: 'u1', email: 'a@example.com', createdAt: now().toISOString(), ...(deletingAt ? { deletingAt } : {}) }) };
+    const handler = createTokensAdminHandler({ admin: { tokens, users: users as never, cache: recordingCache(), catalogue, decide, now }, internalKeys: keys });
+    const check = () => handler(internal('/v1/users/{userId}/features/check', 'POST', 'u1', { feature: 'premium' }), noContext);
+    const live = await check();
+    expect([live.statusCode, JSON.parse(live.body)]).toEqual([200, { allowed: true }]);
+    deletingAt = now().toISOString();
+    const deleting = await check();
+    expect([deleting.statusCode, JSON.parse(deleting.body).error.code]).toEqual([404, 'not_found']);
+  });
+});
+
 describe('sts-credentials from fakes', () => {
   it('refuses a free user with 403 before the rate limiter, STS or the usage log are asked', async () => {
     const asked: string[] = [];
