@@ -10,7 +10,7 @@ import type { Catalogue } from '../../domain/catalogue';
 import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
 import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
 import { adjustmentKeys, adjustmentOperation, type AdjustmentResponse, type PurchasedTokenAdjustment } from '../../domain/token-refunds';
-import { addOperation, consumeOperation, type TokenOperation, type TokenWriteDecision } from '../../domain/token-writes';
+import { addOperation, consumeOperation, type ConsumeResponse, type TokenOperation, type TokenWriteDecision } from '../../domain/token-writes';
 import {
   TokenContentionError,
   type AddTokensRequest,
@@ -402,6 +402,14 @@ export class DynamoTokenStore implements TokenStore {
   }
 
   /** What the adjustment under `idempotencyKey` did, if it happened (e.g. what a dispute took, to give it back). */
+  async earlierConsume(request: ConsumeTokensRequest): Promise<Extract<ConsumeTokensResult, { outcome: 'consumed' | 'conflict' }> | undefined> {
+    const op = consumeOperation(request);
+    const out = await this.doc.send(new GetCommand({ TableName: this.tables.idempotency, Key: { key: op.key }, ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const answer = replayOf(out.Item as IdempotencyRecord<ConsumeResponse>, op.fingerprint);
+    return answer.kind === 'replayed' ? { outcome: 'consumed', ...answer.response, replayed: true } : { outcome: 'conflict' };
+  }
+
   async adjustmentOf(userId: string, idempotencyKey: string): Promise<AdjustmentResponse | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tables.idempotency, Key: { key: adjustmentKeys.record(userId, idempotencyKey) }, ConsistentRead: true }),
