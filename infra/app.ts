@@ -12,13 +12,15 @@
  * Example: `npx cdk deploy --all -c stage=prod`.
  */
 import { CatalogueError } from '../shared/config/catalogue';
+import { ContextError } from './stacks/app-context';
 import { buildApp } from './stacks/build-app';
 
 try {
   buildApp();
 } catch (err) {
-  // The catalogue's message already names the file and the field; a stack trace would bury it.
-  if (!(err instanceof CatalogueError)) throw err;
-  process.stderr.write(`\nThe catalogue is invalid; nothing was synthesised:\n${err.message}\n\n`);
+  // These messages already name the file, the field or the context key; a stack trace would bury them.
+  if (err instanceof CatalogueError) process.stderr.write(`\nThe catalogue is invalid; nothing was synthesised:\n${err.message}\n\n`);
+  else if (err instanceof ContextError) process.stderr.write(`\nThe CDK context is invalid; nothing was synthesised:\n${err.problems.join('\n')}\n\n`);
+  else throw err;
   process.exit(1);
 }

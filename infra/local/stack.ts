@@ -1,5 +1,4 @@
-import { catalogueFilePath, readCatalogueFile } from '../../shared/config/catalogue';
-import { resolveCatalogue } from '../../shared/domain/catalogue';
+import { catalogueFilePath, readCatalogueFile, servableCatalogue } from '../../shared/config/catalogue';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
@@ -148,10 +147,12 @@ export async function startLocalStack(options: StackOptions): Promise<RunningSta
   };
   const port = async (fixed: number) => (options.randomPorts ? freePort() : fixed);
 
-  // The catalogue first: a bad file stops the start before anything is spawned, naming the file and the field.
+  // The catalogue first: a bad file, an environment it cannot serve or a retired variable
+  // (TIER_*, STRIPE_PRICE_*...) stops the start before anything is spawned, naming the file and the field.
   const catalogueFile = catalogueFilePath();
   const catalogueEnvironment = process.env.CATALOGUE_ENVIRONMENT || ((process.env.LOCAL_STRIPE ?? '').toLowerCase() === 'real' ? 'test' : 'local');
-  const catalogue = resolveCatalogue(readCatalogueFile(catalogueFile).file, catalogueEnvironment);
+  const { file, source } = readCatalogueFile(catalogueFile);
+  const catalogue = servableCatalogue(file, source, catalogueEnvironment);
 
   try {
     mkdirSync(options.stateDir, { recursive: true });

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { catalogueFilePath, readCatalogueFile } from '../../shared/config/catalogue';
+import { catalogueFilePath, environmentProblems, readCatalogueFile, retiredContextProblems } from '../../shared/config/catalogue';
 import { SCHEDULES, type ScheduleName } from '../../shared/routes';
 
 /**
@@ -60,7 +60,7 @@ const VALID_RETENTION_DAYS = new Set<number>(
 );
 
 export class ContextError extends Error {
-  constructor(problems: string[]) {
+  constructor(readonly problems: string[]) {
     super(`Invalid CDK context: ${problems.join('; ')}`);
     this.name = 'ContextError';
   }
@@ -132,6 +132,9 @@ export function readAppSettings(node: ContextReader): AppSettings {
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(catalogueEnvironment)) problems.push(`catalogueEnvironment must be a lower-case environment name of the catalogue (got ${JSON.stringify(rawCatalogueEnvironment)})`);
   // CATALOGUE_FILE or the root file; a CatalogueError names the file and the field.
   const catalogueFile = readCatalogueFile(catalogueFilePath());
+  // Plans, prices and grace moved into the file: a leftover key would deploy other prices or allowances without a word.
+  problems.push(...retiredContextProblems((key) => node.tryGetContext(key), catalogueEnvironment, catalogueFile.source));
+  problems.push(...environmentProblems(catalogueFile.file, catalogueEnvironment, catalogueFile.source));
 
   const schedules = {} as Record<ScheduleName, string>;
   for (const [name, schedule] of Object.entries(SCHEDULES) as Array<[ScheduleName, (typeof SCHEDULES)[ScheduleName]]>) {

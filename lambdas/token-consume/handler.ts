@@ -20,7 +20,7 @@ export interface TokenConsumeHandlerDeps {
 
 function answer(result: Exclude<ConsumeTokensResult, { outcome: 'unknown-user' }>, feature: string | undefined) {
   if (result.outcome === 'insufficient') throw feature === undefined ? insufficientTokens(result.remaining) : featureLimitReached(feature, result.remaining);
-  if (result.outcome === 'conflict') throw new ConflictError('idempotencyKey was already used with a different amount');
+  if (result.outcome === 'conflict') throw new ConflictError('idempotencyKey was already used with a different request');
   return jsonResponse(200, { remaining: result.remaining, consumed: result.consumed }, result.replayed ? { 'Idempotent-Replayed': 'true' } : {});
 }
 

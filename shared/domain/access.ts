@@ -153,6 +153,13 @@ export interface Access {
   graceEndsAt?: string;
   /** While Ko-fi decides: when its paid month (and grace) ends (ISO). */
   kofiPaidThrough?: string;
+  /**
+   * Plan names the row stores that the catalogue does not know (a plan renamed
+   * or removed without keeping its old name as an alias): each read as the
+   * default plan. Absent when there are none. The domain only reports them;
+   * the decider's caller logs and counts them (shared/wiring/access.ts).
+   */
+  unknownPlans?: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -242,12 +249,27 @@ function stripeAccess(state: AccessState, catalogue: Catalogue, policy: AccessPo
   }
 }
 
+/** A new row's `tier` (shared/domain/entitlement.ts): "no paid plan", the default plan whatever the catalogue calls it. */
+const NO_PAID_TIER = 'free';
+
+/** The plan names a row stores (every source's) that the catalogue knows by no name or alias. */
+function unknownStoredPlans(state: AccessState, catalogue: Catalogue): string[] {
+  const stored = [state.tier === NO_PAID_TIER ? undefined : state.tier, state.kofiPlan, state.tierStickyValue, state.adminTier, state.premiumOverrideTier];
+  return [...new Set(stored.filter((name): name is string => typeof name === 'string' && name !== '' && !findPlan(catalogue, name)))];
+}
+
 /**
  * The decision. No row = a user without any right: free. A person with a
  * Ko-fi grant and no account is decided from a no-account state carrying the
  * Ko-fi fields (`{status: 'none', tier: 'free', kofiPlan, kofiPaidThrough}`).
  */
 export function decideAccess(state: AccessState | undefined, catalogue: Catalogue, policy: AccessPolicy, now: Date): Access {
+  const access = decideFromRow(state, catalogue, policy, now);
+  const unknownPlans = state ? unknownStoredPlans(state, catalogue) : [];
+  return unknownPlans.length > 0 ? { ...access, unknownPlans } : access;
+}
+
+function decideFromRow(state: AccessState | undefined, catalogue: Catalogue, policy: AccessPolicy, now: Date): Access {
   const calendar = calendarPeriod(now);
   const free = defaultPlan(catalogue);
   if (!state) return build(free, 'no-subscription', 'none', calendar, policy);

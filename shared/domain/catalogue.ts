@@ -55,7 +55,14 @@ const planSchema = z
     rateLimitPerSecond: z.number().int().min(1).max(10_000).optional().meta({ description: 'Verified API calls a second per user; default: the deployment\'s API_KEY_RATE_LIMIT' }),
     trialDays: z.number().int().min(0).max(730).optional().meta({ description: 'Free trial of a Stripe Checkout for this plan' }),
     price: z
-      .strictObject({ amount, currency, interval: z.enum(['day', 'week', 'month', 'year']) })
+      .strictObject({
+        amount,
+        currency,
+        // Allowances reset with the billing period and are granted as one month's worth: a yearly price would buy one month's tokens a year.
+        interval: z
+          .literal('month', { error: 'yearly, weekly and daily plans are not supported yet (allowances are monthly and reset with the billing period): interval must be "month"' })
+          .meta({ description: 'Billing interval: only "month" (allowances are monthly)' }),
+      })
       .optional()
       .meta({ description: 'List price: what push creates in Stripe and what GET /v1/tiers shows. A plan with a price is sold through Checkout' }),
     stripePrices: stripePrices.optional(),

@@ -47,7 +47,11 @@ export class ForbiddenError extends AppError {
 
 export class PaymentRequiredError extends AppError {
   readonly statusCode = 402;
-  readonly code = 'insufficient_tokens';
+  readonly code: string;
+  constructor(message: string, details?: Record<string, unknown>, code = 'insufficient_tokens') {
+    super(message, details);
+    this.code = code;
+  }
 }
 
 /** 402 insufficient_tokens with the balance in the error body. */
@@ -55,9 +59,12 @@ export function insufficientTokens(remaining: number): PaymentRequiredError {
   return new PaymentRequiredError(`Not enough tokens: ${remaining} remaining`, { remaining });
 }
 
-/** 402 for a metered feature: its monthly limit is spent (or the plan does not include it); uses left in the body. */
+/**
+ * 402 feature_limit_reached for a metered feature: its monthly limit is spent (or the plan does not include it); uses left in the body.
+ * Its own code: buying tokens does not help here, so a caller must not answer it with a top-up offer.
+ */
 export function featureLimitReached(feature: string, remaining: number): PaymentRequiredError {
-  return new PaymentRequiredError(`The monthly limit of ${feature} is reached: ${remaining} remaining`, { feature, remaining });
+  return new PaymentRequiredError(`The monthly limit of ${feature} is reached: ${remaining} remaining`, { feature, remaining }, 'feature_limit_reached');
 }
 
 export class NotFoundError extends AppError {

@@ -35,7 +35,7 @@ export const ERROR_SCHEMA_NAME = 'Error';
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request: `validation_failed`, `invalid_json` or `unsupported_media_type` (the message names the field)',
   401: '`unauthorized`: missing or invalid credentials',
-  402: '`insufficient_tokens`, with `remaining`',
+  402: '`insufficient_tokens`, with `remaining`; for a metered feature `feature_limit_reached`, with `feature` and `remaining`',
   403: '`forbidden`',
   404: '`not_found` (or a more specific code)',
   409: '`conflict`',

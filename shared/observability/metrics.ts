@@ -20,7 +20,9 @@ export type AnomalyMetric =
   /** A top-up was paid for a user who is gone or being deleted: money taken, no tokens (refund it). */
   | 'TopUpWithoutLiveUser'
   /** The Ko-fi verification token is unset (empty or the placeholder): every Ko-fi delivery is refused. */
-  | 'KofiTokenNotConfigured';
+  | 'KofiTokenNotConfigured'
+  /** A row stores a plan name the catalogue no longer knows (renamed or removed without an alias): it reads as the default plan. */
+  | 'UnknownStoredPlan';
 
 /** Counts of what the service does, for the dashboard and the alarms (infra/constructs/operations.ts). */
 export type BusinessMetric =

@@ -51,6 +51,12 @@ export interface TierOverride {
  */
 export interface TokenStore {
   consume(request: ConsumeTokensRequest): Promise<ConsumeTokensResult>;
+  /**
+   * What a consume under this request's key already answered (`replayed`), a
+   * conflict when the key was used for another request, undefined when the key
+   * is new. Reads only.
+   */
+  earlierConsume(request: ConsumeTokensRequest): Promise<Extract<ConsumeTokensResult, { outcome: 'consumed' | 'conflict' }> | undefined>;
   /** Credits purchased tokens exactly once per idempotency key (admin grants and Stripe top-ups). */
   addPurchasedTokens(request: AddTokensRequest): Promise<AddTokensResult>;
   /** The row after the change; undefined when the user has no entitlement row. */

@@ -5,14 +5,16 @@ import type { ConsumeTokensRequest, ConsumeTokensResult, TokenStore } from '../p
 import { FeatureNotMeteredError, UnknownFeatureError } from './errors';
 
 export interface ConsumeTokensDeps {
-  tokens: Pick<TokenStore, 'consume'>;
+  tokens: Pick<TokenStore, 'consume' | 'earlierConsume'>;
   cache: Pick<ReadThroughCache, 'invalidateBestEffort'>;
   catalogue: Pick<Catalogue, 'features'>;
 }
 
 /**
  * POST /v1/users/{userId}/tokens/consume and POST /me/tokens/consume. Primary course:
- * 1. a `feature` must be a metered feature of the catalogue (unknown: 404, boolean: 400; nothing read);
+ * 1. a `feature` must be a metered feature of the catalogue (unknown: 404, boolean: 400), unless the
+ *    key was already used: a retry of a consume that was charged before the feature was removed
+ *    or made boolean gets its first answer (another request under the key: a conflict);
  * 2. charge the amount in one atomic write (tokens: allowance first, then purchased
  *    tokens; a feature: its monthly allowance; exactly once per idempotency key;
  *    allowances from the access decision);
@@ -23,8 +25,12 @@ export interface ConsumeTokensDeps {
 export async function consumeTokens(deps: ConsumeTokensDeps, request: ConsumeTokensRequest): Promise<ConsumeTokensResult> {
   if (request.feature !== undefined) {
     const kind = deps.catalogue.features[request.feature];
-    if (kind === undefined) throw new UnknownFeatureError(request.feature);
-    if (kind !== 'metered') throw new FeatureNotMeteredError(request.feature);
+    if (kind !== 'metered') {
+      // Only on a refusal: the usual consume pays no extra read.
+      const earlier = await deps.tokens.earlierConsume(request);
+      if (earlier) return earlier;
+      throw kind === undefined ? new UnknownFeatureError(request.feature) : new FeatureNotMeteredError(request.feature);
+    }
   }
   const result = await deps.tokens.consume(request);
   if (result.outcome === 'consumed' && !result.replayed) {

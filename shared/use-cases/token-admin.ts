@@ -85,15 +85,16 @@ export type FeatureCheck = { allowed: boolean } | { allowed: boolean; remaining:
 /**
  * POST /v1/users/{userId}/features/check. Primary course:
  * 1. the feature must be one some plan of the catalogue names (else 404: a typo never reads as "not allowed");
- * 2. read the row strongly consistently (no row: undefined, as the status route);
+ * 2. read the row and the profile strongly consistently (no row, or an account being deleted:
+ *    undefined, the 404 consume answers: a check must never allow what the spend then refuses);
  * 3. decide access from it now; a boolean feature is allowed when the plan in force has it;
  * 4. a metered one also says what is left this period, from the counter consume spends.
  */
 export async function checkFeature(deps: TokenAdminDeps, userId: string, feature: string): Promise<FeatureCheck | undefined> {
   const kind = deps.catalogue.features[feature];
   if (kind === undefined) throw new UnknownFeatureError(feature);
-  const record = await deps.tokens.getEntitlement(userId);
-  if (!record) return undefined;
+  const [record, profile] = await Promise.all([deps.tokens.getEntitlement(userId), deps.users.get(userId, { consistent: true })]);
+  if (!record || profile?.deletingAt) return undefined;
   const access = deps.decide(record, deps.now());
   if (kind === 'boolean') return { allowed: access.features.includes(feature) };
   const { remaining, limit, included } = meteredRemaining(record, feature, access);

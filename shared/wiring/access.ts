@@ -1,8 +1,10 @@
 import type { ApiKeysConfig, CredentialsConfig } from '../config';
 import { apiKeysSection, credentialsSection, loadConfig } from '../config';
 import { catalogueSection, loadCatalogue } from '../config/catalogue';
-import { DEFAULT_ACCESS_POLICY, accessPolicyOf, decideAccess, type AccessDecider, type AccessPolicy } from '../domain/access';
+import { DEFAULT_ACCESS_POLICY, accessPolicyOf, decideAccess, type Access, type AccessDecider, type AccessPolicy, type AccessState } from '../domain/access';
 import type { Catalogue } from '../domain/catalogue';
+import { logger } from '../observability/logger';
+import { countAnomaly } from '../observability/metrics';
 import { perProcess } from './process';
 
 /**
@@ -27,7 +29,26 @@ export function accessDecider(
     apiCallWindowMs: rates.apiKeys?.API_KEY_RATE_WINDOW_MS ?? defaults.apiCallWindowMs,
     awsCredentialsPerMinute: rates.credentials?.CREDENTIALS_RATE_LIMIT_PER_MINUTE ?? defaults.awsCredentialsPerMinute,
   });
-  return { policy: accessPolicy, decide: (state, now) => decideAccess(state, catalogue, accessPolicy, now) };
+  return { policy: accessPolicy, decide: (state, now) => reportUnknownPlans(decideAccess(state, catalogue, accessPolicy, now), state) };
+}
+
+/**
+ * A stored plan the catalogue lost reads as the default plan: a paying user
+ * silently downgraded. Loud instead: an error naming the plan (and the user
+ * id, never an email) and the UnknownStoredPlan anomaly, on every decision
+ * that meets it, until the old name is back as an alias.
+ */
+function reportUnknownPlans(access: Access, state: AccessState | undefined): Access {
+  if (access.unknownPlans) {
+    const userId = (state as { userId?: unknown } | undefined)?.userId;
+    logger.error('stored plan is not in the catalogue (renamed or removed? keep the old name as an alias); it reads as the default plan', {
+      unknownPlans: access.unknownPlans,
+      decidedTier: access.tier,
+      ...(typeof userId === 'string' ? { userId } : {}),
+    });
+    countAnomaly('UnknownStoredPlan');
+  }
+  return access;
 }
 
 /**

@@ -9,6 +9,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { HouseFunction } from '../../infra/constructs/house-function';
 import { FUNCTIONS } from '../../shared/routes';
 import { apiEvent, noContext } from '../fixtures/handlers';
+import { DEFAULT_CATALOGUE_PATH, pushedCopy } from '../fixtures/catalogue';
 
 /**
  * The catalogue at the two start paths and in the bundle: a broken file stops
@@ -68,6 +69,47 @@ describe('a broken catalogue stops the start paths, naming the file and the fiel
   });
 });
 
+describe('settings that moved into the catalogue, and an environment the file cannot sell in, stop the start paths', () => {
+  it('cdk synth: a retired context key names its field in the file; the shipped file has no "test" prices yet', async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-'));
+    try {
+      const result = await run(process.execPath, [require.resolve('aws-cdk/bin/cdk'), 'synth', '--quiet', '--output', outdir, '-c', 'stripePricePro=price_old', '-c', 'tierProMonthlyTokens=9000'], { CATALOGUE_FILE: DEFAULT_CATALOGUE_PATH });
+      expect(result.code).not.toBe(0);
+      expect(result.out).toContain('The CDK context is invalid; nothing was synthesised');
+      expect(result.out).toContain('context key stripePricePro is no longer read: set plans[pro].stripePrices.test in entitlements.config.json instead');
+      expect(result.out).toContain('context key tierProMonthlyTokens is no longer read: set plans[pro].monthlyTokens in entitlements.config.json instead');
+      expect(result.out).toContain('entitlements.config.json: the Stripe environment "test" (CATALOGUE_ENVIRONMENT / context catalogueEnvironment) is not in the file (it has: local)');
+      expect(result.out).toContain('entitlements.config.json: plans[3] (pro) has a price but no Stripe price id in "test": add it to plans[3].stripePrices.test');
+      expect(readdirSync(outdir).filter((f) => f.endsWith('.template.json'))).toEqual([]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run local: a retired variable names its field; an environment the file does not have names the environment and the plans', async () => {
+    const stateDir = `.local/test-retired-settings-${process.pid}`;
+    try {
+      const result = await run(process.execPath, [require.resolve('tsx/cli'), 'infra/local/main.ts'], {
+        CATALOGUE_FILE: DEFAULT_CATALOGUE_PATH,
+        CATALOGUE_ENVIRONMENT: 'live',
+        TIER_PRO_MONTHLY_TOKENS: '9000',
+        PAST_DUE_GRACE: 'true',
+        LOCAL_STACK_DIR: stateDir,
+        LOCAL_RANDOM_PORTS: '1',
+        LOCAL_STACK_PARENT_PID: String(process.pid),
+      });
+      expect(result.code).toBe(1);
+      expect(result.out).toContain('Local stack failed to start:\nvariable PAST_DUE_GRACE is no longer read: set pastDueGrace.enabled in entitlements.config.json instead');
+      expect(result.out).toContain('variable TIER_PRO_MONTHLY_TOKENS is no longer read: set plans[pro].monthlyTokens in entitlements.config.json instead');
+      expect(result.out).toContain('the Stripe environment "live" (CATALOGUE_ENVIRONMENT / context catalogueEnvironment) is not in the file');
+      expect(result.out).toContain('plans[2] (basic) has a price but no Stripe price id in "live"');
+      expect(result.out).not.toMatch(/DynamoDB|cognito/i);
+    } finally {
+      rmSync(resolve(ROOT, stateDir), { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the function bundle carries the catalogue', () => {
   const outdir = resolve(ROOT, `cdk.out.test-catalogue-${process.pid}`);
   let template: Template;
@@ -83,7 +125,7 @@ describe('the function bundle carries the catalogue', () => {
       vpc,
       logRetention: RetentionDays.ONE_DAY,
       removalPolicy: RemovalPolicy.DESTROY,
-      catalogue: { text: readFileSync(CUSTOM, 'utf8'), environment: 'staging' },
+      catalogue: { text: readFileSync(pushedCopy(CUSTOM, ['staging']), 'utf8'), environment: 'staging' },
     });
     app.synth();
     template = Template.fromStack(stack);
@@ -122,8 +164,8 @@ describe('the function bundle carries the catalogue', () => {
       expect(res.statusCode).toBe(200);
       const body = JSON.parse(res.body) as { tiers: Array<{ name: string; stripePriceIds: string[] }> };
       expect(body.tiers.map((t) => t.name)).toEqual(['free', 'tester', 'basic', 'pro', 'team', 'enterprise', 'admin']);
-      // The "staging" environment names no prices in this file: the "local" ids are not used.
-      expect(body.tiers.flatMap((t) => t.stripePriceIds)).toEqual([]);
+      // The "staging" environment's prices; the "local" ids of the same file are not used.
+      expect(body.tiers.flatMap((t) => t.stripePriceIds)).toEqual(['price_basic_staging', 'price_pro_staging', 'price_team_staging', 'price_enterprise_staging']);
     } finally {
       process.env = saved;
     }

@@ -4,13 +4,14 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { readAppSettings } from '../../infra/stacks/app-context';
+import { ContextError, readAppSettings } from '../../infra/stacks/app-context';
 import { buildApp, type EntitlementsApp } from '../../infra/stacks/build-app';
 import { TABLE_LIST, type TableDefinition } from '../../shared/adapters/dynamodb/tables';
 import { COGNITO_TRIGGERS, FUNCTIONS, ROUTES, SCHEDULES, STREAM_CONSUMERS, type FunctionDefinition, type FunctionName, type RouteDefinition } from '../../shared/routes';
 import { CREDENTIAL_ACTIONS } from '../../shared/domain/aws-credentials';
 import { USER_WRITABLE_ATTRIBUTE_NAMES } from '../../infra/local/cognito';
 import { TABLE_STREAM_ACTIONS } from '../../infra/constructs/house-function';
+import { pushedCopy } from '../fixtures/catalogue';
 
 // Synthesising bundles every handler with esbuild: allow for a slow machine.
 jest.setTimeout(180_000);
@@ -20,6 +21,9 @@ type Json = Record<string, any>;
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** The same context `npx cdk synth` uses (feature flags included). */
 const CDK_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+/** The shipped file has Stripe prices for `local` only; a deploy needs them in its environment, as after `npm run catalogue -- push`. */
+const SHIPPED_CATALOGUE = path.join(REPO_ROOT, 'entitlements.config.json');
+process.env.CATALOGUE_FILE = pushedCopy(SHIPPED_CATALOGUE, ['test', 'live', 'staging']);
 
 const ACCESS_TOKEN_SCOPE = 'aws.cognito.signin.user.admin';
 const FUNCTION_DEFINITIONS: FunctionDefinition[] = Object.values(FUNCTIONS);
@@ -1096,5 +1100,38 @@ describe('CDK context', () => {
     [{ reconcileFullSchedule: 'cron(0 3 * * *)' }, 'reconcileFullSchedule'],
   ])('rejects %j naming %s', (context, key) => {
     expect(() => read(context)).toThrow(key);
+  });
+
+  it('refuses every retired plan, price and grace key, naming the field of the catalogue file that replaced it', () => {
+    const refusal = () => read({ stripePricePro: 'price_old', tierProMonthlyTokens: 9000, stripePriceTokenPack: 'price_pack', tokenPackSize: 50, pastDueGrace: 'true', pastDueGraceDays: 3, adminGrantTier: 'pro' });
+    expect(refusal).toThrow(ContextError);
+    for (const named of [
+      'context key stripePricePro is no longer read: set plans[pro].stripePrices.test in entitlements.config.json instead',
+      'context key tierProMonthlyTokens is no longer read: set plans[pro].monthlyTokens',
+      'context key stripePriceTokenPack is no longer read: set topUps[].stripePrices.test',
+      'context key tokenPackSize is no longer read: set topUps[].tokens',
+      'context key pastDueGrace is no longer read: set pastDueGrace.enabled',
+      'context key pastDueGraceDays is no longer read: set pastDueGrace.days',
+      'context key adminGrantTier is no longer read: set sources.admin.grantPlan',
+    ]) {
+      expect(refusal).toThrow(named);
+    }
+    // In prod the live environment's prices are named.
+    expect(() => read({ stage: 'prod', stripePriceBasic: 'price_old' })).toThrow('set plans[basic].stripePrices.live');
+  });
+
+  it('refuses an environment the file does not have, and a priced plan or top-up without a price id there', () => {
+    expect(() => read({ catalogueEnvironment: 'qa' })).toThrow('the Stripe environment "qa" (CATALOGUE_ENVIRONMENT / context catalogueEnvironment) is not in the file (it has: live, local, staging, test)');
+    expect(() => read({ catalogueEnvironment: 'qa' })).toThrow('plans[3] (pro) has a price but no Stripe price id in "qa": add it to plans[3].stripePrices.qa');
+    const pushed = process.env.CATALOGUE_FILE;
+    process.env.CATALOGUE_FILE = SHIPPED_CATALOGUE;
+    try {
+      // The shipped file sells in `local` only: a deploy must push its prices first.
+      expect(() => read({})).toThrow('the Stripe environment "test" (CATALOGUE_ENVIRONMENT / context catalogueEnvironment) is not in the file (it has: local)');
+      for (const item of ['plans[2] (basic)', 'plans[3] (pro)', 'plans[4] (enterprise)', 'topUps[0] (tokens-100)']) expect(() => read({})).toThrow(`${item} has a price but no Stripe price id in "test"`);
+      expect(read({ catalogueEnvironment: 'local' }).catalogue.environment).toBe('local');
+    } finally {
+      process.env.CATALOGUE_FILE = pushed;
+    }
   });
 });

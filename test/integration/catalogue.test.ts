@@ -1,9 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdminConfirmSignUpCommand, SignUpCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { localCognitoClient } from '../../infra/local/cognito';
 import { api, localStack } from '../fixtures/stack';
 import { startStackProcess, stopStackProcess, type StackProcess } from '../fixtures/stack-process';
+import { pushedCopy } from '../fixtures/catalogue';
+import { documentClient, tokenTablesFromEnv } from '../fixtures/tokens';
+import { localDynamoClient } from '../../infra/local/dynamodb';
+import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
+import { catalogueFileSchema, resolveCatalogue } from '../../shared/domain/catalogue';
+import { consumeTokens } from '../../shared/use-cases/consume-tokens';
 import { createEntitlementsClient, EntitlementsApiError } from '@entitlements-backend/client';
 
 /**
@@ -18,7 +26,8 @@ import { createEntitlementsClient, EntitlementsApiError } from '@entitlements-ba
 
 jest.setTimeout(120_000);
 
-const CUSTOM = resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json');
+// As after `npm run catalogue -- push --env local`: the new plan and top-up have their price ids.
+const CUSTOM = pushedCopy(resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json'), ['local']);
 let custom: StackProcess;
 
 beforeAll(async () => {
@@ -116,7 +125,7 @@ describe('consume enforces the new plan and the metered feature', () => {
 
     expect(await consume(userId, { amount: 2, feature: 'report-exports' })).toMatchObject({
       status: 402,
-      body: { error: { code: 'insufficient_tokens', feature: 'report-exports', remaining: 1 } },
+      body: { error: { code: 'feature_limit_reached', feature: 'report-exports', remaining: 1 } },
     });
     expect(await consume(userId, { amount: 1, feature: 'report-exports' })).toMatchObject({ status: 200, body: { remaining: 0 } });
     expect((await check(userId, 'report-exports')).body).toEqual({ allowed: false, remaining: 0, limit: 3 });
@@ -132,6 +141,31 @@ describe('consume enforces the new plan and the metered feature', () => {
     expect((await check(userId, 'report-exports')).body).toEqual({ allowed: false, remaining: 0, limit: 3 });
   });
 
+  it('answers a retry whose feature the next deploy removed or made boolean from its key (charged once), not with 404/400', async () => {
+    const userId = await userOn('team');
+    const key = randomUUID();
+    expect(await consume(userId, { amount: 1, feature: 'report-exports', idempotencyKey: key })).toMatchObject({ status: 200, body: { consumed: 1, remaining: 2 } });
+    // The next deploy's catalogues, on the same tables: the feature gone, or boolean.
+    const redeployed = (grant: (plan: { features: Record<string, unknown> }) => void) => {
+      const file = JSON.parse(readFileSync(CUSTOM, 'utf8'));
+      for (const plan of file.plans) if ('report-exports' in plan.features) grant(plan);
+      return resolveCatalogue(catalogueFileSchema.parse(file), 'local');
+    };
+    const raw = localDynamoClient(custom.state.dynamodbEndpoint);
+    try {
+      for (const catalogue of [redeployed((plan) => delete plan.features['report-exports']), redeployed((plan) => (plan.features['report-exports'] = true))]) {
+        const deps = { tokens: new DynamoTokenStore(documentClient(raw), { tables: tokenTablesFromEnv(custom.state.handlerEnv), catalogue }), cache: { invalidateBestEffort: async () => undefined }, catalogue };
+        await expect(consumeTokens(deps, { userId, amount: 1, idempotencyKey: key, feature: 'report-exports' })).resolves.toEqual({ outcome: 'consumed', consumed: 1, remaining: 2, replayed: true });
+        // Another request under the key is still a conflict; a new key meets the catalogue's refusal.
+        await expect(consumeTokens(deps, { userId, amount: 2, idempotencyKey: key, feature: 'report-exports' })).resolves.toEqual({ outcome: 'conflict' });
+        await expect(consumeTokens(deps, { userId, amount: 1, idempotencyKey: randomUUID(), feature: 'report-exports' })).rejects.toThrow(/report-exports/);
+      }
+    } finally {
+      raw.destroy();
+    }
+    expect((await check(userId, 'report-exports')).body).toEqual({ allowed: true, remaining: 2, limit: 3 });
+  });
+
   it('refuses a feature no plan names (404), a boolean feature (400), and a plan without the feature (402), changing nothing', async () => {
     const userId = await userOn('basic');
     expect(await consume(userId, { amount: 1, feature: 'report-exprots' })).toMatchObject({ status: 404, body: { error: { code: 'unknown_feature' } } });
@@ -142,6 +176,21 @@ describe('consume enforces the new plan and the metered feature', () => {
 });
 
 describe('POST /v1/users/{userId}/features/check', () => {
+  it('answers a user whose account is being deleted as consume does: 404', async () => {
+    const userId = await userOn('team');
+    expect(await check(userId, 'report-exports')).toMatchObject({ status: 200, body: { allowed: true } });
+    // Deletion's first step marks the profile; the rows go later.
+    const raw = localDynamoClient(custom.state.dynamodbEndpoint);
+    try {
+      await documentClient(raw).send(new UpdateCommand({ TableName: custom.state.handlerEnv.TABLE_USERS!, Key: { userId }, UpdateExpression: 'SET deletingAt = :at', ExpressionAttributeValues: { ':at': new Date().toISOString() } }));
+    } finally {
+      raw.destroy();
+    }
+    expect(await consume(userId, { amount: 1, feature: 'report-exports' })).toMatchObject({ status: 404 });
+    expect(await check(userId, 'report-exports')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(await check(userId, 'team-seats')).toMatchObject({ status: 404 });
+  });
+
   it('answers boolean features from the plan in force', async () => {
     const team = await userOn('team');
     expect(await check(team, 'team-seats')).toEqual({ status: 200, body: { allowed: true } });
@@ -180,7 +229,7 @@ describe('an app backend gating a metered feature through the typed client', () 
 
     const refused = await client.consumeTokens(userId, { amount: 2, feature: 'report-exports' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(EntitlementsApiError);
-    expect(refused).toMatchObject({ status: 402, attempts: 1 });
+    expect(refused).toMatchObject({ status: 402, code: 'feature_limit_reached', attempts: 1 });
     await expect(client.checkFeature(userId, 'report-exports')).resolves.toEqual({ allowed: true, remaining: 1, limit: 3 });
 
     const unknown = await client.checkFeature(userId, 'reports-export').catch((e: unknown) => e);

@@ -1,6 +1,9 @@
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, describeReason, type AccessPolicy, type AccessReason, type AccessState } from '../../shared/domain/access';
 import { ENTITLEMENT_STATUSES, type EntitlementStatus } from '../../shared/domain/entitlement';
-import { type PlanName } from '../../shared/domain/catalogue';
+import { catalogueOf, type PlanName } from '../../shared/domain/catalogue';
+import { logger } from '../../shared/observability/logger';
+import { metrics } from '../../shared/observability/metrics';
+import { accessDecider } from '../../shared/wiring/access';
 import { catalogueWith, PLAN_NAMES, defaultCatalogue } from '../fixtures/catalogue';
 
 const catalogue = defaultCatalogue();
@@ -113,5 +116,51 @@ describe('the access decision, edges', () => {
   it('explains refusals without internals', () => {
     expect(describeReason('past-due')).toMatch(/past due/);
     expect(describeReason('admin-revoke')).toMatch(/revoked/);
+  });
+});
+
+describe('a stored plan the catalogue no longer knows', () => {
+  const renamed = catalogueOf({
+    defaultPlan: 'starter',
+    plans: [
+      { name: 'starter', displayName: 'Starter', monthlyTokens: 0, monthlyApiCalls: 0, features: {} },
+      { name: 'growth', displayName: 'Growth', aliases: ['pro'], monthlyTokens: 100, monthlyApiCalls: 0, features: { premium: true } },
+    ],
+  });
+  const active = { status: 'active' as const, ...PERIOD };
+
+  it('reads as the default plan, and the decision names every such stored plan (each source) once', () => {
+    const access = decideAccess({ ...active, tier: 'gold', kofiPlan: 'gold', kofiPaidThrough: '2026-12-10T00:00:00.000Z', tierStickyValue: 'team', premiumOverrideTier: 'vip' }, renamed, DEFAULT_ACCESS_POLICY, NOW);
+    expect(access.tier).toBe('starter');
+    expect(access.unknownPlans).toEqual(['gold', 'team', 'vip']);
+    const stripeOnly = decideAccess({ ...active, tier: 'gold' }, renamed, DEFAULT_ACCESS_POLICY, NOW);
+    expect([stripeOnly.tier, stripeOnly.premium, stripeOnly.unknownPlans]).toEqual(['starter', false, ['gold']]);
+  });
+
+  it('is not reported for names and aliases it knows, nor for a new row\'s "free" (no paid plan), nor without a row', () => {
+    expect(decideAccess({ ...active, tier: 'pro' }, renamed, DEFAULT_ACCESS_POLICY, NOW)).not.toHaveProperty('unknownPlans');
+    expect(decideAccess({ status: 'none', tier: 'free' }, renamed, DEFAULT_ACCESS_POLICY, NOW)).not.toHaveProperty('unknownPlans');
+    expect(decideAccess(undefined, renamed, DEFAULT_ACCESS_POLICY, NOW)).not.toHaveProperty('unknownPlans');
+  });
+
+  it('the wiring\'s decider logs an error naming the plan (no email) and counts the UnknownStoredPlan anomaly', () => {
+    const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+    const metric = jest.spyOn(metrics, 'addMetric');
+    const published = jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => (metrics.clearMetrics(), metrics));
+    try {
+      const { decide } = accessDecider(renamed);
+      expect(decide({ ...active, tier: 'pro' }, NOW).tier).toBe('growth');
+      expect(error).not.toHaveBeenCalled();
+      expect(metric).not.toHaveBeenCalled();
+      const row = { ...active, userId: 'user-1', email: 'alice@example.com', tier: 'gold' };
+      expect(decide(row, NOW).tier).toBe('starter');
+      expect(error).toHaveBeenCalledWith(expect.stringMatching(/not in the catalogue.*alias/), { unknownPlans: ['gold'], decidedTier: 'starter', userId: 'user-1' });
+      expect(JSON.stringify(error.mock.calls)).not.toContain('alice');
+      expect(metric).toHaveBeenCalledWith('UnknownStoredPlan', 'Count', 1);
+    } finally {
+      error.mockRestore();
+      metric.mockRestore();
+      published.mockRestore();
+    }
   });
 });

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CatalogueError, parseCatalogueFile, readCatalogueFile } from '../../shared/config/catalogue';
+import { CatalogueError, loadCatalogue, parseCatalogueFile, readCatalogueFile } from '../../shared/config/catalogue';
 import { accessPolicyOf, decideAccess } from '../../shared/domain/access';
 import {
   findPlan,
@@ -14,7 +14,7 @@ import {
 import { meteredRemaining, planMeteredConsume } from '../../shared/domain/token-balances';
 import { decideConsume } from '../../shared/domain/token-writes';
 import { schemaText } from '../../scripts/catalogue';
-import { DEFAULT_CATALOGUE_FILE, defaultCatalogue } from '../fixtures/catalogue';
+import { DEFAULT_CATALOGUE_FILE, DEFAULT_CATALOGUE_PATH, defaultCatalogue, pushedCopy } from '../fixtures/catalogue';
 
 const ROOT = resolve(__dirname, '..', '..');
 const NOW = new Date('2026-11-15T12:00:00.000Z');
@@ -178,6 +178,63 @@ describe('the loader refuses a bad file with one message naming the file and the
     const file = base() as any;
     file.plans[2].stripePrices.local = ['prod_basic'];
     expect(refusal(file)).toMatch(/plans\[2\]\.stripePrices\.local\[0\]: must be a Stripe price id/);
+  });
+
+  it('a yearly, weekly or daily price: the allowances are monthly, so a plan is billed monthly', () => {
+    for (const interval of ['year', 'week', 'day']) {
+      const file = base() as any;
+      file.plans[3].price.interval = interval;
+      expect(refusal(file)).toMatch(/plans\[3\]\.price\.interval: yearly, weekly and daily plans are not supported yet .*interval must be "month"/);
+    }
+  });
+});
+
+describe('a cold start serves the catalogue only for an environment it can sell in, and only without retired settings', () => {
+  const load = (environment: string, env: Record<string, string> = {}) => () => loadCatalogue(environment, { CATALOGUE_FILE: DEFAULT_CATALOGUE_PATH, ...env });
+
+  it('refuses the retired variables, naming the field of the file that holds each value now', () => {
+    const refusal = load('local', { STRIPE_PRICE_PRO: 'price_old', TIER_BASIC_MONTHLY_TOKENS: '2000', TOKEN_PACK_SIZE: '50', PAST_DUE_GRACE_DAYS: '3', ADMIN_GRANT_TIER: 'pro', TIER_TEAM_MONTHLY_TOKENS: '5' });
+    expect(refusal).toThrow(CatalogueError);
+    for (const named of [
+      'variable STRIPE_PRICE_PRO is no longer read: set plans[pro].stripePrices.local in entitlements.config.json instead',
+      'variable TIER_BASIC_MONTHLY_TOKENS is no longer read: set plans[basic].monthlyTokens',
+      'variable TOKEN_PACK_SIZE is no longer read: set topUps[].tokens',
+      'variable PAST_DUE_GRACE_DAYS is no longer read: set pastDueGrace.days',
+      'variable ADMIN_GRANT_TIER is no longer read: set sources.admin.grantPlan',
+      // One of the family the old code never had is as dead.
+      'variable TIER_TEAM_MONTHLY_TOKENS is no longer read',
+    ]) {
+      expect(refusal).toThrow(named);
+    }
+    // Empty is unset (a blanked variable in a template).
+    expect(load('local', { PAST_DUE_GRACE: '' })().environment).toBe('local');
+  });
+
+  it('refuses an environment the file does not name, and a priced plan or top-up without a price id there', () => {
+    expect(load('live')).toThrow('entitlements.config.json: the Stripe environment "live" (CATALOGUE_ENVIRONMENT / context catalogueEnvironment) is not in the file (it has: local)');
+    expect(load('live')).toThrow('entitlements.config.json: plans[2] (basic) has a price but no Stripe price id in "live": add it to plans[2].stripePrices.live');
+    expect(load('live')).toThrow('topUps[0] (tokens-100) has a price but no Stripe price id in "live"');
+    const half = JSON.parse(readFileSync(pushedCopy(DEFAULT_CATALOGUE_PATH, ['live']), 'utf8'));
+    half.plans[3].stripePrices.live = [];
+    const path = pushedCopy(DEFAULT_CATALOGUE_PATH, []);
+    writeFileSync(path, JSON.stringify(half));
+    const message = (() => {
+      try {
+        loadCatalogue('live', { CATALOGUE_FILE: path });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error('served');
+    })();
+    expect(message).toBe('entitlements.config.json: plans[3] (pro) has a price but no Stripe price id in "live": add it to plans[3].stripePrices.live (`npm run catalogue -- push --env live` creates the prices and prints their ids)');
+  });
+
+  it('serves the environments the file sells in; a file that sells nothing needs no environment', () => {
+    expect(load('local')().plans.find((p) => p.name === 'pro')!.stripePriceIds).toEqual(['price_pro_monthly']);
+    expect(loadCatalogue('live', { CATALOGUE_FILE: pushedCopy(DEFAULT_CATALOGUE_PATH, ['live']) }).plans.find((p) => p.name === 'pro')!.stripePriceIds).toEqual(['price_pro_live']);
+    const freeOnly = pushedCopy(DEFAULT_CATALOGUE_PATH, []);
+    writeFileSync(freeOnly, JSON.stringify({ plans: [{ name: 'free', displayName: 'Free', monthlyTokens: 0, monthlyApiCalls: 0, features: {} }] }));
+    expect(loadCatalogue('live', { CATALOGUE_FILE: freeOnly }).plans.map((p) => p.name)).toEqual(['free']);
   });
 });
 

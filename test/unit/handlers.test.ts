@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { InternalApiKeys } from '../../shared/http/auth';
 import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { DEFAULT_ACCESS_POLICY, decideAccess } from '../../shared/domain/access';
+import { catalogueOf } from '../../shared/domain/catalogue';
 import type { DependencyProbe } from '../../shared/ports/dependency-probe';
 import { cacheKeys, type ReadThroughCache } from '../../shared/ports/cache';
 import { metrics } from '../../shared/observability/metrics';
@@ -95,6 +96,20 @@ describe('token-consume from fakes', () => {
     expect(tokens.ledger.filter((e) => e.userId === 'u1')).toHaveLength(1);
   });
 
+  it('answers a metered feature over its limit with feature_limit_reached (not insufficient_tokens), and a key reused for another request with a 409 saying so', async () => {
+    const metered = catalogueOf({ plans: [{ name: 'free', displayName: 'Free', monthlyTokens: 0, monthlyApiCalls: 0, features: { exports: { monthlyLimit: 1 } } }] });
+    const tokens = new InMemoryTokenStore(metered, now);
+    tokens.createUser('u1', { tokensPurchased: 5 });
+    const handler = createTokenConsumeHandler({ consume: { tokens, cache: recordingCache(), catalogue: metered }, internalKeys: keys, cognitoClientIds: ['app'] });
+    const consume = (body: Record<string, unknown>) => handler(internal('/v1/users/{userId}/tokens/consume', 'POST', 'u1', body), noContext);
+    expect((await consume({ amount: 1, idempotencyKey: 'first', feature: 'exports' })).statusCode).toBe(200);
+    const over = await consume({ amount: 1, idempotencyKey: 'second', feature: 'exports' });
+    expect([over.statusCode, JSON.parse(over.body).error]).toEqual([402, { code: 'feature_limit_reached', message: expect.any(String), feature: 'exports', remaining: 0 }]);
+    // Same amount, tokens instead of the feature: the amount is not what differs.
+    const reused = await consume({ amount: 1, idempotencyKey: 'first' });
+    expect([reused.statusCode, JSON.parse(reused.body).error.message]).toEqual([409, 'idempotencyKey was already used with a different request']);
+  });
+
   it('publishes what an invocation counted once, at its end (consumed tokens, 402s)', async () => {
     const { handler } = build();
     const published = jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => (metrics.clearMetrics(), metrics));
@@ -148,6 +163,22 @@ describe('tokens-admin from fakes', () => {
     expect([set.statusCode, JSON.parse(set.body).tier]).toEqual([200, 'pro']);
     expect(cache.dropped).toHaveLength(2);
     expect((await handler(internal('/v1/users/{userId}/status', 'GET', 'nobody'), noContext)).statusCode).toBe(404);
+  });
+});
+
+describe('features/check from fakes', () => {
+  it('answers 404 for a user whose account is being deleted, as consume does, and allowed otherwise', async () => {
+    const tokens = new InMemoryTokenStore(catalogue, now);
+    tokens.createUser('u1', { tierStickyValue: 'pro' });
+    let deletingAt: string | undefined;
+    const users = { get: async () => ({ userId: 'u1', email: 'a@example.com', createdAt: now().toISOString(), ...(deletingAt ? { deletingAt } : {}) }) };
+    const handler = createTokensAdminHandler({ admin: { tokens, users: users as never, cache: recordingCache(), catalogue, decide, now }, internalKeys: keys });
+    const check = () => handler(internal('/v1/users/{userId}/features/check', 'POST', 'u1', { feature: 'premium' }), noContext);
+    const live = await check();
+    expect([live.statusCode, JSON.parse(live.body)]).toEqual([200, { allowed: true }]);
+    deletingAt = now().toISOString();
+    const deleting = await check();
+    expect([deleting.statusCode, JSON.parse(deleting.body).error.code]).toEqual([404, 'not_found']);
   });
 });
 

@@ -68,7 +68,8 @@ export interface EntitlementsClient {
    * Spends tokens once per idempotency key: give the key of your own
    * request (so a retry of YOUR request is not charged twice either), or
    * let the client generate one; it is reused on every retry of this call.
-   * A 402 (`insufficient_tokens`, with `remaining`) is an `EntitlementsApiError`.
+   * A 402 (`insufficient_tokens`, with `remaining`; `feature_limit_reached` for a metered
+   * feature) is an `EntitlementsApiError`.
    */
   consumeTokens(userId: string, request: ConsumeRequest): Promise<IdempotentAnswer<Schemas['ConsumeTokensResponse']>>;
   /** Grants purchased tokens once per idempotency key (generated when not given, reused on retries). */

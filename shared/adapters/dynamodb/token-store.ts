@@ -3,14 +3,14 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TablesConfig } from '../../config';
-import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessPolicy } from '../../domain/access';
+import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessDecider, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import { recordedChange } from '../../domain/entitlement-events';
 import type { Catalogue } from '../../domain/catalogue';
 import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
 import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
 import { adjustmentKeys, adjustmentOperation, type AdjustmentResponse, type PurchasedTokenAdjustment } from '../../domain/token-refunds';
-import { addOperation, consumeOperation, type TokenOperation, type TokenWriteDecision } from '../../domain/token-writes';
+import { addOperation, consumeOperation, type ConsumeResponse, type TokenOperation, type TokenWriteDecision } from '../../domain/token-writes';
 import {
   TokenContentionError,
   type AddTokensRequest,
@@ -38,6 +38,8 @@ export interface DynamoTokenStoreOptions {
   catalogue: Catalogue;
   /** The access policy (past_due grace...): allowances come from the one access decision. */
   policy?: AccessPolicy;
+  /** The deployment's decider (the wiring's: it reports stored plans the catalogue lost); default: decided from `catalogue` and `policy`. */
+  decide?: AccessDecider;
   now?: () => Date;
   /**
    * Lost races (another writer changed the row first) are retried at once on
@@ -95,6 +97,7 @@ export class DynamoTokenStore implements TokenStore {
   private readonly tables: TokenTables;
   private readonly catalogue: Catalogue;
   private readonly policy: AccessPolicy;
+  private readonly decide: AccessDecider | undefined;
   private readonly now: () => Date;
   private readonly maxRaces: number;
   private readonly raceBudgetMs: number;
@@ -112,6 +115,7 @@ export class DynamoTokenStore implements TokenStore {
     this.tables = options.tables;
     this.catalogue = options.catalogue;
     this.policy = options.policy ?? DEFAULT_ACCESS_POLICY;
+    this.decide = options.decide;
     this.now = options.now ?? (() => new Date());
     this.maxRaces = options.maxRaces ?? 200;
     this.raceBudgetMs = options.raceBudgetMs ?? 5000;
@@ -152,7 +156,8 @@ export class DynamoTokenStore implements TokenStore {
 
   /** The one access decision, on the state a write is planned on, at the write's time. */
   private accessOf(state: StoredTokenState, now: Date) {
-    return decideAccess({ status: 'none', tier: 'free', ...state }, this.catalogue, this.policy, now);
+    const row = { status: 'none' as const, tier: 'free', ...state };
+    return this.decide ? this.decide(row, now) : decideAccess(row, this.catalogue, this.policy, now);
   }
 
   /**
@@ -397,6 +402,14 @@ export class DynamoTokenStore implements TokenStore {
   }
 
   /** What the adjustment under `idempotencyKey` did, if it happened (e.g. what a dispute took, to give it back). */
+  async earlierConsume(request: ConsumeTokensRequest): Promise<Extract<ConsumeTokensResult, { outcome: 'consumed' | 'conflict' }> | undefined> {
+    const op = consumeOperation(request);
+    const out = await this.doc.send(new GetCommand({ TableName: this.tables.idempotency, Key: { key: op.key }, ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const answer = replayOf(out.Item as IdempotencyRecord<ConsumeResponse>, op.fingerprint);
+    return answer.kind === 'replayed' ? { outcome: 'consumed', ...answer.response, replayed: true } : { outcome: 'conflict' };
+  }
+
   async adjustmentOf(userId: string, idempotencyKey: string): Promise<AdjustmentResponse | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.tables.idempotency, Key: { key: adjustmentKeys.record(userId, idempotencyKey) }, ConsistentRead: true }),

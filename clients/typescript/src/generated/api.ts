@@ -689,7 +689,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `insufficient_tokens`, with `remaining` */
+        /** @description `insufficient_tokens`, with `remaining`; for a metered feature `feature_limit_reached`, with `feature` and `remaining` */
         Error402: {
             headers: {
                 [name: string]: unknown;
