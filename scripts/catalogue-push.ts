@@ -12,6 +12,8 @@ import type { CatalogueFile } from '../shared/domain/catalogue';
  *   key names one price per account, so the holder is looked up archived or
  *   not. A holder with the file's amount, currency and interval is the price
  *   (reactivated when archived);
+ * - else an archived price the file names with those terms (an amount changed
+ *   back), reactivated and given the key;
  * - else a new price on the item's product (a deterministic product id,
  *   created when missing), taking the lookup key over from a holder with
  *   another amount (`transfer_lookup_key`). Stripe prices are immutable, so
@@ -113,15 +115,19 @@ function checkMode<T extends { id: string; livemode: boolean }>(object: T, optio
   return object;
 }
 
-async function priceNamedInFile(stripe: Stripe, item: Sellable, options: PushOptions): Promise<Stripe.Price | undefined> {
+/** The first price the file names that is active with the item's terms, else the first archived one with them. */
+async function pricesNamedInFile(stripe: Stripe, item: Sellable, options: PushOptions): Promise<{ active?: Stripe.Price; archived?: Stripe.Price }> {
+  let archived: Stripe.Price | undefined;
   for (const id of item.ids) {
     const price = await stripe.prices.retrieve(id).catch((err: { code?: string }) => {
       if (err.code === 'resource_missing') return undefined;
       throw err;
     });
-    if (price && checkMode(price, options).active && sameTerms(price, item)) return price;
+    if (!price || !sameTerms(checkMode(price, options), item)) continue;
+    if (price.active) return { active: price };
+    archived ??= price;
   }
-  return undefined;
+  return archived ? { archived } : {};
 }
 
 async function ensureProduct(stripe: Stripe, item: Sellable, options: PushOptions): Promise<string> {
@@ -137,14 +143,29 @@ async function ensureProduct(stripe: Stripe, item: Sellable, options: PushOption
   return id;
 }
 
-/** The price for `item`: the lookup key's holder when its terms match (reactivated if archived), else a new one taking the key. */
-async function priceByLookupKey(stripe: Stripe, item: Sellable, productId: string, options: PushOptions): Promise<{ price: Stripe.Price; outcome: PushOutcome; replaced?: string }> {
+/**
+ * The price for `item`: the lookup key's holder when its terms match
+ * (reactivated if archived), else an archived price of the file with the
+ * item's terms (reactivated, taking the key), else a new one taking the key.
+ */
+async function priceByLookupKey(
+  stripe: Stripe,
+  item: Sellable,
+  productId: string,
+  archivedInFile: Stripe.Price | undefined,
+  options: PushOptions,
+): Promise<{ price: Stripe.Price; outcome: PushOutcome; replaced?: string }> {
   const lookupKey = lookupKeyOf(item);
   // No `active` filter: an archived price keeps its lookup key, and the key is unique per account.
   const holder = (await stripe.prices.list({ lookup_keys: [lookupKey], limit: 1 })).data[0];
   if (holder && sameTerms(checkMode(holder, options), item)) {
     if (holder.active) return { price: holder, outcome: 'exists' };
     return { price: checkMode(await stripe.prices.update(holder.id, { active: true }), options), outcome: 'reactivated' };
+  }
+  // An amount changed back: the file's archived price of these terms sells again rather than a duplicate of it.
+  if (archivedInFile) {
+    const price = await stripe.prices.update(archivedInFile.id, { active: true, lookup_key: lookupKey, ...(holder ? { transfer_lookup_key: true } : {}) });
+    return { price: checkMode(price, options), outcome: 'reactivated', ...(holder ? { replaced: holder.id } : {}) };
   }
   const price = await stripe.prices.create(
     {
@@ -172,12 +193,12 @@ export async function pushCatalogue(stripe: Stripe, file: CatalogueFile, environ
   if (sample) checkMode(sample, options);
   const items: PushedItem[] = [];
   for (const item of sellables(file, environment)) {
-    const named = await priceNamedInFile(stripe, item, options);
-    const found = named
-      ? { price: named, outcome: 'exists' as const, productId: productOf(named) }
+    const named = await pricesNamedInFile(stripe, item, options);
+    const found = named.active
+      ? { price: named.active, outcome: 'exists' as const, productId: productOf(named.active) }
       : await (async () => {
           const productId = await ensureProduct(stripe, item, options);
-          return { ...(await priceByLookupKey(stripe, item, productId, options)), productId };
+          return { ...(await priceByLookupKey(stripe, item, productId, named.archived, options)), productId };
         })();
     const { price, outcome, productId } = found;
     const replaced = 'replaced' in found ? found.replaced : undefined;

@@ -213,6 +213,20 @@ describe('a later push, after the operator changed Stripe or the file', () => {
     expect(await pricesOf('tokens-repriced')).toHaveLength(2);
   });
 
+  it('an amount changed back reactivates the file\'s archived price of that amount, giving it the key, instead of a duplicate', async () => {
+    const { file: first } = fileWithPack('tokens-back', 3500);
+    const p1 = packOf(await pushCatalogue(stripe, first, 'local'), 'tokens-back').priceId;
+    const { file: raised } = fileWithPack('tokens-back', 4500, [p1]);
+    const p2 = packOf(await pushCatalogue(stripe, raised, 'local'), 'tokens-back').priceId;
+    await stripe.prices.update(p1, { active: false });
+
+    const { file: back } = fileWithPack('tokens-back', 3500, [p2, p1]);
+    expect(packOf(await pushCatalogue(stripe, back, 'local'), 'tokens-back')).toMatchObject({ outcome: 'reactivated', priceId: p1, replaced: p2, fileIds: [p1, p2] });
+    expect(await holders('tokens-back')).toEqual([expect.objectContaining({ id: p1, active: true, unit_amount: 3500 })]);
+    expect(await stripe.prices.retrieve(p2)).toMatchObject({ active: true, lookup_key: null });
+    expect(await pricesOf('tokens-back')).toHaveLength(2);
+  });
+
   it('two pushes of a new amount at once make one new price', async () => {
     const { file: before } = fileWithPack('tokens-raced-reprice', 3400);
     const old = packOf(await pushCatalogue(stripe, before, 'local'), 'tokens-raced-reprice');
