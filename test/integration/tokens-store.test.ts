@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { countRequests } from '../../bench/harness';
@@ -8,10 +9,12 @@ import { DynamoTokenStore } from '../../shared/adapters/dynamodb/token-store';
 import { DynamoUserStore } from '../../shared/adapters/dynamodb/users-store';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess } from '../../shared/domain/access';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../shared/domain/entitlement';
-import { type Catalogue } from '../../shared/domain/catalogue';
+import { catalogueFileSchema, resolveCatalogue, type Catalogue } from '../../shared/domain/catalogue';
+import { readCatalogueFile } from '../../shared/config/catalogue';
 import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { LEDGER_RETENTION_DAYS } from '../../shared/domain/token-ledger';
 import { describeTokens } from '../../shared/domain/token-views';
+import type { MeteredUsage } from '../../shared/domain/token-balances';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 import { localStack } from '../fixtures/stack';
 import { BILLING_PERIOD_MS, SMALL_CATALOGUE, documentClient, initialRow, ledgerOf, nextBoundary, putEntitlement, tokenHistory, tokenTablesFromEnv } from '../fixtures/tokens';
@@ -200,6 +203,67 @@ describe('racing consumes (several containers, one DynamoDB row)', () => {
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => fleet[i % 4]!.store.consume({ userId, amount: 7, idempotencyKey: 'same' })));
     expect(results.every((r) => r.outcome === 'consumed' && r.consumed === 7 && r.remaining === 93)).toBe(true);
     expect(results.filter((r) => r.outcome === 'consumed' && !r.replayed)).toHaveLength(1);
+    expect(await ledgerOf(doc, tables.ledger, userId)).toHaveLength(1);
+  });
+});
+
+describe('racing uses of a metered feature (several containers, one DynamoDB row)', () => {
+  // One store queues a user's requests (serial), so only separate instances
+  // make the conditional write on meteredUsage lose races, as Lambda
+  // containers do. The same patience as above: this is about counts.
+  const patient = { raceBudgetMs: 30_000 };
+  const LIMIT = 10;
+  /** The custom catalogue with the team plan's report-exports limit at LIMIT. */
+  const metered = (() => {
+    const file = structuredClone(readCatalogueFile(resolve(__dirname, '..', 'fixtures', 'catalogues', 'custom.config.json')).file);
+    file.plans.find((p) => p.name === 'team')!.features['report-exports'] = { monthlyLimit: LIMIT };
+    return resolveCatalogue(catalogueFileSchema.parse(file), 'unpriced');
+  })();
+
+  /** The feature's count on the row (the entitlement record type does not name the token fields). */
+  const usesOf = async (userId: string) => ((await row(userId)) as { meteredUsage?: MeteredUsage }).meteredUsage?.['report-exports'];
+
+  async function teamUser(clock: { now: Date }): Promise<string> {
+    const userId = newUser();
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('team', NO_SUBSCRIPTION), tokensPurchased: 5 });
+    return userId;
+  }
+
+  it(`60 parallel uses across 4 containers with a limit of ${LIMIT}: exactly ${LIMIT} succeed, no overdraft, a complete ledger`, async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const fleet = Array.from({ length: 4 }, () => container(clock, { ...patient, catalogue: metered }));
+    const userId = await teamUser(clock);
+
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => fleet[i % fleet.length]!.store.consume({ userId, amount: 1, idempotencyKey: `use-${i}`, feature: 'report-exports' })),
+    );
+
+    const consumed = results.filter((r) => r.outcome === 'consumed');
+    expect(consumed).toHaveLength(LIMIT);
+    expect(results.filter((r) => r.outcome === 'insufficient' && r.remaining === 0)).toHaveLength(60 - LIMIT);
+    // Each success saw a distinct count: LIMIT-1 ... 0 uses left.
+    expect(consumed.map((r) => (r.outcome === 'consumed' ? r.remaining : -1)).sort((x, y) => x! - y!)).toEqual(Array.from({ length: LIMIT }, (_, i) => i));
+    expect(await usesOf(userId)).toMatchObject({ used: LIMIT });
+    // Tokens are another allowance: the feature's uses never touch them.
+    expect(await row(userId)).toMatchObject({ tokensPurchased: 5, tokensUsedThisPeriod: 0 });
+    const ledger = await ledgerOf(doc, tables.ledger, userId);
+    expect(ledger).toHaveLength(LIMIT);
+    expect(ledger.every((e) => e.feature === 'report-exports' && e.amount === 1)).toBe(true);
+    expect(new Set(ledger.map((e) => e.idempotencyKey)).size).toBe(LIMIT);
+  });
+
+  it('retries of one use sent to several containers at once are charged once', async () => {
+    const clock = clockAt('2026-05-10T12:00:00.000Z');
+    const fleet = Array.from({ length: 4 }, () => container(clock, { ...patient, catalogue: metered }));
+    const userId = await teamUser(clock);
+
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => fleet[i % 4]!.store.consume({ userId, amount: 3, idempotencyKey: 'export-once', feature: 'report-exports' })),
+    );
+
+    expect(results.every((r) => r.outcome === 'consumed' && r.consumed === 3 && r.remaining === LIMIT - 3)).toBe(true);
+    expect(results.filter((r) => r.outcome === 'consumed' && !r.replayed)).toHaveLength(1);
+    expect(await usesOf(userId)).toMatchObject({ used: 3 });
     expect(await ledgerOf(doc, tables.ledger, userId)).toHaveLength(1);
   });
 });

@@ -251,6 +251,21 @@ route('POST', '/v1/prices', 'priceCreate', (state, { params }) => {
   return renderPrice(state, id);
 });
 
+// Archive / reactivate (`active`), move a lookup key (`transfer_lookup_key`): what push does to an existing price.
+route('POST', '/v1/prices/:id', 'priceUpdate', (state, { params, path }) => {
+  const price = state.price(path.id as string);
+  const lookupKey = str(params, 'lookup_key');
+  if (lookupKey !== undefined && lookupKey.length > 200) throw invalidParam('lookup_key must be at most 200 characters.', 'lookup_key');
+  state.updatePrice(price.id, {
+    active: bool(params, 'active'),
+    lookupKey,
+    transferLookupKey: bool(params, 'transfer_lookup_key') ?? false,
+    nickname: str(params, 'nickname'),
+    metadata: params.metadata === undefined ? undefined : applyMetadata(price.metadata, params.metadata),
+  });
+  return renderPrice(state, price.id);
+});
+
 route('POST', '/v1/products', 'productCreate', (state, { params }) => {
   const id = str(params, 'id');
   if (id !== undefined && !/^[A-Za-z0-9_-]{1,250}$/.test(id)) throw invalidParam('Invalid product id.', 'id');

@@ -59,9 +59,18 @@ export abstract class PriceModels extends StripeStore {
   }
 
   /**
-   * POST /v1/prices. A lookup key names one active price: Stripe refuses a
-   * second unless `transfer_lookup_key` moves it to the new price.
+   * A lookup key names one price in the account, archived ones included (an
+   * archived price keeps its key): Stripe refuses to give it to another
+   * unless `transfer_lookup_key` moves it, atomically.
    */
+  private claimLookupKey(lookupKey: string, forPrice: string | undefined, transfer: boolean): void {
+    const holder = [...this.prices.values()].find((p) => p.lookupKey === lookupKey && p.id !== forPrice);
+    if (!holder) return;
+    if (!transfer) throw invalidRequest(`A price (\`${holder.id}\`) already uses that lookup key.`, 'lookup_key');
+    holder.lookupKey = '';
+  }
+
+  /** POST /v1/prices. */
   createPrice(data: {
     product: string;
     unitAmount: number;
@@ -73,11 +82,7 @@ export abstract class PriceModels extends StripeStore {
     active: boolean;
   }): string {
     this.product(data.product);
-    if (data.lookupKey) {
-      const holder = [...this.prices.values()].find((p) => p.lookupKey === data.lookupKey);
-      if (holder && !data.transferLookupKey) throw invalidRequest(`A price (\`${holder.id}\`) already uses that lookup key.`, 'lookup_key');
-      if (holder) holder.lookupKey = '';
-    }
+    if (data.lookupKey) this.claimLookupKey(data.lookupKey, undefined, data.transferLookupKey);
     const id = newId('price');
     this.prices.set(id, {
       id,
@@ -91,5 +96,19 @@ export abstract class PriceModels extends StripeStore {
       created: this.now(),
     });
     return id;
+  }
+
+  /**
+   * POST /v1/prices/:id: only what Stripe lets change on a price (amount,
+   * currency and interval are fixed for life). `active: false` archives it:
+   * it keeps its lookup key and its subscriptions.
+   */
+  updatePrice(id: string, change: { active?: boolean; lookupKey?: string; transferLookupKey: boolean; nickname?: string; metadata?: Record<string, string> }): void {
+    const price = this.price(id);
+    if (change.lookupKey !== undefined) this.claimLookupKey(change.lookupKey, id, change.transferLookupKey);
+    if (change.lookupKey !== undefined) price.lookupKey = change.lookupKey;
+    if (change.active !== undefined) price.active = change.active;
+    if (change.nickname !== undefined) price.nickname = change.nickname;
+    if (change.metadata !== undefined) price.metadata = change.metadata;
   }
 }
