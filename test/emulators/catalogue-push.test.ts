@@ -9,6 +9,7 @@ import type { CatalogueFile } from '../../shared/domain/catalogue';
 import { freePort } from '../../infra/local/processes';
 import { StripeEmulatorControl } from '../../infra/local/stripe/control';
 import { startStripeEmulator, type StripeEmulator } from '../../infra/local/stripe/emulator';
+import { catalogueSeed } from '../../infra/local/stripe/catalog';
 import { stripeHandlerEnv } from '../../infra/local/stripe/service';
 import { KNOWN_PARAMS } from '../../infra/local/stripe/params';
 import { expectsLivemode, keyLivemode } from '../../scripts/catalogue';
@@ -331,3 +332,35 @@ describe('the emulator checks what push sends as Stripe does', () => {
   });
 });
 
+
+describe('the local stack restarted with the pushed ids in the file', () => {
+  it('starts its emulator with the file\'s local prices, so push then finds them and Checkout can sell them', async () => {
+    const { file } = readCatalogueFile(CUSTOM);
+    const first = await pushCatalogue(stripe, file, 'local');
+    const withIds: CatalogueFile = structuredClone(file);
+    for (const item of first.items) {
+      const target = item.kind === 'plan' ? withIds.plans.find((p) => p.name === item.name) : withIds.topUps.find((t) => t.name === item.name);
+      target!.stripePrices = { ...target!.stripePrices, local: item.fileIds };
+    }
+
+    // A new emulator (a restart: no state kept), seeded from the file with the ids.
+    const restarted = await startStripeEmulator({
+      port: await freePort(),
+      webhookUrl: `http://127.0.0.1:${await freePort()}/stripe/webhook`,
+      delivery: { attempts: 1, retryDelayMs: 10 },
+      seed: catalogueSeed(withIds),
+    });
+    try {
+      const client = new Stripe(restarted.secretKey, { host: '127.0.0.1', port: restarted.port, protocol: 'http', maxNetworkRetries: 0 });
+      const team = first.items.find((i) => i.kind === 'plan' && i.name === 'team')!;
+      const price = await client.prices.retrieve(team.priceId);
+      expect(price).toMatchObject({ active: true, unit_amount: 2900, currency: 'usd', recurring: { interval: 'month' }, lookup_key: lookupKeyOf({ kind: 'plan', name: 'team' }), product: productIdOf({ kind: 'plan', name: 'team' }) });
+      const again = await pushCatalogue(client, withIds, 'local');
+      expect(again.items.filter((i) => i.outcome !== 'exists')).toEqual([]);
+      expect(again.items.map((i) => i.priceId)).toEqual(first.items.map((i) => i.priceId));
+      expect(again.items.every((i) => !i.fileChanged)).toBe(true);
+    } finally {
+      await restarted.stop();
+    }
+  });
+});

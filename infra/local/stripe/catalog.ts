@@ -1,3 +1,6 @@
+import { lookupKeyOf, productIdOf } from '../../../scripts/catalogue-push';
+import type { CatalogueFile } from '../../../shared/domain/catalogue';
+
 /**
  * The products and prices every emulator starts with: the three subscription
  * tiers of ARCHITECTURE.md's local catalogue and a one-time token pack.
@@ -95,3 +98,41 @@ export const CATALOG: { products: ProductRecord[]; prices: PriceRecord[] } = {
     },
   ],
 };
+
+/**
+ * The catalogue file's "local" prices the built-in catalogue lacks (a plan or
+ * top-up pushed with `npm run catalogue -- push --env local`, its ids added to
+ * the file): the emulator keeps no state between starts, so it starts with
+ * them, under the ids the file names and the product ids and lookup keys push
+ * gives them. The file stays the truth: a restart finds what push created.
+ */
+export function catalogueSeed(file: CatalogueFile, environment = 'local'): { products: ProductRecord[]; prices: PriceRecord[] } {
+  const builtIn = new Set(CATALOG.prices.map((p) => p.id));
+  const products: ProductRecord[] = [];
+  const prices: PriceRecord[] = [];
+  const add = (item: { kind: 'plan' | 'top-up'; name: string; displayName: string; amount: number; recurring: boolean; ids: string[]; metadata: Record<string, string> }) => {
+    const ids = item.ids.filter((id) => !builtIn.has(id));
+    if (ids.length === 0) return;
+    const product = productIdOf(item);
+    products.push({ id: product, name: item.displayName, description: item.displayName, defaultPrice: ids[0]!, metadata: item.metadata });
+    ids.forEach((id, i) =>
+      prices.push({
+        id,
+        product,
+        nickname: item.displayName,
+        unitAmount: item.amount,
+        // One price holds a lookup key: the file's first (the one Checkout sells).
+        lookupKey: i === 0 ? lookupKeyOf(item) : '',
+        recurring: item.recurring ? { interval: 'month', intervalCount: 1 } : null,
+        metadata: item.metadata,
+      }),
+    );
+  };
+  for (const plan of file.plans) {
+    if (plan.price) add({ kind: 'plan', name: plan.name, displayName: plan.displayName, amount: plan.price.amount, recurring: true, ids: plan.stripePrices?.[environment] ?? [], metadata: { catalogue_plan: plan.name } });
+  }
+  for (const pack of file.topUps) {
+    add({ kind: 'top-up', name: pack.name, displayName: pack.displayName ?? `${pack.tokens} tokens`, amount: pack.price.amount, recurring: false, ids: pack.stripePrices?.[environment] ?? [], metadata: { catalogue_top_up: pack.name, tokens: String(pack.tokens) } });
+  }
+  return { products, prices };
+}

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Stripe from 'stripe';
 import { CallRecorder, close, createLocalServer, FaultInjector, hang, header, listen, readBody, sendJson, serveControl } from '../http';
 import { matchApiRoute, pathTemplate, type EventStore } from './api';
-import { PRICE_IDS, type EmulatorPrices } from './catalog';
+import { PRICE_IDS, type EmulatorPrices, type PriceRecord, type ProductRecord } from './catalog';
 import type { StripeApiCall, StripeEmulatorControlApi } from './control';
 import { redirectAfterForm, stripeControl, stripeControlRoutes, type Clock } from './control-server';
 import { WebhookDelivery, type StripeEvent, type WebhookDeliveryOptions } from './delivery';
@@ -36,6 +36,8 @@ export interface StripeEmulatorOptions {
   secretKey?: string;
   /** `api_version` stamped on events; default: the version stripe-node pins. */
   apiVersion?: string;
+  /** Products and prices to start with beyond the built-in catalogue (see catalogueSeed). */
+  seed?: { products: ProductRecord[]; prices: PriceRecord[] };
   delivery?: Pick<WebhookDeliveryOptions, 'attempts' | 'retryDelayMs' | 'timeoutMs' | 'reorderWindowMs' | 'onFailure'>;
 }
 
@@ -79,6 +81,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions): Promi
   let currentRequest: { id: string; idempotencyKey: string | null } | null = null;
   const state = new StripeState({
     now,
+    seed: options.seed,
     baseUrl: () => url,
     emit: (type, object, previous) => {
       const event: StripeEvent = {

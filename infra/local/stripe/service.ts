@@ -3,6 +3,8 @@
  * Stripe's own test mode, and the environment that points the handlers at it.
  */
 import type { LocalService, LocalServiceFactory } from '../stack';
+import { loadCatalogueFile } from '../../../shared/config/catalogue';
+import { catalogueSeed } from './catalog';
 import { startStripeEmulator, type StripeEmulator } from './emulator';
 
 export const STRIPE_EMULATOR_DEFAULT_PORT = 12111;
@@ -52,6 +54,7 @@ export const stripeEmulatorService: LocalServiceFactory = {
     const emulator = await startStripeEmulator({
       port,
       webhookUrl,
+      seed: catalogueSeed(loadCatalogueFile(process.env)),
       delivery: {
         onFailure: (entry) => {
           const last = entry.attempts[entry.attempts.length - 1];

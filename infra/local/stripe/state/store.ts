@@ -20,13 +20,16 @@ export abstract class StripeStore {
   protected readonly emit: EmitEvent;
   readonly baseUrl: () => string;
 
-  constructor(options: { now?: () => number; emit: EmitEvent; baseUrl: () => string }) {
+  /** `seed`: products and prices beyond the built-in catalogue (the catalogue file's "local" prices: catalogueSeed in catalog.ts). */
+  constructor(options: { now?: () => number; emit: EmitEvent; baseUrl: () => string; seed?: { products: ProductRecord[]; prices: PriceRecord[] } }) {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.emit = options.emit;
     this.baseUrl = options.baseUrl;
     const created = this.now();
     for (const product of CATALOG.products) this.products.set(product.id, { ...clone(product), active: true, created });
     for (const price of CATALOG.prices) this.prices.set(price.id, { ...clone(price), active: true, created });
+    for (const product of options.seed?.products ?? []) if (!this.products.has(product.id)) this.products.set(product.id, { ...clone(product), active: true, created });
+    for (const price of options.seed?.prices ?? []) if (!this.prices.has(price.id)) this.prices.set(price.id, { ...clone(price), active: true, created });
   }
 
   protected nextSeq(): number {
