@@ -359,6 +359,19 @@ describe('the local stack restarted with the pushed ids in the file', () => {
       expect(again.items.filter((i) => i.outcome !== 'exists')).toEqual([]);
       expect(again.items.map((i) => i.priceId)).toEqual(first.items.map((i) => i.priceId));
       expect(again.items.every((i) => !i.fileChanged)).toBe(true);
+
+      // A file that re-prices a built-in tier: subscribe by that name uses the file's price, not the built-in one.
+      const repriced: CatalogueFile = structuredClone(withIds);
+      const pro = repriced.plans.find((p) => p.name === 'pro')!;
+      pro.price = { ...pro.price!, amount: 2500 };
+      pro.stripePrices = { ...pro.stripePrices, local: ['price_pro_repriced_local'] };
+      const seeded = await startStripeEmulator({ port: await freePort(), webhookUrl: `http://127.0.0.1:${await freePort()}/stripe/webhook`, delivery: { attempts: 1, retryDelayMs: 10 }, seed: catalogueSeed(repriced) });
+      try {
+        const { subscription } = await new StripeEmulatorControl(seeded.url).subscribe({ email: `repriced-${Date.now()}@example.test`, tier: 'pro' });
+        expect((subscription as { items: { data: Array<{ price: { id: string; unit_amount: number } }> } }).items.data[0]!.price).toMatchObject({ id: 'price_pro_repriced_local', unit_amount: 2500 });
+      } finally {
+        await seeded.stop();
+      }
     } finally {
       await restarted.stop();
     }

@@ -32,10 +32,13 @@ export class StripeState extends CheckoutModels {
   resolvePrice(input: { price?: string; tier?: string }): string {
     if (input.price) return this.price(input.price, 'price').id;
     if (input.tier) {
-      // The seeded tiers, else a plan `npm run catalogue -- push` created (its prices carry the plan's name).
+      // A plan's price from the catalogue file (seeded at start) or pushed (its prices carry the plan's name; the
+      // one holding the lookup key is the file's first, the one Checkout sells) wins over the built-in tier of that
+      // name: a file that re-priced `pro` must not get subscriptions on a price it no longer lists.
       const wanted = input.tier.trim().toLowerCase();
-      const pushed = [...this.prices.values()].filter((p) => p.active && p.recurring && p.metadata.catalogue_plan === wanted).pop();
-      const price = tierPrice(input.tier) ?? pushed?.id;
+      const fromFile = [...this.prices.values()].filter((p) => p.active && p.recurring && p.metadata.catalogue_plan === wanted);
+      const pushed = fromFile.find((p) => p.lookupKey !== '') ?? fromFile.pop();
+      const price = pushed?.id ?? tierPrice(input.tier);
       if (!price) throw invalidRequest(`Unknown tier '${input.tier}': use basic, pro, enterprise or a plan pushed with npm run catalogue -- push.`, 'tier');
       return price;
     }
