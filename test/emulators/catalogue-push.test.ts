@@ -377,3 +377,13 @@ describe('the local stack restarted with the pushed ids in the file', () => {
     }
   });
 });
+
+describe('the local stack\'s emulator seed', () => {
+  it('refuses a built-in price id listed for another amount (the page would show one price and Checkout sell another)', () => {
+    const { file } = readCatalogueFile(resolve(ROOT, 'entitlements.config.json'));
+    expect(catalogueSeed(file)).toEqual({ products: [], prices: [] });
+    const wrong: CatalogueFile = structuredClone(file);
+    wrong.plans.find((p) => p.name === 'pro')!.price!.amount = 1900;
+    expect(() => catalogueSeed(wrong)).toThrow(/plan pro: price_pro_monthly is the emulator's built-in price of 1999, the file says 1900/);
+  });
+});

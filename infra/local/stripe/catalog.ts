@@ -107,10 +107,17 @@ export const CATALOG: { products: ProductRecord[]; prices: PriceRecord[] } = {
  * gives them. The file stays the truth: a restart finds what push created.
  */
 export function catalogueSeed(file: CatalogueFile, environment = 'local'): { products: ProductRecord[]; prices: PriceRecord[] } {
-  const builtIn = new Set(CATALOG.prices.map((p) => p.id));
+  const builtIn = new Map(CATALOG.prices.map((p) => [p.id, p]));
   const products: ProductRecord[] = [];
   const prices: PriceRecord[] = [];
   const add = (item: { kind: 'plan' | 'top-up'; name: string; displayName: string; amount: number; recurring: boolean; ids: string[]; metadata: Record<string, string> }) => {
+    for (const id of item.ids) {
+      // A built-in price listed for another amount: Checkout would sell the built-in amount while /v1/tiers shows the file's.
+      const known = builtIn.get(id);
+      if (known && known.unitAmount !== item.amount) {
+        throw new Error(`${item.kind} ${item.name}: ${id} is the emulator's built-in price of ${known.unitAmount}, the file says ${item.amount}; push the new amount (npm run catalogue -- push --env local) and list its id first`);
+      }
+    }
     const ids = item.ids.filter((id) => !builtIn.has(id));
     if (ids.length === 0) return;
     const product = productIdOf(item);
