@@ -6,7 +6,7 @@ import { catalogueOf } from '../../shared/domain/catalogue';
 import type { DependencyProbe } from '../../shared/ports/dependency-probe';
 import { cacheKeys, type ReadThroughCache } from '../../shared/ports/cache';
 import { metrics } from '../../shared/observability/metrics';
-import { apiEvent, noContext } from '../fixtures/handlers';
+import { apiEvent, noContext, UNIT_HANDLER_ENV } from '../fixtures/handlers';
 import { InMemoryTokenStore } from '../fixtures/tokens';
 
 /**
@@ -17,20 +17,11 @@ import { InMemoryTokenStore } from '../fixtures/tokens';
  * connects (Redis disabled, plain internal keys, SDK clients are lazy).
  */
 Object.assign(process.env, {
-  AWS_REGION: 'us-east-1',
-  TABLE_USERS: 'users',
-  TABLE_ENTITLEMENTS: 'entitlements',
-  TABLE_LEDGER: 'ledger',
-  TABLE_IDEMPOTENCY: 'idempotency',
-  TABLE_API_KEYS: 'api-keys',
-  TABLE_EMAIL_OWNERS: 'email-owners',
-  TABLE_KOFI: 'kofi',
-  REDIS_DISABLED: 'true',
+  ...UNIT_HANDLER_ENV,
   INTERNAL_API_KEYS: 'unit-key',
   COGNITO_USER_POOL_ID: 'us-east-1_unit',
   COGNITO_CLIENT_IDS: 'app',
   CREDENTIALS_ROLE_ARN: 'arn:aws:iam::123456789012:role/unit',
-  CATALOGUE_ENVIRONMENT: 'local',
 });
 
 /* eslint-disable @typescript-eslint/no-require-imports -- after the environment above */

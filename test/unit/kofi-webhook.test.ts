@@ -8,20 +8,11 @@ import type { UserProfile } from '../../shared/ports/users';
 import { receiveKofiPayment, type KofiWebhookDeps } from '../../shared/use-cases/kofi-webhook';
 import { logger } from '../../shared/observability/logger';
 import { metrics } from '../../shared/observability/metrics';
-import { apiEvent, noContext } from '../fixtures/handlers';
+import { apiEvent, noContext, UNIT_HANDLER_ENV } from '../fixtures/handlers';
 
 /** The handler module builds its default instance on import: the environment names what it reads (nothing connects). */
 Object.assign(process.env, {
-  AWS_REGION: 'us-east-1',
-  TABLE_USERS: 'users',
-  TABLE_ENTITLEMENTS: 'entitlements',
-  TABLE_LEDGER: 'ledger',
-  TABLE_IDEMPOTENCY: 'idempotency',
-  TABLE_API_KEYS: 'api-keys',
-  TABLE_EMAIL_OWNERS: 'email-owners',
-  TABLE_KOFI: 'kofi',
-  CATALOGUE_ENVIRONMENT: 'local',
-  REDIS_DISABLED: 'true',
+  ...UNIT_HANDLER_ENV,
   KOFI_VERIFICATION_TOKEN: 'unit-token',
 });
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- after the environment above
