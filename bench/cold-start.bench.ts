@@ -77,6 +77,8 @@ function handlerEnv(ctx: BenchContext): Record<string, string> {
     COGNITO_CLIENT_IDS: 'benchclient000000000000000',
     STRIPE_SECRET_KEY: 'sk_test_bench',
     STRIPE_WEBHOOK_SECRET: 'whsec_bench',
+    KOFI_VERIFICATION_TOKEN: 'kofi-bench-token',
+    EVENT_BUS_NAME: 'bench-entitlements',
     APP_BASE_URL: 'https://app.example.com',
     CATALOGUE_ENVIRONMENT: 'local',
     CREDENTIALS_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench-subscriber-credentials',
