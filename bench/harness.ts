@@ -25,8 +25,12 @@ export interface BenchRow {
   median: number;
   p99: number;
   unit: string;
-  /** This row's median over its baseline's. */
+  /** This row's median over its baseline's (for paired measurements: the median of the pair ratios). */
   ratio?: number;
+  /** The pair ratios' spread: their interquartile range (p25-p75) and how many pairs. */
+  spread?: RatioSpread;
+  /** Why this row's verdict cannot be trusted (printed under the table). */
+  warning?: string;
   /** e.g. "ratio <= 1.3". */
   goal?: string;
   pass?: boolean;
@@ -42,6 +46,65 @@ export function quantile(samples: readonly number[], q: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank] as number;
+}
+
+/** Ratios of side-by-side measurements (one pair per round or block), summarised. */
+export interface RatioSpread {
+  low: number;
+  high: number;
+  pairs: number;
+}
+
+export interface RatioSummary extends RatioSpread {
+  median: number;
+}
+
+/** The median of pair ratios, with their interquartile range as the spread. */
+export function summariseRatios(ratios: readonly number[]): RatioSummary {
+  if (ratios.length === 0) throw new Error('no pair ratios to summarise');
+  return { median: quantile(ratios, 0.5), low: quantile(ratios, 0.25), high: quantile(ratios, 0.75), pairs: ratios.length };
+}
+
+/**
+ * Per-pair ratios of two interleaved series (sample i of `a` was taken beside
+ * sample i of `b`): the series are cut into `blocks` consecutive blocks and
+ * each block gives the ratio of its medians, so a slow spell of the machine
+ * lands in both halves of a pair instead of in one side's median.
+ */
+export function blockRatios(a: readonly number[], b: readonly number[], blocks: number): number[] {
+  const n = Math.min(a.length, b.length);
+  const count = Math.max(1, Math.min(blocks, n));
+  const size = Math.floor(n / count);
+  const ratios: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const from = i * size;
+    const to = i === count - 1 ? n : from + size;
+    ratios.push(quantile(a.slice(from, to), 0.5) / quantile(b.slice(from, to), 0.5));
+  }
+  return ratios;
+}
+
+export type RatioGoal = { atMost: number } | { atLeast: number };
+
+/**
+ * A ratio row's verdict: pass on the median of the pair ratios; and a warning
+ * when the goal lies inside the ratios' interquartile range, where the same
+ * machine could as well have given the other verdict.
+ */
+export function ratioVerdict(summary: RatioSummary, goal: RatioGoal): Pick<BenchRow, 'ratio' | 'spread' | 'goal' | 'pass' | 'warning'> {
+  const limit = 'atMost' in goal ? goal.atMost : goal.atLeast;
+  const pass = 'atMost' in goal ? summary.median <= goal.atMost : summary.median >= goal.atLeast;
+  const straddles = summary.low <= limit && limit <= summary.high;
+  const { median, ...spread } = summary;
+  return {
+    ratio: median,
+    spread,
+    goal: `p50 ratio ${'atMost' in goal ? '<=' : '>='} ${limit}`,
+    pass,
+    ...(straddles
+      ? { warning: `the goal (${limit}) lies inside the pair ratios' spread ${summary.low.toFixed(2)}-${summary.high.toFixed(2)} over ${summary.pairs} pairs: this verdict could go either way on this machine now` }
+      : {}),
+  };
 }
 
 export function row(name: string, samples: readonly number[], unit: string, extra: Partial<BenchRow> = {}): BenchRow {

@@ -9,7 +9,7 @@
 import '../scripts/quiet-logs';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { createTables, LOCAL_AWS, localDynamoClient, startDynamoDbLocal } from '../infra/local/dynamodb';
 import { freePort } from '../infra/local/processes';
@@ -31,9 +31,24 @@ function formatNumber(n: number | undefined, digits = 1): string {
   return n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits);
 }
 
+/** A paired ratio's interquartile range and pair count, e.g. `1.02-1.21 (n=40)`. */
+function formatSpread(r: BenchRow): string {
+  return r.spread ? `${r.spread.low.toFixed(2)}-${r.spread.high.toFixed(2)} (n=${r.spread.pairs})` : '';
+}
+
 function table(rows: Array<BenchRow & { bench: string }>): string {
-  const header = ['bench', 'name', 'median', 'p99', 'unit', 'ratio', 'goal', 'pass'];
-  const body = rows.map((r) => [r.bench, r.name, formatNumber(r.median), formatNumber(r.p99), r.unit, formatNumber(r.ratio, 2), r.goal ?? '', r.pass === undefined ? '' : r.pass ? 'yes' : 'NO']);
+  const header = ['bench', 'name', 'median', 'p99', 'unit', 'ratio', 'spread (p25-p75)', 'goal', 'pass'];
+  const body = rows.map((r) => [
+    r.bench,
+    r.name,
+    formatNumber(r.median),
+    formatNumber(r.p99),
+    r.unit,
+    formatNumber(r.ratio, 2),
+    formatSpread(r),
+    r.goal ?? '',
+    r.pass === undefined ? '' : r.pass ? (r.warning ? 'yes?' : 'yes') : r.warning ? 'NO?' : 'NO',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] as string).length)));
   const numeric = new Set([2, 3, 5]);
   const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
@@ -54,6 +69,21 @@ function costModelOf(rows: ReadonlyArray<BenchRow & { bench: string }>): CostMod
   return buildCostModel({ premiumHitMs, premiumMissMs, consumeMs }, { ...DEFAULT_ASSUMPTIONS, memoryMb });
 }
 
+/**
+ * The machine's load when the run starts: the ratios are paired so that load
+ * hits both sides alike, but a machine already busier than its cores makes
+ * every figure noisier, and the table's verdicts less certain.
+ */
+function machineAtStart(): { cores: number; load: number[]; busy: boolean; text: string } {
+  const cores = cpus().length;
+  const load = loadavg();
+  const busy = (load[0] ?? 0) >= cores * 0.5;
+  const text =
+    `machine at start: ${cores} cores, load average ${load.map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min)` +
+    (busy ? ` - WARNING: the 1-minute load is at least half the cores; expect wide spreads (stop other work for figures to quote)` : '');
+  return { cores, load, busy, text };
+}
+
 async function main(): Promise<number> {
   const only = process.env.BENCH_ONLY;
   const files = readdirSync(BENCH_DIR)
@@ -65,6 +95,8 @@ async function main(): Promise<number> {
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   await assertRedis(redisUrl);
   const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+  const machine = machineAtStart();
+  log(machine.text);
   log('starting DynamoDB Local...');
   const dynamo = await startDynamoDbLocal(await freePort());
   try {
@@ -102,7 +134,11 @@ async function main(): Promise<number> {
       for (const r of await mod.run(ctx)) rows.push({ bench, ...r });
     }
 
-    process.stdout.write(`\n${table(rows)}\n\n`);
+    process.stdout.write(`\n${machine.text}\n\n${table(rows)}\n\n`);
+    const uncertain = rows.filter((r) => r.warning);
+    if (uncertain.length > 0) {
+      process.stdout.write(`Verdicts marked ? are not meaningful on this run:\n${uncertain.map((r) => `  ${r.bench}/${r.name}: ${r.warning}`).join('\n')}\n\n`);
+    }
     const costModel = costModelOf(rows);
     process.stdout.write(costModel ? `${formatCostModel(costModel)}\n\n` : 'Cost model: needs the premium and consume benches (not run).\n\n');
     const resultsDir = join(BENCH_DIR, 'results');
@@ -112,7 +148,7 @@ async function main(): Promise<number> {
     const cpu = cpus()[0];
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpu?.model, cpus: cpus().length, iterations: ctx.iterations, redisUrl, rows, costModel }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpu?.model, cpus: cpus().length, loadAtStart: machine.load, iterations: ctx.iterations, redisUrl, rows, costModel }, null, 2)}\n`,
     );
     process.stdout.write(`Results: ${file}\n`);
     const missed = rows.filter((r) => r.pass === false);
