@@ -113,6 +113,8 @@ async function main(): Promise<number> {
       REDIS_URL: redisUrl,
       INTERNAL_API_KEYS: internalApiKey,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
+      // The handler modules the benches import load the catalogue's local prices at module load, as the local stack's do.
+      CATALOGUE_ENVIRONMENT: 'local',
     };
     Object.assign(process.env, env);
     const ctx: BenchContext = {
