@@ -120,6 +120,8 @@ async function main(): Promise<number> {
       ...tables.env,
       REDIS_URL: redisUrl,
       INTERNAL_API_KEYS: internalApiKey,
+      // The handlers' configuration requires it since the catalogue became a file (the premium bench loads premium-check's handler).
+      CATALOGUE_ENVIRONMENT: 'local',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     };
     Object.assign(process.env, env);
