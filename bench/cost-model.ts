@@ -99,11 +99,46 @@ export interface MeasuredDurations {
   consumeMs: number;
 }
 
+/** A consume design's write units per consume: measured by the consume bench, or modelled from the item sizes. */
+export interface ConsumeWriteUnits {
+  /** e.g. "mark on the entitlement row, 3 items". */
+  design: string;
+  /** The steady state (what the cost is computed from: a period's first consume is one of many). */
+  steady: number;
+  /** The first consume of a period: one more ledger entry (the reset). */
+  firstOfPeriod: number;
+  source: 'measured' | 'modelled';
+}
+
+export interface ConsumeCost {
+  units: ConsumeWriteUnits;
+  usage: OperationUsage;
+  perMillion: CostPerMillion;
+}
+
 export interface CostModel {
   assumptions: CostAssumptions;
   measured: MeasuredDurations;
   premiumCheck: { usage: OperationUsage; hitBilledMs: number; missBilledMs: number; missReadUnits: number; perMillion: CostPerMillion };
-  consume: { usage: OperationUsage; perMillion: CostPerMillion };
+  /** The store's design. */
+  consume: ConsumeCost;
+  /** Every design priced, the store's first: the comparison the bench measured. */
+  consumeDesigns: ConsumeCost[];
+}
+
+/** The store's consume: Update of the entitlement row (its condition also refuses a row marked by account deletion), Put of the ledger entry, conditional Put of the idempotency record. */
+export const STORE_CONSUME_DESIGN = 'mark on the entitlement row, 3 items';
+/** Before: the same plus a ConditionCheck of the users row (`deletingAt`), 2 WRU more. */
+export const USERS_ROW_CHECK_DESIGN = 'users-row check, 4 items';
+
+/** Write units from the item sizes, when the bench did not measure them: 2 WRU per item per KB started, a ConditionCheck counted like a write. */
+export function modelledConsumeUnits(itemKb: CostAssumptions['itemKb']): ConsumeWriteUnits[] {
+  const store = [itemKb.entitlement, itemKb.ledgerEntry, itemKb.idempotencyRecord];
+  const reset = transactionWriteUnits([itemKb.ledgerEntry]);
+  return [
+    { design: STORE_CONSUME_DESIGN, steady: transactionWriteUnits(store), firstOfPeriod: transactionWriteUnits(store) + reset, source: 'modelled' },
+    { design: USERS_ROW_CHECK_DESIGN, steady: transactionWriteUnits([...store, itemKb.user]), firstOfPeriod: transactionWriteUnits([...store, itemKb.user]) + reset, source: 'modelled' },
+  ];
 }
 
 /**
@@ -111,13 +146,12 @@ export interface CostModel {
  *   consistent GetItems: the address's ownership item, the profile it names
  *   and the entitlement row. Expected per check: (1 - hit ratio) x the miss's units;
  *   billed duration is the hit/miss mix of the two billed durations.
- * - Consume, steady state: one TransactWriteItems with 4 items (conditional
- *   Update of the entitlement row, ConditionCheck on the user row, Put of the
- *   ledger entry, conditional Put of the idempotency record): 2 WRU per item
- *   per KB; the ConditionCheck is counted like a write (conservative).
+ * - Consume, steady state: one TransactWriteItems; its write units as the
+ *   consume bench measured them for each design (`consumeUnits`, the
+ *   store's first), else modelled from the item sizes (modelledConsumeUnits).
  * - ElastiCache is excluded: a fixed monthly cost (nodes), not per request.
  */
-export function buildCostModel(measured: MeasuredDurations, assumptions: CostAssumptions): CostModel {
+export function buildCostModel(measured: MeasuredDurations, assumptions: CostAssumptions, consumeUnits?: readonly ConsumeWriteUnits[]): CostModel {
   const { itemKb, networkAllowanceMs: allowance, cacheHitRatio: hit } = assumptions;
   const hitBilledMs = billedMs(measured.premiumHitMs, allowance.premiumHit);
   const missBilledMs = billedMs(measured.premiumMissMs, allowance.premiumMiss);
@@ -129,17 +163,21 @@ export function buildCostModel(measured: MeasuredDurations, assumptions: CostAss
     readUnits: (1 - hit) * missReadUnits,
     writeUnits: 0,
   };
-  const consumeUsage: OperationUsage = {
-    billedMs: billedMs(measured.consumeMs, allowance.consume),
-    memoryMb: assumptions.memoryMb.consume,
-    readUnits: 0,
-    writeUnits: transactionWriteUnits([itemKb.entitlement, itemKb.user, itemKb.ledgerEntry, itemKb.idempotencyRecord]),
-  };
+  const designs = (consumeUnits && consumeUnits.length > 0 ? consumeUnits : modelledConsumeUnits(itemKb)).map((units): ConsumeCost => {
+    const usage: OperationUsage = {
+      billedMs: billedMs(measured.consumeMs, allowance.consume),
+      memoryMb: assumptions.memoryMb.consume,
+      readUnits: 0,
+      writeUnits: units.steady,
+    };
+    return { units, usage, perMillion: costPerMillion(usage, assumptions.prices) };
+  });
   return {
     assumptions,
     measured,
     premiumCheck: { usage: premiumUsage, hitBilledMs, missBilledMs, missReadUnits, perMillion: costPerMillion(premiumUsage, assumptions.prices) },
-    consume: { usage: consumeUsage, perMillion: costPerMillion(consumeUsage, assumptions.prices) },
+    consume: designs[0]!,
+    consumeDesigns: designs,
   };
 }
 
@@ -153,10 +191,12 @@ export function formatCostModel(model: CostModel): string {
     `Lambda compute ${usd(c.lambdaCompute)} + Lambda requests ${usd(c.lambdaRequests)} + API Gateway ${usd(c.apiGateway)} + DynamoDB reads ${usd(c.dynamoReads)} + writes ${usd(c.dynamoWrites)}`;
   const pc = model.premiumCheck;
   const co = model.consume;
+  const designLine = (c: ConsumeCost, i: number) =>
+    `  per 1M consumes${i === 0 ? ':      ' : ' (was):'} ${usd(c.perMillion.total)}  = ${parts(c.perMillion)}  [${c.units.design}: ${c.units.steady} WRU ${c.units.source}]`;
   return [
     'Cost model (USD, AWS list prices, us-east-1, on-demand; ElastiCache, NAT, logs, data transfer excluded):',
     `  per 1M premium checks: ${usd(pc.perMillion.total)}  = ${parts(pc.perMillion)}`,
-    `  per 1M consumes:       ${usd(co.perMillion.total)}  = ${parts(co.perMillion)}`,
+    ...model.consumeDesigns.map(designLine),
     'Assumptions:',
     `  prices: Lambda arm64 $${p.lambdaGbSecond} per GB-s, $${(p.lambdaRequest * 1e6).toFixed(2)} per 1M requests; REST API $${(p.restApiRequest * 1e6).toFixed(2)} per 1M;` +
       ` DynamoDB on-demand $${(p.dynamoReadUnit * 1e6).toFixed(3)} per 1M RRU, $${(p.dynamoWriteUnit * 1e6).toFixed(3)} per 1M WRU`,
@@ -165,7 +205,9 @@ export function formatCostModel(model: CostModel): string {
       ` miss ${m.premiumMissMs.toFixed(3)} ms + ${a.networkAllowanceMs.premiumMiss} ms -> billed ${pc.missBilledMs} ms; a miss reads ${pc.missReadUnits} RRU` +
       ` (consistent GetItems of the ownership item 1, the profile 1 and the entitlement 1); expected ${pc.usage.readUnits.toFixed(3)} RRU per check`,
     `  consume: ${m.consumeMs.toFixed(3)} ms measured (median latency at concurrency 16 on DynamoDB Local) + ${a.networkAllowanceMs.consume} ms -> billed ${co.usage.billedMs} ms;` +
-      ` 1 TransactWriteItems of 4 items <= 1 KB (Update entitlement, ConditionCheck user counted as a write, Put ledger, Put idempotency) x 2 WRU = ${co.usage.writeUnits} WRU`,
+      ` 1 TransactWriteItems: Update entitlement row (its condition refuses a row marked by account deletion), Put ledger entry, conditional Put idempotency record;` +
+      ` was: the same plus a ConditionCheck of the users row (counted as a write); write units per consume in the steady state (first of a period: ` +
+      `${model.consumeDesigns.map((c) => `${c.units.firstOfPeriod}`).join(' / ')} WRU, one reset entry more), ${model.consumeDesigns[0]!.units.source === 'measured' ? 'measured by the consume bench (ConsumedCapacity)' : 'modelled: 2 WRU per item per KB'}`,
     `  item sizes (KB): user ${a.itemKb.user}, entitlement ${a.itemKb.entitlement}, ledger entry ${a.itemKb.ledgerEntry}, idempotency record ${a.itemKb.idempotencyRecord}`,
     '  ElastiCache: excluded (a fixed monthly cost for the nodes, independent of request volume)',
   ].join('\n');

@@ -16,7 +16,7 @@ import { freePort } from '../infra/local/processes';
 import { answersPing } from '../infra/local/redis';
 import { closeRedisClients } from '../shared/adapters/redis/client';
 import { FUNCTIONS } from '../shared/routes';
-import { buildCostModel, DEFAULT_ASSUMPTIONS, formatCostModel, type CostModel } from './cost-model';
+import { buildCostModel, DEFAULT_ASSUMPTIONS, formatCostModel, STORE_CONSUME_DESIGN, USERS_ROW_CHECK_DESIGN, type ConsumeWriteUnits, type CostModel } from './cost-model';
 import type { BenchContext, BenchModule, BenchRow } from './harness';
 
 const BENCH_DIR = __dirname;
@@ -66,7 +66,15 @@ function costModelOf(rows: ReadonlyArray<BenchRow & { bench: string }>): CostMod
   const consumeMs = rows.find((x) => x.bench === 'consume' && x.name.startsWith('consume, concurrency') && x.unit === 'ms')?.median;
   if (premiumHitMs === undefined || premiumMissMs === undefined || consumeMs === undefined) return undefined;
   const memoryMb = { premiumCheck: FUNCTIONS['premium-check'].memorySize ?? 256, consume: FUNCTIONS['token-consume'].memorySize ?? 256 };
-  return buildCostModel({ premiumHitMs, premiumMissMs, consumeMs }, { ...DEFAULT_ASSUMPTIONS, memoryMb });
+  // Write units per consume as measured (rows `consume: write units per consume (<design>), ...`), the store's design first.
+  const units = (design: string, when: string) => rows.find((x) => x.bench === 'consume' && x.name === `consume: write units per consume (${design}), ${when}`)?.median;
+  const consumeUnits: ConsumeWriteUnits[] = [];
+  for (const design of [STORE_CONSUME_DESIGN, USERS_ROW_CHECK_DESIGN]) {
+    const steady = units(design, 'steady state');
+    const firstOfPeriod = units(design, 'first of a period');
+    if (steady !== undefined && firstOfPeriod !== undefined) consumeUnits.push({ design, steady, firstOfPeriod, source: 'measured' });
+  }
+  return buildCostModel({ premiumHitMs, premiumMissMs, consumeMs }, { ...DEFAULT_ASSUMPTIONS, memoryMb }, consumeUnits);
 }
 
 /**
@@ -112,6 +120,8 @@ async function main(): Promise<number> {
       ...tables.env,
       REDIS_URL: redisUrl,
       INTERNAL_API_KEYS: internalApiKey,
+      // The handlers' configuration requires it since the catalogue became a file (the premium bench loads premium-check's handler).
+      CATALOGUE_ENVIRONMENT: 'local',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       // The handler modules the benches import load the catalogue's local prices at module load, as the local stack's do.
       CATALOGUE_ENVIRONMENT: 'local',

@@ -197,7 +197,8 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
     name: 'token-consume',
     description: 'Token consumption: one conditional transaction with its ledger entry and idempotency record.',
     // Exactly what DynamoTokenStore writes: the balance (Update), the ledger entry and the idempotency record (Put).
-    tables: { users: 'read', entitlements: { write: ['update'] }, ledger: { write: ['put'] }, idempotency: { write: ['put'] } },
+    // Not the users table: the account-deletion mark a consume checks is on the entitlement row itself.
+    tables: { entitlements: { write: ['update'] }, ledger: { write: ['put'] }, idempotency: { write: ['put'] } },
     redis: true,
     internalApiKeys: true,
   },

@@ -149,6 +149,8 @@ export interface EntitlementRecord extends Omit<SubscriptionState, 'periodPaid'>
   /** The part of tokensUsedThisPeriod taken from the monthly allowance. */
   tokensAllowanceUsed?: number;
   tokensPurchased?: number;
+  /** Set when the user's account deletion started (ISO): token writes stop; the access it decides is unchanged. */
+  deletingAt?: string;
   createdAt: string;
   updatedAt: string;
 }

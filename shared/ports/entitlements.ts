@@ -14,6 +14,12 @@ export interface EntitlementStore {
    * `cause` is stored with the write (the Stripe event, or reconcile) and named by entitlement.changed.
    */
   applySubscriptionState(userId: string, state: SubscriptionState, syncedAt: number, cause: ChangeCause): Promise<'written' | 'stale' | 'gone'>;
+  /**
+   * Marks the row of a user whose account deletion has started (`deletingAt`,
+   * the first mark kept); no row, nothing written. Token writes check the mark
+   * in their own condition and stop. Changes nothing of the user's access.
+   */
+  markDeleting(userId: string, at: string): Promise<void>;
   delete(userId: string): Promise<void>;
 }
 

@@ -52,7 +52,8 @@ class OutOfTime extends Error {}
 /**
  * Deletes a user from every place, in an order that is safe to stop at any
  * point:
- * 1. mark the profile as deleting (every writer checks this and stops),
+ * 1. mark the profile, then the entitlement row, as deleting (every writer
+ *    checks one of the two and stops: token writes their row, the others the profile),
  * 2. Stripe: cancel the subscriptions, delete the customer,
  * 3. the user's rows, a batch at a time, checkpointed after each batch,
  * 4. the cache, 5. the profile, 6. the Cognito user.
@@ -89,7 +90,12 @@ export async function runAccountDeletion(deps: DeletionDeps, request: DeletionRe
   };
 
   const steps: Record<Exclude<DeletionStep, 'done'>, () => Promise<void>> = {
-    marked: () => deps.users.markDeleting(request.userId, job.startedAt),
+    marked: async () => {
+      // The profile stops every writer that checks the live user; the entitlement row's mark stops
+      // the token writes, which check only their own row (one item less in each of their transactions).
+      await deps.users.markDeleting(request.userId, job.startedAt);
+      await deps.entitlements.markDeleting(request.userId, job.startedAt);
+    },
     billing: async () => {
       // The customer may have been created after the job started (lazily by checkout): read it again.
       const profile = await deps.users.get(request.userId, { consistent: true });
@@ -102,6 +108,9 @@ export async function runAccountDeletion(deps: DeletionDeps, request: DeletionRe
       await deps.billing.deleteCustomer(customerId);
     },
     data: async () => {
+      // Again before the purge: a job marked by an earlier version marked only the profile, and a
+      // sign-up retried after the mark may have created the row since. Idempotent (the first mark stays).
+      await deps.entitlements.markDeleting(request.userId, job.startedAt);
       for (;;) {
         const batch = await deps.purger.purgeBatch(request.userId, deps.batchSize);
         const purged = { ledgerEntries: job.purged.ledgerEntries + batch.ledgerEntries, apiKeys: job.purged.apiKeys + batch.apiKeys };

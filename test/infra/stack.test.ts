@@ -908,6 +908,8 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
       expect(actionsOn('ledger').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
       expect(actionsOn('idempotency').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:PutItem']);
       expect(actionsOn('entitlements').filter((a) => WRITE_ACTIONS.includes(a))).toEqual(['dynamodb:UpdateItem']);
+      // The account-deletion mark a consume checks is on the entitlement row: the profiles are none of its business.
+      expect(actionsOn('users')).toEqual([]);
     });
   });
 

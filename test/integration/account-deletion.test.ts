@@ -337,6 +337,8 @@ describe('nothing comes back after deletion: every write path in shared/adapters
     const { user } = await subscribed('race-paths');
     const { deps } = deletion();
     const job = { userId: user.sub, username: user.sub, source: 'api' as const };
+    // The token writer has seen the row (as a warm Lambda would): its next write is planned without a read.
+    expect(await writers.tokens.consume({ userId: user.sub, amount: 1, idempotencyKey: 'warm-before-deletion' })).toMatchObject({ outcome: 'consumed' });
     await runAccountDeletion(deps, job, oneUnit()); // marked: the writers are cut off from here on
 
     const racing = await writeEverything(user.sub, 'r1', 'racing');

@@ -179,10 +179,13 @@ describe('POST /v1/users/{userId}/features/check', () => {
   it('answers a user whose account is being deleted as consume does: 404', async () => {
     const userId = await userOn('team');
     expect(await check(userId, 'report-exports')).toMatchObject({ status: 200, body: { allowed: true } });
-    // Deletion's first step marks the profile; the rows go later.
+    // Deletion's first step marks the profile, then the entitlement row (which consumes check); the rows go later.
     const raw = localDynamoClient(custom.state.dynamodbEndpoint);
     try {
-      await documentClient(raw).send(new UpdateCommand({ TableName: custom.state.handlerEnv.TABLE_USERS!, Key: { userId }, UpdateExpression: 'SET deletingAt = :at', ExpressionAttributeValues: { ':at': new Date().toISOString() } }));
+      const at = new Date().toISOString();
+      for (const table of [custom.state.handlerEnv.TABLE_USERS!, custom.state.handlerEnv.TABLE_ENTITLEMENTS!]) {
+        await documentClient(raw).send(new UpdateCommand({ TableName: table, Key: { userId }, UpdateExpression: 'SET deletingAt = :at', ExpressionAttributeValues: { ':at': at } }));
+      }
     } finally {
       raw.destroy();
     }

@@ -27,6 +27,7 @@ import { BILLING_PERIOD_MS, SMALL_CATALOGUE, documentClient, initialRow, ledgerO
 const raw = localDynamoClient(localStack().dynamodbEndpoint);
 const doc = documentClient(raw);
 const tables = tokenTablesFromEnv(localStack().handlerEnv);
+const usersTable = localStack().handlerEnv.TABLE_USERS!;
 const catalogue = defaultCatalogue();
 
 afterAll(() => raw.destroy());
@@ -124,20 +125,53 @@ describe('consuming tokens', () => {
     expect(describeTokens(stored, decideAccess(stored, catalogue, DEFAULT_ACCESS_POLICY, clock.now))).toMatchObject({ remaining: null, usedThisPeriod: 2_000_000, purchased: 0 });
   });
 
-  it('writes nothing for a user whose account deletion has started', async () => {
+  it('writes nothing for a user whose account deletion has started: consume, grant, top-up and refund, warm or cold', async () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
-    const { store } = container(clock);
+    const warm = container(clock);
     const userId = newUser();
-    const users = new DynamoUserStore(doc, tables.users, localStack().handlerEnv.TABLE_EMAIL_OWNERS!);
+    const users = new DynamoUserStore(doc, usersTable, localStack().handlerEnv.TABLE_EMAIL_OWNERS!);
+    const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: usersTable });
     await users.createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
-    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION) });
-    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed' });
-    await users.markDeleting(userId, clock.now.toISOString());
+    await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('tester', NO_SUBSCRIPTION), tokensPurchased: 50 });
+    // The warm process has seen the row: its next write is planned on that, without a read.
+    expect(await warm.store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed' });
+    const before = await row(userId);
 
-    expect(await store.consume({ userId, amount: 1, idempotencyKey: 'after' })).toEqual({ outcome: 'unknown-user' });
-    expect(await store.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: 'topup:cs_late', reason: 'late top-up', kind: 'top-up' })).toEqual({ outcome: 'unknown-user' });
+    // What the deletion's first step does (runAccountDeletion, step 'marked').
+    await users.markDeleting(userId, clock.now.toISOString());
+    await entitlements.markDeleting(userId, clock.now.toISOString());
+
+    warm.counter.requests = 0;
+    expect(await warm.store.consume({ userId, amount: 1, idempotencyKey: 'after' })).toEqual({ outcome: 'unknown-user' });
+    // Refused by the row's own condition and given up at once: no retry loop on the returned row.
+    expect(warm.counter.requests).toBe(1);
+    const cold = container(clock);
+    expect(await cold.store.consume({ userId, amount: 1, idempotencyKey: 'after-cold' })).toEqual({ outcome: 'unknown-user' });
+    expect(await warm.store.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: 'grant-late', reason: 'late grant' })).toEqual({ outcome: 'unknown-user' });
+    expect(await cold.store.addPurchasedTokens({ userId, tokens: 5, idempotencyKey: 'topup:cs_late', reason: 'late top-up', kind: 'top-up' })).toEqual({ outcome: 'unknown-user' });
+    expect(
+      await warm.store.adjustPurchasedTokens({ userId, idempotencyKey: 'refund:re_late', kind: 'refund', direction: 'take', tokens: 5, stripeId: 're_late', reason: 'late refund' }),
+    ).toEqual({ outcome: 'unknown-user' });
+
     expect((await ledgerOf(doc, tables.ledger, userId)).map((e) => e.idempotencyKey)).toEqual(['before']);
-    expect(await idempotencyRecord(`consume:${userId}:after`)).toBeUndefined();
+    for (const key of [`consume:${userId}:after`, `consume:${userId}:after-cold`]) expect(await idempotencyRecord(key)).toBeUndefined();
+    const { deletingAt, ...after } = await row(userId);
+    expect(deletingAt).toBe(clock.now.toISOString());
+    expect(after).toEqual(before);
+    // A retry of a consume made before the deletion started still gets its first answer (nothing written).
+    expect(await cold.store.consume({ userId, amount: 1, idempotencyKey: 'before' })).toMatchObject({ outcome: 'consumed', replayed: true });
+  });
+
+  it('marking the entitlement row never creates one, and keeps the first mark', async () => {
+    const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: usersTable });
+    const absent = newUser();
+    await entitlements.markDeleting(absent, '2026-05-10T12:00:00.000Z');
+    expect(await row(absent)).toBeUndefined();
+    const present = newUser();
+    await putEntitlement(doc, tables.entitlements, present, new Date('2026-05-10T12:00:00.000Z'), {});
+    await entitlements.markDeleting(present, '2026-05-10T12:00:00.000Z');
+    await entitlements.markDeleting(present, '2026-05-11T12:00:00.000Z');
+    expect(await row(present)).toMatchObject({ deletingAt: '2026-05-10T12:00:00.000Z' });
   });
 
   it('knows no user without an entitlement row, and writes nothing for them', async () => {
@@ -371,7 +405,7 @@ describe('adding tokens', () => {
 describe('tier overrides', () => {
   async function signedUpUser(clock: { now: Date }) {
     const userId = newUser();
-    await new DynamoUserStore(doc, tables.users, localStack().handlerEnv.TABLE_EMAIL_OWNERS!).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
+    await new DynamoUserStore(doc, usersTable, localStack().handlerEnv.TABLE_EMAIL_OWNERS!).createIfAbsent({ userId, email: `${userId}@example.com`, createdAt: clock.now.toISOString() });
     await putEntitlement(doc, tables.entitlements, userId, clock.now, { ...adminTierFields('free', NO_SUBSCRIPTION) });
     return userId;
   }
@@ -380,7 +414,7 @@ describe('tier overrides', () => {
   it('keeps a sticky tier through Stripe updates; a plain override lasts until the Stripe state changes', async () => {
     const clock = clockAt('2026-05-10T12:00:00.000Z');
     const { store } = container(clock);
-    const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: tables.users });
+    const entitlements = new DynamoEntitlementStore(doc, { entitlements: tables.entitlements, users: usersTable });
     const accessOf = async (userId: string) => decideAccess(await row(userId), catalogue, DEFAULT_ACCESS_POLICY, clock.now);
     const stripeWrite = (userId: string, state: SubscriptionState) => entitlements.applySubscriptionState(userId, state, Date.now(), { kind: 'stripe' });
 

@@ -1,4 +1,5 @@
-import { blockRatios, quantile, ratioVerdict, summariseRatios } from '../../bench/harness';
+import { DynamoDBClient, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { blockRatios, countCapacity, quantile, ratioVerdict, summariseRatios } from '../../bench/harness';
 
 describe('bench harness: paired ratios and their spread', () => {
   it('summarises pair ratios as their median and interquartile range', () => {
@@ -36,5 +37,41 @@ describe('bench harness: paired ratios and their spread', () => {
     const missed = ratioVerdict({ median: 0.7, low: 0.6, high: 0.8, pairs: 40 }, { atLeast: 0.85 });
     expect(missed).toMatchObject({ pass: false, goal: 'p50 ratio >= 0.85' });
     expect(missed.warning).toBeUndefined();
+  });
+});
+
+describe('bench harness: consumed capacity', () => {
+  /** A client whose every request is answered with `output` without leaving the process. */
+  function answering(output: Record<string, unknown>) {
+    const client = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const asked: unknown[] = [];
+    client.middlewareStack.add(
+      () => async (args) => {
+        asked.push((args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity);
+        return { output: { $metadata: {}, ...output }, response: {} };
+      },
+      { step: 'finalizeRequest', name: 'answer' },
+    );
+    return { client, asked };
+  }
+  const put = (table: string) => ({ Put: { TableName: table, Item: { id: { S: 'a' } } } });
+
+  it('asks for the consumed capacity and sums it, writes apart from reads', async () => {
+    const { client, asked } = answering({ ConsumedCapacity: { TableName: 't', CapacityUnits: 2 } });
+    const counter = countCapacity(client);
+    await client.send(new PutItemCommand({ TableName: 't', Item: { id: { S: 'a' } } }));
+    expect(asked).toEqual(['TOTAL']);
+    expect(counter).toEqual({ writeUnits: 2, readUnits: 0 });
+  });
+
+  it("counts 2 per item when DynamoDB Local reports 2 for several items of one table, and refuses a report it cannot split", async () => {
+    const ok = answering({ ConsumedCapacity: [{ TableName: 'rows', CapacityUnits: 2 }, { TableName: 'ledger', CapacityUnits: 2 }] });
+    const counter = countCapacity(ok.client);
+    await ok.client.send(new TransactWriteItemsCommand({ TransactItems: [put('rows'), put('ledger'), put('ledger')] }));
+    expect(counter.writeUnits).toBe(6);
+
+    const big = answering({ ConsumedCapacity: [{ TableName: 'ledger', CapacityUnits: 6 }] });
+    countCapacity(big.client);
+    await expect(big.client.send(new TransactWriteItemsCommand({ TransactItems: [put('ledger'), put('ledger')] }))).rejects.toThrow(/cannot be split per item/);
   });
 });

@@ -5,7 +5,9 @@ import {
   DEFAULT_ASSUMPTIONS,
   formatCostModel,
   readUnits,
+  STORE_CONSUME_DESIGN,
   transactionWriteUnits,
+  USERS_ROW_CHECK_DESIGN,
   US_EAST_1_LIST_PRICES,
 } from '../../bench/cost-model';
 
@@ -49,11 +51,33 @@ describe('cost model', () => {
     expect(model.premiumCheck.usage.readUnits).toBeCloseTo(0.15, 10);
     expect(model.premiumCheck.perMillion.dynamoWrites).toBe(0);
     expect(model.consume.usage.billedMs).toBe(30);
-    expect(model.consume.usage.writeUnits).toBe(8);
-    expect(model.consume.perMillion.dynamoWrites).toBeCloseTo(5, 10);
+    // Without measured units: modelled from the item sizes, the store's 3 items (6 WRU) beside the earlier 4 (8 WRU).
+    expect(model.consumeDesigns.map((c) => [c.units.design, c.units.steady, c.units.firstOfPeriod, c.units.source])).toEqual([
+      [STORE_CONSUME_DESIGN, 6, 8, 'modelled'],
+      [USERS_ROW_CHECK_DESIGN, 8, 10, 'modelled'],
+    ]);
+    expect(model.consume).toBe(model.consumeDesigns[0]);
+    expect(model.consume.perMillion.dynamoWrites).toBeCloseTo(3.75, 10);
+    expect(model.consumeDesigns[1]!.perMillion.dynamoWrites).toBeCloseTo(5, 10);
     // API Gateway dominates both.
     expect(model.premiumCheck.perMillion.total).toBeGreaterThan(3.7);
     expect(model.premiumCheck.perMillion.total).toBeLessThan(3.8);
+  });
+
+  it('prices each consume design from the write units the bench measured', () => {
+    const measured = [
+      { design: STORE_CONSUME_DESIGN, steady: 6, firstOfPeriod: 8, source: 'measured' as const },
+      { design: USERS_ROW_CHECK_DESIGN, steady: 8, firstOfPeriod: 10, source: 'measured' as const },
+    ];
+    const model = buildCostModel({ premiumHitMs: 0.07, premiumMissMs: 2.3, consumeMs: 20 }, assumptions, measured);
+    expect(model.consume.units).toEqual(measured[0]);
+    expect(model.consume.usage.writeUnits).toBe(6);
+    // 1.25 dollars per million consumes less: 2 WRU at $0.625 per million.
+    expect(model.consumeDesigns[1]!.perMillion.total - model.consume.perMillion.total).toBeCloseTo(1.25, 10);
+    const text = formatCostModel(model);
+    expect(text).toContain(`[${STORE_CONSUME_DESIGN}: 6 WRU measured]`);
+    expect(text).toContain(`[${USERS_ROW_CHECK_DESIGN}: 8 WRU measured]`);
+    expect(text).toContain('measured by the consume bench');
   });
 
   it('a perfect cache removes DynamoDB from the premium check', () => {

@@ -97,6 +97,13 @@ describe('entitlement.changed derivation', () => {
     expect(entitlementChangeOf(change('MODIFY', basic, revoked), decide)).toMatchObject({ current: { adminOverride: 'revoke', premium: false } });
   });
 
+  it("publishes nothing when account deletion marks the row for the token writes (only deletingAt), and the row's removal as the deletion", () => {
+    const marked = { ...basic, deletingAt: AT.toISOString() };
+
+    expect(entitlementChangeOf(change('MODIFY', basic, marked), decide)).toBeUndefined();
+    expect(entitlementChangeOf(change('REMOVE', marked), decide)).toMatchObject({ changed: ['deleted'], previous: { tier: 'basic' }, current: null });
+  });
+
   it('publishes a deletion with the last access as previous', () => {
     const event = entitlementChangeOf(change('REMOVE', basic), decide);
 

@@ -49,7 +49,7 @@ function storeWith(script: Script, options: { maxRaces?: number } = {}) {
   const client = fakeClient(script);
   const sleeps: number[] = [];
   const store = new DynamoTokenStore(client.doc, {
-    tables: { entitlements: 'ent', ledger: 'led', idempotency: 'idem', users: 'users' },
+    tables: { entitlements: 'ent', ledger: 'led', idempotency: 'idem' },
     catalogue: defaultCatalogue(),
     now: () => NOW,
     sleep: async (ms) => void sleeps.push(ms),
@@ -72,25 +72,34 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
     expect(update.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
   });
 
+  it('writes three items: the row (its condition refusing a row marked by account deletion), the ledger entry, the idempotency record', async () => {
+    const { store, sent } = storeWith([read(ROW), commit()]);
+    await store.consume(consume);
+    const items = (sent[1] as TransactWriteCommand).input.TransactItems!;
+    expect(items.map((item) => Object.keys(item)[0])).toEqual(['Update', 'Put', 'Put']);
+    expect(items.map((item) => Object.values(item)[0]!.TableName)).toEqual(['ent', 'led', 'idem']);
+    expect(items[0]!.Update!.ConditionExpression).toContain('attribute_not_exists(deletingAt)');
+  });
+
   it('retries a TransactionConflict a few times with back-off, then gives up with TokenContentionError', async () => {
-    const retried = storeWith([read(ROW), cancel(conflict, none, none, none), cancel(none, none, conflict, none), commit()]);
+    const retried = storeWith([read(ROW), cancel(conflict, none, none), cancel(none, conflict, none), commit()]);
     expect(await retried.store.consume(consume)).toMatchObject({ outcome: 'consumed', remaining: 985 });
     expect(retried.sleeps).toHaveLength(2);
 
-    const busy = storeWith([read(ROW), ...Array.from({ length: 4 }, () => cancel(conflict, none, none, none))]);
+    const busy = storeWith([read(ROW), ...Array.from({ length: 4 }, () => cancel(conflict, none, none))]);
     await expect(busy.store.consume(consume)).rejects.toBeInstanceOf(TokenContentionError);
     expect(busy.sent).toHaveLength(5);
   });
 
   it('re-plans on the row DynamoDB returns when another writer changed it, without another read', async () => {
-    const { store, sent } = storeWith([read(ROW), cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990 }), none, none, none), commit()]);
+    const { store, sent } = storeWith([read(ROW), cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 990, tokensAllowanceUsed: 990 }), none, none), commit()]);
     expect(await store.consume(consume)).toMatchObject({ outcome: 'consumed', remaining: 5 });
     expect(sent.map((c) => (c as object).constructor.name)).toEqual(['TransactGetCommand', 'TransactWriteCommand', 'TransactWriteCommand']);
   });
 
   it('re-plans on a returned row holding NULL and boolean attributes, conditioned on them as they are', async () => {
     const returned = { ...ROW, plan: null, premiumOverride: true, tokensUsedThisPeriod: 20, tokensAllowanceUsed: 20 };
-    const { store, sent } = storeWith([read(ROW), cancel(refusedWith(returned), none, none, none), commit()]);
+    const { store, sent } = storeWith([read(ROW), cancel(refusedWith(returned), none, none), commit()]);
     expect(await store.consume(consume)).toMatchObject({ outcome: 'consumed' });
     const update = (sent[2] as TransactWriteCommand).input.TransactItems![0]!.Update!;
     expect(update.ConditionExpression).toContain('attribute_type(#plan, :nullType)');
@@ -101,7 +110,7 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
     // The returned row says 3 left; a fresh read finds a grant arrived meanwhile.
     const { store } = storeWith([
       read(ROW),
-      cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997 }), none, none, none),
+      cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997 }), none, none),
       read({ ...ROW, tokensUsedThisPeriod: 997, tokensAllowanceUsed: 997, tokensPurchased: 100 }),
       commit(),
     ]);
@@ -113,24 +122,30 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
 
   it('answers a repeated key from its record: the first answer, or a conflict for another amount', async () => {
     const record = (amount: number) => refusedWith({ key: 'consume:u1:req-1', fingerprint: consumeFingerprint(amount), response: { consumed: amount, remaining: 42 } });
-    const same = storeWith([read(ROW), cancel(none, none, none, record(5))]);
+    const same = storeWith([read(ROW), cancel(none, none, record(5))]);
     expect(await same.store.consume(consume)).toEqual({ outcome: 'consumed', consumed: 5, remaining: 42, replayed: true });
-    const other = storeWith([read(ROW), cancel(refusedWith(ROW), none, none, record(7))]);
+    const other = storeWith([read(ROW), cancel(refusedWith(ROW), none, record(7))]);
     expect(await other.store.consume(consume)).toEqual({ outcome: 'conflict' });
   });
 
   it('reports an unknown user when the row is missing, and rethrows anything else', async () => {
     expect(await storeWith([read(undefined)]).store.consume(consume)).toEqual({ outcome: 'unknown-user' });
-    const deleted = storeWith([read(ROW), cancel({ Code: 'ConditionalCheckFailed' }, none, none, none)]);
+    const deleted = storeWith([read(ROW), cancel({ Code: 'ConditionalCheckFailed' }, none, none)]);
     expect(await deleted.store.consume(consume)).toEqual({ outcome: 'unknown-user' });
-    const deleting = storeWith([read(ROW), cancel(none, { Code: 'ConditionalCheckFailed' }, none, none)]);
+    // The account deletion marked the row after this process read it: gone, not a race to retry on the returned row.
+    const deleting = storeWith([read(ROW), cancel(refusedWith({ ...ROW, deletingAt: '2026-05-10T11:00:00.000Z' }), none, none)]);
     expect(await deleting.store.consume(consume)).toEqual({ outcome: 'unknown-user' });
-    const broken = storeWith([read(ROW), cancel({ Code: 'ValidationError', Message: 'bad' }, none, none, none)]);
+    expect(deleting.sent).toHaveLength(2);
+    // Marked before the read: nothing is even tried.
+    const marked = storeWith([read({ ...ROW, deletingAt: '2026-05-10T11:00:00.000Z' })]);
+    expect(await marked.store.addPurchasedTokens({ userId: 'u1', tokens: 5, idempotencyKey: 'g', reason: 'grant' })).toEqual({ outcome: 'unknown-user' });
+    expect(marked.sent).toHaveLength(1);
+    const broken = storeWith([read(ROW), cancel({ Code: 'ValidationError', Message: 'bad' }, none, none)]);
     await expect(broken.store.consume(consume)).rejects.toBeInstanceOf(TransactionCanceledException);
   });
 
   it('gives up after losing too many races to other writers', async () => {
-    const races = Array.from({ length: 10 }, (_, i) => cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 11 + i, tokensAllowanceUsed: 11 + i }), none, none, none));
+    const races = Array.from({ length: 10 }, (_, i) => cancel(refusedWith({ ...ROW, tokensUsedThisPeriod: 11 + i, tokensAllowanceUsed: 11 + i }), none, none));
     const { store, sent, sleeps } = storeWith([read(ROW), ...races], { maxRaces: 10 });
     await expect(store.consume(consume)).rejects.toBeInstanceOf(TokenContentionError);
     expect(sent).toHaveLength(11);

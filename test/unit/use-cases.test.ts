@@ -55,6 +55,10 @@ function fakeEntitlements(): EntitlementStore & KofiEntitlements & { rows: Map<s
     createIfAbsent: async (r) => (rows.has(r.userId) ? false : (rows.set(r.userId, r), true)),
     applySubscriptionState: async () => 'written',
     applyKofiGrant: async () => 'written',
+    markDeleting: async (id, at) => {
+      const row = rows.get(id) as { deletingAt?: string } | undefined;
+      if (row) row.deletingAt ??= at;
+    },
     delete: async (id) => void rows.delete(id),
   };
 }
@@ -273,9 +277,10 @@ describe('runAccountDeletion', () => {
     const { jobs, rows } = fakeJobs(now);
     const identityDeleted: string[] = [];
     let left = rowsToPurge;
+    const entitlements = fakeEntitlements();
     const d: DeletionDeps = {
       users,
-      entitlements: fakeEntitlements(),
+      entitlements,
       billing,
       cache: { read: async (_k, load) => ({ value: await load(), source: 'db' }), invalidate: async () => undefined, invalidateBestEffort: async () => undefined },
       purger: {
@@ -291,7 +296,7 @@ describe('runAccountDeletion', () => {
       now,
       batchSize: 10,
     };
-    return { d, users, rows, identityDeleted, tick: (ms: number) => (clock = new Date(clock.getTime() + ms)) };
+    return { d, users, entitlements, rows, identityDeleted, tick: (ms: number) => (clock = new Date(clock.getTime() + ms)) };
   }
 
   it('records where it failed and resumes there; the identity goes last', async () => {
@@ -301,11 +306,14 @@ describe('runAccountDeletion', () => {
         if (failDelete) throw new Error('stripe down');
       },
     });
-    const { d, users, rows, identityDeleted } = deps(billing);
+    const { d, users, entitlements, rows, identityDeleted } = deps(billing);
+    entitlements.rows.set('u1', { userId: 'u1', status: 'active', tier: 'pro' });
     await expect(runAccountDeletion(d, request, plenty)).rejects.toThrow('stripe down');
     expect(rows.get('u1')?.job).toMatchObject({ completed: ['marked'], lastError: 'billing: stripe down', attempts: 1 });
     expect(rows.get('u1')?.owner).toBeUndefined(); // the lease is released on failure
-    expect(users.rows.get('u1')?.deletingAt).toBeDefined();
+    expect(users.rows.get('u1')?.deletingAt).toBe(at.toISOString());
+    // Token writes check only their own row: it carries the same mark from the first step on.
+    expect(entitlements.rows.get('u1')).toMatchObject({ deletingAt: at.toISOString() });
     expect(identityDeleted).toEqual([]);
 
     failDelete = false;
@@ -313,6 +321,7 @@ describe('runAccountDeletion', () => {
     expect(rows.get('u1')?.job).toMatchObject({ completed: ['marked', 'billing', 'data', 'cache', 'profile', 'identity', 'done'], attempts: 2 });
     expect(rows.get('u1')?.job).not.toHaveProperty('lastError');
     expect(users.rows.has('u1')).toBe(false);
+    expect(entitlements.rows.has('u1')).toBe(false);
     expect(identityDeleted).toEqual(['u1']);
 
     await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
 import type { PlanName } from '../../domain/catalogue';
@@ -115,6 +115,28 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
       if (err instanceof TransactionCanceledException && err.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return 'stale';
       throw err;
     }
+  }
+
+  /**
+   * Only `deletingAt`: not `updatedAt` nor `lastChange`, and no field the
+   * access decision reads, so the stream publisher sees no change of access
+   * and publishes nothing. Conditioned on the row existing, so it never
+   * creates one.
+   */
+  async markDeleting(userId: string, at: string): Promise<void> {
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tables.entitlements,
+          Key: { userId },
+          UpdateExpression: 'SET deletingAt = if_not_exists(deletingAt, :at)',
+          ConditionExpression: 'attribute_exists(userId)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
   }
 
   async delete(userId: string): Promise<void> {

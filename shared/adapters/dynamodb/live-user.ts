@@ -7,6 +7,9 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
  * The condition every write into a user's rows shares: the user exists and is
  * not being deleted, so a late webhook or admin call never resurrects an
  * account and nothing lands in a partition account deletion has purged.
+ * Token writes are the exception: they check the same mark on the
+ * entitlement row they update anyway (token-store.ts, NOT_BEING_DELETED),
+ * one transaction item less on the hottest write.
  */
 export function liveUserCheck(usersTable: string, userId: string) {
   return {
