@@ -120,8 +120,6 @@ async function main(): Promise<number> {
       ...tables.env,
       REDIS_URL: redisUrl,
       INTERNAL_API_KEYS: internalApiKey,
-      // The handlers' configuration requires it since the catalogue became a file (the premium bench loads premium-check's handler).
-      CATALOGUE_ENVIRONMENT: 'local',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       // The handler modules the benches import load the catalogue's local prices at module load, as the local stack's do.
       CATALOGUE_ENVIRONMENT: 'local',
