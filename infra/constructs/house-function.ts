@@ -13,7 +13,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { BUNDLED_CATALOGUE_DEFINE } from '../../shared/config/catalogue';
+import { BUNDLED_CATALOGUE_DEFINE, bundledCatalogue } from '../../shared/config/catalogue';
 import { handlerEntry, type FunctionDefinition, type TableAccess, type TableWrite } from '../../shared/routes';
 
 /** Repository root: handler entries in shared/routes.ts are relative to it. */
@@ -38,12 +38,20 @@ export const HOUSE_BUNDLING = {
 } as const;
 
 /**
+ * NODE_OPTIONS of every function; bench/cold-start.bench.ts loads bundles
+ * with the same. The trade-off of --enable-source-maps is in README, Decisions.
+ */
+export const HOUSE_NODE_OPTIONS = '--enable-source-maps';
+
+/**
  * The esbuild `define` that compiles the catalogue file into a bundle: the
  * loader (shared/config/catalogue.ts) reads it instead of a file, so a
- * function runs exactly the catalogue validated at synth.
+ * function runs exactly the catalogue validated at synth. It carries the file
+ * as parsed here (bundledCatalogue: an invalid file fails the synth), so the
+ * function's cold start reads JSON and builds no schema.
  */
 export function catalogueDefine(text: string): Record<string, string> {
-  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(text) };
+  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(bundledCatalogue(text)) };
 }
 
 /** Key and index lookups only; Scan is deliberately absent. */
@@ -138,7 +146,7 @@ export class HouseFunction extends Construct {
         define: catalogueDefine(props.catalogue.text),
       },
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: HOUSE_NODE_OPTIONS,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,
         LOG_LEVEL: 'INFO',

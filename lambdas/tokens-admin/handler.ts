@@ -3,7 +3,7 @@ import { cache } from '../../shared/wiring/cache';
 import { internalKeys } from '../../shared/wiring/internal-keys';
 import { stores } from '../../shared/wiring/stores';
 import { tokenStore } from '../../shared/wiring/tokens';
-import { planNames, publicCatalogue } from '../../shared/domain/catalogue';
+import { planNames, publicCatalogue } from '../../shared/domain/catalogue-model';
 import type { InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { byRoute, httpHandler, withInternalKey, type HttpHandler, type HttpUseCase } from '../../shared/http/handler';
