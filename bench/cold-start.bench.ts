@@ -113,7 +113,7 @@ export const MODULE_PROBES: ReadonlyArray<{ name: string; source: string; in: st
     source: "import { access } from './shared/wiring/access';\nexport const probe = access();",
     in: 'shared/wiring/access.ts',
   },
-  { name: 'request schemas (shared/http/schemas, zod incl.)', source: "export * as probe from './shared/http/schemas';", in: 'shared/http/schemas.ts' },
+  { name: 'request schemas (shared/http/request-schemas, zod incl.)', source: "export * as probe from './shared/http/request-schemas';", in: 'shared/http/request-schemas.ts' },
 ];
 
 /**

@@ -4,7 +4,7 @@ import { stores } from '../../shared/wiring/stores';
 import { stripeAtColdStart, stripeConfig } from '../../shared/wiring/stripe';
 import { asCaller, byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
-import { checkoutBody } from '../../shared/http/schemas';
+import { checkoutBody } from '../../shared/http/request-schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { startCheckout, openBillingPortal, type BillingDeps } from '../../shared/use-cases/billing';
 

@@ -9,7 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../shared/http
 import { byRoute, httpHandler, withInternalKey, type HttpHandler, type HttpUseCase } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
-import { addBody, featureCheckBody, tierBody, userPath } from '../../shared/http/schemas';
+import { addBody, featureCheckBody, tierBody, userPath } from '../../shared/http/request-schemas';
 import { checkFeature, grantTokens, setTier, userStatus, type TokenAdminDeps } from '../../shared/use-cases/token-admin';
 
 export interface TokensAdminHandlerDeps {
