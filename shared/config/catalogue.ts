@@ -53,7 +53,7 @@ export function parseCatalogueFile(text: string, source: string): CatalogueFile 
   }
   // The schema is required here, not at module load: a function's cold start never validates (its
   // bundle carries the file validated at synth), and building the schema cost every cold start
-  // ~20 ms (bench: module: catalogue). A cut, not a deferral: only synth, the local stack and scripts come here.
+  // ~10 ms (bench: module: catalogue). A cut, not a deferral: only synth, the local stack and scripts come here.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { catalogueFileSchema } = require('../domain/catalogue') as typeof import('../domain/catalogue');
   const result = catalogueFileSchema.safeParse(json);
