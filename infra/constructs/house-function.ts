@@ -13,7 +13,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables';
-import { BUNDLED_CATALOGUE_DEFINE } from '../../shared/config/catalogue';
+import { BUNDLED_CATALOGUE_DEFINE, bundledCatalogue } from '../../shared/config/catalogue';
 import { handlerEntry, type FunctionDefinition, type TableAccess, type TableWrite } from '../../shared/routes';
 
 /** Repository root: handler entries in shared/routes.ts are relative to it. */
@@ -38,12 +38,24 @@ export const HOUSE_BUNDLING = {
 } as const;
 
 /**
+ * NODE_OPTIONS of every function (none when empty); bench/cold-start.bench.ts
+ * loads bundles with the same. No --enable-source-maps: Node.js would parse
+ * the bundle's map on every cold start (~5% of the load, bench `variant:`
+ * rows); the map still ships beside the bundle (sourceMap) and
+ * shared/observability/stack-traces.ts reads it on the first stack trace.
+ * The figures are in README, Decisions.
+ */
+export const HOUSE_NODE_OPTIONS: string = '';
+
+/**
  * The esbuild `define` that compiles the catalogue file into a bundle: the
  * loader (shared/config/catalogue.ts) reads it instead of a file, so a
- * function runs exactly the catalogue validated at synth.
+ * function runs exactly the catalogue validated at synth. It carries the file
+ * as parsed here (bundledCatalogue: an invalid file fails the synth), so the
+ * function's cold start reads JSON and builds no schema.
  */
 export function catalogueDefine(text: string): Record<string, string> {
-  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(text) };
+  return { [BUNDLED_CATALOGUE_DEFINE]: JSON.stringify(bundledCatalogue(text)) };
 }
 
 /** Key and index lookups only; Scan is deliberately absent. */
@@ -138,7 +150,7 @@ export class HouseFunction extends Construct {
         define: catalogueDefine(props.catalogue.text),
       },
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(HOUSE_NODE_OPTIONS ? { NODE_OPTIONS: HOUSE_NODE_OPTIONS } : {}),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: SERVICE_NAME,
         LOG_LEVEL: 'INFO',

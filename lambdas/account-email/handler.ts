@@ -6,7 +6,7 @@ import { stripe } from '../../shared/wiring/stripe';
 import { UnauthorizedError } from '../../shared/http/errors';
 import { asCaller, byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { header, parseJsonBody } from '../../shared/http/request';
-import { emailChangeBody, emailVerifyBody } from '../../shared/http/schemas';
+import { emailChangeBody, emailVerifyBody } from '../../shared/http/request-schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { confirmEmailChange, startEmailChange, type EmailChangeDeps } from '../../shared/use-cases/email-change';
 

@@ -9,7 +9,7 @@ import type { InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from '../../shared/http/errors';
 import { asCaller, byRoute, httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
-import { verifyApiKeyBody } from '../../shared/http/schemas';
+import { verifyApiKeyBody } from '../../shared/http/request-schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { rotateApiKey, verifyApiKey, type ApiKeysDeps } from '../../shared/use-cases/api-keys';
 

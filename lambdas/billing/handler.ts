@@ -1,10 +1,10 @@
 import { catalogue } from '../../shared/wiring/access';
 import { cognitoClientIds } from '../../shared/wiring/cognito';
 import { stores } from '../../shared/wiring/stores';
-import { stripe, stripeConfig } from '../../shared/wiring/stripe';
+import { stripeAtColdStart, stripeConfig } from '../../shared/wiring/stripe';
 import { asCaller, byRoute, httpHandler, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
-import { checkoutBody } from '../../shared/http/schemas';
+import { checkoutBody } from '../../shared/http/request-schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { startCheckout, openBillingPortal, type BillingDeps } from '../../shared/use-cases/billing';
 
@@ -30,7 +30,7 @@ export const handler = createBillingHandler({
   billing: {
     users: stores().users,
     entitlements: stores().entitlements,
-    billing: stripe().billing,
+    billing: stripeAtColdStart().billing,
     now: () => new Date(),
     catalogue: catalogue(),
     appBaseUrl: config.APP_BASE_URL,

@@ -2,7 +2,7 @@ import type { Context, PostConfirmationTriggerEvent } from 'aws-lambda';
 import { cache } from '../../shared/wiring/cache';
 import { emailIdentity } from '../../shared/wiring/identity';
 import { stores } from '../../shared/wiring/stores';
-import { stripe } from '../../shared/wiring/stripe';
+import { stripeAtColdStart } from '../../shared/wiring/stripe';
 import { logger } from '../../shared/observability/logger';
 import { flushMetrics } from '../../shared/observability/metrics';
 import { onSignUpConfirmed, type SignUpDeps } from '../../shared/use-cases/sign-up';
@@ -46,6 +46,6 @@ export function createPostConfirmationHandler(deps: SignUpDeps, onEventPool: (us
 let eventUserPoolId = '';
 const { users, entitlements, kofi } = stores();
 export const handler = createPostConfirmationHandler(
-  { users, entitlements, kofi, billing: stripe().billing, identity: emailIdentity(() => eventUserPoolId), cache: cache(), now: () => new Date() },
+  { users, entitlements, kofi, billing: stripeAtColdStart().billing, identity: emailIdentity(() => eventUserPoolId), cache: cache(), now: () => new Date() },
   (userPoolId) => (eventUserPoolId = userPoolId),
 );

@@ -5,7 +5,7 @@ import { stores } from '../../shared/wiring/stores';
 import type { InternalApiKeys } from '../../shared/http/auth';
 import { httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody } from '../../shared/http/request';
-import { premiumCheckBody } from '../../shared/http/schemas';
+import { premiumCheckBody } from '../../shared/http/request-schemas';
 import { jsonResponse } from '../../shared/http/response';
 import { checkPremium, type PremiumCheckDeps } from '../../shared/use-cases/premium-check';
 

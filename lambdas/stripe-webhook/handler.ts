@@ -1,4 +1,4 @@
-import { stripe } from '../../shared/wiring/stripe';
+import { stripeAtColdStart } from '../../shared/wiring/stripe';
 import { stripeSync } from '../../shared/wiring/stripe-sync';
 import { ValidationError } from '../../shared/http/errors';
 import { httpHandler, retryableFailure, type HttpHandler } from '../../shared/http/handler';
@@ -27,4 +27,4 @@ export function createStripeWebhookHandler(deps: WebhookDeps & { signedEvents: S
   });
 }
 
-export const handler = createStripeWebhookHandler({ ...stripeSync(), signedEvents: stripe().signedEvents });
+export const handler = createStripeWebhookHandler({ ...stripeSync(), signedEvents: stripeAtColdStart().signedEvents });

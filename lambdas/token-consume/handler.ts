@@ -8,7 +8,7 @@ import { ConflictError, featureLimitReached, insufficientTokens, NotFoundError }
 import { asCaller, byRoute, httpHandler, withInternalKey, type HttpHandler } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
-import { consumeBody, userPath } from '../../shared/http/schemas';
+import { consumeBody, userPath } from '../../shared/http/request-schemas';
 import type { ConsumeTokensResult } from '../../shared/ports/tokens';
 import { consumeTokens, type ConsumeTokensDeps } from '../../shared/use-cases/consume-tokens';
 

@@ -3,13 +3,13 @@ import { cache } from '../../shared/wiring/cache';
 import { internalKeys } from '../../shared/wiring/internal-keys';
 import { stores } from '../../shared/wiring/stores';
 import { tokenStore } from '../../shared/wiring/tokens';
-import { planNames, publicCatalogue } from '../../shared/domain/catalogue';
+import { planNames, publicCatalogue } from '../../shared/domain/catalogue-model';
 import type { InternalApiKeys } from '../../shared/http/auth';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/http/errors';
 import { byRoute, httpHandler, withInternalKey, type HttpHandler, type HttpUseCase } from '../../shared/http/handler';
 import { parseJsonBody, parsePathParameters } from '../../shared/http/request';
 import { jsonResponse } from '../../shared/http/response';
-import { addBody, featureCheckBody, tierBody, userPath } from '../../shared/http/schemas';
+import { addBody, featureCheckBody, tierBody, userPath } from '../../shared/http/request-schemas';
 import { checkFeature, grantTokens, setTier, userStatus, type TokenAdminDeps } from '../../shared/use-cases/token-admin';
 
 export interface TokensAdminHandlerDeps {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
-import { catalogueFileSchema, resolveCatalogue, type Catalogue, type CatalogueFile } from '../domain/catalogue';
+import type { CatalogueFile } from '../domain/catalogue';
+import { resolveCatalogue, type Catalogue } from '../domain/catalogue-model';
 
 /**
  * The ONE loader of the catalogue file. `cdk synth`, `npm run local`, the
@@ -9,14 +10,19 @@ import { catalogueFileSchema, resolveCatalogue, type Catalogue, type CatalogueFi
  * is refused the same way everywhere: one message naming the file and the
  * field path (`entitlements.config.json: plans[2].monthlyTokens: ...`).
  *
- * Where the text comes from: a function bundle carries the file validated at
- * synth (esbuild `define`, see infra/constructs/house-function.ts); anywhere
- * else it is read from CATALOGUE_FILE or the repository's root file.
+ * Where the file comes from: a function bundle carries it validated at synth
+ * (esbuild `define` of bundledCatalogue(), see
+ * infra/constructs/house-function.ts); anywhere else it is read from
+ * CATALOGUE_FILE or the repository's root file and validated here.
  */
 
 /** The root file's name; CATALOGUE_FILE names another. */
 export const CATALOGUE_FILE_NAME = 'entitlements.config.json';
-/** The esbuild `define` a function bundle carries the file in (JSON text). */
+/**
+ * The esbuild `define` a function bundle carries the file in: the JSON text
+ * of the file as the schema parsed it at synth (defaults filled in), see
+ * bundledCatalogue.
+ */
 export const BUNDLED_CATALOGUE_DEFINE = '__ENTITLEMENTS_CATALOGUE__';
 
 declare const __ENTITLEMENTS_CATALOGUE__: string | undefined;
@@ -45,6 +51,11 @@ export function parseCatalogueFile(text: string, source: string): CatalogueFile 
   } catch (err) {
     throw new CatalogueError(`${source}: not valid JSON: ${(err as Error).message}`);
   }
+  // The schema is required here, not at module load: a function's cold start never validates (its
+  // bundle carries the file validated at synth), and building the schema cost every cold start
+  // ~10 ms (bench: module: catalogue). A cut, not a deferral: only synth, the local stack and scripts come here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { catalogueFileSchema } = require('../domain/catalogue') as typeof import('../domain/catalogue');
   const result = catalogueFileSchema.safeParse(json);
   if (result.success) return result.data;
   throw new CatalogueError(result.error.issues.map((issue) => `${source}: ${fieldPath(issue.path)}: ${issue.message}`).join('\n'));
@@ -74,8 +85,18 @@ export function loadCatalogueFile(env: Record<string, string | undefined> = proc
   return loadCatalogueFileWithSource(env).file;
 }
 
+/**
+ * What a function bundle carries (the value of BUNDLED_CATALOGUE_DEFINE): the
+ * file's text validated and parsed here, at synth, and written back as JSON.
+ * The parsed file is plain JSON (objects, arrays, strings, numbers, booleans,
+ * null), so the function reads it back with JSON.parse and no schema.
+ */
+export function bundledCatalogue(text: string, source = CATALOGUE_FILE_NAME): string {
+  return JSON.stringify(parseCatalogueFile(text, source));
+}
+
 function loadCatalogueFileWithSource(env: Record<string, string | undefined>): { file: CatalogueFile; source: string } {
-  if (typeof __ENTITLEMENTS_CATALOGUE__ === 'string') return { file: parseCatalogueFile(__ENTITLEMENTS_CATALOGUE__, `${CATALOGUE_FILE_NAME} (bundled)`), source: `${CATALOGUE_FILE_NAME} (bundled)` };
+  if (typeof __ENTITLEMENTS_CATALOGUE__ === 'string') return { file: JSON.parse(__ENTITLEMENTS_CATALOGUE__) as CatalogueFile, source: `${CATALOGUE_FILE_NAME} (bundled)` };
   const { file, source } = readCatalogueFile(catalogueFilePath(env));
   return { file, source };
 }

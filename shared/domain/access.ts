@@ -1,6 +1,6 @@
 import type { EntitlementStatus } from './entitlement';
 import { billingPeriod, calendarPeriod, type AllowancePeriod } from './periods';
-import { defaultPlan, findPlan, planRank, type Catalogue, type Feature, type Plan, type PlanName } from './catalogue';
+import { defaultPlan, findPlan, planRank, type Catalogue, type Feature, type Plan, type PlanName } from './catalogue-model';
 
 /**
  * THE access decision: what a user may do now, from the stored entitlement

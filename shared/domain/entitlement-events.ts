@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCESS_REASONS, ACCESS_SOURCES, type AccessDecider, type AccessState } from './access';
 import { ENTITLEMENT_STATUSES, type EntitlementStatus } from './entitlement';
 import { normalisePeriodId } from './periods';

@@ -1,5 +1,5 @@
-import type { Catalogue, PlanName } from './catalogue';
-import { planForPrice } from './catalogue';
+import type { Catalogue, PlanName } from './catalogue-model';
+import { planForPrice } from './catalogue-model';
 
 /**
  * A user's right to paid features, derived from Stripe's current state (never

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { normaliseEmail } from './entitlement';
-import type { Catalogue, Plan } from './catalogue';
+import type { Catalogue, Plan } from './catalogue-model';
 
 /**
  * Ko-fi as a premium source, pure. Ko-fi POSTs `application/x-www-form-urlencoded`

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteAuth, RouteDefinition } from '../routes';
 import type { NamedSchema, RouteSchemas } from './route-schemas';
 import { errorResponse } from './schemas';

@@ -1,4 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { installLazySourceMaps } from './stack-traces';
+
+// Every function loads this module: its bundle's stack traces read as TypeScript from here on (NODE_OPTIONS has no --enable-source-maps).
+installLazySourceMaps();
 
 /**
  * The one logger. Structured JSON; the handler wrapper appends the request id.

@@ -1,6 +1,6 @@
 import type { EntitlementRecord, SubscriptionState } from '../domain/entitlement';
 import type { ChangeCause } from '../domain/entitlement-events';
-import type { PlanName } from '../domain/catalogue';
+import type { PlanName } from '../domain/catalogue-model';
 import type { KofiGrant } from '../domain/kofi';
 
 export interface EntitlementStore {

@@ -1,5 +1,5 @@
 import type { EntitlementRecord } from '../domain/entitlement';
-import type { PlanName } from '../domain/catalogue';
+import type { PlanName } from '../domain/catalogue-model';
 import { Contention } from './errors';
 
 export interface ConsumeTokensRequest {

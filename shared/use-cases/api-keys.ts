@@ -1,6 +1,6 @@
 import type { AccessDecider, AccessReason } from '../domain/access';
 import { generateApiKey, hashApiKey, isWellFormedApiKey } from '../domain/api-keys';
-import type { PlanName } from '../domain/catalogue';
+import type { PlanName } from '../domain/catalogue-model';
 import { secondsUntilEnd } from '../domain/periods';
 import { describeApiUsage, usageExpiresAt, type ApiUsage } from '../domain/usage';
 import { logger } from '../observability/logger';

@@ -1,4 +1,4 @@
-import { findPlan, topUpFor, type Catalogue } from '../domain/catalogue';
+import { findPlan, topUpFor, type Catalogue } from '../domain/catalogue-model';
 import { BillingCustomerGoneError } from '../ports/billing';
 import { AlreadySubscribedError, InvalidCheckoutError, NoBillingAccountError } from './errors';
 import { ensureStripeCustomer, type AccountDeps } from './sign-up';

@@ -1,4 +1,4 @@
-import type { Catalogue } from '../domain/catalogue';
+import type { Catalogue } from '../domain/catalogue-model';
 import { countMetric } from '../observability/metrics';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { ConsumeTokensRequest, ConsumeTokensResult, TokenStore } from '../ports/tokens';

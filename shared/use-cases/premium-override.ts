@@ -1,6 +1,6 @@
 import type { AccessDecider } from '../domain/access';
 import { normaliseEmail, type EntitlementRecord } from '../domain/entitlement';
-import type { PlanName } from '../domain/catalogue';
+import type { PlanName } from '../domain/catalogue-model';
 import { CacheInvalidationError, cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore, PremiumOverrides } from '../ports/entitlements';
 import type { UserProfile, UserStore } from '../ports/users';

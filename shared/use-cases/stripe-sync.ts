@@ -1,6 +1,6 @@
 import { NO_SUBSCRIPTION, deriveSubscriptionState, holdsSubscriptionState, keepTierOnUnknownPrice, type EntitlementRecord, type SubscriptionSnapshot, type SubscriptionState } from '../domain/entitlement';
 import type { ChangeCause } from '../domain/entitlement-events';
-import { planForPrice, type Catalogue } from '../domain/catalogue';
+import { planForPrice, type Catalogue } from '../domain/catalogue-model';
 import type { BillingProvider } from '../ports/billing';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';
 import type { EntitlementStore } from '../ports/entitlements';

@@ -1,6 +1,6 @@
 import type { AccessDecider } from '../domain/access';
 import type { EntitlementRecord } from '../domain/entitlement';
-import { findPlan, type Catalogue } from '../domain/catalogue';
+import { findPlan, type Catalogue } from '../domain/catalogue-model';
 import { meteredRemaining } from '../domain/token-balances';
 import { describeStatus, type UserTokenStatus } from '../domain/token-views';
 import { cacheKeys, type ReadThroughCache } from '../ports/cache';

@@ -2,7 +2,7 @@ import type { ApiKeysConfig, CredentialsConfig } from '../config';
 import { apiKeysSection, credentialsSection, loadConfig } from '../config';
 import { catalogueSection, loadCatalogue } from '../config/catalogue';
 import { DEFAULT_ACCESS_POLICY, accessPolicyOf, decideAccess, type Access, type AccessDecider, type AccessPolicy, type AccessState } from '../domain/access';
-import type { Catalogue } from '../domain/catalogue';
+import type { Catalogue } from '../domain/catalogue-model';
 import { logger } from '../observability/logger';
 import { countAnomaly } from '../observability/metrics';
 import { perProcess } from './process';

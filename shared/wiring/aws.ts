@@ -1,10 +1,9 @@
-import { awsSection, loadConfig, tablesSection } from '../config';
 import { createDynamoClients, createSecretsClient } from '../adapters/clients';
 import { resolveSecret } from '../adapters/secrets';
+import { awsConfig } from './aws-config';
 import { perProcess } from './process';
 
-export const awsConfig = perProcess(() => loadConfig({ aws: awsSection }).aws);
-export const tables = perProcess(() => loadConfig({ tables: tablesSection }).tables);
+export { awsConfig, tables } from './aws-config';
 
 /** DynamoDB (raw and document clients) and the Secrets Manager reader, one of each per process. */
 export const aws = perProcess(() => {

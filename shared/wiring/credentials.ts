@@ -1,8 +1,8 @@
 import { credentialsSection, loadConfig } from '../config';
-import { createStsClient } from '../adapters/clients';
+import { createStsClient } from '../adapters/sts/client';
 import { StsCredentialsVendor } from '../adapters/sts/credentials-vendor';
 import { sessionPolicy } from '../domain/aws-credentials';
-import { awsConfig } from './aws';
+import { awsConfig } from './aws-config';
 import { perProcess } from './process';
 
 export const credentialsConfig = perProcess(() => loadConfig({ credentials: credentialsSection }).credentials);

@@ -1,5 +1,5 @@
 import { deletionSection, loadConfig } from '../config';
-import { createSqsClient } from '../adapters/clients';
+import { createSqsClient } from '../adapters/sqs/client';
 import { DynamoDeletionJobs, DynamoProfileSweep, DynamoUserDataPurger } from '../adapters/dynamodb/account-deletion';
 import { SqsDeletionQueue } from '../adapters/sqs/deletion-queue';
 import type { DeletionWorkDeps } from '../use-cases/deletion-work';

@@ -1,7 +1,7 @@
 import { eventsSection, loadConfig } from '../config';
-import { createEventBridgeClient } from '../adapters/clients';
+import { createEventBridgeClient } from '../adapters/eventbridge/client';
 import { EventBridgeEntitlementEvents } from '../adapters/eventbridge/entitlement-events';
-import { awsConfig } from './aws';
+import { awsConfig } from './aws-config';
 import { perProcess } from './process';
 
 /** The publisher of entitlement.changed: one EventBridge client per process, on the bus the stack names. */

@@ -1,8 +1,8 @@
 import { cognitoSection, loadConfig } from '../config';
-import { createCognitoClient } from '../adapters/clients';
+import { createCognitoClient } from '../adapters/cognito/client';
 import { CognitoEmailIdentity } from '../adapters/cognito/email-identity';
 import { CognitoIdentityDirectory } from '../adapters/cognito/identity';
-import { awsConfig } from './aws';
+import { awsConfig } from './aws-config';
 import { cognitoConfig } from './cognito';
 import { perProcess } from './process';
 /** Users of the pool, for the deletion saga and the identity sweep. */

@@ -7,7 +7,7 @@ import type { ReconcileDeps } from '../use-cases/reconcile';
 import { aws, tables } from './aws';
 import { deletion } from './deletion';
 import { perProcess } from './process';
-import { stripe } from './stripe';
+import { stripeAtColdStart } from './stripe';
 import { stripeSync } from './stripe-sync';
 
 export const reconcileConfig = perProcess(() => loadConfig({ reconcile: reconcileSection }).reconcile);
@@ -24,7 +24,7 @@ export const reconciliation = perProcess((): ReconcileDeps & { budgetMs: number 
   const t = tables();
   return {
     stripe: stripeSync(),
-    undelivered: new StripeUndeliveredEvents(stripe().client),
+    undelivered: new StripeUndeliveredEvents(stripeAtColdStart().client),
     subscribers: new DynamoSubscribedUsers(doc, { users: t.TABLE_USERS, entitlements: t.TABLE_ENTITLEMENTS }),
     progress: new DynamoReconcileProgress(doc, t.TABLE_IDEMPOTENCY),
     identities: queuedIdentitySweep(deletion()),

@@ -3,7 +3,7 @@ import { perProcess } from './process';
 import { catalogue } from './access';
 import { cache } from './cache';
 import { stores } from './stores';
-import { stripe } from './stripe';
+import { stripeAtColdStart } from './stripe';
 import { tokenCredits } from './tokens';
 
 /** What applying a Stripe event needs: the same for the webhook and the reconciler, so a repair takes the webhook's path. */
@@ -12,7 +12,7 @@ export const stripeSync = perProcess((): WebhookDeps => {
   return {
     users,
     entitlements,
-    billing: stripe().billing,
+    billing: stripeAtColdStart().billing,
     cache: cache(),
     catalogue: catalogue(),
     processed: processedEvents,

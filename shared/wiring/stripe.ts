@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { loadConfig, stripeSection } from '../config';
 import { StripeBilling } from '../adapters/stripe/billing';
 import { StripeSignedEvents } from '../adapters/stripe/signed-events';
-import { createStripeClient, resolveStripeKeys, type StripeKeys } from '../adapters/stripe/client';
+import { createStripeClient, resolveStripeKeys, stripeSdk, type StripeKeys } from '../adapters/stripe/client';
 import { once } from '../adapters/secrets';
 import { logger } from '../observability/logger';
 import { aws } from './aws';
@@ -22,4 +22,17 @@ export const stripe = perProcess(() => {
   // Start reading the secret at cold start.
   keys().catch((err: unknown) => logger.error('could not read the Stripe keys at cold start', err as Error));
   return { keys, client, billing: new StripeBilling(client), signedEvents: new StripeSignedEvents(keys, client) };
+});
+
+/**
+ * Stripe with its SDK evaluated at cold start, for the functions that call
+ * Stripe on every invocation (sign-up, the webhook, checkout and the portal,
+ * the reconciler): for them a lazy load would be no cut, only the same cost
+ * in the first invocation. stripe() alone leaves the SDK to the first Stripe
+ * call (adapters/stripe/client.ts, stripeSdk): account deletion and email
+ * changes call Stripe only for users with a Stripe customer.
+ */
+export const stripeAtColdStart = perProcess(() => {
+  stripeSdk();
+  return stripe();
 });

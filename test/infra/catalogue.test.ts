@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -141,6 +141,8 @@ describe('the function bundle carries the catalogue', () => {
     const key = stack.resolve((fn.function.node.defaultChild as unknown as { code: { s3Key: string } }).code.s3Key) as string;
     const bundle = join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
     expect(readFileSync(bundle, 'utf8')).not.toContain('__ENTITLEMENTS_CATALOGUE__');
+    // The source map ships beside the bundle: stack traces are mapped from it on the first one (no --enable-source-maps).
+    expect(existsSync(`${bundle}.map`)).toBe(true);
     const saved = { ...process.env };
     Object.assign(process.env, {
       AWS_REGION: 'us-east-1',

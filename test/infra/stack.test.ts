@@ -221,11 +221,12 @@ describe('entitlements CDK app (dev, from cdk.json context)', () => {
         expect(props.VpcConfig.SubnetIds).toHaveLength(2);
         expect(props.Environment.Variables).toEqual(
           expect.objectContaining({
-            NODE_OPTIONS: '--enable-source-maps',
             POWERTOOLS_SERVICE_NAME: 'entitlements',
             LOG_LEVEL: 'INFO',
           }),
         );
+        // No --enable-source-maps (parsed on every cold start): the bundle maps its stack traces on the first one (shared/observability/stack-traces.ts).
+        expect(props.Environment.Variables.NODE_OPTIONS).toBeUndefined();
         // /me handlers check the token's app client; the trigger needs no pool ids.
         if (!triggers.includes(def.name)) expect(props.Environment.Variables).toEqual(expect.objectContaining({ COGNITO_USER_POOL_ID: expect.anything(), COGNITO_CLIENT_IDS: expect.anything() }));
       }

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CatalogueError, loadCatalogue, parseCatalogueFile, readCatalogueFile } from '../../shared/config/catalogue';
+import { CatalogueError, bundledCatalogue, loadCatalogue, parseCatalogueFile, readCatalogueFile } from '../../shared/config/catalogue';
 import { accessPolicyOf, decideAccess } from '../../shared/domain/access';
 import {
   findPlan,
@@ -305,5 +305,28 @@ describe('the policy comes from the file', () => {
     delete file.sources.admin;
     const best = resolveCatalogue(parseCatalogueFile(JSON.stringify(file), 'x.json'), 'local');
     expect(best.grantPlan).toBe('admin');
+  });
+});
+
+describe('the catalogue a function bundle carries (bundledCatalogue)', () => {
+  const rootText = readFileSync(resolve(__dirname, '../..', 'entitlements.config.json'), 'utf8');
+
+  it('reads back, with JSON.parse and no schema, exactly the file the schema parsed (defaults filled in)', () => {
+    const minimal = JSON.stringify({ plans: [{ name: 'free', displayName: 'Free', monthlyTokens: 0, monthlyApiCalls: 0, features: {} }] });
+    for (const text of [rootText, minimal]) {
+      const parsed = parseCatalogueFile(text, 'test.json');
+      expect(JSON.parse(bundledCatalogue(text, 'test.json'))).toStrictEqual(parsed);
+    }
+    expect(JSON.parse(bundledCatalogue(JSON.stringify({ plans: [{ name: 'free', displayName: 'Free', monthlyTokens: 0, monthlyApiCalls: 0, features: {} }] })))).toMatchObject({
+      defaultPlan: 'free',
+      topUps: [],
+      pastDueGrace: { enabled: false, days: 7 },
+    });
+  });
+
+  it('refuses a file the schema refuses, naming the field (the synth stops)', () => {
+    expect(() => bundledCatalogue(JSON.stringify({ plans: [{ name: 'Free', displayName: 'Free', monthlyTokens: 0, monthlyApiCalls: 0, features: {} }] }), 'x.json')).toThrow(
+      /x\.json: plans\[0\]\.name/,
+    );
   });
 });

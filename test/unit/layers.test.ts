@@ -111,3 +111,20 @@ describe('layers', () => {
     }
   });
 });
+
+describe('imports that decide what a function loads at cold start', () => {
+  /** `import { z } from 'zod'` is a namespace object esbuild cannot tree-shake: all of zod (~440 KB) in the bundle. */
+  const NAMED_Z = /import\s*\{\s*z\s*\}\s*from\s*['"]zod['"]/;
+
+  it('zod is imported as a namespace (import * as z), never as the named z', () => {
+    expect(files.filter((file) => NAMED_Z.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file))).toEqual([]);
+    expect(NAMED_Z.test("import { z } from 'zod';")).toBe(true);
+  });
+
+  it('runtime code reads the catalogue model, not the module that builds the file schema', () => {
+    // shared/config/catalogue.ts requires the schema only where it validates text (synth, local stack, scripts).
+    const importers = files.filter((file) => !file.endsWith(join('shared', 'config', 'catalogue.ts')) && !file.endsWith(join('shared', 'domain', 'catalogue-model.ts')));
+    const offenders = importers.filter((file) => importsOf(file).some((target) => target === join(ROOT, 'shared/domain/catalogue')));
+    expect(offenders.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+});

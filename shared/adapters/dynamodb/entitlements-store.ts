@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
-import type { PlanName } from '../../domain/catalogue';
+import type { PlanName } from '../../domain/catalogue-model';
 import type { KofiGrant } from '../../domain/kofi';
 import type { EntitlementStore, KofiEntitlements, PremiumOverrides } from '../../ports/entitlements';
 import { liveUserWrite, refusedForGoneUser } from './live-user';

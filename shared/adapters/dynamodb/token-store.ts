@@ -6,7 +6,7 @@ import type { TablesConfig } from '../../config';
 import { DEFAULT_ACCESS_POLICY, adminTierFields, decideAccess, type AccessDecider, type AccessPolicy } from '../../domain/access';
 import type { EntitlementRecord } from '../../domain/entitlement';
 import { recordedChange } from '../../domain/entitlement-events';
-import type { Catalogue } from '../../domain/catalogue';
+import type { Catalogue } from '../../domain/catalogue-model';
 import { TOKEN_STATE_FIELDS, tokenStateOf, type StoredTokenState } from '../../domain/token-balances';
 import { idempotencyRecord, replayOf, type IdempotencyRecord } from '../../domain/token-idempotency';
 import { adjustmentKeys, adjustmentOperation, type AdjustmentResponse, type PurchasedTokenAdjustment } from '../../domain/token-refunds';

@@ -1,17 +1,20 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
+import { stripeSdk } from './client';
 import type { SubscriptionSnapshot } from '../../domain/entitlement';
 import { dependencyFailure, type DependencyFailure } from '../../ports/errors';
 import { BillingCustomerGoneError, type BillingProvider, type ChargeSnapshot, type CheckoutSummary } from '../../ports/billing';
 
 /** What kind of Stripe failure `err` is (by the SDK's error classes and status), or undefined for an answer about the request. */
 export function stripeFailureKind(err: unknown): DependencyFailure | undefined {
-  if (err instanceof Stripe.errors.StripeConnectionError) {
+  // The SDK's error classes: a Stripe call failed, so the SDK is loaded already.
+  const { errors } = stripeSdk();
+  if (err instanceof errors.StripeConnectionError) {
     // The SDK keeps the socket error as `detail`: ETIMEDOUT when STRIPE_TIMEOUT_MS passed without an answer.
     return (err.detail as { code?: unknown } | undefined)?.code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
   }
-  if (err instanceof Stripe.errors.StripeRateLimitError) return 'throttled';
-  if (err instanceof Stripe.errors.StripeAPIError) return 'failing';
-  if (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500) return 'failing';
+  if (err instanceof errors.StripeRateLimitError) return 'throttled';
+  if (err instanceof errors.StripeAPIError) return 'failing';
+  if (err instanceof errors.StripeError && (err.statusCode ?? 0) >= 500) return 'failing';
   return undefined;
 }
 
@@ -22,7 +25,8 @@ export function translate(err: unknown): never {
   throw err;
 }
 
-const isMissing = (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing';
+const isInvalidRequest = (err: unknown): err is Stripe.errors.StripeInvalidRequestError => err instanceof stripeSdk().errors.StripeInvalidRequestError;
+const isMissing = (err: unknown) => isInvalidRequest(err) && err.code === 'resource_missing';
 
 /** "No such customer" on the `customer` parameter: it was deleted in Stripe (a webhook may not have told us yet). */
 const customerGoneOr =
@@ -106,7 +110,7 @@ export class StripeBilling implements BillingProvider {
     try {
       await stripe.subscriptions.cancel(subscriptionId);
     } catch (err) {
-      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) translate(err);
+      if (!isInvalidRequest(err)) translate(err);
       // Refused: fine if it is already canceled (a retry, or Stripe got there first).
       const current = await stripe.subscriptions.retrieve(subscriptionId).catch((e: unknown) => (isMissing(e) ? undefined : translate(e)));
       if (current && current.status !== 'canceled' && current.status !== 'incomplete_expired') throw err;
@@ -210,7 +214,7 @@ export class StripeBilling implements BillingProvider {
       await stripe.checkout.sessions.expire(sessionId);
       return 'expired';
     } catch (err) {
-      if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) translate(err);
+      if (!isInvalidRequest(err)) translate(err);
       // Refused: it is no longer open (paid meanwhile, or already expired).
       const session = await stripe.checkout.sessions.retrieve(sessionId).catch(translate);
       if (session.status === 'complete') return 'complete';

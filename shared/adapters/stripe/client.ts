@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { StripeConfig } from '../../config';
 
 export interface StripeKeys {
@@ -16,13 +16,32 @@ export async function resolveStripeKeys(config: StripeConfig, readSecret: (arn: 
   return { secretKey: config.STRIPE_SECRET_KEY as string, webhookSecret: config.STRIPE_WEBHOOK_SECRET as string };
 }
 
+let sdk: typeof Stripe | undefined;
+
+/**
+ * The Stripe SDK, evaluated on first use: `require` inside a function is a
+ * call to esbuild's lazy module wrapper in the bundle, so the SDK's ~20 ms
+ * (bench: module: Stripe SDK) are paid only by a process that uses Stripe.
+ * A cut for the functions that call Stripe on some paths only (account
+ * deletion, email change: users with a Stripe customer); the ones that call
+ * it on every invocation load it at cold start (wiring/stripe.ts,
+ * stripeAtColdStart), since deferring it there would only move the cost into
+ * their first invocation.
+ */
+export function stripeSdk(): typeof Stripe {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
+  sdk ??= require('stripe') as typeof Stripe;
+  return sdk;
+}
+
 /**
  * The process's one Stripe client: a per-attempt timeout (STRIPE_TIMEOUT_MS)
  * and few retries (STRIPE_MAX_NETWORK_RETRIES; idempotency keys make them
  * safe), so a hung Stripe fails the call within a few seconds.
  */
 export function createStripeClient(config: StripeConfig, secretKey: string): Stripe {
-  return new Stripe(secretKey, {
+  const StripeClient = stripeSdk();
+  return new StripeClient(secretKey, {
     timeout: config.STRIPE_TIMEOUT_MS,
     maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
     ...(config.STRIPE_API_HOST ? { host: config.STRIPE_API_HOST } : {}),
