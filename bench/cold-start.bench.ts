@@ -3,13 +3,21 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
-import { HOUSE_BUNDLING, HOUSE_NODE_OPTIONS, REPO_ROOT, catalogueDefine } from '../infra/constructs/house-function';
+import { HOUSE_BUNDLING, HOUSE_NODE_OPTIONS, REPO_ROOT, UNREACHED_CREDENTIAL_PROVIDERS, catalogueDefine, sdkFromRuntime } from '../infra/constructs/house-function';
 import { FUNCTIONS, handlerEntry, type FunctionDefinition, type FunctionName } from '../shared/routes';
 import { coldStartEnv } from './cold-start-env';
 import { ratioVerdict, row, summariseRatios, type BenchContext, type BenchRow } from './harness';
 
 const KB = 1024;
-const SIZE_GOAL_KB = 500;
+/**
+ * Bundle size goals: guards against accidental weight, not the load-time goal
+ * (the `load:` rows measure that directly). Since the AWS SDK is bundled
+ * (HOUSE_BUNDLING: it loads 1.3x faster than the runtime's copy although the
+ * bundle is ~220 KB larger) a function without Stripe is 340-610 KB; 800 KB
+ * still fails on the regressions seen so far: Stripe's SDK in a function that
+ * never calls it (+300 KB), all of zod through `import { z }` (+340 KB).
+ */
+const SIZE_GOAL_KB = 800;
 const STRIPE_SIZE_GOAL_KB = 1.5 * 1024;
 const LOAD_GOAL = 3;
 
@@ -36,6 +44,7 @@ async function bundle(entry: Entry, dir: string, external: readonly string[] = H
     platform: 'node',
     target: HOUSE_BUNDLING.target,
     format: HOUSE_BUNDLING.format,
+    mainFields: [...HOUSE_BUNDLING.mainFields],
     minify: HOUSE_BUNDLING.minify,
     sourcemap: HOUSE_BUNDLING.sourceMap,
     sourcesContent: HOUSE_BUNDLING.sourcesContent,
@@ -160,8 +169,8 @@ interface Target {
 /**
  * Cold start of every function in FUNCTIONS:
  * - the minified bundle, built with the CDK construct's esbuild options
- *   (HOUSE_BUNDLING: minify, node22, cjs, `@aws-sdk/*` external); goal under
- *   500 KB, 1.5 MB for the functions that carry the Stripe SDK;
+ *   (HOUSE_BUNDLING: minify, node22, cjs, the AWS SDK from its ES build); goal under
+ *   800 KB, 1.5 MB for the functions that carry the Stripe SDK;
  * - the time from a fresh Node.js process's start until the bundle is loaded
  *   and its clients built (module load runs the wiring), with NODE_OPTIONS as
  *   deployed (HOUSE_NODE_OPTIONS), over BENCH_COLD_RUNS rounds (default 21)
@@ -200,8 +209,10 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (const name of VARIANT_FUNCTIONS) {
       const against = deployed.get(name)!;
       const entry = { file: join(REPO_ROOT, handlerEntry(name)) };
-      const sdkBundled = HOUSE_BUNDLING.externalModules.length > 0;
-      await add({ name: `${name}, ${sdkBundled ? 'AWS SDK bundled' : 'AWS SDK external (runtime copy)'}`, env: deployedEnv, kind: 'variant', against }, entry, sdkBundled ? [] : ['@aws-sdk/*']);
+      // The other side of the SDK decision: the runtime's copy if the deployed bundle carries the SDK, and the reverse.
+      const variantFromRuntime = !sdkFromRuntime(HOUSE_BUNDLING.externalModules);
+      const variantExternals = variantFromRuntime ? ['@aws-sdk/*'] : [...UNREACHED_CREDENTIAL_PROVIDERS];
+      await add({ name: `${name}, ${variantFromRuntime ? 'AWS SDK external (runtime copy)' : 'AWS SDK bundled'}`, env: deployedEnv, kind: 'variant', against }, entry, variantExternals);
       await add({ name: `${name}, NODE_OPTIONS='${otherNodeOptions}'`, env: otherEnv, kind: 'variant', against }, entry);
     }
 

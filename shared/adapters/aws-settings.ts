@@ -4,8 +4,9 @@ import type { AwsConfig } from '../config';
  * The settings every AWS client is built with. Each client is built in its
  * own file (DynamoDB and Secrets Manager in clients.ts, the others in their
  * adapter's folder, client.ts), so a function bundles, and requires at cold
- * start, only the SDK packages it uses: with `@aws-sdk/*` external, an import
- * of an unused client is still a `require()` at module load (tens of ms each).
+ * start, only the SDK packages it uses: an import of an unused client is
+ * still evaluated at module load (tens of ms each, whether the SDK is bundled
+ * or taken from the runtime).
  *
  * Every client gets the same bounds (AWS_CONNECT_TIMEOUT_MS,
  * AWS_REQUEST_TIMEOUT_MS, AWS_MAX_ATTEMPTS), so a hung dependency (a paused
