@@ -185,10 +185,12 @@ export function servableCatalogue(file: CatalogueFile, source: string, environme
   return resolveCatalogue(file, environment);
 }
 
+// Module-level schemas are built by @__PURE__ calls so bundles drop the unused ones (note in shared/config/index.ts).
 /** Which `stripePrices` environment applies (local, test, live...): set by CDK context and by the local stack. */
-export const catalogueSection = z.object({
-  CATALOGUE_ENVIRONMENT: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be a lower-case environment name of the catalogue (local, test, live)'),
-});
+export const catalogueSection = /* @__PURE__ */ (() =>
+  z.object({
+    CATALOGUE_ENVIRONMENT: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be a lower-case environment name of the catalogue (local, test, live)'),
+  }))();
 
 /** The catalogue of this process for CATALOGUE_ENVIRONMENT (refused when the file cannot serve it, see servableCatalogue). */
 export function loadCatalogue(environment: string, env: Record<string, string | undefined> = process.env): Catalogue {

@@ -47,12 +47,18 @@ export function loadConfig<S extends Sections>(sections: S, env: Env = process.e
   return out as ConfigOf<S>;
 }
 
-const nonEmpty = z.string().trim().min(1);
-const url = z.url();
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
-const positiveInt = z.coerce.number().int().positive();
+// Every schema below is built by a call annotated @__PURE__ (esbuild's
+// marker): esbuild drops from a function's bundle the schemas it never uses,
+// so a function builds at cold start only the schemas it needs
+// (bench/cold-start.bench.ts, module rows); tsx and jest, which do not
+// bundle, still build them all.
+const nonEmpty = /* @__PURE__ */ (() => z.string().trim().min(1))();
+const url = /* @__PURE__ */ (() => z.url())();
+const bool = /* @__PURE__ */ (() =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1'))();
+const positiveInt = /* @__PURE__ */ (() => z.coerce.number().int().positive())();
 
 /**
  * AWS SDK settings. Endpoint overrides exist for the local stack (and tests) only.
@@ -62,48 +68,51 @@ const positiveInt = z.coerce.number().int().positive();
  * within AWS_REQUEST_TIMEOUT_MS, fails, and is tried AWS_MAX_ATTEMPTS times in
  * all; worst case about attempts x (connect + request) plus the SDK's back-off.
  */
-export const awsSection = z.object({
-  AWS_REGION: nonEmpty,
-  DYNAMODB_ENDPOINT: url.optional(),
-  SECRETS_MANAGER_ENDPOINT: url.optional(),
-  AWS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
-  AWS_REQUEST_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
-  AWS_MAX_ATTEMPTS: positiveInt.max(5).default(2),
-});
+export const awsSection = /* @__PURE__ */ (() =>
+  z.object({
+    AWS_REGION: nonEmpty,
+    DYNAMODB_ENDPOINT: url.optional(),
+    SECRETS_MANAGER_ENDPOINT: url.optional(),
+    AWS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+    AWS_REQUEST_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+    AWS_MAX_ATTEMPTS: positiveInt.max(5).default(2),
+  }))();
 
 /** Physical table names, set by the CDK stack or the local stack. */
-export const tablesSection = z.object({
-  TABLE_USERS: nonEmpty,
-  TABLE_ENTITLEMENTS: nonEmpty,
-  TABLE_LEDGER: nonEmpty,
-  TABLE_IDEMPOTENCY: nonEmpty,
-  TABLE_API_KEYS: nonEmpty,
-  TABLE_EMAIL_OWNERS: nonEmpty,
-  TABLE_KOFI: nonEmpty,
-});
+export const tablesSection = /* @__PURE__ */ (() =>
+  z.object({
+    TABLE_USERS: nonEmpty,
+    TABLE_ENTITLEMENTS: nonEmpty,
+    TABLE_LEDGER: nonEmpty,
+    TABLE_IDEMPOTENCY: nonEmpty,
+    TABLE_API_KEYS: nonEmpty,
+    TABLE_EMAIL_OWNERS: nonEmpty,
+    TABLE_KOFI: nonEmpty,
+  }))();
 
 /**
  * Redis: `REDIS_URL` (redis:// or rediss://) with the AUTH token in Secrets
  * Manager on AWS. `REDIS_DISABLED=true` runs without a cache (local only):
  * every read then comes from DynamoDB and health reports `degraded`.
  */
-export const redisSection = z
-  .object({
-    REDIS_URL: z
-      .string()
-      .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
-      .optional(),
-    REDIS_AUTH_SECRET_ARN: nonEmpty.optional(),
-    REDIS_DISABLED: bool.default(false),
-    REDIS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
-    REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(10_000).default(50),
-    /** Reconnections a queued command waits for before it fails (ioredis maxRetriesPerRequest). */
-    REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(5).default(1),
-  })
-  .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {
-    message: 'REDIS_URL is required unless REDIS_DISABLED=true',
-    path: ['REDIS_URL'],
-  });
+export const redisSection = /* @__PURE__ */ (() =>
+  z
+    .object({
+      REDIS_URL: z
+        .string()
+        .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+        .optional(),
+      REDIS_AUTH_SECRET_ARN: nonEmpty.optional(),
+      REDIS_DISABLED: bool.default(false),
+      REDIS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
+      REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(10_000).default(50),
+      /** Reconnections a queued command waits for before it fails (ioredis maxRetriesPerRequest). */
+      REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(5).default(1),
+    })
+    .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {
+      message: 'REDIS_URL is required unless REDIS_DISABLED=true',
+      path: ['REDIS_URL'],
+    }))();
 
 /**
  * The read cache (shared/adapters/redis/cache.ts): entries live
@@ -112,11 +121,12 @@ export const redisSection = z
  * consecutive Redis failures and lets one probe through after
  * `CACHE_BREAKER_COOLDOWN_MS`; while open, reads go straight to DynamoDB.
  */
-export const cacheSection = z.object({
-  CACHE_TTL_SECONDS: positiveInt.default(300),
-  CACHE_BREAKER_FAILURES: positiveInt.default(3),
-  CACHE_BREAKER_COOLDOWN_MS: positiveInt.default(5000),
-});
+export const cacheSection = /* @__PURE__ */ (() =>
+  z.object({
+    CACHE_TTL_SECONDS: positiveInt.default(300),
+    CACHE_BREAKER_FAILURES: positiveInt.default(3),
+    CACHE_BREAKER_COOLDOWN_MS: positiveInt.default(5000),
+  }))();
 export type CacheConfig = z.infer<typeof cacheSection>;
 
 /**
@@ -125,25 +135,27 @@ export type CacheConfig = z.infer<typeof cacheSection>;
  * directly (`INTERNAL_API_KEYS`). Several keys, comma separated or a JSON
  * array, so a key can be rotated without downtime.
  */
-export const internalKeysSection = z
-  .object({
-    INTERNAL_API_KEYS_SECRET_ARN: nonEmpty.optional(),
-    INTERNAL_API_KEYS: nonEmpty.optional(),
-  })
-  .refine((c) => c.INTERNAL_API_KEYS_SECRET_ARN !== undefined || c.INTERNAL_API_KEYS !== undefined, {
-    message: 'INTERNAL_API_KEYS_SECRET_ARN (or INTERNAL_API_KEYS locally) is required',
-    path: ['INTERNAL_API_KEYS_SECRET_ARN'],
-  });
+export const internalKeysSection = /* @__PURE__ */ (() =>
+  z
+    .object({
+      INTERNAL_API_KEYS_SECRET_ARN: nonEmpty.optional(),
+      INTERNAL_API_KEYS: nonEmpty.optional(),
+    })
+    .refine((c) => c.INTERNAL_API_KEYS_SECRET_ARN !== undefined || c.INTERNAL_API_KEYS !== undefined, {
+      message: 'INTERNAL_API_KEYS_SECRET_ARN (or INTERNAL_API_KEYS locally) is required',
+      path: ['INTERNAL_API_KEYS_SECRET_ARN'],
+    }))();
 
 /**
  * Cognito app clients whose access tokens the /me routes accept. API Gateway's
  * Cognito authorizer checks the pool; this narrows it to our own clients.
  */
-export const cognitoSection = z.object({
-  COGNITO_USER_POOL_ID: nonEmpty,
-  COGNITO_CLIENT_IDS: nonEmpty.transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
-  COGNITO_ENDPOINT: url.optional(),
-});
+export const cognitoSection = /* @__PURE__ */ (() =>
+  z.object({
+    COGNITO_USER_POOL_ID: nonEmpty,
+    COGNITO_CLIENT_IDS: nonEmpty.transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+    COGNITO_ENDPOINT: url.optional(),
+  }))();
 
 export type AwsConfig = z.infer<typeof awsSection>;
 export type TablesConfig = z.infer<typeof tablesSection>;
@@ -156,29 +168,30 @@ export type CognitoConfig = z.infer<typeof cognitoSection>;
  * (`STRIPE_SECRET_ARN`); locally the values come directly. The API host
  * overrides exist for the local Stripe emulator.
  */
-export const stripeSection = z
-  .object({
-    STRIPE_SECRET_ARN: nonEmpty.optional(),
-    STRIPE_SECRET_KEY: nonEmpty.optional(),
-    STRIPE_WEBHOOK_SECRET: nonEmpty.optional(),
-    STRIPE_API_HOST: nonEmpty.optional(),
-    STRIPE_API_PORT: positiveInt.optional(),
-    STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
-    /**
-     * Per-attempt timeout (no answer for this long: the attempt fails) and the
-     * SDK's retries of network failures and timeouts (idempotency keys make them
-     * safe). Worst case about (1 + retries) x timeout + ~0.5 s back-off: the
-     * post-confirmation trigger must answer Cognito within 5 s.
-     */
-    STRIPE_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
-    STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(3).default(1),
-    /** Where Checkout and the billing portal send the user back to. */
-    APP_BASE_URL: url,
-  })
-  .refine((c) => c.STRIPE_SECRET_ARN !== undefined || (c.STRIPE_SECRET_KEY !== undefined && c.STRIPE_WEBHOOK_SECRET !== undefined), {
-    message: 'STRIPE_SECRET_ARN (or STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET locally) is required',
-    path: ['STRIPE_SECRET_ARN'],
-  });
+export const stripeSection = /* @__PURE__ */ (() =>
+  z
+    .object({
+      STRIPE_SECRET_ARN: nonEmpty.optional(),
+      STRIPE_SECRET_KEY: nonEmpty.optional(),
+      STRIPE_WEBHOOK_SECRET: nonEmpty.optional(),
+      STRIPE_API_HOST: nonEmpty.optional(),
+      STRIPE_API_PORT: positiveInt.optional(),
+      STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+      /**
+       * Per-attempt timeout (no answer for this long: the attempt fails) and the
+       * SDK's retries of network failures and timeouts (idempotency keys make them
+       * safe). Worst case about (1 + retries) x timeout + ~0.5 s back-off: the
+       * post-confirmation trigger must answer Cognito within 5 s.
+       */
+      STRIPE_TIMEOUT_MS: positiveInt.max(10_000).default(2000),
+      STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(3).default(1),
+      /** Where Checkout and the billing portal send the user back to. */
+      APP_BASE_URL: url,
+    })
+    .refine((c) => c.STRIPE_SECRET_ARN !== undefined || (c.STRIPE_SECRET_KEY !== undefined && c.STRIPE_WEBHOOK_SECRET !== undefined), {
+      message: 'STRIPE_SECRET_ARN (or STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET locally) is required',
+      path: ['STRIPE_SECRET_ARN'],
+    }))();
 export type StripeConfig = z.infer<typeof stripeSection>;
 
 /**
@@ -186,15 +199,16 @@ export type StripeConfig = z.infer<typeof stripeSection>;
  * whole SecretString is the token (`KOFI_SECRET_ARN`); locally the token
  * itself (`KOFI_VERIFICATION_TOKEN`, generated by the local stack).
  */
-export const kofiSection = z
-  .object({
-    KOFI_SECRET_ARN: nonEmpty.optional(),
-    KOFI_VERIFICATION_TOKEN: nonEmpty.optional(),
-  })
-  .refine((c) => c.KOFI_SECRET_ARN !== undefined || c.KOFI_VERIFICATION_TOKEN !== undefined, {
-    message: 'KOFI_SECRET_ARN (or KOFI_VERIFICATION_TOKEN locally) is required',
-    path: ['KOFI_SECRET_ARN'],
-  });
+export const kofiSection = /* @__PURE__ */ (() =>
+  z
+    .object({
+      KOFI_SECRET_ARN: nonEmpty.optional(),
+      KOFI_VERIFICATION_TOKEN: nonEmpty.optional(),
+    })
+    .refine((c) => c.KOFI_SECRET_ARN !== undefined || c.KOFI_VERIFICATION_TOKEN !== undefined, {
+      message: 'KOFI_SECRET_ARN (or KOFI_VERIFICATION_TOKEN locally) is required',
+      path: ['KOFI_SECRET_ARN'],
+    }))();
 export type KofiConfig = z.infer<typeof kofiSection>;
 
 /**
@@ -205,30 +219,31 @@ export type KofiConfig = z.infer<typeof kofiSection>;
  * all of them by default) and how many grants a user may get a minute.
  * `STS_ENDPOINT` exists for the local STS emulator only.
  */
-export const credentialsSection = z.object({
-  CREDENTIALS_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
-  CREDENTIALS_DURATION_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(MIN_CREDENTIAL_DURATION_SECONDS, `must be at least ${MIN_CREDENTIAL_DURATION_SECONDS}`)
-    .max(MAX_CREDENTIAL_DURATION_SECONDS, `must be at most ${MAX_CREDENTIAL_DURATION_SECONDS}`)
-    .default(DEFAULT_CREDENTIAL_DURATION_SECONDS),
-  CREDENTIALS_ALLOWED_ACTIONS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return [...CREDENTIAL_ACTIONS];
-      const actions = [...new Set(v.split(',').map((a) => a.trim()).filter(Boolean))];
-      const unknown = validateCredentialActions(actions);
-      if (actions.length === 0 || unknown.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a non-empty subset of ${CREDENTIAL_ACTIONS.join(', ')} (not allowed: ${unknown.join(', ') || 'none given'})` });
-        return z.NEVER;
-      }
-      return actions;
-    }),
-  CREDENTIALS_RATE_LIMIT_PER_MINUTE: positiveInt.default(10),
-  STS_ENDPOINT: url.optional(),
-});
+export const credentialsSection = /* @__PURE__ */ (() =>
+  z.object({
+    CREDENTIALS_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
+    CREDENTIALS_DURATION_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(MIN_CREDENTIAL_DURATION_SECONDS, `must be at least ${MIN_CREDENTIAL_DURATION_SECONDS}`)
+      .max(MAX_CREDENTIAL_DURATION_SECONDS, `must be at most ${MAX_CREDENTIAL_DURATION_SECONDS}`)
+      .default(DEFAULT_CREDENTIAL_DURATION_SECONDS),
+    CREDENTIALS_ALLOWED_ACTIONS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v.trim() === '') return [...CREDENTIAL_ACTIONS];
+        const actions = [...new Set(v.split(',').map((a) => a.trim()).filter(Boolean))];
+        const unknown = validateCredentialActions(actions);
+        if (actions.length === 0 || unknown.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `must be a non-empty subset of ${CREDENTIAL_ACTIONS.join(', ')} (not allowed: ${unknown.join(', ') || 'none given'})` });
+          return z.NEVER;
+        }
+        return actions;
+      }),
+    CREDENTIALS_RATE_LIMIT_PER_MINUTE: positiveInt.default(10),
+    STS_ENDPOINT: url.optional(),
+  }))();
 export type CredentialsConfig = z.infer<typeof credentialsSection>;
 
 /**
@@ -236,10 +251,11 @@ export type CredentialsConfig = z.infer<typeof credentialsSection>;
  * sliding window in Redis; the window is one second in production, longer
  * only for tests and demos). Monthly limits and a plan's own rate (rateLimitPerSecond) come from the catalogue.
  */
-export const apiKeysSection = z.object({
-  API_KEY_RATE_LIMIT: positiveInt.default(10),
-  API_KEY_RATE_WINDOW_MS: positiveInt.default(1000),
-});
+export const apiKeysSection = /* @__PURE__ */ (() =>
+  z.object({
+    API_KEY_RATE_LIMIT: positiveInt.default(10),
+    API_KEY_RATE_WINDOW_MS: positiveInt.default(1000),
+  }))();
 export type ApiKeysConfig = z.infer<typeof apiKeysSection>;
 
 /**
@@ -249,14 +265,15 @@ export type ApiKeysConfig = z.infer<typeof apiKeysSection>;
  * rows the purge deletes between two checkpoints. `SQS_ENDPOINT` exists for
  * the local stack's in-process queue only.
  */
-export const deletionSection = z.object({
-  DELETION_QUEUE_URL: z.url(),
-  SQS_ENDPOINT: url.optional(),
-  DELETION_TIME_BUDGET_MS: z.coerce.number().int().min(0).default(8000),
-  DELETION_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
-  /** The reconcile sweep resumes a deletion whose job has not moved for this long. */
-  DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
-});
+export const deletionSection = /* @__PURE__ */ (() =>
+  z.object({
+    DELETION_QUEUE_URL: z.url(),
+    SQS_ENDPOINT: url.optional(),
+    DELETION_TIME_BUDGET_MS: z.coerce.number().int().min(0).default(8000),
+    DELETION_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
+    /** The reconcile sweep resumes a deletion whose job has not moved for this long. */
+    DELETION_STALL_AFTER_MS: positiveInt.default(15 * 60 * 1000),
+  }))();
 export type DeletionConfig = z.infer<typeof deletionSection>;
 
 /**
@@ -266,20 +283,22 @@ export type DeletionConfig = z.infer<typeof deletionSection>;
  * mode, which the webhook and the routes share), and the page size of the
  * event and user listings (Stripe lists at most 100).
  */
-export const reconcileSection = z.object({
-  RECONCILE_TIME_BUDGET_MS: positiveInt.default(240_000),
-  RECONCILE_STRIPE_CALLS_PER_SECOND: z.coerce.number().positive().max(50).default(10),
-  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(100),
-  RECONCILE_IN_FLIGHT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
-});
+export const reconcileSection = /* @__PURE__ */ (() =>
+  z.object({
+    RECONCILE_TIME_BUDGET_MS: positiveInt.default(240_000),
+    RECONCILE_STRIPE_CALLS_PER_SECOND: z.coerce.number().positive().max(50).default(10),
+    RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(100).default(100),
+    RECONCILE_IN_FLIGHT_SECONDS: z.coerce.number().int().min(0).max(3600).default(600),
+  }))();
 export type ReconcileConfig = z.infer<typeof reconcileSection>;
 
 /**
  * entitlement.changed (the stream publisher): the bus it puts events on.
  * `EVENTBRIDGE_ENDPOINT` exists for the local stack's in-process bus only.
  */
-export const eventsSection = z.object({
-  EVENT_BUS_NAME: nonEmpty,
-  EVENTBRIDGE_ENDPOINT: url.optional(),
-});
+export const eventsSection = /* @__PURE__ */ (() =>
+  z.object({
+    EVENT_BUS_NAME: nonEmpty,
+    EVENTBRIDGE_ENDPOINT: url.optional(),
+  }))();
 export type EventsConfig = z.infer<typeof eventsSection>;

@@ -69,48 +69,51 @@ export type ChangedField = (typeof CHANGED_FIELDS)[number];
 export const ENTITLEMENT_CHANGED = 'entitlement.changed';
 export const EVENT_SOURCE = 'entitlements';
 
-const accessSnapshotSchema = z
-  .object({
-    status: z.enum(ENTITLEMENT_STATUSES).describe("The stored subscription status (Stripe's, mapped)."),
-    tier: z.string().describe('The tier whose capabilities apply now (free when nothing paid applies).'),
-    premium: z.boolean(),
-    features: z.array(z.string()),
-    limits: z.object({
-      monthlyTokens: z.number().int().nullable().describe('Monthly token allowance; null = unlimited.'),
-      monthlyApiCalls: z.number().int().nullable().describe('Verified API calls per period; null = unlimited.'),
-      apiCallsPerWindow: z.number().int().nullable(),
-      apiCallWindowMs: z.number().int().nullable(),
-      awsCredentialsPerMinute: z.number().int().nullable(),
-    }),
-    reason: z.enum(ACCESS_REASONS).describe('Why the access is what it is.'),
-    source: z.enum(ACCESS_SOURCES),
-    allowancePeriod: z.object({
-      start: z.string().describe('ISO 8601'),
-      end: z.string().describe('ISO 8601: when the allowance resets'),
-      anchor: z.enum(['billing', 'calendar']),
-    }),
-    counterPeriod: z.string().nullable().describe('Start (ISO) of the period the stored token counters belong to; null before the first token write.'),
-    purchasedTokens: z.number().int().describe('Purchased and granted tokens left (never reset).'),
-    adminOverride: z.enum(['grant', 'revoke']).nullable(),
-    graceEndsAt: z.string().nullable().describe('While a past_due grace applies: when it ends.'),
-  })
-  .describe('Access decided by the one access decision (shared/domain/access.ts) from one image of the row.');
+// Module-level schemas are built by @__PURE__ calls so bundles drop the unused ones (note in shared/config/index.ts).
+const accessSnapshotSchema = /* @__PURE__ */ (() =>
+  z
+    .object({
+      status: z.enum(ENTITLEMENT_STATUSES).describe("The stored subscription status (Stripe's, mapped)."),
+      tier: z.string().describe('The tier whose capabilities apply now (free when nothing paid applies).'),
+      premium: z.boolean(),
+      features: z.array(z.string()),
+      limits: z.object({
+        monthlyTokens: z.number().int().nullable().describe('Monthly token allowance; null = unlimited.'),
+        monthlyApiCalls: z.number().int().nullable().describe('Verified API calls per period; null = unlimited.'),
+        apiCallsPerWindow: z.number().int().nullable(),
+        apiCallWindowMs: z.number().int().nullable(),
+        awsCredentialsPerMinute: z.number().int().nullable(),
+      }),
+      reason: z.enum(ACCESS_REASONS).describe('Why the access is what it is.'),
+      source: z.enum(ACCESS_SOURCES),
+      allowancePeriod: z.object({
+        start: z.string().describe('ISO 8601'),
+        end: z.string().describe('ISO 8601: when the allowance resets'),
+        anchor: z.enum(['billing', 'calendar']),
+      }),
+      counterPeriod: z.string().nullable().describe('Start (ISO) of the period the stored token counters belong to; null before the first token write.'),
+      purchasedTokens: z.number().int().describe('Purchased and granted tokens left (never reset).'),
+      adminOverride: z.enum(['grant', 'revoke']).nullable(),
+      graceEndsAt: z.string().nullable().describe('While a past_due grace applies: when it ends.'),
+    })
+    .describe('Access decided by the one access decision (shared/domain/access.ts) from one image of the row.'))();
 
-export const entitlementChangedSchema = z
-  .object({
-    version: z.literal(1),
-    id: z.string().min(1).describe('Deduplicate on this: the same change always carries the same id (the stream record id), across retries.'),
-    userId: z.string().min(1),
-    occurredAt: z.string().describe('ISO 8601: when DynamoDB recorded the write.'),
-    changed: z.array(z.enum(CHANGED_FIELDS)).min(1).describe('What differs between previous and current.'),
-    cause: z.object({
-      kind: z.enum(EVENT_CAUSES),
-      ref: z.string().optional().describe('Stripe event id, idempotency key, Stripe object id or Ko-fi message id, when the writer knew one.'),
-    }),
-    previous: accessSnapshotSchema.nullable().describe('null: the user had no entitlement row (new user).'),
-    current: accessSnapshotSchema.nullable().describe('null: the row was deleted (account deleted).'),
-  })
-  .describe('detail of an `entitlement.changed` event (source "entitlements").');
+export const entitlementChangedSchema = /* @__PURE__ */ (() =>
+  z
+    .object({
+      version: z.literal(1),
+      id: z.string().min(1).describe('Deduplicate on this: the same change always carries the same id (the stream record id), across retries.'),
+      userId: z.string().min(1),
+      occurredAt: z.string().describe('ISO 8601: when DynamoDB recorded the write.'),
+      changed: z.array(z.enum(CHANGED_FIELDS)).min(1).describe('What differs between previous and current.'),
+      cause: z.object({
+        kind: z.enum(EVENT_CAUSES),
+        ref: z.string().optional().describe('Stripe event id, idempotency key, Stripe object id or Ko-fi message id, when the writer knew one.'),
+      }),
+      previous: accessSnapshotSchema.nullable().describe('null: the user had no entitlement row (new user).'),
+      current: accessSnapshotSchema.nullable().describe('null: the row was deleted (account deleted).'),
+    })
+    .describe('detail of an `entitlement.changed` event (source "entitlements").'))();
 
 export type AccessSnapshot = z.infer<typeof accessSnapshotSchema>;
 export type EntitlementChanged = z.infer<typeof entitlementChangedSchema>;

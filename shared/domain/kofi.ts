@@ -20,26 +20,29 @@ import type { Catalogue, Plan } from './catalogue-model';
 /** Ko-fi's payment types today; other strings are accepted and recorded only (Ko-fi may add types). */
 export const KOFI_PAYMENT_TYPES = ['Donation', 'Subscription', 'Commission', 'Shop Order'] as const;
 
+// Module-level schemas are built by @__PURE__ calls so bundles drop the unused ones (note in shared/config/index.ts).
 /** Ko-fi sends `null` for what a payment does not have (tier_name, shop_items, shipping). */
-const optionalText = z.string().nullish();
+const optionalText = /* @__PURE__ */ (() => z.string().nullish())();
 
 /**
  * A field that decides nothing (amount, currency, type...): recorded as Ko-fi
  * sent it, never a reason to refuse a payment (Ko-fi formats amounts with
  * thousands separators, "1,000.00"); a number becomes its text, null empty.
  */
-const recordedText = z
-  .union([z.string(), z.number()])
-  .nullish()
-  .transform((value) => (value === null || value === undefined ? '' : String(value).trim()));
+const recordedText = /* @__PURE__ */ (() =>
+  z
+    .union([z.string(), z.number()])
+    .nullish()
+    .transform((value) => (value === null || value === undefined ? '' : String(value).trim())))();
 
 /** An ISO 8601 date-time with a zone offset, or without one: Ko-fi's times are UTC, so a zone-less one is read as UTC. */
 const ZONE_SUFFIX = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
-const paymentTimestamp = z
-  .string()
-  .trim()
-  .transform((value) => (ZONE_SUFFIX.test(value) ? value : `${value}Z`))
-  .pipe(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as "2026-05-01T10:00:00Z"' }));
+const paymentTimestamp = /* @__PURE__ */ (() =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (ZONE_SUFFIX.test(value) ? value : `${value}Z`))
+    .pipe(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as "2026-05-01T10:00:00Z"' })))();
 
 /**
  * The fields of `data` the rules read (Ko-fi sends more: shop_items,
@@ -49,31 +52,32 @@ const paymentTimestamp = z
  * keys); a donation or shop order without an email is still recorded. The
  * verification token is checked before this schema runs.
  */
-export const kofiPaymentSchema = z
-  .object({
-    verification_token: z.string().min(1),
-    message_id: z.string().trim().min(1).max(255),
-    timestamp: paymentTimestamp,
-    type: recordedText,
-    is_public: z.boolean().nullish(),
-    from_name: optionalText,
-    message: optionalText,
-    amount: recordedText,
-    currency: recordedText,
-    // As the supporter typed it on Ko-fi: spaces and capitals are not a reason to lose a payment.
-    email: z.string().trim().toLowerCase().pipe(z.email().max(254)).nullish().catch(null),
-    is_subscription_payment: z.boolean().nullish().transform((value) => value === true),
-    is_first_subscription_payment: z.boolean().nullish().transform((value) => value === true),
-    // A retry repeats it; without one the message id alone makes the delivery once.
-    kofi_transaction_id: z.string().trim().max(255).nullish().transform((value) => value || null),
-    tier_name: optionalText,
-    url: optionalText,
-  })
-  .superRefine((payment, ctx) => {
-    if (isSubscriptionPayment(payment) && !payment.email) {
-      ctx.addIssue({ code: 'custom', path: ['email'], message: 'a subscription payment needs the supporter\'s email (its grant is keyed by it)' });
-    }
-  });
+export const kofiPaymentSchema = /* @__PURE__ */ (() =>
+  z
+    .object({
+      verification_token: z.string().min(1),
+      message_id: z.string().trim().min(1).max(255),
+      timestamp: paymentTimestamp,
+      type: recordedText,
+      is_public: z.boolean().nullish(),
+      from_name: optionalText,
+      message: optionalText,
+      amount: recordedText,
+      currency: recordedText,
+      // As the supporter typed it on Ko-fi: spaces and capitals are not a reason to lose a payment.
+      email: z.string().trim().toLowerCase().pipe(z.email().max(254)).nullish().catch(null),
+      is_subscription_payment: z.boolean().nullish().transform((value) => value === true),
+      is_first_subscription_payment: z.boolean().nullish().transform((value) => value === true),
+      // A retry repeats it; without one the message id alone makes the delivery once.
+      kofi_transaction_id: z.string().trim().max(255).nullish().transform((value) => value || null),
+      tier_name: optionalText,
+      url: optionalText,
+    })
+    .superRefine((payment, ctx) => {
+      if (isSubscriptionPayment(payment) && !payment.email) {
+        ctx.addIssue({ code: 'custom', path: ['email'], message: 'a subscription payment needs the supporter\'s email (its grant is keyed by it)' });
+      }
+    }))();
 export type KofiPayment = z.infer<typeof kofiPaymentSchema>;
 
 /**

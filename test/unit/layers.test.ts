@@ -121,6 +121,15 @@ describe('imports that decide what a function loads at cold start', () => {
     expect(NAMED_Z.test("import { z } from 'zod';")).toBe(true);
   });
 
+  /** A module-level zod schema built by a plain call: esbuild must keep it (the call might have effects), used or not. */
+  const EAGER_SCHEMA = /^(export )?const \w+(: [^=]+)? = z\b/m;
+
+  it('module-level zod schemas are built by @__PURE__ calls, so a bundle drops the ones its function never uses', () => {
+    expect(files.filter((file) => EAGER_SCHEMA.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file))).toEqual([]);
+    expect(EAGER_SCHEMA.test("export const bodySchema = z.object({ a: z.string() });")).toBe(true);
+    expect(EAGER_SCHEMA.test("export const bodySchema = /* @__PURE__ */ (() => z.object({ a: z.string() }))();")).toBe(false);
+  });
+
   it('runtime code reads the catalogue model, not the module that builds the file schema', () => {
     // shared/config/catalogue.ts requires the schema only where it validates text (synth, local stack, scripts).
     const importers = files.filter((file) => !file.endsWith(join('shared', 'config', 'catalogue.ts')) && !file.endsWith(join('shared', 'domain', 'catalogue-model.ts')));
