@@ -117,14 +117,21 @@ export function row(name: string, samples: readonly number[], unit: string, extr
  * commands it names (e.g. the writes). The benchmarks and the integration
  * tests of the one-request consume and of reconcile read and zero `requests`.
  */
-export function countRequests(client: DynamoDBClient, only: (commandName: string) => boolean = () => true): { requests: number } {
-  const counter = { requests: 0 };
+let counterIds = 0;
+
+export function countRequests(client: DynamoDBClient, only: (commandName: string) => boolean = () => true): { requests: number; commands: string[] } {
+  const counter = { requests: 0, commands: [] as string[] };
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (only(context.commandName ?? '')) counter.requests += 1;
+      if (only(context.commandName ?? '')) {
+        counter.requests += 1;
+        // Which requests, for the log: zero `commands` with `requests`.
+        counter.commands.push((context.commandName ?? '?').replace(/Command$/, ''));
+      }
       return next(args);
     },
-    { step: 'finalizeRequest', name: 'countRequests' },
+    // A name of its own: several counters (each with its own filter) may watch one client.
+    { step: 'finalizeRequest', name: `countRequests#${(counterIds += 1)}` },
   );
   return counter;
 }

@@ -73,11 +73,13 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     for (let i = 0; i < EVENTS; i++) {
       await emulator.resetCalls();
       dynamo.requests = 0;
+      dynamo.commands = [];
       const started = process.hrtime.bigint();
       const outcome = await handleStripeEvent(deps, event(`evt_bench_${i}`));
       latency.push(microsSince(started) / 1000);
       if (outcome !== 'applied') throw new Error(`expected the event to be applied, got ${outcome}`);
       dynamoPerEvent.push(dynamo.requests);
+      if (i === 0) ctx.log(`webhook: one event's DynamoDB requests: ${dynamo.commands.join(', ')}`);
       stripePerEvent.push((await emulator.calls()).total);
       dynamo.requests = 0;
       await handleStripeEvent(deps, event(`evt_bench_${i}`));

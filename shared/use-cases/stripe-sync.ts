@@ -62,8 +62,15 @@ function reportDuplicateSubscriptions(userId: string, customerId: string, subscr
 }
 
 /** An unknown price keeps the user's current tier (see keepTierOnUnknownPrice) and is reported loudly. */
-function withKnownTier(deps: SyncDeps, userId: string, customerId: string, derived: SubscriptionState, current: EntitlementRecord | undefined): SubscriptionState {
+async function withKnownTier(
+  deps: SyncDeps,
+  userId: string,
+  customerId: string,
+  derived: SubscriptionState,
+  readRow: () => Promise<EntitlementRecord | undefined>,
+): Promise<SubscriptionState> {
   if (!derived.plan || planForPrice(deps.catalogue, derived.plan)) return derived;
+  const current = await readRow();
   const { state, unknownPrice } = keepTierOnUnknownPrice(derived, current?.tier, deps.catalogue);
   if (unknownPrice) {
     logger.error('Stripe price is not in the catalogue (stripePrices of this environment); the previous plan is kept', { userId, customerId, priceId: unknownPrice, keptTier: state.tier });
@@ -113,13 +120,16 @@ export async function syncCustomer(
   const readStartedAt = deps.clock();
   const subscriptions = await deps.billing.listSubscriptions(customerId);
   reportDuplicateSubscriptions(profile.userId, customerId, subscriptions);
-  const current = await deps.entitlements.get(profile.userId, { consistent: true });
-  const state = withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue), current);
+  // The row is read (after Stripe, so a write that landed meanwhile is compared, not missed) only
+  // when it decides something: a price the catalogue lacks keeps the row's tier, and reconcile
+  // compares it. A webhook event for a known price needs no read (one DynamoDB request less).
+  let row: Promise<EntitlementRecord | undefined> | undefined;
+  const readRow = () => (row ??= deps.entitlements.get(profile.userId, { consistent: true }));
+  const state = await withKnownTier(deps, profile.userId, customerId, deriveSubscriptionState(subscriptions, deps.catalogue), readRow);
   // Reconcile repairs only drift (0 writes when nothing drifted). The webhook always writes: its
   // write moves the row's read time forward, so an older read still in flight (Stripe changed and
   // changed back meanwhile) is refused instead of landing over a newer state it never saw.
-  // Read after Stripe, so a write that landed meanwhile is compared, not missed.
-  if (options.onlyIfDrifted && holdsSubscriptionState(current, state)) return 'unchanged';
+  if (options.onlyIfDrifted && holdsSubscriptionState(await readRow(), state)) return 'unchanged';
   const result = await deps.entitlements.applySubscriptionState(profile.userId, state, readStartedAt, cause);
   if (result === 'gone') return 'ignored';
   if (result === 'written') {

@@ -120,12 +120,16 @@ describe('reconcile', () => {
 
     // Act: a webhook's sync finds nothing to change; then a read that started before it lands,
     // having seen a state Stripe has left since (changed and changed back while it was in flight)
+    const requests = countRequests(reconciler.dynamo);
     const webhook = await syncCustomer(deps.stripe, customerId, { kind: 'stripe', ref: 'evt_reconcile_test' }, drifted.sub);
+    const webhookCommands = [...requests.commands];
     const canceled = { ...deps.stripe.billing, listSubscriptions: async () => [] };
     const older = await syncCustomer({ ...deps.stripe, billing: canceled, clock: () => readBefore }, customerId, { kind: 'stripe', ref: 'evt_older' }, drifted.sub);
 
-    // Assert: the webhook wrote (its read time moved on) and the older read was refused
+    // Assert: the webhook wrote (its read time moved on) and the older read was refused; for a price
+    // the catalogue knows it found the owner and wrote, without reading the row first
     expect([webhook, older]).toEqual(['written', 'stale']);
+    expect(webhookCommands).toEqual(['Query', 'TransactWriteItems']);
     expect(await row(drifted.sub)).toMatchObject({ status: 'active', tier: 'basic' });
   });
 
