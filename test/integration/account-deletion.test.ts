@@ -15,7 +15,7 @@ import { closeRedisClients } from '../../shared/adapters/redis/client';
 import { loadConfig, tablesSection } from '../../shared/config';
 import { credentialGrantEntry, usageCounterId } from '../../shared/domain/usage';
 import { deleteAccountResponse, deletionInProgressResponse } from '../../shared/http/schemas';
-import { NO_SUBSCRIPTION } from '../../shared/domain/entitlement';
+import { NO_SUBSCRIPTION, newEntitlement } from '../../shared/domain/entitlement';
 import { catalogueWith, defaultCatalogue } from '../fixtures/catalogue';
 import { runAccountDeletion, type DeletionDeps } from '../../shared/use-cases/delete-account';
 import { reconcileIdentities } from '../../shared/use-cases/reconcile-identities';
@@ -302,6 +302,8 @@ describe('nothing comes back after deletion: every write path in shared/adapters
     const period = now.toISOString().slice(0, 7);
     const settle = async (p: Promise<unknown>) => p.then((v) => v, (e: Error) => `threw ${e.name}`);
     return {
+      // First: a sign-up retried late (Cognito re-runs the trigger) must not put back a row the token writes would take as live.
+      signUpRow: await settle(writers.entitlements.createIfAbsent(newEntitlement(userId, now))),
       verifyCount: await settle(writers.usage.count(userId, 'api-calls', period, null, 4_000_000_000)),
       credentialGrant: await settle(
         writers.usage.logCredentialGrant(
@@ -343,11 +345,14 @@ describe('nothing comes back after deletion: every write path in shared/adapters
 
     const racing = await writeEverything(user.sub, 'r1', 'racing');
     expect(racing).toMatchObject({
+      signUpRow: false,
       verifyCount: { counted: false, userGone: true },
       credentialGrant: 'gone',
       consume: { outcome: 'unknown-user' },
       grant: { outcome: 'unknown-user' },
       topUp: { outcome: 'unknown-user' },
+      // The row is marked: an admin tier change publishes nothing for a user being deleted.
+      setTier: undefined,
       stripeState: 'gone',
       premiumOverride: 'gone',
       rotateKey: 'gone',
@@ -359,6 +364,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
 
     const after = await writeEverything(user.sub, 'a1', 'after');
     expect(after).toMatchObject({
+      signUpRow: false,
       verifyCount: { counted: false, userGone: true },
       credentialGrant: 'gone',
       consume: { outcome: 'unknown-user' },

@@ -299,6 +299,22 @@ describe('runAccountDeletion', () => {
     return { d, users, entitlements, rows, identityDeleted, tick: (ms: number) => (clock = new Date(clock.getTime() + ms)) };
   }
 
+  it('marks the entitlement row again before the purge: a job an earlier version marked (profile only), a row a late sign-up recreated', async () => {
+    const { d, users, entitlements, rows } = deps(fakeBilling());
+    // An earlier version ran the first step: the profile is marked, the job says so, the row is not.
+    users.rows.get('u1')!.deletingAt = at.toISOString();
+    entitlements.rows.set('u1', { userId: 'u1', status: 'none', tier: 'free' });
+    rows.set('u1', { job: { userId: 'u1', username: 'u1', source: 'api', startedAt: at.toISOString(), updatedAt: at.toISOString(), completed: ['marked', 'billing'], purged: { ledgerEntries: 0, apiKeys: 0 }, attempts: 1 } as DeletionJob });
+    const markSeenByPurge: unknown[] = [];
+    const purge = d.purger.purgeBatch;
+    d.purger = { purgeBatch: async (id, size) => (markSeenByPurge.push((entitlements.rows.get(id) as { deletingAt?: string } | undefined)?.deletingAt), purge(id, size)) };
+
+    await expect(runAccountDeletion(d, request, plenty)).resolves.toMatchObject({ state: 'deleted' });
+
+    // The first purge batch already ran behind the row's mark: no token write could land after it.
+    expect(markSeenByPurge[0]).toBe(at.toISOString());
+  });
+
   it('records where it failed and resumes there; the identity goes last', async () => {
     let failDelete = true;
     const billing = fakeBilling({

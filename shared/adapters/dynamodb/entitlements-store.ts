@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NO_SUBSCRIPTION, type EntitlementRecord, type SubscriptionState } from '../../domain/entitlement';
 import { recordedChange, type ChangeCause } from '../../domain/entitlement-events';
 import type { PlanName } from '../../domain/catalogue-model';
@@ -24,18 +24,29 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
     return (kofiEmails ? { ...row, kofiEmails: [...kofiEmails].sort() } : row) as EntitlementRecord;
   }
 
+  /**
+   * The sign-up's row, behind the live-user check: a sign-up Cognito retries
+   * after the account deletion purged the row (or while it runs) must not put
+   * back a row without the deletion's mark, which token writes, checking only
+   * this row, would take as live. False when the row exists or the user is
+   * gone or being deleted.
+   */
   async createIfAbsent(record: EntitlementRecord): Promise<boolean> {
     try {
       await this.doc.send(
-        new PutCommand({
-          TableName: this.tables.entitlements,
-          Item: { ...record, lastChange: recordedChange({ kind: 'sign-up' }, record.updatedAt) },
-          ConditionExpression: 'attribute_not_exists(userId)',
-        }),
+        liveUserWrite(this.tables.users, record.userId, [
+          {
+            Put: {
+              TableName: this.tables.entitlements,
+              Item: { ...record, lastChange: recordedChange({ kind: 'sign-up' }, record.updatedAt) },
+              ConditionExpression: 'attribute_not_exists(userId)',
+            },
+          },
+        ]),
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof TransactionCanceledException && err.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
       throw err;
     }
   }

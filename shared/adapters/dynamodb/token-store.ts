@@ -181,7 +181,8 @@ export class DynamoTokenStore implements TokenStore {
   async setTier({ userId, tier, sticky }: TierOverride): Promise<EntitlementRecord | undefined> {
     for (let attempt = 1; ; attempt += 1) {
       const current = await this.getEntitlement(userId);
-      if (!current) return undefined;
+      // Being deleted: as good as gone (and the condition below refuses it should the mark land now).
+      if (!current || beingDeleted(current)) return undefined;
       const fields = adminTierFields(tier, current, sticky);
       const names: Record<string, string> = {};
       const now = this.now().toISOString();
@@ -192,7 +193,7 @@ export class DynamoTokenStore implements TokenStore {
         return `#${field} = :${field}`;
       });
       const removed = sticky ? ['adminTier', 'adminTierSetOn'] : ['tierStickyValue'];
-      const conditions = ['attribute_exists(userId)'];
+      const conditions = ['attribute_exists(userId)', NOT_BEING_DELETED];
       for (const field of ['status', 'plan', 'subscriptionId'] as const) conditions.push(equalsCondition(field, current[field], names, values));
       try {
         const out = await this.doc.send(
@@ -353,7 +354,7 @@ export class DynamoTokenStore implements TokenStore {
       return { kind: 'committed' };
     } catch (err) {
       if (err instanceof TransactionCanceledException) {
-        const outcome = cancellationOutcome(err);
+        const outcome = cancellationOutcome(err, decision.entries.length);
         if (outcome) return outcome;
       }
       throw err;
@@ -451,24 +452,25 @@ function hasConflict(err: TransactionCanceledException): boolean {
 }
 
 /**
- * Which condition refused the transaction. Items: [entitlement row, ...ledger
- * entries, idempotency record]. The idempotency record wins: a repeat is
- * answered from it whatever the row says now.
+ * Which condition refused the transaction. Items: [entitlement row,
+ * ...`ledgerEntries` ledger entries, idempotency record]. The idempotency
+ * record wins: a repeat is answered from it whatever the row says now.
  */
-function cancellationOutcome(err: TransactionCanceledException): CommitOutcome | undefined {
+function cancellationOutcome(err: TransactionCanceledException, ledgerEntries: number): CommitOutcome | undefined {
   const reasons = err.CancellationReasons ?? [];
   const [row] = reasons;
-  const key = reasons[reasons.length - 1];
+  const recordAt = 1 + ledgerEntries;
+  const key = reasons[recordAt];
   // Cancellation reasons carry raw attribute values: the document client converts responses, not errors.
   const returned = row?.Item ? (unmarshall(row.Item) as StoredTokenState) : undefined;
   // Being deleted: as good as gone.
   const current = returned && !beingDeleted(returned) ? tokenStateOf(returned) : undefined;
-  if (reasons.length >= 3 && key?.Code === 'ConditionalCheckFailed' && key.Item) {
+  if (key?.Code === 'ConditionalCheckFailed' && key.Item) {
     return { kind: 'key-used', record: unmarshall(key.Item) as IdempotencyRecord<unknown>, current };
   }
   if (row?.Code === 'ConditionalCheckFailed') return { kind: 'state-changed', current };
   if (hasConflict(err)) return { kind: 'transaction-conflict' };
   // A ledger entry id collided (random suffix): plan again with new ids.
-  if (reasons.slice(1, -1).some((r) => r.Code === 'ConditionalCheckFailed')) return { kind: 'transaction-conflict' };
+  if (reasons.slice(1, recordAt).some((r) => r.Code === 'ConditionalCheckFailed')) return { kind: 'transaction-conflict' };
   return undefined;
 }
