@@ -70,7 +70,7 @@ export async function run(ctx: Pick<BenchContext, 'dynamodbEndpoint' | 'tables' 
 
     // Throughput at concurrency 16: consume vs the raw transaction.
     clock.now = new Date('2026-01-15T12:00:00.000Z');
-    const perRound = Math.max(CONCURRENCY * 4, Math.floor(Math.min(ctx.iterations, 4000) / (2 * ROUND_PAIRS)));
+    const perRound = Math.max(CONCURRENCY * 4, Math.floor(Math.min(ctx.iterations, 12_800) / (2 * ROUND_PAIRS)));
     const consumers = await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         const userId = randomUUID();
