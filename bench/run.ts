@@ -72,7 +72,9 @@ function costModelOf(rows: ReadonlyArray<BenchRow & { bench: string }>): CostMod
   for (const design of [STORE_CONSUME_DESIGN, USERS_ROW_CHECK_DESIGN]) {
     const steady = units(design, 'steady state');
     const firstOfPeriod = units(design, 'first of a period');
-    if (steady !== undefined && firstOfPeriod !== undefined) consumeUnits.push({ design, steady, firstOfPeriod, source: 'measured' });
+    // The store's design first, or none measured: the model prices the first as today's.
+    if (steady === undefined || firstOfPeriod === undefined) break;
+    consumeUnits.push({ design, steady, firstOfPeriod, source: 'measured' });
   }
   return buildCostModel({ premiumHitMs, premiumMissMs, consumeMs }, { ...DEFAULT_ASSUMPTIONS, memoryMb }, consumeUnits);
 }
