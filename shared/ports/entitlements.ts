@@ -5,8 +5,12 @@ import type { KofiGrant } from '../domain/kofi';
 
 export interface EntitlementStore {
   get(userId: string, options?: { consistent?: boolean }): Promise<EntitlementRecord | undefined>;
-  /** Creates the row unless it exists (sign-up retries never reset it). */
-  createIfAbsent(record: EntitlementRecord): Promise<boolean>;
+  /**
+   * Creates the row unless it exists (sign-up retries never reset it):
+   * 'exists' when it does, 'gone' when the user has no live profile (none
+   * yet, or its account deletion has started: the row must not come back).
+   */
+  createIfAbsent(record: EntitlementRecord): Promise<'created' | 'exists' | 'gone'>;
   /**
    * Writes Stripe-derived state read at `syncedAt` (epoch ms). Refused (returns
    * 'stale') when a newer read is already stored, and ('gone') when the user

@@ -64,12 +64,16 @@ export async function onSignUpConfirmed(
   deps: SignUpDeps,
   input: { userId: string; email: string },
   stripeBudgetMs: number,
-): Promise<{ profileCreated: boolean; customer: 'created' | 'existing' | 'deferred' }> {
+): Promise<{ profileCreated: boolean; customer: 'created' | 'existing' | 'deferred' | 'none' }> {
   const email = normaliseEmail(input.email);
   const now = deps.now();
   // The profile claims its address in the same write (an address another live account holds throws).
   const profileCreated = await createProfileOwningEmail(deps, { userId: input.userId, email, createdAt: now.toISOString() });
-  await deps.entitlements.createIfAbsent(newEntitlement(input.userId, now));
+  if ((await deps.entitlements.createIfAbsent(newEntitlement(input.userId, now))) === 'gone') {
+    // A trigger Cognito retried after the user started deleting the account: nothing is created or claimed.
+    logger.info('sign-up retried for an account being deleted; nothing created', { userId: input.userId });
+    return { profileCreated, customer: 'none' };
+  }
   const kofi = await attachEmailGrant({ supporters: deps.kofi, entitlements: deps.entitlements }, input.userId, email, { kind: 'kofi' });
   if (kofi === 'written') logger.info('Ko-fi grant of the email attached to the new account', { userId: input.userId });
 

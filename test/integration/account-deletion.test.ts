@@ -345,7 +345,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
 
     const racing = await writeEverything(user.sub, 'r1', 'racing');
     expect(racing).toMatchObject({
-      signUpRow: false,
+      signUpRow: 'gone',
       verifyCount: { counted: false, userGone: true },
       credentialGrant: 'gone',
       consume: { outcome: 'unknown-user' },
@@ -364,7 +364,7 @@ describe('nothing comes back after deletion: every write path in shared/adapters
 
     const after = await writeEverything(user.sub, 'a1', 'after');
     expect(after).toMatchObject({
-      signUpRow: false,
+      signUpRow: 'gone',
       verifyCount: { counted: false, userGone: true },
       credentialGrant: 'gone',
       consume: { outcome: 'unknown-user' },

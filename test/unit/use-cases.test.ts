@@ -47,12 +47,14 @@ const cache = { invalidate: async () => undefined };
 /** No Ko-fi supporter among these emails. */
 const kofi = { claimGrant: async () => ({ outcome: 'none' as const }) };
 
-function fakeEntitlements(): EntitlementStore & KofiEntitlements & { rows: Map<string, unknown> } {
+/** `users`: the profiles the live-user check reads (as the adapter's transaction does); without it every user is live. */
+function fakeEntitlements(users?: { rows: Map<string, UserProfile> }): EntitlementStore & KofiEntitlements & { rows: Map<string, unknown> } {
   const rows = new Map<string, unknown>();
+  const live = (id: string) => !users || (users.rows.has(id) && !users.rows.get(id)!.deletingAt);
   return {
     rows,
     get: async (id) => rows.get(id) as never,
-    createIfAbsent: async (r) => (rows.has(r.userId) ? false : (rows.set(r.userId, r), true)),
+    createIfAbsent: async (r) => (!live(r.userId) ? 'gone' : rows.has(r.userId) ? 'exists' : (rows.set(r.userId, r), 'created')),
     applySubscriptionState: async () => 'written',
     applyKofiGrant: async () => 'written',
     markDeleting: async (id, at) => {
@@ -91,7 +93,7 @@ describe('onSignUpConfirmed', () => {
 
   it('defers the Stripe customer when Stripe is slower than the budget, and still creates the rows', async () => {
     const users = fakeUsers();
-    const entitlements = fakeEntitlements();
+    const entitlements = fakeEntitlements(users);
     const billing = fakeBilling({ createCustomer: () => new Promise((r) => setTimeout(() => r({ customerId: 'cus_late' }), 200)) });
     const started = Date.now();
     const result = await onSignUpConfirmed({ users, entitlements, billing, now, identity, cache, kofi }, { userId: 'u1', email: ' Alice@Example.COM ' }, 20);
@@ -116,6 +118,23 @@ describe('onSignUpConfirmed', () => {
     const again = await onSignUpConfirmed(deps, { userId: 'u3', email: 'c@example.com' }, 1000);
     expect(again).toEqual({ profileCreated: false, customer: 'existing' });
     expect(billing.calls.filter((c) => c === 'createCustomer')).toHaveLength(1);
+  });
+
+  it('a trigger retried after the account deletion started creates nothing: no row, no Ko-fi claim, no customer', async () => {
+    const users = fakeUsers();
+    users.rows.set('u4', { userId: 'u4', email: 'd@example.com', createdAt: 'x', deletingAt: now().toISOString() });
+    const entitlements = fakeEntitlements(users);
+    const billing = fakeBilling();
+    const claims: string[] = [];
+    const result = await onSignUpConfirmed(
+      { users, entitlements, billing, now, identity, cache, kofi: { claimGrant: async (email: string) => (claims.push(email), { outcome: 'none' as const }) } },
+      { userId: 'u4', email: 'd@example.com' },
+      1000,
+    );
+    expect(result).toEqual({ profileCreated: false, customer: 'none' });
+    expect(entitlements.rows.has('u4')).toBe(false);
+    expect(claims).toEqual([]);
+    expect(billing.calls).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { recordedChange, type ChangeCause } from '../../domain/entitlement-event
 import type { PlanName } from '../../domain/catalogue-model';
 import type { KofiGrant } from '../../domain/kofi';
 import type { EntitlementStore, KofiEntitlements, PremiumOverrides } from '../../ports/entitlements';
-import { liveUserWrite, refusedForGoneUser } from './live-user';
+import { liveUserCheck, liveUserWrite, refusedForGoneUser, transactWithConflictRetries } from './live-user';
 
 export class DynamoEntitlementStore implements EntitlementStore, PremiumOverrides, KofiEntitlements {
   constructor(
@@ -28,28 +28,24 @@ export class DynamoEntitlementStore implements EntitlementStore, PremiumOverride
    * The sign-up's row, behind the live-user check: a sign-up Cognito retries
    * after the account deletion purged the row (or while it runs) must not put
    * back a row without the deletion's mark, which token writes, checking only
-   * this row, would take as live. False when the row exists or the user is
-   * gone or being deleted.
+   * this row, would take as live. DynamoDB's TransactionConflict (another
+   * transaction on the profile, e.g. the trigger invoked twice) is retried.
    */
-  async createIfAbsent(record: EntitlementRecord): Promise<boolean> {
-    try {
-      await this.doc.send(
-        liveUserWrite(this.tables.users, record.userId, [
-          {
-            Put: {
-              TableName: this.tables.entitlements,
-              Item: { ...record, lastChange: recordedChange({ kind: 'sign-up' }, record.updatedAt) },
-              ConditionExpression: 'attribute_not_exists(userId)',
-            },
-          },
-        ]),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof TransactionCanceledException && err.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
-      throw err;
-    }
+  async createIfAbsent(record: EntitlementRecord): Promise<'created' | 'exists' | 'gone'> {
+    const reasons = await transactWithConflictRetries(this.doc, [
+      liveUserCheck(this.tables.users, record.userId),
+      {
+        Put: {
+          TableName: this.tables.entitlements,
+          Item: { ...record, lastChange: recordedChange({ kind: 'sign-up' }, record.updatedAt) },
+          ConditionExpression: 'attribute_not_exists(userId)',
+        },
+      },
+    ]);
+    if (!reasons) return 'created';
+    return reasons[0]?.Code === 'ConditionalCheckFailed' ? 'gone' : 'exists';
   }
+
 
   /**
    * One transaction: the user must exist and not be being deleted (so a late

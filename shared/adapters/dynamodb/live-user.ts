@@ -1,7 +1,30 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** Tries of a transaction DynamoDB refuses with TransactionConflict (another transaction on one of its items). */
+const CONFLICT_RETRIES = 4;
+
+/**
+ * Runs a transaction, retrying DynamoDB's TransactionConflict (the SDK does
+ * not) with a short jittered pause; returns the cancellation reasons when a
+ * condition failed, undefined when it committed.
+ */
+export async function transactWithConflictRetries(doc: DynamoDBDocumentClient, items: TransactItem[]): Promise<CancellationReason[] | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException)) throw err;
+      const reasons = err.CancellationReasons ?? [];
+      if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons;
+      if (attempt >= CONFLICT_RETRIES || !reasons.some((r) => r.Code === 'TransactionConflict')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
+    }
+  }
+}
 
 /**
  * The condition every write into a user's rows shares: the user exists and is

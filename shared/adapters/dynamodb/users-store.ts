@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
@@ -8,13 +8,13 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { EmailTakenError, type EmailOwnership, type UserProfile, type UserStore } from '../../ports/users';
-import { liveUserCheck } from './live-user';
+import { liveUserCheck, transactWithConflictRetries } from './live-user';
 import { USERS_BY_STRIPE_CUSTOMER_INDEX } from './tables';
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
-/** Two writers on one ownership item at once: DynamoDB cancels one; its retry then meets the winner's condition. */
-const CONFLICT_RETRIES = 4;
+// Two writers on one ownership item at once: DynamoDB cancels one (TransactionConflict); its retry
+// (transactWithConflictRetries) then meets the winner's condition.
 
 /** An attribute of a cancellation reason's old item (raw or unmarshalled, depending on the client). */
 function oldAttribute(reason: CancellationReason | undefined, name: string): string | undefined {
@@ -51,20 +51,8 @@ export class DynamoUserStore implements UserStore, EmailOwnership {
     };
   }
 
-  /** Runs a transaction, retrying DynamoDB's TransactionConflict; returns the cancellation reasons when a condition failed. */
-  private async transact(items: TransactItems): Promise<CancellationReason[] | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return undefined;
-      } catch (err) {
-        if (!(err instanceof TransactionCanceledException)) throw err;
-        const reasons = err.CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons;
-        if (attempt >= CONFLICT_RETRIES || !reasons.some((r) => r.Code === 'TransactionConflict')) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
-      }
-    }
+  private transact(items: TransactItems): Promise<CancellationReason[] | undefined> {
+    return transactWithConflictRetries(this.doc, items);
   }
 
   async createIfAbsent(profile: UserProfile): Promise<boolean> {
