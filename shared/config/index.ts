@@ -150,11 +150,13 @@ export const internalKeysSection = /* @__PURE__ */ (() =>
  * Cognito app clients whose access tokens the /me routes accept. API Gateway's
  * Cognito authorizer checks the pool; this narrows it to our own clients.
  */
+/** Only the Cognito endpoint override, for the identity client's wiring (which needs no more of the section to be built). */
+export const cognitoEndpointSection = /* @__PURE__ */ (() => z.object({ COGNITO_ENDPOINT: url.optional() }))();
+
 export const cognitoSection = /* @__PURE__ */ (() =>
-  z.object({
+  cognitoEndpointSection.extend({
     COGNITO_USER_POOL_ID: nonEmpty,
     COGNITO_CLIENT_IDS: nonEmpty.transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
-    COGNITO_ENDPOINT: url.optional(),
   }))();
 
 export type AwsConfig = z.infer<typeof awsSection>;
@@ -219,8 +221,11 @@ export type KofiConfig = z.infer<typeof kofiSection>;
  * all of them by default) and how many grants a user may get a minute.
  * `STS_ENDPOINT` exists for the local STS emulator only.
  */
+/** Only the credentials rate, which every function's access decision reads (the whole section is sts-credentials' own). */
+export const credentialsRateSection = /* @__PURE__ */ (() => z.object({ CREDENTIALS_RATE_LIMIT_PER_MINUTE: positiveInt.default(10) }))();
+
 export const credentialsSection = /* @__PURE__ */ (() =>
-  z.object({
+  credentialsRateSection.extend({
     CREDENTIALS_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
     CREDENTIALS_DURATION_SECONDS: z.coerce
       .number()
@@ -241,7 +246,6 @@ export const credentialsSection = /* @__PURE__ */ (() =>
         }
         return actions;
       }),
-    CREDENTIALS_RATE_LIMIT_PER_MINUTE: positiveInt.default(10),
     STS_ENDPOINT: url.optional(),
   }))();
 export type CredentialsConfig = z.infer<typeof credentialsSection>;

@@ -31,7 +31,7 @@ export const BUILT_IN_FEATURES = ['premium', 'aws-credentials', 'api-access', 't
 // Module-level schemas are built by @__PURE__ calls so bundles drop the unused ones (note in shared/config/index.ts).
 const planName = /* @__PURE__ */ (() => z.string().regex(PLAN_NAME, { error: 'must be lower-case letters, digits and dashes, starting with a letter (at most 40)' }))();
 const count = /* @__PURE__ */ (() => z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }))();
-const unlimitedCount = count.nullable().meta({ description: 'null = unlimited' });
+const unlimitedCount = /* @__PURE__ */ (() => count.nullable().meta({ description: 'null = unlimited' }))();
 
 const featureValue = /* @__PURE__ */ (() =>
   z
@@ -41,7 +41,7 @@ const featureValue = /* @__PURE__ */ (() =>
     .meta({ description: 'true: the plan has the feature; {monthlyLimit}: a metered feature with a monthly allowance' }))();
 
 const currency = /* @__PURE__ */ (() => z.string().regex(/^[a-z]{3}$/, { error: 'must be a lower-case ISO 4217 code, e.g. usd' }))();
-const amount = count.meta({ description: "In the currency's smallest unit (999 = $9.99)" });
+const amount = /* @__PURE__ */ (() => count.meta({ description: "In the currency's smallest unit (999 = $9.99)" }))();
 
 const stripePrices = /* @__PURE__ */ (() =>
   z

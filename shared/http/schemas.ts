@@ -34,7 +34,7 @@ export const healthResponse = /* @__PURE__ */ (() =>
     checks: z.object({ dynamodb: checkStatus, redis: checkStatus }),
   }))();
 /** 503 from the health route: the report and the error body together. */
-export const healthDownResponse = healthResponse.extend(errorResponse.shape);
+export const healthDownResponse = /* @__PURE__ */ (() => healthResponse.extend(errorResponse.shape))();
 
 /** A feature key of the catalogue (free-form: the operator's file defines them). */
 export const featureSchema = /* @__PURE__ */ (() => z.string())();

@@ -1,5 +1,5 @@
 import type { ApiKeysConfig, CredentialsConfig } from '../config';
-import { apiKeysSection, credentialsSection, loadConfig } from '../config';
+import { apiKeysSection, credentialsRateSection, loadConfig } from '../config';
 import { catalogueSection, loadCatalogue } from '../config/catalogue';
 import { DEFAULT_ACCESS_POLICY, accessPolicyOf, decideAccess, type Access, type AccessDecider, type AccessPolicy, type AccessState } from '../domain/access';
 import type { Catalogue } from '../domain/catalogue-model';
@@ -58,7 +58,7 @@ function reportUnknownPlans(access: Access, state: AccessState | undefined): Acc
 export const access = perProcess(() => {
   const config = loadConfig({
     apiKeys: apiKeysSection,
-    credentials: credentialsSection.pick({ CREDENTIALS_RATE_LIMIT_PER_MINUTE: true }),
+    credentials: credentialsRateSection,
   });
   return accessDecider(catalogue(), config);
 });

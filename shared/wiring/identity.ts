@@ -1,4 +1,4 @@
-import { cognitoSection, loadConfig } from '../config';
+import { cognitoEndpointSection, loadConfig } from '../config';
 import { createCognitoClient } from '../adapters/cognito/client';
 import { CognitoEmailIdentity } from '../adapters/cognito/email-identity';
 import { CognitoIdentityDirectory } from '../adapters/cognito/identity';
@@ -17,6 +17,6 @@ export const identity = perProcess(() => {
  * given to it without a CloudFormation cycle), the routes from COGNITO_USER_POOL_ID.
  */
 export function emailIdentity(userPoolId: () => string = () => cognitoConfig().COGNITO_USER_POOL_ID): CognitoEmailIdentity {
-  const endpoint = loadConfig({ cognito: cognitoSection.pick({ COGNITO_ENDPOINT: true }) }).cognito.COGNITO_ENDPOINT;
+  const endpoint = loadConfig({ cognito: cognitoEndpointSection }).cognito.COGNITO_ENDPOINT;
   return new CognitoEmailIdentity(createCognitoClient(awsConfig(), endpoint), userPoolId);
 }
