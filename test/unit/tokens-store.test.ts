@@ -128,6 +128,19 @@ describe('DynamoTokenStore reading DynamoDB answers', () => {
     expect(await other.store.consume(consume)).toEqual({ outcome: 'conflict' });
   });
 
+  it("a period's first write has four items: the record is found after the reset and consume entries, a ledger id collision re-plans", async () => {
+    // The row's period is April: this consume opens May, so the write carries a reset entry too.
+    const april = { ...ROW, tokenPeriod: '2026-04' };
+    const record = refusedWith({ key: 'consume:u1:req-1', fingerprint: consumeFingerprint(5), response: { consumed: 5, remaining: 995 } });
+    const repeat = storeWith([read(april), cancel(none, none, none, record)]);
+    expect(await repeat.store.consume(consume)).toEqual({ outcome: 'consumed', consumed: 5, remaining: 995, replayed: true });
+    expect((repeat.sent[1] as TransactWriteCommand).input.TransactItems).toHaveLength(4);
+
+    const collided = storeWith([read(april), cancel(none, none, { Code: 'ConditionalCheckFailed' }, none), commit()]);
+    expect(await collided.store.consume(consume)).toMatchObject({ outcome: 'consumed', replayed: false });
+    expect(collided.sent).toHaveLength(3);
+  });
+
   it('reports an unknown user when the row is missing, and rethrows anything else', async () => {
     expect(await storeWith([read(undefined)]).store.consume(consume)).toEqual({ outcome: 'unknown-user' });
     const deleted = storeWith([read(ROW), cancel({ Code: 'ConditionalCheckFailed' }, none, none)]);
