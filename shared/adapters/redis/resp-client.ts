@@ -37,7 +37,7 @@ export interface RespClientOptions {
   tlsCa?: string | Buffer;
 }
 
-/** ElastiCache's and ioredis's default shape: 100 ms, 200 ms, ... capped at 2 s. */
+/** The back-off the client has always used: 100 ms, 200 ms, 400 ms, ... capped at 2 s. */
 export const cappedBackOff = (attempt: number): number => Math.min(50 * 2 ** attempt, 2000);
 
 interface Pending {
