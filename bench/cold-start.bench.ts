@@ -107,7 +107,11 @@ export const MODULE_PROBES: ReadonlyArray<{ name: string; source: string; in: st
     in: 'node_modules/@aws-sdk/client-eventbridge/',
   },
   // Not connected: a client connects as it is built; the module is what every Redis function loads.
-  { name: 'ioredis', source: "import Redis from 'ioredis';\nexport const probe = Redis;", in: 'node_modules/ioredis/' },
+  {
+    name: 'Redis client (shared/adapters/redis/resp-client)',
+    source: "import { RespClient } from './shared/adapters/redis/resp-client';\nexport const probe = RespClient;",
+    in: 'shared/adapters/redis/resp-client.ts',
+  },
   { name: 'Stripe SDK, client built', source: "import Stripe from 'stripe';\nexport const probe = new Stripe('sk_test_probe');", in: 'node_modules/stripe/' },
   { name: 'Powertools logger (shared/observability/logger)', source: "export { logger as probe } from './shared/observability/logger';", in: 'node_modules/@aws-lambda-powertools/logger/' },
   { name: 'Powertools metrics (shared/observability/metrics)', source: "export * as probe from './shared/observability/metrics';", in: 'node_modules/@aws-lambda-powertools/metrics/' },

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RespClient } from '../../shared/adapters/redis/resp-client';
 import { onPath, startProcess, waitUntil, type OwnedProcess } from './processes';
 
 export interface LocalRedis {
@@ -10,10 +10,9 @@ export interface LocalRedis {
 
 /** True when the Redis at `url` answers PING within a second (setup checks share it). */
 export async function answersPing(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
+  // One attempt, no reconnecting: a refused or silent port answers false within the second.
+  const client = new RespClient(url, { connectTimeoutMs: 500, commandTimeoutMs: 1000, maxRetriesPerRequest: 0, retryDelayMs: () => null });
   try {
-    await client.connect();
     return (await client.ping()) === 'PONG';
   } catch {
     return false;

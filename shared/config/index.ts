@@ -106,7 +106,7 @@ export const redisSection = /* @__PURE__ */ (() =>
       REDIS_DISABLED: bool.default(false),
       REDIS_CONNECT_TIMEOUT_MS: positiveInt.max(10_000).default(1000),
       REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(10_000).default(50),
-      /** Reconnections a queued command waits for before it fails (ioredis maxRetriesPerRequest). */
+      /** Failed (re)connection attempts a command issued while disconnected sits through before it fails (the client's maxRetriesPerRequest). */
       REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(5).default(1),
     })
     .refine((c) => c.REDIS_DISABLED || c.REDIS_URL !== undefined, {

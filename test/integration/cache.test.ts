@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { RedisReadThroughCache, generationKey } from '../../shared/adapters/redis/cache';
 import { closeRedisClients, createRedisClient } from '../../shared/adapters/redis/client';
+import type { RedisConnection } from '../../shared/adapters/redis/connection';
 import { CacheInvalidationError, cacheKeys } from '../../shared/ports/cache';
 import { localStack } from '../fixtures/stack';
 import { blackHolePort, closedPort, startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy';
@@ -24,12 +25,12 @@ const client = (url: string) =>
  * 50 ms command timeout (the cache then answers from the source, by design, as at a Lambda's cold
  * start); these tests are about what the cache does once it can talk to Redis.
  */
-async function connected(url: string): Promise<Redis> {
+async function connected(url: string): Promise<RedisConnection> {
   const redis = client(url);
   if (redis.status !== 'ready') await new Promise<void>((resolve, reject) => redis.once('ready', resolve).once('end', () => reject(new Error('redis closed before ready'))));
   return redis;
 }
-const cacheOn = (redis: Redis | undefined, breaker = { failureThreshold: 3, cooldownMs: 60_000 }) =>
+const cacheOn = (redis: RedisConnection | undefined, breaker = { failureThreshold: 3, cooldownMs: 60_000 }) =>
   new RedisReadThroughCache(redis, { ttlSeconds: 300, breaker });
 const key = () => cacheKeys.premium(`cache-${randomUUID()}@example.com`);
 

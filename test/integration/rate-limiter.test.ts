@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import Redis, { type RedisOptions } from 'ioredis';
 import { freePort } from '../../infra/local/processes';
 import { CircuitBreaker } from '../../shared/adapters/redis/circuit-breaker';
 import { RedisRateLimiter } from '../../shared/adapters/redis/rate-limiter';
+import { RespClient, type RespClientOptions } from '../../shared/adapters/redis/resp-client';
 import { rateLimitKey } from '../../shared/ports/rate-limiter';
 import { RateLimiterUnavailableError } from '../../shared/ports/rate-limiter';
 import { localStack } from '../fixtures/stack';
 
-const clients: Redis[] = [];
-const client = (url: string, options: RedisOptions = {}) => {
-  const c = new Redis(url, { commandTimeout: 1000, maxRetriesPerRequest: 1, ...options });
-  c.on('error', () => undefined);
+const clients: RespClient[] = [];
+const client = (url: string, options: Partial<RespClientOptions> = {}) => {
+  const c = new RespClient(url, { connectTimeoutMs: 1000, commandTimeoutMs: 1000, maxRetriesPerRequest: 1, ...options });
   clients.push(c);
   return c;
 };
@@ -38,7 +37,7 @@ describe('RedisRateLimiter (sliding window in one Lua script)', () => {
   });
 
   it('reports Redis being unreachable as RateLimiterUnavailableError, then stops asking (breaker)', async () => {
-    const dead = client(`redis://127.0.0.1:${await freePort()}`, { connectTimeout: 100, commandTimeout: 100, retryStrategy: () => null });
+    const dead = client(`redis://127.0.0.1:${await freePort()}`, { connectTimeoutMs: 100, commandTimeoutMs: 100, retryDelayMs: () => null });
     const limiterBreaker = breaker();
     const limiter = new RedisRateLimiter(async () => dead, limiterBreaker);
     for (let i = 0; i < 3; i++) await expect(limiter.take('k', 1, 1000)).rejects.toBeInstanceOf(RateLimiterUnavailableError);

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisConnection } from '../../shared/adapters/redis/connection';
 import { CircuitBreaker } from '../../shared/adapters/redis/circuit-breaker';
 import { RedisReadThroughCache, generationKey } from '../../shared/adapters/redis/cache';
 import { CacheInvalidationError } from '../../shared/ports/cache';
@@ -9,7 +9,7 @@ function fakeRedis(overrides: Partial<Record<'get' | 'eval', jest.Mock>> = {}) {
     get: overrides.get ?? jest.fn<Promise<string | null>, unknown[]>(async () => null),
     eval: overrides.eval ?? jest.fn<Promise<unknown>, unknown[]>(async () => 'gen-1'),
   };
-  return { redis, client: redis as unknown as Redis };
+  return { redis, client: redis as unknown as RedisConnection };
 }
 
 const settings = { ttlSeconds: 300, breaker: { failureThreshold: 3, cooldownMs: 5000 } };
@@ -91,7 +91,7 @@ describe('RedisReadThroughCache (failure paths)', () => {
 
   it('answers from the loader while the client factory fails, and uses the client once it resolves', async () => {
     const { redis, client } = fakeRedis({ get: jest.fn(async () => JSON.stringify({ v: true })) });
-    const factory = jest.fn<Promise<Redis | undefined>, []>().mockRejectedValueOnce(new Error('secret unreadable')).mockResolvedValue(client);
+    const factory = jest.fn<Promise<RedisConnection | undefined>, []>().mockRejectedValueOnce(new Error('secret unreadable')).mockResolvedValue(client);
     const cache = new RedisReadThroughCache(factory, settings);
 
     await expect(cache.read('premium:v1:f@example.com', async () => false)).resolves.toEqual({ value: false, source: 'db' });

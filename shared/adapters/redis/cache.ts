@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
 import type { CacheConfig } from '../../config';
 import { logger } from '../../observability/logger';
 import { countMetric } from '../../observability/metrics';
 import { CacheInvalidationError, type CacheSource, type ReadThroughCache } from '../../ports/cache';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { SingleFlight } from './single-flight';
+import type { RedisConnection } from './connection';
 
 /**
  * The one cache layer (premium-check, entitlements and every writer use it):
@@ -84,14 +84,14 @@ function decode<T>(raw: string): { value: T } | undefined {
 }
 
 /** The Redis client, or a promise-returning factory (a client whose AUTH token is still being read). */
-export type RedisSource = Redis | undefined | (() => Promise<Redis | undefined>);
+export type RedisSource = RedisConnection | undefined | (() => Promise<RedisConnection | undefined>);
 
 export class RedisReadThroughCache implements ReadThroughCache {
   readonly breaker: CircuitBreaker;
   private readonly flights = new SingleFlight();
-  private client: Redis | undefined;
+  private client: RedisConnection | undefined;
   private clientResolved: boolean;
-  private readonly clientFactory?: () => Promise<Redis | undefined>;
+  private readonly clientFactory?: () => Promise<RedisConnection | undefined>;
   private readonly ttlMs: number;
   private readonly jitterRatio: number;
   private readonly generationTtlMs: number;
@@ -132,7 +132,7 @@ export class RedisReadThroughCache implements ReadThroughCache {
     return this.clientResolved && !this.client ? 'disabled' : this.breaker.state;
   }
 
-  private async resolveClient(): Promise<Redis | undefined> {
+  private async resolveClient(): Promise<RedisConnection | undefined> {
     if (this.clientResolved) return this.client;
     try {
       this.client = await this.clientFactory?.();
@@ -178,7 +178,7 @@ export class RedisReadThroughCache implements ReadThroughCache {
   async invalidate(keys: readonly string[]): Promise<void> {
     const unique = [...new Set(keys)];
     if (unique.length === 0) return;
-    let redis: Redis | undefined;
+    let redis: RedisConnection | undefined;
     try {
       redis = this.clientResolved ? this.client : await this.clientFactory?.();
     } catch (err) {
@@ -239,7 +239,7 @@ export class RedisReadThroughCache implements ReadThroughCache {
     return this.flights.run(`${key}\ndb`, async () => ({ value: await load(), source: 'db' as const }));
   }
 
-  private async writeBack(redis: Redis, key: string, generation: string, value: unknown): Promise<void> {
+  private async writeBack(redis: RedisConnection, key: string, generation: string, value: unknown): Promise<void> {
     if (this.breaker.state === 'open') return;
     try {
       const written = await redis.eval(WRITE_IF_GENERATION, 2, key, generationKey(key), generation, encode(value), this.entryTtlMs());

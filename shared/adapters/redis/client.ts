@@ -1,6 +1,7 @@
-import Redis from 'ioredis';
 import type { RedisConfig } from '../../config';
 import { logger } from '../../observability/logger';
+import type { RedisConnection } from './connection';
+import { RespClient, cappedBackOff } from './resp-client';
 
 /**
  * Builds the process's one Redis client. Commands time out after tens of
@@ -8,7 +9,7 @@ import { logger } from '../../observability/logger';
  * would), and the client keeps reconnecting in the background with capped
  * back-off, so a Lambda recovers by itself when Redis comes back.
  */
-const openClients = new Set<Redis>();
+const openClients = new Set<RedisConnection>();
 
 /**
  * Closes every client this module built. Lambda never needs it (the process
@@ -23,17 +24,17 @@ export async function closeRedisClients(): Promise<void> {
 /** The Redis section; the retry bound may be left out by tools that build a client by hand (default 1). */
 export type RedisClientSettings = Omit<RedisConfig, 'REDIS_MAX_RETRIES_PER_REQUEST'> & { REDIS_MAX_RETRIES_PER_REQUEST?: number };
 
-export function createRedisClient(config: RedisClientSettings, authToken?: string): Redis | undefined {
+export function createRedisClient(config: RedisClientSettings, authToken?: string): RedisConnection | undefined {
   if (config.REDIS_DISABLED || !config.REDIS_URL) return undefined;
-  const client = new Redis(config.REDIS_URL, {
+  // Connects as it is built (during the cold start's init, which is not billed on
+  // the request); a failed connect only logs and retries: reads are optional.
+  const client = new RespClient(config.REDIS_URL, {
     ...(authToken ? { password: authToken } : {}),
-    connectTimeout: config.REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-    // commandTimeout also bounds commands queued while (re)connecting: a paused Redis fails fast.
+    connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+    // Also bounds commands queued while (re)connecting: a paused Redis fails fast.
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: config.REDIS_MAX_RETRIES_PER_REQUEST ?? 1,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
-    // Reads are optional; a failed connect must not crash the function.
-    lazyConnect: false,
+    retryDelayMs: cappedBackOff,
   });
   client.on('error', (err: Error) => {
     logger.warn('redis client error', { reason: err.message });
@@ -59,7 +60,7 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
 export async function connectRedis(
   config: RedisConfig,
   readSecret: (arn: string) => Promise<string>,
-): Promise<Redis | undefined> {
+): Promise<RedisConnection | undefined> {
   if (config.REDIS_DISABLED) {
     logger.warn('Redis is disabled (REDIS_DISABLED=true): every read goes to DynamoDB');
     return undefined;

@@ -1,11 +1,11 @@
-import type Redis from 'ioredis';
 import type { DependencyProbe } from '../../ports/dependency-probe';
 import { withTimeout } from './client';
+import type { RedisConnection } from './connection';
 
 export class RedisProbe implements DependencyProbe {
   readonly name = 'redis';
   /** `connection`: the process's lazily opened client (undefined, or a rejection, when it could not be opened). */
-  constructor(private readonly connection: () => Promise<Redis | undefined>) {}
+  constructor(private readonly connection: () => Promise<RedisConnection | undefined>) {}
 
   async connect(): Promise<void> {
     await this.connection().catch(() => undefined);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
 import { logger } from '../../observability/logger';
 import { RateLimiterUnavailableError, type RateDecision, type RateLimiter } from '../../ports/rate-limiter';
 import { CircuitBreaker } from './circuit-breaker';
+import type { RedisConnection } from './connection';
 
 /**
  * Sliding-window log in one Lua script: drop entries older than the window,
@@ -33,11 +33,11 @@ if retry < 1 then retry = 1 end
 return {0, retry}`;
 
 export class RedisRateLimiter implements RateLimiter {
-  private client: Redis | undefined;
+  private client: RedisConnection | undefined;
   private resolved = false;
 
   constructor(
-    private readonly redis: () => Promise<Redis | undefined>,
+    private readonly redis: () => Promise<RedisConnection | undefined>,
     private readonly breaker: CircuitBreaker,
   ) {}
 
@@ -55,7 +55,7 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  private async resolve(): Promise<Redis | undefined> {
+  private async resolve(): Promise<RedisConnection | undefined> {
     if (this.resolved) return this.client;
     try {
       this.client = await this.redis();
