@@ -13,7 +13,7 @@ const KB = 1024;
  * Bundle size goals: guards against accidental weight, not the load-time goal
  * (the `load:` rows measure that directly). Since the AWS SDK is bundled
  * (HOUSE_BUNDLING: it loads 1.2-1.3x faster than the runtime's copy although
- * the bundle is ~350 KB larger) a function without Stripe is 460-720 KB; 800 KB
+ * the bundle is ~350 KB larger) a function without Stripe is 460-575 KB; 800 KB
  * still fails on the regressions seen so far: Stripe's SDK in a function that
  * never calls it (+300 KB), all of zod through `import { z }` (+340 KB).
  */
