@@ -49,6 +49,7 @@ import { reconciliation } from '../shared/wiring/reconcile';
 import { emailField } from '../shared/http/schemas';
 import { cacheKeys } from '../shared/ports/cache';
 import { describeAccess, setPremiumOverride, userCacheKeys } from '../shared/use-cases/premium-override';
+import { UsageError } from './args';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const USAGE = `Usage:
@@ -60,8 +61,6 @@ const USAGE = `Usage:
 
 Targets the running local stack (LOCAL_STACK_DIR/stack.json, default .local),
 or, when TABLE_USERS is set, the AWS resources named by the environment.`;
-
-class UsageError extends Error {}
 
 function alive(pid: number): boolean {
   try {
@@ -172,7 +171,6 @@ async function main(argv: string[]): Promise<number> {
   if (!parsed.success) throw new UsageError(`Not a valid email: ${JSON.stringify(rawEmail ?? '')}`);
   const email = parsed.data;
   const { where } = targetEnvironment();
-
 
   const config = loadConfig({ aws: awsSection, tables: tablesSection, redis: redisSection, cache: cacheSection });
   // Only plan names and the grant's plan are read here: they are the same in every Stripe environment.

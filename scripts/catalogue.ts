@@ -18,19 +18,10 @@ import Stripe from 'stripe';
 import { catalogueFilePath, CatalogueError, readCatalogueFile } from '../shared/config/catalogue';
 import { catalogueJsonSchema } from '../shared/domain/catalogue';
 import { pushCatalogue, StripeModeMismatch, type PushReport } from './catalogue-push';
+import { option, UsageError } from './args';
 
 const ROOT = resolve(__dirname, '..');
 export const SCHEMA_FILE = resolve(ROOT, 'entitlements.config.schema.json');
-
-class UsageError extends Error {}
-
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
-  return value;
-}
 
 /** The committed schema's text: what `schema` writes and the drift test expects. */
 export function schemaText(): string {

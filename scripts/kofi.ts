@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { kofiPayment, postKofiPayment } from '../infra/local/kofi';
 import type { StackState } from '../infra/local/stack';
+import { option } from './args';
 
 const HELP = `usage: npm run kofi -- <command>
 
@@ -26,14 +27,6 @@ function stackState(): StackState {
   } catch {
     throw new Error(`No local stack found (${file}). Start it first: npm run local`);
   }
-}
-
-function option(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  if (at < 0) return undefined;
-  const value = args[at + 1];
-  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
-  return value;
 }
 
 async function subscribe(args: string[]): Promise<void> {
