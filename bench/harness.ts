@@ -111,22 +111,27 @@ export function row(name: string, samples: readonly number[], unit: string, extr
   return { name, median: quantile(samples, 0.5), p99: quantile(samples, 0.99), unit, ...extra };
 }
 
+let counterIds = 0;
+
 /**
  * Counts the requests `client` sends, each attempt included (an SDK
  * middleware, so nothing is inferred from timings); `only` keeps the
  * commands it names (e.g. the writes). The benchmarks and the integration
  * tests of the one-request consume and of reconcile read and zero `requests`.
+ * With `recordCommands`, `commands` also lists which ones (zero it with
+ * `requests`); off by default, so a counter on a measured client adds no work.
  */
-let counterIds = 0;
-
-export function countRequests(client: DynamoDBClient, only: (commandName: string) => boolean = () => true): { requests: number; commands: string[] } {
+export function countRequests(
+  client: DynamoDBClient,
+  only: (commandName: string) => boolean = () => true,
+  options: { recordCommands?: boolean } = {},
+): { requests: number; commands: string[] } {
   const counter = { requests: 0, commands: [] as string[] };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (only(context.commandName ?? '')) {
         counter.requests += 1;
-        // Which requests, for the log: zero `commands` with `requests`.
-        counter.commands.push((context.commandName ?? '?').replace(/Command$/, ''));
+        if (options.recordCommands) counter.commands.push((context.commandName ?? '?').replace(/Command$/, ''));
       }
       return next(args);
     },

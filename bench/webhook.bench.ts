@@ -31,7 +31,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
     region: LOCAL_AWS.region,
     credentials: { accessKeyId: LOCAL_AWS.accessKeyId, secretAccessKey: LOCAL_AWS.secretAccessKey },
   });
-  const dynamo = countRequests(raw);
+  const dynamo = countRequests(raw, undefined, { recordCommands: true });
   const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const stripe = new Stripe(emulator.secretKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
   let invalidations = 0;

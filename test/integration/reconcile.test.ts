@@ -120,7 +120,7 @@ describe('reconcile', () => {
 
     // Act: a webhook's sync finds nothing to change; then a read that started before it lands,
     // having seen a state Stripe has left since (changed and changed back while it was in flight)
-    const requests = countRequests(reconciler.dynamo);
+    const requests = countRequests(reconciler.dynamo, undefined, { recordCommands: true });
     const webhook = await syncCustomer(deps.stripe, customerId, { kind: 'stripe', ref: 'evt_reconcile_test' }, drifted.sub);
     const webhookCommands = [...requests.commands];
     const canceled = { ...deps.stripe.billing, listSubscriptions: async () => [] };
